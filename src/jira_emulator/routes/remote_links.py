@@ -1,0 +1,5 @@
+"""Routes (stub)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
