@@ -34,7 +34,9 @@ def create_app(
 ) -> FastAPI:
     """An emulated Jira Cloud. `seed` defaults to the documented default seed; `webhook_transport`
     lets in-process tests deliver webhooks to an ASGI app instead of over the network."""
-    app = FastAPI(title="Jira Cloud emulator", docs_url="/_emulator/docs", openapi_url="/_emulator/openapi.json")
+    app = FastAPI(
+        title="Jira Cloud emulator", docs_url="/_emulator/docs", openapi_url="/_emulator/openapi.json"
+    )
     app.state.emulator = build_state(seed or default_seed())
     app.state.bus = EventBus()
     app.state.faults = faults.FaultTable()
@@ -43,7 +45,18 @@ def create_app(
     webhooks.install(app, transport=webhook_transport)
     app.add_exception_handler(JiraError, jira_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    for module in (server, users, projects, issues, comments, worklogs, remote_links, properties, search, webhook_admin):
+    for module in (
+        server,
+        users,
+        projects,
+        issues,
+        comments,
+        worklogs,
+        remote_links,
+        properties,
+        search,
+        webhook_admin,
+    ):
         app.include_router(module.router, prefix="/rest/api/3")
         app.include_router(module.router, prefix="/rest/api/2")
     app.include_router(oauth.router)

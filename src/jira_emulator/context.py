@@ -141,7 +141,9 @@ def authenticate(request: Request, ctx: Ctx) -> Account:
             raise _gateway_401()
     else:
         if scheme.lower() != "basic":
-            raise JiraError(401, _UNAUTHENTICATED, headers={"WWW-Authenticate": 'Basic realm="protected-area"'})
+            raise JiraError(
+                401, _UNAUTHENTICATED, headers={"WWW-Authenticate": 'Basic realm="protected-area"'}
+            )
         try:
             email, _, secret = base64.b64decode(credentials.strip()).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
@@ -152,7 +154,9 @@ def authenticate(request: Request, ctx: Ctx) -> Account:
             for t in found.api_tokens
         )
         if found is None or not valid or not found.active:
-            raise JiraError(401, _UNAUTHENTICATED, headers={"WWW-Authenticate": 'Basic realm="protected-area"'})
+            raise JiraError(
+                401, _UNAUTHENTICATED, headers={"WWW-Authenticate": 'Basic realm="protected-area"'}
+            )
         account = found
     if account.account_id not in ctx.site.members:
         raise JiraError(403, "You do not have access to this site.")
@@ -173,4 +177,6 @@ def require(project: Project, account: Account, permission: str, message: str | 
     if not project.has_permission(account.account_id, "BROWSE_PROJECTS"):
         raise JiraError(404, f"No project could be found with key '{project.key}'.")
     if not project.has_permission(account.account_id, permission):
-        raise JiraError(403, message or f"You do not have the permission {permission} in project {project.key}.")
+        raise JiraError(
+            403, message or f"You do not have the permission {permission} in project {project.key}."
+        )

@@ -82,7 +82,9 @@ class FieldInput:
         ref = value.get("id") or value.get("name") if isinstance(value, dict) else None
         priority = self.site.priority_by_ref(str(ref)) if ref else None
         if priority is None:
-            raise ValueError(f"The priority selected is invalid. Could not find priority by id or name: {ref}")
+            raise ValueError(
+                f"The priority selected is invalid. Could not find priority by id or name: {ref}"
+            )
         return priority.id
 
     def _user(self, value: Any, field_id: str) -> str | None:
@@ -90,7 +92,7 @@ class FieldInput:
             return None
         account_id = value.get("accountId") or value.get("id") if isinstance(value, dict) else None
         if not account_id or account_id not in self.ctx.state.accounts:
-            raise ValueError(f"Specified user does not exist or you do not have required permissions")
+            raise ValueError("Specified user does not exist or you do not have required permissions")
         if field_id == "assignee" and not self.project.has_permission(account_id, "ASSIGNABLE_USER"):
             raise ValueError(f"User '{account_id}' cannot be assigned issues.")
         return str(account_id)
@@ -109,7 +111,7 @@ class FieldInput:
             return chosen
         if f.schema_type == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"Operation value must be a number")
+                raise ValueError("Operation value must be a number")
             return value
         if f.schema_type == "array":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -131,7 +133,7 @@ def _labels(value: Any) -> list[str]:
         raise ValueError("Operation value must be an array of strings")
     for label in value:
         if not label or " " in label:
-            raise ValueError("The label '%s' contains spaces which is invalid." % label)
+            raise ValueError(f"The label '{label}' contains spaces which is invalid.")
         if len(label) > 255:
             raise ValueError("The label must not exceed 255 characters.")
     return list(dict.fromkeys(value))
@@ -228,7 +230,13 @@ def _change_item(ctx: Ctx, field_id: str, old: Any, new: Any) -> ChangeItem:
         old_p = site.priority_by_ref(old) if old else None
         new_p = site.priority_by_ref(new) if new else None
         return ChangeItem(
-            "priority", "priority", "jira", old, old_p.name if old_p else None, new, new_p.name if new_p else None
+            "priority",
+            "priority",
+            "jira",
+            old,
+            old_p.name if old_p else None,
+            new,
+            new_p.name if new_p else None,
         )
     return ChangeItem(
         name, field_id, "custom" if custom else "jira", None, _as_text(old), None, _as_text(new)

@@ -74,7 +74,13 @@ def user_ref(ctx: Ctx, account_id: str | None) -> dict[str, Any] | None:
 
 def status_category_json(ctx: Ctx, key: str) -> dict[str, Any]:
     ident, name, color = STATUS_CATEGORIES[key]
-    return {"self": ctx.rest(f"/statuscategory/{ident}"), "id": ident, "key": key, "colorName": color, "name": name}
+    return {
+        "self": ctx.rest(f"/statuscategory/{ident}"),
+        "id": ident,
+        "key": key,
+        "colorName": color,
+        "name": name,
+    }
 
 
 def status_json(ctx: Ctx, status: StatusDef) -> dict[str, Any]:
@@ -338,7 +344,12 @@ def issue_json(
     expand = set(expand)
     if "changelog" in expand:
         histories = [changelog_json(ctx, h) for h in issue.changelog]
-        body["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories}
+        body["changelog"] = {
+            "startAt": 0,
+            "maxResults": len(histories),
+            "total": len(histories),
+            "histories": histories,
+        }
     if "transitions" in expand and transitions is not None:
         body["transitions"] = transitions
     if "names" in expand:

@@ -32,7 +32,7 @@ def _read_body(ctx: Ctx, raw: Any) -> dict[str, Any]:
 def _find(issue: Issue, comment_id: str) -> Comment:
     comment = next((c for c in issue.comments if c.id == comment_id), None)
     if comment is None:
-        raise JiraError(404, "Can not find a comment for the id: %s." % comment_id)
+        raise JiraError(404, f"Can not find a comment for the id: {comment_id}.")
     return comment
 
 
@@ -46,7 +46,11 @@ def _may_change(project: Project, me: Account, comment: Comment, own: str, every
 
 @router.get("/issue/{issue_ref}/comment")
 async def list_comments(
-    request: Request, issue_ref: str, startAt: int = 0, maxResults: int = 5000, orderBy: str | None = None  # noqa: N803
+    request: Request,
+    issue_ref: str,
+    startAt: int = 0,
+    maxResults: int = 5000,
+    orderBy: str | None = None,
 ) -> dict[str, Any]:
     ctx, me = caller(request)
     issue, _ = visible_issue(ctx, me, issue_ref)
@@ -75,7 +79,9 @@ async def add_comment(request: Request, issue_ref: str) -> dict[str, Any]:
         updated=now,
         update_author=me.account_id,
         visibility=data["visibility"],
-        properties={str(p["key"]): p.get("value") for p in data["properties"] if isinstance(p, dict) and "key" in p},
+        properties={
+            str(p["key"]): p.get("value") for p in data["properties"] if isinstance(p, dict) and "key" in p
+        },
     )
     issue.comments.append(comment)
     touch(ctx, issue)
@@ -127,7 +133,7 @@ async def comments_by_id(request: Request) -> dict[str, Any]:
     if not isinstance(ids, list) or len(ids) > 1000:
         raise JiraError(400, "Provide up to 1000 comment ids in 'ids'.")
     wanted = {str(i) for i in ids}
-    found = []
+    found: list[dict[str, Any]] = []
     for issue in ctx.site.issues.values():
         if not ctx.site.projects[issue.project_key].has_permission(me.account_id, "BROWSE_PROJECTS"):
             continue

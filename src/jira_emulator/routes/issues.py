@@ -120,15 +120,15 @@ async def create_issues(request: Request) -> Response:
         try:
             created.append(created_json(ctx, create_one(ctx, me, _body(update))))
         except JiraError as exc:
-            errors.append(
-                {"status": exc.status, "elementErrors": exc.body(), "failedElementNumber": number}
-            )
+            errors.append({"status": exc.status, "elementErrors": exc.body(), "failedElementNumber": number})
     # Jira answers 201 when something was created, 400 when every element failed.
     status = 201 if created else 400
     return JSONResponse({"issues": created, "errors": errors}, status_code=status)
 
 
-def transitions_json(ctx: Ctx, me: Account, issue: Issue, project: Project, with_fields: bool) -> list[dict[str, Any]]:
+def transitions_json(
+    ctx: Ctx, me: Account, issue: Issue, project: Project, with_fields: bool
+) -> list[dict[str, Any]]:
     if not project.has_permission(me.account_id, "TRANSITION_ISSUES"):
         return []  # Jira answers an empty list, not an error, without the permission
     out = []
@@ -199,7 +199,9 @@ def _edit_values(ctx: Ctx, me: Account, issue: Issue, project: Project, body: di
     if not isinstance(fields, dict):
         raise JiraError(400, "Can not deserialize the request body: fields must be an object.")
     if "status" in fields:
-        form.errors["status"] = "Field 'status' cannot be set. It is not on the appropriate screen, or unknown."
+        form.errors["status"] = (
+            "Field 'status' cannot be set. It is not on the appropriate screen, or unknown."
+        )
     form.read({k: v for k, v in fields.items() if k != "status"}, allowed=screen)
     for field_id, operations in (body.get("update") or {}).items():
         if field_id == "labels" and isinstance(operations, list):
@@ -214,16 +216,23 @@ def _edit_values(ctx: Ctx, me: Account, issue: Issue, project: Project, body: di
                 if "set" in op:
                     labels = list(op["set"])
             form.read({"labels": labels}, allowed=screen)
-        elif isinstance(operations, list) and operations and isinstance(operations[0], dict) and "set" in operations[0]:
+        elif (
+            isinstance(operations, list)
+            and operations
+            and isinstance(operations[0], dict)
+            and "set" in operations[0]
+        ):
             form.read({field_id: operations[0]["set"]}, allowed=screen)
         else:
-            form.errors[field_id] = f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
+            form.errors[field_id] = (
+                f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
+            )
     form.require([f for f in ("summary", *issue_type.required_fields) if f in form.values])
     return form
 
 
 @router.put("/issue/{issue_ref}")
-async def edit_issue(request: Request, issue_ref: str, returnIssue: bool = False) -> Response:  # noqa: N803
+async def edit_issue(request: Request, issue_ref: str, returnIssue: bool = False) -> Response:
     ctx, me = caller(request)
     issue, project = visible_issue(ctx, me, issue_ref)
     require(project, me, "EDIT_ISSUES", "You do not have permission to edit issues in this project.")
@@ -270,7 +279,10 @@ async def assign_issue(request: Request, issue_ref: str) -> Response:
 
 @router.get("/issue/{issue_ref}/transitions")
 async def get_transitions(
-    request: Request, issue_ref: str, expand: str | None = None, transitionId: str | None = None  # noqa: N803
+    request: Request,
+    issue_ref: str,
+    expand: str | None = None,
+    transitionId: str | None = None,
 ) -> dict[str, Any]:
     ctx, me = caller(request)
     issue, project = visible_issue(ctx, me, issue_ref)
@@ -287,18 +299,27 @@ async def do_transition(request: Request, issue_ref: str) -> Response:
     require(project, me, "TRANSITION_ISSUES", "You do not have permission to transition this issue.")
     body = _body(await request.json())
     wanted = body.get("transition")
-    transition_id = str(wanted.get("id")) if isinstance(wanted, dict) and wanted.get("id") is not None else None
-    transition = next((t for t in project.workflow.available_from(issue.status) if t.id == transition_id), None)
+    transition_id = (
+        str(wanted.get("id")) if isinstance(wanted, dict) and wanted.get("id") is not None else None
+    )
+    transition = next(
+        (t for t in project.workflow.available_from(issue.status) if t.id == transition_id), None
+    )
     if transition is None:
         raise JiraError(400, f"Transition id '{transition_id}' is not valid for this issue.")
     form = FieldInput(ctx, ctx.site, project)
     fields = body.get("fields") or {}
     resolution = fields.pop("resolution", None) if isinstance(fields, dict) else None
     issue_type = next(it for it in project.issue_types if it.id == issue.issue_type_id)
-    form.read(fields, allowed={*transition.required_fields, *issue_type.optional_fields, *issue_type.required_fields})
+    form.read(
+        fields,
+        allowed={*transition.required_fields, *issue_type.optional_fields, *issue_type.required_fields},
+    )
     missing = [f for f in transition.required_fields if f != "resolution" and f not in form.values]
     for field_id in missing:
-        form.errors[field_id] = f"{ctx.site.fields[field_id].name if field_id in ctx.site.fields else field_id} is required."
+        form.errors[field_id] = (
+            f"{ctx.site.fields[field_id].name if field_id in ctx.site.fields else field_id} is required."
+        )
     if "resolution" in transition.required_fields and not resolution:
         form.errors["resolution"] = "Resolution is required."
     form.raise_errors()
@@ -330,7 +351,9 @@ def _move(ctx: Ctx, issue: Issue, to: str, resolution: Any) -> list[ChangeItem]:
 
 
 @router.get("/issue/{issue_ref}/changelog")
-async def get_changelog(request: Request, issue_ref: str, startAt: int = 0, maxResults: int = 100) -> dict[str, Any]:  # noqa: N803
+async def get_changelog(
+    request: Request, issue_ref: str, startAt: int = 0, maxResults: int = 100
+) -> dict[str, Any]:
     ctx, me = caller(request)
     issue, _ = visible_issue(ctx, me, issue_ref)
     histories = issue.changelog[startAt : startAt + maxResults]

@@ -42,8 +42,8 @@ async def search_projects(
     request: Request,
     query: str | None = None,
     keys: str | None = None,
-    startAt: int = 0,  # noqa: N803
-    maxResults: int = 50,  # noqa: N803
+    startAt: int = 0,
+    maxResults: int = 50,
     expand: str | None = None,
 ) -> dict[str, Any]:
     ctx, me = caller(request)
@@ -104,7 +104,7 @@ async def issue_types(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/issuetype/project")
-async def issue_types_for_project(request: Request, projectId: str) -> list[dict[str, Any]]:  # noqa: N803
+async def issue_types_for_project(request: Request, projectId: str) -> list[dict[str, Any]]:
     ctx, me = caller(request)
     project = visible_project(ctx, me, projectId)
     return [render.issue_type_json(ctx, it, project) for it in project.issue_types]
@@ -153,9 +153,7 @@ def _create_meta_field(ctx: Ctx, f: FieldDef, required: bool) -> dict[str, Any]:
 
 def create_meta_fields(ctx: Ctx, project: Project, it: IssueTypeDef) -> list[dict[str, Any]]:
     """The create screen of an issue type: the always-required system fields, then the type's own."""
-    out = [
-        _create_meta_field(ctx, ctx.site.fields[fid], True) for fid in ("summary", "issuetype", "project")
-    ]
+    out = [_create_meta_field(ctx, ctx.site.fields[fid], True) for fid in ("summary", "issuetype", "project")]
     for fid in it.required_fields:
         out.append(_create_meta_field(ctx, ctx.site.fields[fid], True))
     for fid in ("reporter", *it.optional_fields):
@@ -166,7 +164,10 @@ def create_meta_fields(ctx: Ctx, project: Project, it: IssueTypeDef) -> list[dic
 
 @router.get("/issue/createmeta/{project_ref}/issuetypes")
 async def create_meta_issue_types(
-    request: Request, project_ref: str, startAt: int = 0, maxResults: int = 50  # noqa: N803
+    request: Request,
+    project_ref: str,
+    startAt: int = 0,
+    maxResults: int = 50,
 ) -> dict[str, Any]:
     ctx, me = caller(request)
     project = visible_project(ctx, me, project_ref)
@@ -185,16 +186,26 @@ async def create_meta_issue_types(
 
 @router.get("/issue/createmeta/{project_ref}/issuetypes/{issue_type_id}")
 async def create_meta_fields_route(
-    request: Request, project_ref: str, issue_type_id: str, startAt: int = 0, maxResults: int = 50  # noqa: N803
+    request: Request,
+    project_ref: str,
+    issue_type_id: str,
+    startAt: int = 0,
+    maxResults: int = 50,
 ) -> dict[str, Any]:
     ctx, me = caller(request)
     project = visible_project(ctx, me, project_ref)
     it = next((t for t in project.issue_types if t.id == issue_type_id), None)
     if it is None or not project.has_permission(me.account_id, "CREATE_ISSUES"):
-        raise JiraError(404, "Issue type with id '%s' does not exist or is not in the project." % issue_type_id)
+        raise JiraError(404, f"Issue type with id '{issue_type_id}' does not exist or is not in the project.")
     fields = create_meta_fields(ctx, project, it)
     page = fields[startAt : startAt + maxResults]
-    return {"maxResults": maxResults, "startAt": startAt, "total": len(fields), "fields": page, "results": page}
+    return {
+        "maxResults": maxResults,
+        "startAt": startAt,
+        "total": len(fields),
+        "fields": page,
+        "results": page,
+    }
 
 
 @router.get("/priority")
@@ -204,9 +215,12 @@ async def priorities(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/priority/search")
-async def search_priorities(request: Request, startAt: int = 0, maxResults: int = 50) -> dict[str, Any]:  # noqa: N803
+async def search_priorities(request: Request, startAt: int = 0, maxResults: int = 50) -> dict[str, Any]:
     ctx, _ = caller(request)
-    values = [render.priority_json(ctx, p) | {"isDefault": p.id == ctx.site.default_priority} for p in ctx.site.priorities]
+    values = [
+        render.priority_json(ctx, p) | {"isDefault": p.id == ctx.site.default_priority}
+        for p in ctx.site.priorities
+    ]
     return {
         "self": ctx.rest("/priority/search"),
         "maxResults": maxResults,

@@ -22,17 +22,19 @@ def _matches(account: Account, query: str) -> bool:
     """Jira matches the start of the display name's words, or the email when it is visible."""
     q = query.lower()
     words = account.display_name.lower().split()
-    return any(w.startswith(q) for w in words) or account.display_name.lower().startswith(q) or (
-        account.email_visible and account.email.lower().startswith(q)
+    return (
+        any(w.startswith(q) for w in words)
+        or account.display_name.lower().startswith(q)
+        or (account.email_visible and account.email.lower().startswith(q))
     )
 
 
 @router.get("/user")
-async def get_user(request: Request, accountId: str) -> dict[str, Any] | None:  # noqa: N803
+async def get_user(request: Request, accountId: str) -> dict[str, Any] | None:
     ctx, me = caller(request)
     account = ctx.state.accounts.get(accountId)
     if account is None or accountId not in ctx.site.members:
-        raise JiraError(404, f"Specified user does not exist or you do not have required permissions")
+        raise JiraError(404, "Specified user does not exist or you do not have required permissions")
     return render.user_json(ctx, account, viewer=me)
 
 
@@ -40,9 +42,9 @@ async def get_user(request: Request, accountId: str) -> dict[str, Any] | None:  
 async def search_users(
     request: Request,
     query: str | None = None,
-    accountId: str | None = None,  # noqa: N803
-    startAt: int = 0,  # noqa: N803
-    maxResults: int = 50,  # noqa: N803
+    accountId: str | None = None,
+    startAt: int = 0,
+    maxResults: int = 50,
 ) -> list[dict[str, Any] | None]:
     ctx, me = caller(request)
     if query is None and accountId is None:
@@ -59,10 +61,10 @@ async def search_users(
 async def assignable_users(
     request: Request,
     project: str | None = None,
-    issueKey: str | None = None,  # noqa: N803
+    issueKey: str | None = None,
     query: str | None = None,
-    accountId: str | None = None,  # noqa: N803
-    maxResults: int = 50,  # noqa: N803
+    accountId: str | None = None,
+    maxResults: int = 50,
 ) -> list[dict[str, Any] | None]:
     ctx, me = caller(request)
     target = None
@@ -88,9 +90,9 @@ async def assignable_users(
 @router.get("/user/bulk")
 async def bulk_users(
     request: Request,
-    accountId: list[str] = Query(default=[]),  # noqa: N803
-    startAt: int = 0,  # noqa: N803
-    maxResults: int = 10,  # noqa: N803
+    accountId: list[str] = Query(default=[]),
+    startAt: int = 0,
+    maxResults: int = 10,
 ) -> dict[str, Any]:
     ctx, me = caller(request)
     found = [ctx.state.accounts[a] for a in accountId if a in ctx.state.accounts and a in ctx.site.members]

@@ -8,12 +8,17 @@ import httpx
 
 
 def _adf(text: str) -> dict[str, object]:
-    return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+    }
 
 
 async def _issue(jira: httpx.AsyncClient, project: str = "WEB") -> str:
     created = await jira.post(
-        "/rest/api/3/issue", json={"fields": {"project": {"key": project}, "issuetype": {"name": "Task"}, "summary": "s"}}
+        "/rest/api/3/issue",
+        json={"fields": {"project": {"key": project}, "issuetype": {"name": "Task"}, "summary": "s"}},
     )
     return str(created.json()["key"])
 
@@ -41,8 +46,14 @@ async def test_comment_lifecycle(jira: httpx.AsyncClient) -> None:
 
 async def test_empty_or_malformed_comment_is_refused(jira: httpx.AsyncClient) -> None:
     key = await _issue(jira)
-    assert (await jira.post(f"/rest/api/3/issue/{key}/comment", json={"body": "plain text"})).status_code == 400
-    assert (await jira.post(f"/rest/api/3/issue/{key}/comment", json={"body": {"type": "doc", "version": 1, "content": []}})).status_code == 400
+    assert (
+        await jira.post(f"/rest/api/3/issue/{key}/comment", json={"body": "plain text"})
+    ).status_code == 400
+    assert (
+        await jira.post(
+            f"/rest/api/3/issue/{key}/comment", json={"body": {"type": "doc", "version": 1, "content": []}}
+        )
+    ).status_code == 400
     assert (await jira.get(f"/rest/api/3/issue/{key}/comment")).json()["total"] == 0
 
 
@@ -52,7 +63,13 @@ async def test_only_permitted_users_edit_others_comments(
     key = await _issue(jira, "LOCK")
     comment = (await jira.post(f"/rest/api/3/issue/{key}/comment", json={"body": _adf("Admin's")})).json()
     async with as_user("alice@acme.test", "alice-token") as alice:
-        assert (await alice.post(f"/rest/api/3/issue/{key}/comment", json={"body": _adf("hi")})).status_code == 403
-        refused = await alice.put(f"/rest/api/3/issue/{key}/comment/{comment['id']}", json={"body": _adf("x")})
+        assert (
+            await alice.post(f"/rest/api/3/issue/{key}/comment", json={"body": _adf("hi")})
+        ).status_code == 403
+        refused = await alice.put(
+            f"/rest/api/3/issue/{key}/comment/{comment['id']}", json={"body": _adf("x")}
+        )
         assert refused.status_code == 403
-        assert (await alice.get(f"/rest/api/3/issue/{key}/comment/{comment['id']}")).json()["body"] == _adf("Admin's")
+        assert (await alice.get(f"/rest/api/3/issue/{key}/comment/{comment['id']}")).json()["body"] == _adf(
+            "Admin's"
+        )

@@ -7,7 +7,11 @@ from typing import Any
 
 import httpx
 
-ADF_HELLO = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Hello"}]}]}
+ADF_HELLO = {
+    "type": "doc",
+    "version": 1,
+    "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Hello"}]}],
+}
 
 
 async def _create(jira: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
@@ -18,7 +22,9 @@ async def _create(jira: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
 
 
 async def test_created_issue_reads_back_with_its_fields_in_v3_and_v2(jira: httpx.AsyncClient) -> None:
-    created = await _create(jira, description=ADF_HELLO, labels=["svc-web", "errors"], priority={"name": "High"})
+    created = await _create(
+        jira, description=ADF_HELLO, labels=["svc-web", "errors"], priority={"name": "High"}
+    )
     assert created["key"] == "WEB-1"
     assert created["self"] == f"https://acme.atlassian.net/rest/api/3/issue/{created['id']}"
 
@@ -47,7 +53,14 @@ async def test_fields_parameter_limits_the_answer(jira: httpx.AsyncClient) -> No
 async def test_v3_refuses_a_plain_string_description(jira: httpx.AsyncClient) -> None:
     response = await jira.post(
         "/rest/api/3/issue",
-        json={"fields": {"project": {"key": "WEB"}, "issuetype": {"name": "Bug"}, "summary": "x", "description": "plain"}},
+        json={
+            "fields": {
+                "project": {"key": "WEB"},
+                "issuetype": {"name": "Bug"},
+                "summary": "x",
+                "description": "plain",
+            }
+        },
     )
     assert response.status_code == 400
     assert "description" in response.json()["errors"]
@@ -67,9 +80,13 @@ async def test_required_custom_field_from_create_metadata_is_enforced(jira: http
     missing = await jira.post("/rest/api/3/issue", json={"fields": fields})
     assert missing.status_code == 400
     assert missing.json()["errors"] == {"customfield_10051": "Severity is required."}
-    wrong = await jira.post("/rest/api/3/issue", json={"fields": fields | {"customfield_10051": {"value": "Huge"}}})
+    wrong = await jira.post(
+        "/rest/api/3/issue", json={"fields": fields | {"customfield_10051": {"value": "Huge"}}}
+    )
     assert wrong.status_code == 400 and "customfield_10051" in wrong.json()["errors"]
-    ok = await jira.post("/rest/api/3/issue", json={"fields": fields | {"customfield_10051": {"value": "High"}}})
+    ok = await jira.post(
+        "/rest/api/3/issue", json={"fields": fields | {"customfield_10051": {"value": "High"}}}
+    )
     assert ok.status_code == 201
     stored = (await jira.get(f"/rest/api/3/issue/{ok.json()['key']}")).json()["fields"]["customfield_10051"]
     assert stored["value"] == "High"
@@ -78,7 +95,14 @@ async def test_required_custom_field_from_create_metadata_is_enforced(jira: http
 async def test_a_field_not_on_the_screen_is_refused(jira: httpx.AsyncClient) -> None:
     response = await jira.post(
         "/rest/api/3/issue",
-        json={"fields": {"project": {"key": "WEB"}, "issuetype": {"name": "Bug"}, "summary": "x", "customfield_10052": "db"}},
+        json={
+            "fields": {
+                "project": {"key": "WEB"},
+                "issuetype": {"name": "Bug"},
+                "summary": "x",
+                "customfield_10052": "db",
+            }
+        },
     )
     assert response.status_code == 400
     assert "not on the appropriate screen" in response.json()["errors"]["customfield_10052"]
@@ -103,9 +127,13 @@ async def test_transitions_follow_the_workflow_and_set_the_resolution(jira: http
     done = await jira.post(f"/rest/api/3/issue/{key}/transitions", json={"transition": {"id": "41"}})
     assert done.status_code == 400  # To Do -> Done is not a transition of this workflow
     start = next(t for t in available if t["to"]["name"] == "In Progress")
-    assert (await jira.post(f"/rest/api/3/issue/{key}/transitions", json={"transition": {"id": start["id"]}})).status_code == 204
+    assert (
+        await jira.post(f"/rest/api/3/issue/{key}/transitions", json={"transition": {"id": start["id"]}})
+    ).status_code == 204
     finish = next(
-        t for t in (await jira.get(f"/rest/api/3/issue/{key}/transitions")).json()["transitions"] if t["to"]["name"] == "Done"
+        t
+        for t in (await jira.get(f"/rest/api/3/issue/{key}/transitions")).json()["transitions"]
+        if t["to"]["name"] == "Done"
     )
     await jira.post(f"/rest/api/3/issue/{key}/transitions", json={"transition": {"id": finish["id"]}})
     issue = (await jira.get(f"/rest/api/3/issue/{key}", params={"expand": "changelog"})).json()
@@ -126,7 +154,8 @@ async def test_transition_list_is_empty_without_permission(
 ) -> None:
     # LOCK lets everyone but its admin only browse.
     created = await jira.post(
-        "/rest/api/3/issue", json={"fields": {"project": {"key": "LOCK"}, "issuetype": {"name": "Task"}, "summary": "s"}}
+        "/rest/api/3/issue",
+        json={"fields": {"project": {"key": "LOCK"}, "issuetype": {"name": "Task"}, "summary": "s"}},
     )
     key = created.json()["key"]
     async with as_user("alice@acme.test", "alice-token") as alice:
@@ -147,7 +176,10 @@ async def test_edit_with_fields_and_update_verbs_records_the_changelog(jira: htt
     key = (await _create(jira, labels=["a", "b"]))["key"]
     response = await jira.put(
         f"/rest/api/3/issue/{key}",
-        json={"fields": {"summary": "Checkout fails on Safari"}, "update": {"labels": [{"add": "c"}, {"remove": "a"}]}},
+        json={
+            "fields": {"summary": "Checkout fails on Safari"},
+            "update": {"labels": [{"add": "c"}, {"remove": "a"}]},
+        },
     )
     assert response.status_code == 204
     issue = (await jira.get(f"/rest/api/3/issue/{key}", params={"expand": "changelog"})).json()
@@ -163,7 +195,9 @@ async def test_edit_with_fields_and_update_verbs_records_the_changelog(jira: htt
 async def test_assign_and_unassign(jira: httpx.AsyncClient) -> None:
     key = (await _create(jira))["key"]
     alice = (await jira.get("/rest/api/3/user/search", params={"query": "alice"})).json()[0]
-    assert (await jira.put(f"/rest/api/3/issue/{key}/assignee", json={"accountId": alice["accountId"]})).status_code == 204
+    assert (
+        await jira.put(f"/rest/api/3/issue/{key}/assignee", json={"accountId": alice["accountId"]})
+    ).status_code == 204
     fields = (await jira.get(f"/rest/api/3/issue/{key}")).json()["fields"]
     assert fields["assignee"]["displayName"] == "Alice Analyst"
     assert (await jira.put(f"/rest/api/3/issue/{key}/assignee", json={"accountId": None})).status_code == 204
@@ -177,7 +211,9 @@ async def test_deleted_issue_is_gone(jira: httpx.AsyncClient) -> None:
     assert (await jira.delete(f"/rest/api/3/issue/{key}")).status_code == 204
     missing = await jira.get(f"/rest/api/3/issue/{key}")
     assert missing.status_code == 404
-    assert missing.json()["errorMessages"] == ["Issue does not exist or you do not have permission to see it."]
+    assert missing.json()["errorMessages"] == [
+        "Issue does not exist or you do not have permission to see it."
+    ]
 
 
 async def test_user_search_hides_emails_the_profile_hides(jira: httpx.AsyncClient) -> None:
