@@ -12,6 +12,8 @@ from jira_emulator import create_app
 
 ACME = "https://acme.atlassian.net"
 
+pytest_plugins = ["support.databases", "support.service"]
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # A run that collected nothing must never look like success (CI relies on this too).

@@ -1,0 +1,35 @@
+"""Configuration from the environment (`JIRABRIDGE_*`), documented in docs/configuration.md."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JIRABRIDGE_", extra="ignore")
+
+    database_url: str = "sqlite:///jirabridge.db"
+    # Fernet keys, comma separated: the first encrypts, all decrypt (rotation: put the new key first,
+    # then run `jirabridge rotate-secrets`). Generate one with `jirabridge generate-secret-key`.
+    secret_key: SecretStr | None = None
+    service_token: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    # Extra Jira hosts allowed as sites besides https://*.atlassian.net (e.g. the emulator on loopback:
+    # "127.0.0.1:8080"). Entries are host or host:port; http is allowed only for these.
+    allowed_jira_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where OAuth goes; tests and the demo point these at the emulator.
+    atlassian_auth_url: str = "https://auth.atlassian.com"
+    atlassian_api_url: str = "https://api.atlassian.com"
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    jira_timeout_s: float = 10.0
+
+    @field_validator("allowed_jira_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value

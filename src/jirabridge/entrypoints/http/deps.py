@@ -1,0 +1,67 @@
+"""Request dependencies: the container, the unit of work, and who is calling."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from jirabridge.bootstrap import Container
+from jirabridge.domain.access import SERVICE, Principal, can_manage
+from jirabridge.errors import Forbidden, Unauthorized
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.workspaces import authenticate_key
+
+
+def container(request: Request) -> Container:
+    built: Container = request.app.state.container
+    return built
+
+
+def uow(request: Request) -> Iterator[UnitOfWork]:
+    with container(request).uow() as unit:
+        yield unit
+
+
+def principal(request: Request, unit: Annotated[UnitOfWork, Depends(uow)]) -> Principal:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send `Authorization: Bearer <API key>`")
+    service_token = container(request).settings.service_token
+    if service_token is not None and hmac.compare_digest(
+        token.encode(), service_token.get_secret_value().encode()
+    ):
+        return SERVICE
+    found = authenticate_key(unit, token)
+    if found is None:
+        raise Unauthorized("unknown or revoked API key")
+    return found
+
+
+def service_only(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not who.is_service:
+        raise Forbidden("only the service token manages workspaces and API keys")
+    return who
+
+
+def workspace_member(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    """Any API key of a workspace (the service token has no workspace)."""
+    if who.is_service:
+        raise Forbidden("the service token manages workspaces; use a workspace API key here")
+    return who
+
+
+def manager(who: Annotated[Principal, Depends(workspace_member)]) -> Principal:
+    if not can_manage(who):
+        raise Forbidden(f"the {who.role} role cannot do this; an admin or manager key is needed")
+    return who
+
+
+Uow = Annotated[UnitOfWork, Depends(uow)]
+Services = Annotated[Container, Depends(container)]
+ServiceToken = Annotated[Principal, Depends(service_only)]
+Member = Annotated[Principal, Depends(workspace_member)]
+Manager = Annotated[Principal, Depends(manager)]

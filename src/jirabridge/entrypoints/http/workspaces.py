@@ -1,0 +1,69 @@
+"""Workspaces and API keys: service token only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import Field
+
+from jirabridge.domain.access import Role
+from jirabridge.entrypoints.http.deps import Services, ServiceToken, Uow
+from jirabridge.entrypoints.http.models import Request
+from jirabridge.service import workspaces
+from jirabridge.storage.tables import ApiKey
+
+router = APIRouter(prefix="/api/v1/workspaces", tags=["workspaces"])
+
+
+class CreateWorkspace(Request):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class CreateApiKey(Request):
+    role: Literal["admin", "manager", "member"]
+    name: str = Field(min_length=1, max_length=200)
+    user: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _key(record: ApiKey) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "role": record.role,
+        "name": record.name,
+        "user": record.user_id,
+        "created_at": _time(record.created_at),
+        "revoked_at": _time(record.revoked_at),
+    }
+
+
+@router.post("", status_code=201)
+def create_workspace(body: CreateWorkspace, _: ServiceToken, uow: Uow, services: Services) -> dict[str, Any]:
+    workspace = workspaces.create_workspace(uow, services.clock, body.name)
+    return {"id": workspace.id, "name": workspace.name, "created_at": _time(workspace.created_at)}
+
+
+@router.post("/{workspace_id}/api-keys", status_code=201)
+def create_api_key(
+    workspace_id: str, body: CreateApiKey, _: ServiceToken, uow: Uow, services: Services
+) -> dict[str, Any]:
+    issued = workspaces.issue_api_key(
+        uow, services.clock, workspace_id, role=Role(body.role), name=body.name, user_id=body.user
+    )
+    return _key(issued.record) | {"key": issued.key}
+
+
+@router.get("/{workspace_id}/api-keys")
+def list_api_keys(workspace_id: str, _: ServiceToken, uow: Uow) -> dict[str, Any]:
+    return {"api_keys": [_key(k) for k in workspaces.list_api_keys(uow, workspace_id)]}
+
+
+@router.delete("/{workspace_id}/api-keys/{key_id}", status_code=204)
+def revoke_api_key(workspace_id: str, key_id: str, _: ServiceToken, uow: Uow, services: Services) -> Response:
+    workspaces.revoke_api_key(uow, services.clock, workspace_id, key_id)
+    return Response(status_code=204)

@@ -1,0 +1,69 @@
+"""Fixtures for the jirabridge HTTP API, in-process, on each database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from jirabridge.bootstrap import Container, build
+from jirabridge.config import Settings
+from jirabridge.entrypoints.http.app import create_app
+from jirabridge.secrets_box import SecretBox
+
+SERVICE_TOKEN = "test-service-token"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        service_token=SecretStr(SERVICE_TOKEN),
+        secret_key=SecretStr(SecretBox.generate_key()),
+        allowed_jira_hosts=["acme.atlassian.test"],
+    )
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    built = build(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+async def api(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with no credentials; pass `headers=` per call or use `service`/`as_key`."""
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://jirabridge.test") as client:
+        yield client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Tenant:
+    workspace_id: str
+    keys: dict[str, str]  # role -> plaintext key
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return bearer(self.keys[role])
+
+
+async def make_tenant(api: httpx.AsyncClient, name: str = "Acme") -> Tenant:
+    service = bearer(SERVICE_TOKEN)
+    workspace = (await api.post("/api/v1/workspaces", json={"name": name}, headers=service)).json()
+    keys = {}
+    for role in ("admin", "manager", "member"):
+        answer = await api.post(
+            f"/api/v1/workspaces/{workspace['id']}/api-keys",
+            json={"role": role, "name": role},
+            headers=service,
+        )
+        keys[role] = answer.json()["key"]
+    return Tenant(workspace["id"], keys)
