@@ -12,3 +12,16 @@ setup_python_env() {
     .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e .
   fi
 }
+
+# Debian packages the test suite needs: a PostgreSQL server (the tests start their own throwaway
+# cluster). Installed only when missing; needs root or sudo.
+setup_system_packages() {
+  local missing=()
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "== installing Debian packages: ${missing[*]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
