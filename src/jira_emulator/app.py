@@ -22,6 +22,7 @@ from jira_emulator.routes import (
     server,
     users,
     webhook_admin,
+    webhook_control,
     worklogs,
 )
 from jira_emulator.seed import Seed, build_state, default_seed
@@ -59,8 +60,12 @@ def create_app(
     ):
         app.include_router(module.router, prefix="/rest/api/3")
         app.include_router(module.router, prefix="/rest/api/2")
+        # The `jira` client sends a few calls (assign_issue, user, group) to /rest/api/latest.
+        app.include_router(module.router, prefix="/rest/api/latest")
     app.include_router(oauth.router)
     app.include_router(control.router)
+    app.include_router(webhook_admin.admin_router, prefix="/rest/webhooks/1.0")
+    app.include_router(webhook_control.router)
     # Middleware runs outermost-last: site routing first, then rate limits, then faults.
     app.add_middleware(faults.FaultMiddleware)
     app.add_middleware(ratelimit.RateLimitMiddleware)

@@ -25,6 +25,11 @@ from jira_emulator.events import EventBus
 from jira_emulator.state import Account, EmulatorState, Project, Site
 
 _UNAUTHENTICATED = "You are not authenticated. Authentication required to perform this operation."
+# Jira Cloud marks rejected credentials (wrong, expired or revoked API token) with this header.
+_BASIC_FAILED = {
+    "WWW-Authenticate": 'Basic realm="protected-area"',
+    "X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
+}
 
 
 @dataclass
@@ -106,7 +111,8 @@ def get_ctx(request: Request) -> Ctx:
     if site is None:
         raise JiraError(404, "This emulator has no sites; reset it with a seed.")
     path = request.url.path
-    version = 2 if path.startswith("/rest/api/2/") else 3
+    # Jira Cloud's /rest/api/latest is an alias of version 2.
+    version = 2 if path.startswith(("/rest/api/2/", "/rest/api/latest/")) else 3
     return Ctx(
         state=request.app.state.emulator,
         site=site,
@@ -147,16 +153,14 @@ def authenticate(request: Request, ctx: Ctx) -> Account:
         try:
             email, _, secret = base64.b64decode(credentials.strip()).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            raise JiraError(401, _UNAUTHENTICATED) from None
+            raise JiraError(401, _UNAUTHENTICATED, headers=_BASIC_FAILED) from None
         found = state.account_by_email(email)
         valid = found is not None and any(
             t.token == secret and not t.revoked and (t.expires_at is None or t.expires_at > now)
             for t in found.api_tokens
         )
         if found is None or not valid or not found.active:
-            raise JiraError(
-                401, _UNAUTHENTICATED, headers={"WWW-Authenticate": 'Basic realm="protected-area"'}
-            )
+            raise JiraError(401, _UNAUTHENTICATED, headers=_BASIC_FAILED)
         account = found
     if account.account_id not in ctx.site.members:
         raise JiraError(403, "You do not have access to this site.")

@@ -112,7 +112,6 @@ def issue_type_json(ctx: Ctx, it: IssueTypeDef, project: Project | None = None) 
         "description": f"A {it.name.lower()}.",
         "iconUrl": ctx.url(f"/images/icons/issuetypes/{it.name.lower()}.svg"),
         "name": it.name,
-        "untranslatedName": it.name,
         "subtask": it.subtask,
         "hierarchyLevel": it.hierarchy_level,
         "avatarId": 10300,
@@ -141,6 +140,19 @@ def project_json(ctx: Ctx, project: Project, *, expand: Iterable[str] = ()) -> d
     if "lead" in expand or "*" in expand:
         body["lead"] = user_ref(ctx, project.lead)
     return body
+
+
+def project_ref_json(ctx: Ctx, project: Project) -> dict[str, Any]:
+    """The project as an issue's `fields.project` shows it: Atlassian's `ProjectDetails`, no more."""
+    return {
+        "self": ctx.rest(f"/project/{project.id}"),
+        "id": project.id,
+        "key": project.key,
+        "name": project.name,
+        "projectTypeKey": project.project_type_key,
+        "simplified": False,
+        "avatarUrls": avatar_urls("project", project.id),
+    }
 
 
 def field_json(ctx: Ctx, f: FieldDef) -> dict[str, Any]:
@@ -262,7 +274,7 @@ def issue_fields(ctx: Ctx, site: Site, issue: Issue) -> dict[str, Any]:
         "summary": issue.summary,
         "description": rich_text_out(issue.description, ctx.api_version),
         "issuetype": issue_type_json(ctx, issue_type),
-        "project": project_json(ctx, project),
+        "project": project_ref_json(ctx, project),
         "status": status_json(ctx, status),
         "statusCategory": status_category_json(ctx, status.category),
         "priority": priority_json(ctx, priority) if priority else None,

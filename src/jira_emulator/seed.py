@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jira_emulator import search_index
 from jira_emulator import state as st
 
 
@@ -40,6 +41,7 @@ class UserSeed(_Model):
 class StatusSeed(_Model):
     name: str
     category: Literal["new", "indeterminate", "done"]
+    editable: bool = True  # False: Jira's jira.issue.editable=false (a closed issue)
 
 
 class TransitionSeed(_Model):
@@ -101,6 +103,7 @@ class SiteSeed(_Model):
     custom_fields: list[CustomFieldSeed] = Field(default_factory=list)
     projects: list[ProjectSeed] = Field(default_factory=list)
     issues: list[IssueSeed] = Field(default_factory=list)
+    admins: list[str] = Field(default_factory=list)  # emails of site admins (they manage admin webhooks)
 
 
 class OAuthAppSeed(_Model):
@@ -138,10 +141,11 @@ DEFAULT_WORKFLOW = WorkflowSeed(
     ],
 )
 
+_DEFAULT_SCREEN = ["description", "priority", "labels", "assignee", "timetracking"]
 DEFAULT_ISSUE_TYPES = [
-    IssueTypeSeed(name="Task", optional_fields=["description", "priority", "labels", "assignee"]),
-    IssueTypeSeed(name="Bug", optional_fields=["description", "priority", "labels", "assignee"]),
-    IssueTypeSeed(name="Story", optional_fields=["description", "priority", "labels", "assignee"]),
+    IssueTypeSeed(name="Task", optional_fields=_DEFAULT_SCREEN),
+    IssueTypeSeed(name="Bug", optional_fields=_DEFAULT_SCREEN),
+    IssueTypeSeed(name="Story", optional_fields=_DEFAULT_SCREEN),
 ]
 
 _SYSTEM_FIELDS: list[st.FieldDef] = [
@@ -203,16 +207,12 @@ def build_state(seed: Seed) -> st.EmulatorState:
             app.client_id, app.client_secret, app.name, list(app.redirect_uris)
         )
     for s in seed.sites:
-        members = {
-            by_email[u.email.lower()] for u in seed.users if u.sites is None or s.name in u.sites
-        }
+        members = {by_email[u.email.lower()] for u in seed.users if u.sites is None or s.name in u.sites}
         state.sites[s.name] = _build_site(s, members, by_email, state)
     return state
 
 
-def _build_site(
-    s: SiteSeed, members: set[str], by_email: dict[str, str], state: st.EmulatorState
-) -> st.Site:
+def _build_site(s: SiteSeed, members: set[str], by_email: dict[str, str], state: st.EmulatorState) -> st.Site:
     fields = {f.id: f for f in _SYSTEM_FIELDS}
     for cf in s.custom_fields:
         schema_type, items, custom_type = _CUSTOM_TYPES[cf.type]
@@ -236,6 +236,7 @@ def _build_site(
         fields=fields,
         index_lag_s=s.index_lag_s,
     )
+    site.admins = {by_email[email.lower()] for email in s.admins}
     default = site.priority_by_ref(s.default_priority)
     site.default_priority = default.id if default else None
     first_member = sorted(members)[0] if members else ""
@@ -244,7 +245,7 @@ def _build_site(
         for status in workflow_seed.statuses:
             if status.name not in site.statuses:
                 site.statuses[status.name] = st.StatusDef(
-                    _stable_id(s.name, "status", status.name), status.name, status.category
+                    _stable_id(s.name, "status", status.name), status.name, status.category, status.editable
                 )
         transitions = [
             st.TransitionDef(
@@ -258,7 +259,8 @@ def _build_site(
         ]
         issue_types = [
             st.IssueTypeDef(
-                id=_stable_id(s.name, p.key, "issuetype", it.name),
+                # Company-managed projects share one id per issue type across the site.
+                id=_stable_id(s.name, "issuetype", it.name),
                 name=it.name,
                 subtask=it.subtask,
                 hierarchy_level=-1 if it.subtask else 0,
@@ -270,7 +272,8 @@ def _build_site(
         permissions: dict[str, set[str]] = {"*": set(st.PERMISSIONS)}
         if p.permissions is not None:
             permissions = {
-                (who if who == "*" else by_email[who.lower()]): set(keys) for who, keys in p.permissions.items()
+                (who if who == "*" else by_email[who.lower()]): set(keys)
+                for who, keys in p.permissions.items()
             }
         site.projects[p.key] = st.Project(
             id=_stable_id(s.name, "project", p.key),
@@ -283,6 +286,7 @@ def _build_site(
         )
     for issue in s.issues:
         _seed_issue(site, issue, by_email, state)
+    search_index.index_now(site)  # seeded issues are searchable at once, edits to them lag
     return site
 
 
@@ -358,7 +362,7 @@ def default_seed() -> Seed:
             "oauth_apps": [
                 {
                     "client_id": "jirabridge-dev",
-                    "client_secret": "jirabridge-dev-secret",
+                    "client_secret": "jirabridge-dev-secret-for-local-tests-only",
                     "name": "jirabridge (development)",
                     "redirect_uris": [
                         "http://127.0.0.1:8000/oauth/callback",
@@ -369,6 +373,7 @@ def default_seed() -> Seed:
             "sites": [
                 {
                     "name": "acme",
+                    "admins": ["admin@acme.test"],
                     "custom_fields": [
                         {"id": "customfield_10050", "name": "Environment", "type": "string"},
                         {
@@ -429,6 +434,7 @@ def default_seed() -> Seed:
                 },
                 {
                     "name": "globex",
+                    "admins": ["admin@acme.test"],
                     "projects": [{"key": "OPS", "name": "Operations", "lead": "admin@acme.test"}],
                 },
             ],

@@ -84,6 +84,8 @@ class StatusDef:
     id: str
     name: str
     category: str  # "new" | "indeterminate" | "done"
+    # Jira's `jira.issue.editable` workflow property: False freezes the issue (no worklog changes).
+    editable: bool = True
 
 
 @dataclass
@@ -189,6 +191,7 @@ class Worklog:
     created: datetime
     updated: datetime
     properties: dict[str, Any] = field(default_factory=dict)
+    visibility: dict[str, Any] | None = None
 
 
 @dataclass
@@ -273,6 +276,11 @@ class Webhook:
     expires_at: datetime | None = None
     name: str = ""
     enabled: bool = True
+    field_ids_filter: list[str] | None = None  # dynamic: jira:issue_updated only for these fields
+    issue_property_keys_filter: list[str] | None = None  # dynamic: property events only for these keys
+    exclude_body: bool = False  # admin: deliver an empty body
+    last_updated: datetime | None = None
+    last_updated_by: str | None = None  # accountId
 
 
 @dataclass
@@ -288,6 +296,13 @@ class Delivery:
     last_status: int | None = None
     last_error: str | None = None
     dropped: bool = False  # a fault removed it on purpose
+    # Webhook delivery bookkeeping, JSON-friendly because `GET /_emulator/state` dumps it as is.
+    site: str = ""
+    client_id: str | None = None  # dynamic webhooks: the app (for GET /webhook/failed)
+    body: str = ""
+    status: str = "pending"  # "pending" | "delivered" | "failed" | "dropped" | "cancelled"
+    failed_at_ms: int | None = None
+    attempt_log: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -303,9 +318,13 @@ class Site:
     issues: dict[str, Issue] = field(default_factory=dict)  # by id
     keys: dict[str, str] = field(default_factory=dict)  # issue key (current and moved) -> id
     webhooks: dict[int, Webhook] = field(default_factory=dict)
+    admins: set[str] = field(default_factory=set)  # accountIds of site admins (admin webhooks)
     deleted_worklogs: list[DeletedWorklog] = field(default_factory=list)
     # How long a change takes to become visible to JQL search (Jira's index is eventually consistent).
     index_lag_s: float = 0.0
+    # The search index (search_index.py): issue id -> snapshots [(visible to JQL from, copy or None if
+    # deleted)]. An issue with no entry (seeded, never changed through the event bus) is searched live.
+    search_snapshots: dict[str, list[tuple[datetime, Issue | None]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10000))
 
     @property
@@ -363,6 +382,9 @@ class RefreshToken:
     scopes: list[str]
     used: bool = False
     revoked: bool = False
+    # Atlassian's rotating refresh tokens expire after 90 days unused and 365 days after the consent.
+    expires_at: datetime | None = None
+    absolute_expires_at: datetime | None = None
 
 
 @dataclass

@@ -12,7 +12,7 @@ from jira_emulator.context import Ctx, caller, require
 from jira_emulator.errors import JiraError, not_found_issue
 from jira_emulator.fields_in import FieldInput, apply_values
 from jira_emulator.mutations import publish, record_change
-from jira_emulator.state import Account, ChangeItem, Issue, IssueTypeDef, Project
+from jira_emulator.state import Account, ChangeItem, DeletedWorklog, Issue, IssueTypeDef, Project
 
 router = APIRouter()
 
@@ -253,6 +253,9 @@ async def delete_issue(request: Request, issue_ref: str) -> Response:
     issue, project = visible_issue(ctx, me, issue_ref)
     require(project, me, "DELETE_ISSUES", "You do not have permission to delete issues in this project.")
     del ctx.site.issues[issue.id]
+    # Jira's /worklog/deleted feed includes the worklogs of a deleted issue.
+    now = ctx.state.now()
+    ctx.site.deleted_worklogs.extend(DeletedWorklog(w.id, now) for w in issue.worklogs)
     for key in [k for k, v in ctx.site.keys.items() if v == issue.id]:
         del ctx.site.keys[key]
     publish(ctx, "jira:issue_deleted", issue, me, event_type="issue_deleted")

@@ -100,7 +100,9 @@ async def project_statuses(request: Request, project_ref: str) -> list[dict[str,
 @router.get("/issuetype")
 async def issue_types(request: Request) -> list[dict[str, Any]]:
     ctx, me = caller(request)
-    return [render.issue_type_json(ctx, it, p) for p in _visible_projects(ctx, me) for it in p.issue_types]
+    # Issue types are site-wide in company-managed projects: each once, however many projects use it.
+    unique = {it.id: it for p in _visible_projects(ctx, me) for it in p.issue_types}
+    return [render.issue_type_json(ctx, it) for it in unique.values()]
 
 
 @router.get("/issuetype/project")
