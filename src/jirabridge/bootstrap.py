@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from jirabridge.clock import Clock, SystemClock
 from jirabridge.config import Settings
 from jirabridge.secrets_box import SecretBox
+from jirabridge.service.ports import JiraConnector
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.db import make_engine, session_factory
 
@@ -19,6 +21,7 @@ class Container:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    connector: JiraConnector
     clock: Clock = field(default_factory=SystemClock)
     _box: SecretBox | None = None
 
@@ -37,7 +40,16 @@ class Container:
         self.engine.dispose()
 
 
-def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Container:
+def build(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    jira_transport: httpx.AsyncBaseTransport | None = None,
+) -> Container:
+    """`jira_transport` replaces the network for every Jira call (tests: the emulator in-process)."""
+    from jirabridge.adapters.jira_connector import HttpJiraConnector
+
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
-    return Container(settings, engine, session_factory(engine), clock or SystemClock())
+    connector = HttpJiraConnector(settings, transport=jira_transport)
+    return Container(settings, engine, session_factory(engine), connector, clock or SystemClock())

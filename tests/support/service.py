@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from jirabridge.bootstrap import Container, build
@@ -15,6 +16,9 @@ from jirabridge.entrypoints.http.app import create_app
 from jirabridge.secrets_box import SecretBox
 
 SERVICE_TOKEN = "test-service-token"
+# The emulator's default seed registers this OAuth app with this redirect URI.
+OAUTH_CLIENT = ("jirabridge-dev", "jirabridge-dev-secret-for-local-tests-only")
+PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
@@ -23,13 +27,20 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         service_token=SecretStr(SERVICE_TOKEN),
         secret_key=SecretStr(SecretBox.generate_key()),
-        allowed_jira_hosts=["acme.atlassian.test"],
+        allowed_jira_hosts=["127.0.0.1"],
+        public_url=PUBLIC_URL,
+        oauth_client_id=OAUTH_CLIENT[0],
+        oauth_client_secret=SecretStr(OAUTH_CLIENT[1]),
+        atlassian_auth_url="https://auth.atlassian.test",
+        atlassian_api_url="https://api.atlassian.test",
+        jira_timeout_s=2.0,
     )
 
 
 @pytest.fixture
-def container(settings: Settings) -> Iterator[Container]:
-    built = build(settings)
+def container(settings: Settings, emulator: FastAPI) -> Iterator[Container]:
+    """The service's pieces; every Jira call goes to the test's in-process `emulator`."""
+    built = build(settings, jira_transport=httpx.ASGITransport(app=emulator))
     yield built
     built.close()
 

@@ -29,6 +29,14 @@ def _read_body(ctx: Ctx, raw: Any) -> dict[str, Any]:
     return {"body": body, "visibility": raw.get("visibility"), "properties": raw.get("properties") or []}
 
 
+def _json(ctx: Ctx, request: Request, issue: Issue, comment: Comment) -> dict[str, Any]:
+    """A comment, with its properties when `expand=properties` asks for them (as Jira does)."""
+    body = render.comment_json(ctx, issue, comment)
+    if "properties" in request.query_params.get("expand", "").split(","):
+        body["properties"] = [{"key": k, "value": v} for k, v in comment.properties.items()]
+    return body
+
+
 def _find(issue: Issue, comment_id: str) -> Comment:
     comment = next((c for c in issue.comments if c.id == comment_id), None)
     if comment is None:
@@ -60,7 +68,7 @@ async def list_comments(
         "startAt": startAt,
         "maxResults": maxResults,
         "total": len(comments),
-        "comments": [render.comment_json(ctx, issue, c) for c in page],
+        "comments": [_json(ctx, request, issue, c) for c in page],
     }
 
 
@@ -86,14 +94,14 @@ async def add_comment(request: Request, issue_ref: str) -> dict[str, Any]:
     issue.comments.append(comment)
     touch(ctx, issue)
     publish(ctx, "comment_created", issue, me, event_type="issue_commented", comment=comment)
-    return render.comment_json(ctx, issue, comment)
+    return _json(ctx, request, issue, comment)
 
 
 @router.get("/issue/{issue_ref}/comment/{comment_id}")
 async def get_comment(request: Request, issue_ref: str, comment_id: str) -> dict[str, Any]:
     ctx, me = caller(request)
     issue, _ = visible_issue(ctx, me, issue_ref)
-    return render.comment_json(ctx, issue, _find(issue, comment_id))
+    return _json(ctx, request, issue, _find(issue, comment_id))
 
 
 @router.put("/issue/{issue_ref}/comment/{comment_id}")
@@ -110,7 +118,7 @@ async def edit_comment(request: Request, issue_ref: str, comment_id: str) -> dic
     comment.update_author = me.account_id
     touch(ctx, issue)
     publish(ctx, "comment_updated", issue, me, event_type="issue_comment_edited", comment=comment)
-    return render.comment_json(ctx, issue, comment)
+    return _json(ctx, request, issue, comment)
 
 
 @router.delete("/issue/{issue_ref}/comment/{comment_id}", status_code=204)
@@ -137,5 +145,5 @@ async def comments_by_id(request: Request) -> dict[str, Any]:
     for issue in ctx.site.issues.values():
         if not ctx.site.projects[issue.project_key].has_permission(me.account_id, "BROWSE_PROJECTS"):
             continue
-        found.extend(render.comment_json(ctx, issue, c) for c in issue.comments if c.id in wanted)
+        found.extend(_json(ctx, request, issue, c) for c in issue.comments if c.id in wanted)
     return {"startAt": 0, "maxResults": 1000, "total": len(found), "isLast": True, "values": found}

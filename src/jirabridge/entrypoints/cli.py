@@ -15,6 +15,71 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _configure_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (JIRABRIDGE_DATABASE_URL) to the newest version."""
+    from jirabridge.bootstrap import build
+    from jirabridge.storage.migrate import upgrade
+
+    container = build()
+    try:
+        upgrade(container.engine)
+    finally:
+        container.close()
+    typer.echo("database schema is up to date")
+
+
+@app.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run what is due now, then exit (tests, cron)."),
+    concurrency: int = typer.Option(8, min=1, help="Operations run at the same time."),
+    metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
+    lease_s: float = typer.Option(
+        60.0, min=1.0, help="Seconds before a silent worker's operations are run by another."
+    ),
+    poll_s: float = typer.Option(1.0, min=0.01, help="Seconds between looks for due work when idle."),
+    max_attempts: int = typer.Option(10, min=1, help="Attempts before an operation fails for good."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Run the outbox: send the Jira work the service committed. SIGTERM stops it gracefully."""
+    from jirabridge.bootstrap import build
+    from jirabridge.workers.runner import WorkerOptions, run_worker
+
+    _configure_logging(log_level)
+    container = build()
+    options = WorkerOptions(concurrency=concurrency, lease_s=lease_s, poll_s=poll_s, once=once)
+    try:
+        run_worker(container, options, metrics_port=metrics_port, max_attempts=max_attempts)
+    finally:
+        container.close()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Serve the HTTP API (run `jirabridge migrate` first)."""
+    import uvicorn
+
+    from jirabridge.bootstrap import build
+    from jirabridge.entrypoints.http.app import create_app
+
+    _configure_logging(log_level)
+    container = build()
+    try:
+        uvicorn.run(create_app(container), host=host, port=port, log_level=log_level.lower())
+    finally:
+        container.close()
+
+
 @app.command()
 def demo(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),

@@ -31,11 +31,10 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._session is not None
-        try:
-            self._session.rollback()
-        finally:
-            self._session.close()
-            self._session = None
+        # close() rolls back whatever was not committed, and (unlike rollback()) leaves the loaded
+        # objects readable, detached, for the caller to render.
+        self._session.close()
+        self._session = None
 
     def commit(self) -> None:
         self.session.commit()

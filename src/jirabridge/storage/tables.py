@@ -150,6 +150,8 @@ class Operation(Base):
     reason: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str | None] = mapped_column(Text)
     issue_key: Mapped[str | None] = mapped_column(String(50))
+    # What the handler reported with Done, kept for inspection (e.g. the id of what it created).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

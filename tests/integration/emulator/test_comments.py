@@ -73,3 +73,16 @@ async def test_only_permitted_users_edit_others_comments(
         assert (await alice.get(f"/rest/api/3/issue/{key}/comment/{comment['id']}")).json()["body"] == _adf(
             "Admin's"
         )
+
+
+async def test_comment_properties_are_set_on_create_and_shown_with_expand(jira: httpx.AsyncClient) -> None:
+    key = await _issue(jira)
+    body = {"body": _adf("marked"), "properties": [{"key": "jirabridge", "value": {"op": "op_1"}}]}
+    created = (await jira.post(f"/rest/api/3/issue/{key}/comment", json=body)).json()
+    assert "properties" not in created
+    listed = (await jira.get(f"/rest/api/3/issue/{key}/comment", params={"expand": "properties"})).json()
+    assert listed["comments"][0]["properties"] == [{"key": "jirabridge", "value": {"op": "op_1"}}]
+    one = (
+        await jira.get(f"/rest/api/3/issue/{key}/comment/{created['id']}", params={"expand": "properties"})
+    ).json()
+    assert one["properties"] == [{"key": "jirabridge", "value": {"op": "op_1"}}]

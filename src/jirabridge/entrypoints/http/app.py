@@ -6,7 +6,8 @@ from fastapi import FastAPI
 
 from jirabridge import __version__
 from jirabridge.bootstrap import Container
-from jirabridge.entrypoints.http import problems, workspaces
+from jirabridge.entrypoints.http import events, failures, health, problems, sites, users, workspaces
+from jirabridge.entrypoints.http import settings as workspace_settings
 
 
 def create_app(container: Container) -> FastAPI:
@@ -14,4 +15,10 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     problems.install(app)
     app.include_router(workspaces.router)
+    app.include_router(sites.router)
+    app.include_router(users.router)
+    app.include_router(events.router)
+    app.include_router(workspace_settings.router)
+    app.include_router(failures.router)
+    health.install(app, container)
     return app

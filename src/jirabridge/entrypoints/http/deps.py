@@ -25,7 +25,7 @@ def uow(request: Request) -> Iterator[UnitOfWork]:
         yield unit
 
 
-def principal(request: Request, unit: Annotated[UnitOfWork, Depends(uow)]) -> Principal:
+def principal(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -35,7 +35,10 @@ def principal(request: Request, unit: Annotated[UnitOfWork, Depends(uow)]) -> Pr
         token.encode(), service_token.get_secret_value().encode()
     ):
         return SERVICE
-    found = authenticate_key(unit, token)
+    # Its own short transaction: on SQLite a transaction holds the write lock, and the route may
+    # call Jira (and the database from another thread) before its own unit of work ends.
+    with container(request).uow() as unit:
+        found = authenticate_key(unit, token)
     if found is None:
         raise Unauthorized("unknown or revoked API key")
     return found

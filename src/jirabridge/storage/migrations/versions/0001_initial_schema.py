@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:30:44.473489
+Create Date: 2026-11-23 09:38:29.273191
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=100), nullable=True),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.Column("issue_key", sa.String(length=50), nullable=True),
+        sa.Column("result", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

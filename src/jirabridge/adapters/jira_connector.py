@@ -1,0 +1,183 @@
+"""`JiraConnector` on top of `jirabridge.jira`: verify credentials, OAuth 3LO, the connection test.
+
+Every request first passes `_guard`, so no request ever leaves for a host that is neither an allowed
+Jira site nor the configured Atlassian OAuth endpoints — even if a stored URL or a redirect says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from jirabridge import jira
+from jirabridge.config import Settings
+from jirabridge.domain.site_urls import host_allowed
+from jirabridge.service.ports import Check, ConnectFailed, JiraAccount, OAuthGrant, SiteAccess
+
+T = TypeVar("T")
+
+
+class HostNotAllowed(Exception):
+    pass
+
+
+class HttpJiraConnector:
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.oauth_app = jira.OAuthApp(
+            client_id=settings.oauth_client_id or "",
+            client_secret=settings.oauth_client_secret.get_secret_value()
+            if settings.oauth_client_secret
+            else "",
+            redirect_uri=settings.public_url.rstrip("/") + "/oauth/callback",
+            authorize_url=settings.atlassian_auth_url.rstrip("/") + "/authorize",
+            token_url=settings.atlassian_auth_url.rstrip("/") + "/oauth/token",
+            api_url=settings.atlassian_api_url,
+        )
+        self._trusted = {_origin(settings.atlassian_auth_url), _origin(settings.atlassian_api_url)}
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    async def _guard(self, request: httpx.Request) -> None:
+        url = str(request.url)
+        if _origin(url) not in self._trusted and not host_allowed(url, self.settings.allowed_jira_hosts):
+            raise HostNotAllowed(f"refusing a request to {request.url.host}: not an allowed Jira host")
+
+    def _http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self.transport,
+            timeout=httpx.Timeout(self.settings.jira_timeout_s),
+            event_hooks={"request": [self._guard]},
+            follow_redirects=False,
+        )
+
+    def _client(self, http: httpx.AsyncClient, access: SiteAccess) -> jira.JiraClient:
+        if access.auth_type == "api_token":
+            auth: httpx.Auth = jira.BasicTokenAuth(
+                access.credentials["email"], access.credentials["api_token"]
+            )
+            return jira.JiraClient(access.url, auth, http=http)
+        tokens = jira.OAuthTokens.model_validate(access.credentials)
+        save = access.save_credentials
+
+        async def on_refresh(new: jira.OAuthTokens) -> None:
+            if save is not None:
+                await save(new.model_dump(mode="json"))
+
+        oauth = jira.OAuthAuth(self.oauth_app, tokens, on_refresh)
+        base = jira.gateway_base_url(access.cloud_id or "", self.settings.atlassian_api_url)
+        return jira.JiraClient(base, oauth, http=http)
+
+    # -- JiraConnector ----------------------------------------------------------------------------
+
+    async def verify(self, access: SiteAccess) -> JiraAccount:
+        async with self._http() as http:
+            client = self._client(http, access)
+            me = await _classified(client.myself)
+            return JiraAccount(me.account_id, me.display_name, me.email_address)
+
+    def authorize_url(self, state: str) -> str:
+        return self.oauth_app.authorization_url(state)
+
+    async def complete_oauth(self, code: str, site_url: str | None) -> OAuthGrant:
+        async with self._http() as http:
+            tokens = await _classified(lambda: self.oauth_app.exchange_code(http, code))
+            resources = await _classified(
+                lambda: self.oauth_app.accessible_resources(http, tokens.access_token)
+            )
+            wanted = site_url.rstrip("/").lower() if site_url else None
+            resource = next((r for r in resources if wanted in (None, r.url.rstrip("/").lower())), None)
+            if resource is None:
+                raise ConnectFailed("forbidden", f"the grant does not include the site {site_url}")
+            credentials = tokens.model_dump(mode="json")
+            access = SiteAccess(resource.url, "oauth", credentials, cloud_id=resource.id)
+            client = self._client(http, access)
+            me = await _classified(client.myself)
+            account = JiraAccount(me.account_id, me.display_name, me.email_address)
+            return OAuthGrant(resource.id, resource.url, credentials, account)
+
+    async def test(self, access: SiteAccess, *, project: str | None, issue_type: str | None) -> list[Check]:
+        checks: list[Check] = []
+        async with self._http() as http:
+            client = self._client(http, access)
+            steps: list[tuple[str, Callable[[], Awaitable[str]]]] = [
+                ("reach", lambda: self._reach(client)),
+                ("auth", lambda: self._auth(client)),
+            ]
+            if project:
+                steps.append(("project", lambda: self._project(client, project)))
+                if issue_type:
+                    steps.append(("issue_type", lambda: self._issue_type(client, project, issue_type)))
+            for name, step in steps:
+                try:
+                    checks.append(Check(name, True, None, await step()))
+                except ConnectFailed as failed:
+                    checks.append(Check(name, False, failed.code, failed.message))
+                    break  # later checks cannot say anything useful
+        return checks
+
+    async def _reach(self, client: jira.JiraClient) -> str:
+        info = await _classified(client.server_info, not_found="invalid_url")
+        if info.deployment_type and info.deployment_type != "Cloud":
+            raise ConnectFailed("invalid_url", f"this is Jira {info.deployment_type}, not Jira Cloud")
+        return f"Jira Cloud answers at {client.base_url}"
+
+    async def _auth(self, client: jira.JiraClient) -> str:
+        me = await _classified(client.myself)
+        return f"signed in as {me.display_name}"
+
+    async def _project(self, client: jira.JiraClient, key: str) -> str:
+        found = await _classified(lambda: client.projects.get(key), not_found="project_not_found")
+        return f"project {found.key} ({found.name}) is visible"
+
+    async def _issue_type(self, client: jira.JiraClient, project: str, name: str) -> str:
+        types = await _classified(lambda: client.metadata.create_issue_types(project))
+        if not any(name.lower() in (t.name.lower(), t.id) for t in types):
+            offered = ", ".join(t.name for t in types) or "none"
+            raise ConnectFailed(
+                "issue_type_not_found",
+                f"issue type {name!r} cannot be created in {project} (offered: {offered})",
+            )
+        return f"issues of type {name} can be created in {project}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+async def _classified(call: Callable[[], Awaitable[T]], *, not_found: str = "invalid_url") -> T:
+    """Run one Jira call, turning the client's errors into the connection-test codes."""
+    try:
+        return await call()
+    except HostNotAllowed as exc:
+        raise ConnectFailed("invalid_url", str(exc)) from None
+    except jira.TokenExpired:
+        raise ConnectFailed(
+            "token_expired", "the Jira authorisation has expired or was revoked: reconnect"
+        ) from None
+    except jira.Unauthorized:
+        raise ConnectFailed("unauthorized", "Jira rejected the credentials (401)") from None
+    except jira.Forbidden:
+        raise ConnectFailed("forbidden", "Jira refused access to this resource (403)") from None
+    except jira.NotFound:
+        raise ConnectFailed(not_found, "Jira answered 404: not found") from None
+    except jira.RateLimited as exc:
+        wait = f"; retry after {exc.retry_after:.0f} s" if exc.retry_after else ""
+        raise ConnectFailed("rate_limited", f"Jira is rate limiting these calls{wait}") from None
+    except jira.JiraTimeout:
+        raise ConnectFailed("network_timeout", "Jira did not answer in time") from None
+    except jira.ConnectionFailed as exc:
+        raise ConnectFailed("connection_failed", f"could not connect: {exc.message}") from None
+    except jira.OAuthError as exc:
+        raise ConnectFailed("unauthorized", f"the OAuth grant was refused: {exc.message}") from None
+    except jira.ServerError as exc:
+        if exc.status_code == 504:  # a gateway gave up waiting for Jira
+            raise ConnectFailed("network_timeout", "Jira did not answer in time (504)") from None
+        raise ConnectFailed("connection_failed", f"Jira is unavailable ({exc.status_code})") from None
+    except (jira.InvalidResponse, jira.HTTPStatusError) as exc:
+        raise ConnectFailed("invalid_url", f"no Jira Cloud site answers here: {exc.message}") from None

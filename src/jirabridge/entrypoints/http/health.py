@@ -1,0 +1,129 @@
+"""Liveness, readiness and Prometheus metrics: `GET /healthz`, `/readyz`, `/metrics`. No credentials.
+
+- `/healthz` answers while the process serves requests; it touches nothing else.
+- `/readyz` answers 200 once the database is reachable and at the newest migration, 503 (a problem
+  body) otherwise; a load balancer sends traffic only to ready instances.
+- `/metrics` reads the outbox and the feed at scrape time into a registry of this app's own (not
+  prometheus-client's global one: tests build many apps in one process). The worker serves its own
+  counters (operations by kind and outcome, retries) on `jirabridge worker --metrics-port`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select, text
+
+from jirabridge.bootstrap import Container
+from jirabridge.entrypoints.http.problems import problem
+from jirabridge.storage import events, migrate, outbox
+from jirabridge.storage.tables import Operation
+
+log = logging.getLogger("jirabridge.health")
+
+router = APIRouter(tags=["health"])
+
+
+def _container(request: Request) -> Container:
+    built: Container = request.app.state.container
+    return built
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready (problem+json)"}})
+def readyz(request: Request) -> Any:
+    engine = _container(request).engine
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # the URL may carry a password: log the type only
+        log.warning("readyz.database_unreachable error=%s", type(error).__name__)
+        return problem(503, "unavailable", "Service unavailable", "the database cannot be reached")
+    try:
+        current = migrate.is_current(engine)
+    except Exception as error:
+        log.warning("readyz.migration_check_failed error=%s", type(error).__name__)
+        current = False
+    if not current:
+        return problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the database is not at the newest migration: run `jirabridge migrate`",
+        )
+    return JSONResponse({"status": "ready", "checks": {"database": "ok", "migrations": "current"}})
+
+
+class StorageCollector(Collector):
+    """Reads the queue and the feed at each scrape; a database error reports `jirabridge_database_up 0`."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def describe(self) -> Iterable[Metric]:
+        # The names, without touching the database (registering calls this).
+        return [
+            GaugeMetricFamily("jirabridge_database_up", ""),
+            GaugeMetricFamily("jirabridge_outbox_operations", "", labels=["status"]),
+            GaugeMetricFamily("jirabridge_outbox_failed_operations", "", labels=["reason"]),
+            CounterMetricFamily("jirabridge_events", ""),
+        ]
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("jirabridge_database_up", "1 when the database answered this scrape.")
+        try:
+            with self._container.uow() as uow:
+                depth = outbox.queue_depth(uow.session)
+                by_reason = uow.session.execute(
+                    select(Operation.reason, func.count())
+                    .where(Operation.status == outbox.FAILED)
+                    .group_by(Operation.reason)
+                ).all()
+                recorded = events.last_seq(uow.session)
+        except Exception as error:
+            log.warning("metrics.database_unreachable error=%s", type(error).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        queue = GaugeMetricFamily(
+            "jirabridge_outbox_operations", "Outbox operations by status (queue depth).", labels=["status"]
+        )
+        for status, count in sorted(depth.items()):
+            queue.add_metric([status], count)
+        yield queue
+        failures = GaugeMetricFamily(
+            "jirabridge_outbox_failed_operations",
+            "Operations that failed for good (GET /api/v1/sync/failures), by reason.",
+            labels=["reason"],
+        )
+        for reason, count in sorted((r or "unknown", int(c)) for r, c in by_reason):
+            failures.add_metric([reason], count)
+        yield failures
+        yield CounterMetricFamily("jirabridge_events", "Events recorded in the feed.", value=recorded)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    registry: CollectorRegistry = request.app.state.metrics_registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def install(app: FastAPI, container: Container) -> None:
+    """Add the routes and this app's metrics registry."""
+    registry = CollectorRegistry()
+    registry.register(StorageCollector(container))
+    app.state.metrics_registry = registry
+    app.include_router(router)

@@ -1,0 +1,167 @@
+"""Site connections: connect, list, read, edit, disconnect, test, and the OAuth callback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import Field
+from starlette.requests import Request as HttpRequest
+
+from jirabridge.bootstrap import Container
+from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
+from jirabridge.entrypoints.http.models import Request
+from jirabridge.errors import Invalid, JirabridgeError
+from jirabridge.service import oauth, sites
+from jirabridge.storage.tables import Site
+
+router = APIRouter(tags=["sites"])
+
+ProjectKey = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,9}$")]
+
+
+class ApiTokenAuth(Request):
+    type: Literal["api_token"]
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    api_token: str = Field(min_length=1, max_length=2000)
+
+
+class OAuthAuth(Request):
+    type: Literal["oauth"]
+
+
+class ConnectSite(Request):
+    url: str = Field(min_length=1, max_length=500)
+    auth: ApiTokenAuth | OAuthAuth = Field(discriminator="type")
+    default_project: ProjectKey | None = None
+    default: bool = False
+
+
+class EditSite(Request):
+    default_project: ProjectKey | None = None
+    default: bool | None = None
+
+
+class TestSite(Request):
+    project: ProjectKey | None = None
+    issue_type: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def site_json(container: Container, site: Site) -> dict[str, Any]:
+    """A site as the API shows it. No secret, ever."""
+    return {
+        "id": site.id,
+        "url": site.url,
+        "auth_type": site.auth_type,
+        "account_email": site.account_email,
+        "account_id": site.account_id,
+        "default": site.is_default,
+        "default_project": site.default_project,
+        "status": site.status,
+        "webhook": {
+            "url": f"{container.settings.public_url.rstrip('/')}/webhooks/jira/{site.webhook_token}",
+            "mode": "dynamic" if site.auth_type == "oauth" else "admin",
+            "expires_at": None,
+        },
+        "created_at": _time(site.created_at),
+    }
+
+
+@router.post("/api/v1/sites", status_code=201)
+async def connect_site(body: ConnectSite, who: Manager, services: Services) -> JSONResponse:
+    assert who.workspace_id is not None
+    if isinstance(body.auth, ApiTokenAuth):
+        site = await sites.connect_api_token(
+            services,
+            who.workspace_id,
+            url=body.url,
+            email=body.auth.email,
+            api_token=body.auth.api_token,
+            default_project=body.default_project,
+            make_default=body.default,
+        )
+        return JSONResponse(site_json(services, site), status_code=201)
+    site, authorize_url = await sites.start_oauth(
+        services,
+        who.workspace_id,
+        url=body.url,
+        default_project=body.default_project,
+        make_default=body.default,
+    )
+    return JSONResponse(site_json(services, site) | {"authorize_url": authorize_url}, status_code=202)
+
+
+@router.get("/api/v1/sites")
+def list_sites(who: Member, uow: Uow, services: Services) -> dict[str, Any]:
+    assert who.workspace_id is not None
+    return {"sites": [site_json(services, s) for s in sites.list_sites(uow, who.workspace_id)]}
+
+
+@router.get("/api/v1/sites/{site_id}")
+def get_site(site_id: str, who: Member, uow: Uow, services: Services) -> dict[str, Any]:
+    assert who.workspace_id is not None
+    return site_json(services, sites.get_site(uow, who.workspace_id, site_id))
+
+
+@router.patch("/api/v1/sites/{site_id}")
+def edit_site(site_id: str, body: EditSite, who: Manager, uow: Uow, services: Services) -> dict[str, Any]:
+    assert who.workspace_id is not None
+    changes = body.model_dump(exclude_unset=True)
+    return site_json(services, sites.update_site(uow, who.workspace_id, site_id, changes))
+
+
+@router.delete("/api/v1/sites/{site_id}", status_code=204)
+def disconnect_site(site_id: str, who: Manager, uow: Uow, services: Services) -> Response:
+    assert who.workspace_id is not None
+    sites.disconnect_site(services, uow, who.workspace_id, site_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/sites/{site_id}/test")
+async def run_connection_test(
+    site_id: str, who: Member, services: Services, body: TestSite | None = None
+) -> dict[str, Any]:
+    assert who.workspace_id is not None
+    body = body or TestSite()
+    checks = await sites.connection_test(
+        services, who.workspace_id, site_id, project=body.project, issue_type=body.issue_type
+    )
+    return {
+        "ok": all(c.ok for c in checks),
+        "checks": [{"check": c.check, "ok": c.ok, "code": c.code, "message": c.message} for c in checks],
+    }
+
+
+@router.get("/oauth/callback", response_model=None)
+async def oauth_callback(
+    request: HttpRequest,
+    services: Services,
+    state: Annotated[str, Query(min_length=1)],
+    code: Annotated[str | None, Query()] = None,
+    error: Annotated[str | None, Query()] = None,
+    error_description: Annotated[str | None, Query()] = None,
+) -> Response:
+    """Atlassian sends the person back here. Answers a small page for people, JSON for programs."""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    try:
+        if error or not code:
+            raise Invalid.field(
+                "code", f"{error or 'no code'}: {error_description or 'the grant was not given'}"
+            )
+        site, user_id = await oauth.complete_oauth(services, state=state, code=code)
+    except JirabridgeError as exc:
+        if wants_html:
+            return HTMLResponse(f"<h1>Not connected</h1><p>{escape(exc.detail)}</p>", status_code=exc.status)
+        raise
+    body = {"site": site_json(services, site), "user": user_id, "status": "connected"}
+    if wants_html:
+        what = f"Your Jira account is connected to {site.url}" if user_id else f"{site.url} is connected"
+        return HTMLResponse(f"<h1>Connected</h1><p>{escape(what)}. You can close this window.</p>")
+    return JSONResponse(body)

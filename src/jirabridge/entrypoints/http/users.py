@@ -1,0 +1,94 @@
+"""Host users and their Jira identities. A member key bound to a user acts only for that user."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from jirabridge.entrypoints.http.deps import Member, Services, Uow
+from jirabridge.entrypoints.http.models import Request
+from jirabridge.entrypoints.http.sites import ApiTokenAuth, OAuthAuth
+from jirabridge.service import users
+from jirabridge.storage.tables import UserConnection
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+UserId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+class UpsertUser(Request):
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str | None = Field(default=None, max_length=200)
+
+
+class ConnectUser(Request):
+    site: str | None = Field(default=None, min_length=1, max_length=40)
+    auth: ApiTokenAuth | OAuthAuth = Field(discriminator="type")
+
+
+def connection_json(connection: UserConnection) -> dict[str, Any]:
+    return {
+        "user": connection.user_id,
+        "site": connection.site_id,
+        "auth_type": connection.auth_type,
+        "status": connection.status,
+        "account_id": connection.account_id,
+        "display_name": connection.display_name,
+        "email": connection.account_email,
+    }
+
+
+@router.put("/{user_id}")
+def upsert_user(
+    user_id: UserId, body: UpsertUser, who: Member, uow: Uow, services: Services
+) -> dict[str, Any]:
+    assert who.workspace_id is not None
+    users.check_acts_for(who, user_id)
+    user = users.upsert_user(services, uow, who.workspace_id, user_id, email=body.email, name=body.name)
+    return {"id": user.id, "email": user.email, "name": user.name}
+
+
+@router.post("/{user_id}/jira", status_code=201)
+async def connect_user(user_id: UserId, body: ConnectUser, who: Member, services: Services) -> JSONResponse:
+    assert who.workspace_id is not None
+    users.check_acts_for(who, user_id)
+    if isinstance(body.auth, ApiTokenAuth):
+        connection = await users.connect_api_token(
+            services,
+            who.workspace_id,
+            user_id,
+            site_id=body.site,
+            email=body.auth.email,
+            api_token=body.auth.api_token,
+        )
+        return JSONResponse(connection_json(connection), status_code=201)
+    pending = await users.start_oauth(services, who.workspace_id, user_id, site_id=body.site)
+    body_out = {
+        "user": user_id,
+        "site": pending.site.id,
+        "status": "pending",
+        "authorize_url": pending.authorize_url,
+    }
+    return JSONResponse(body_out, status_code=202)
+
+
+@router.get("/{user_id}/jira")
+def read_user_connections(user_id: UserId, who: Member, uow: Uow) -> dict[str, Any]:
+    assert who.workspace_id is not None
+    users.check_acts_for(who, user_id)
+    return {
+        "connections": [connection_json(c) for c in users.list_connections(uow, who.workspace_id, user_id)]
+    }
+
+
+@router.delete("/{user_id}/jira", status_code=204)
+def disconnect_user(
+    user_id: UserId, who: Member, uow: Uow, site: Annotated[str | None, Query(max_length=40)] = None
+) -> Response:
+    assert who.workspace_id is not None
+    users.check_acts_for(who, user_id)
+    users.disconnect(uow, who.workspace_id, user_id, site)
+    return Response(status_code=204)

@@ -1,0 +1,132 @@
+"""The one place a request is made: pacing, auth, error mapping and response parsing. The resource
+classes (`client.issues`, `client.worklogs`, ...) build on it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from jirabridge.jira._errors import ConnectionFailed, InvalidResponse, JiraTimeout, from_response
+from jirabridge.jira._pacing import SitePacer
+
+log = logging.getLogger("jirabridge.jira")
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+Params = Mapping[str, str | int | bool | list[str] | None]
+
+
+class Requester:
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str, auth: httpx.Auth, pacer: SitePacer | None
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.api = f"{self.base_url}/rest/api/3"
+        self.auth = auth
+        self.pacer = pacer
+
+    async def request(
+        self,
+        method: str,
+        template: str,
+        *,
+        path: Mapping[str, str | int] | None = None,
+        params: Params | None = None,
+        json: Any = None,
+        issue: str | None = None,
+    ) -> httpx.Response:
+        """Send one call. `template` is the path after `/rest/api/3` with `{name}` placeholders
+        filled from `path` (escaped); it also names the endpoint for pacing. `issue` lets the pacer
+        hold back writes to one issue after a per-issue 429."""
+        values = {k: quote(str(v), safe="") for k, v in (path or {}).items()}
+        # Jira's per-issue limit counts writes only: reads of a held-back issue go ahead.
+        issue = issue if method != "GET" else None
+        url = self.api + template.format(**values)
+        endpoint = f"{method} {template}"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        if self.pacer is not None:
+            await self.pacer.acquire(endpoint, issue)
+        request = self.http.build_request(method, url, params=query, json=json)
+        try:
+            response = await self.http.send(request, auth=self.auth)
+        except httpx.TimeoutException as exc:
+            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            log.info("jira.call.timeout method=%s endpoint=%s", method, template)
+            raise JiraTimeout(
+                f"{method} {request.url.path} timed out ({type(exc).__name__})",
+                request=request,
+                maybe_applied=sent and method == "POST",
+            ) from exc
+        except httpx.TransportError as exc:
+            sent = isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError)
+            log.info("jira.call.connection_failed method=%s endpoint=%s", method, template)
+            raise ConnectionFailed(
+                f"{method} {request.url.path} failed: {type(exc).__name__}: {exc}",
+                request=request,
+                maybe_applied=sent and method == "POST",
+            ) from exc
+        if self.pacer is not None:
+            self.pacer.observe(response, endpoint, issue)
+        log.debug("jira.call method=%s endpoint=%s status=%s", method, template, response.status_code)
+        if response.is_error:
+            raise from_response(response)
+        return response
+
+    async def get_model(self, model: type[M], template: str, **kwargs: Any) -> M:
+        return parse(model, await self.request("GET", template, **kwargs))
+
+    async def get_list(self, item: type[M], template: str, **kwargs: Any) -> list[M]:
+        return parse_list(item, await self.request("GET", template, **kwargs))
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise InvalidResponse(
+            f"{response.request.method} {response.request.url.path}: the body is not JSON",
+            request=response.request,
+            response=response,
+        ) from exc
+
+
+def parse(model: type[M], response: httpx.Response) -> M:
+    try:
+        return model.model_validate(_json(response))
+    except ValidationError as exc:
+        raise _invalid(response, exc) from None
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def parse_list(item: type[M], response: httpx.Response) -> list[M]:
+    adapter = _ADAPTERS.get(item)
+    if adapter is None:
+        adapter = _ADAPTERS[item] = TypeAdapter(list[item])  # type: ignore[valid-type]
+    try:
+        result: list[M] = adapter.validate_python(_json(response))
+    except ValidationError as exc:
+        raise _invalid(response, exc) from None
+    return result
+
+
+def _invalid(response: httpx.Response, exc: ValidationError) -> InvalidResponse:
+    return InvalidResponse(
+        f"{response.request.method} {response.request.url.path}: unexpected answer: {field_problems(exc)}",
+        request=response.request,
+        response=response,
+    )
+
+
+def field_problems(exc: ValidationError) -> str:
+    """Where and what, never the values: an answer may hold tokens or personal data."""
+    problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]]
+    return "; ".join(problems)

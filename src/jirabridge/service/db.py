@@ -1,0 +1,21 @@
+"""Running synchronous database work from async code: one unit of work on a worker thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import anyio.to_thread
+
+from jirabridge.bootstrap import Container
+from jirabridge.service.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
+
+
+async def run_db(container: Container, work: Callable[[UnitOfWork], T]) -> T:
+    def run() -> T:
+        with container.uow() as uow:
+            return work(uow)
+
+    return await anyio.to_thread.run_sync(run)

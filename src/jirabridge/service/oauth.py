@@ -1,0 +1,56 @@
+"""The OAuth 2.0 callback: finishes a site connection, or a user connection when the state names a user."""
+
+from __future__ import annotations
+
+from jirabridge.bootstrap import Container
+from jirabridge.errors import Invalid
+from jirabridge.ids import new_secret
+from jirabridge.service.db import run_db
+from jirabridge.service.ports import ConnectFailed
+from jirabridge.service.sites import aware, mark_connected
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.users import save_connection
+from jirabridge.storage.tables import OAuthState, Site
+
+
+async def complete_oauth(container: Container, *, state: str, code: str) -> tuple[Site, str | None]:
+    """Finish a site (or, with `user_id` on the state, a user) OAuth connection from the callback.
+    Returns the site and the host user connected, if it was a user connection."""
+
+    def take_state(uow: UnitOfWork) -> tuple[OAuthState, Site]:
+        found = uow.session.get(OAuthState, state)
+        if found is None or aware(found.expires_at) < container.clock.now():
+            raise Invalid.field("state", "unknown or expired OAuth state: start the connection again")
+        site = uow.session.get(Site, found.site_id)
+        if site is None:
+            raise Invalid.field("state", "the site of this OAuth state no longer exists")
+        uow.session.delete(found)  # a state is good for one callback only
+        uow.commit()
+        return found, site
+
+    oauth_state, site = await run_db(container, take_state)
+    try:
+        grant = await container.connector.complete_oauth(
+            code, site.url if site.auth_type == "oauth" else None
+        )
+    except ConnectFailed as failed:
+        raise Invalid.field("code", f"{failed.code}: {failed.message}") from None
+
+    def save(uow: UnitOfWork) -> Site:
+        current = uow.session.get(Site, site.id)
+        assert current is not None
+        if oauth_state.user_id is not None:
+            sealed = container.secrets.seal({**grant.credentials, "cloud_id": grant.cloud_id})
+            save_connection(container, uow, current, oauth_state.user_id, "oauth", sealed, grant.account)
+        else:
+            current.cloud_id = grant.cloud_id
+            current.account_id = grant.account.account_id
+            current.account_email = grant.account.email
+            current.credentials = container.secrets.seal(
+                {**grant.credentials, "webhook_secret": new_secret()}
+            )
+            mark_connected(uow, current, current.is_default)
+        uow.commit()
+        return current
+
+    return await run_db(container, save), oauth_state.user_id

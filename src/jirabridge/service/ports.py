@@ -1,0 +1,86 @@
+"""What the service needs from the outside world, as interfaces (implemented in `adapters/`).
+
+Connecting a site and the connection test talk to Jira while the host waits for the answer, so they
+are the one place outside the workers where jirabridge calls Jira — never inside a database
+transaction: the service reads what it needs, commits, calls, then writes the result in a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# Codes of SPEC section 2's connection test.
+CHECK_CODES = (
+    "invalid_url",
+    "connection_failed",
+    "network_timeout",
+    "unauthorized",
+    "forbidden",
+    "token_expired",
+    "project_not_found",
+    "issue_type_not_found",
+    "rate_limited",
+)
+
+
+@dataclass(frozen=True)
+class JiraAccount:
+    account_id: str
+    display_name: str
+    email: str | None = None
+
+
+SaveCredentials = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SiteAccess:
+    """How to call one Jira site as one identity. `credentials` are decrypted: never log this."""
+
+    url: str
+    auth_type: str  # "api_token" | "oauth"
+    credentials: dict[str, Any] = field(repr=False)
+    cloud_id: str | None = None
+    # Called with new OAuth tokens after a refresh; must persist them (refresh tokens rotate).
+    save_credentials: SaveCredentials | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Check:
+    check: str  # "reach" | "auth" | "project" | "issue_type"
+    ok: bool
+    code: str | None
+    message: str
+
+
+class ConnectFailed(Exception):
+    """Jira could not be used with what the host gave; `code` is one of CHECK_CODES."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OAuthGrant:
+    cloud_id: str
+    site_url: str
+    credentials: dict[str, Any] = field(repr=False)
+    account: JiraAccount
+
+
+class JiraConnector(Protocol):
+    async def verify(self, access: SiteAccess) -> JiraAccount:
+        """Who these credentials are on the site (`/myself`); raises ConnectFailed."""
+
+    def authorize_url(self, state: str) -> str:
+        """Where to send a person to grant jirabridge OAuth access."""
+
+    async def complete_oauth(self, code: str, site_url: str | None) -> OAuthGrant:
+        """Exchange the callback's code and find the site; raises ConnectFailed."""
+
+    async def test(self, access: SiteAccess, *, project: str | None, issue_type: str | None) -> list[Check]:
+        """The connection test: reach, auth, then the project and issue type when given."""

@@ -1,0 +1,250 @@
+"""Site connections (SPEC sections 1 and 2): connect by API token or OAuth, read, edit, test, disconnect.
+
+Calls to Jira happen between transactions (see service/ports.py): each function reads and commits in
+`_db(...)` steps run on a worker thread, and awaits the connector in between.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from jirabridge.bootstrap import Container
+from jirabridge.domain.site_urls import SiteUrlError, normalise_site_url
+from jirabridge.errors import Conflict, Invalid, NotFound
+from jirabridge.ids import new_id, new_secret
+from jirabridge.service.db import run_db
+from jirabridge.service.ports import Check, ConnectFailed, SiteAccess
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage.events import record_event
+from jirabridge.storage.tables import OAuthState, Operation, Site, UserConnection
+
+OAUTH_STATE_TTL = timedelta(minutes=15)
+
+
+def get_site(uow: UnitOfWork, workspace_id: str, site_id: str) -> Site:
+    """A site of the workspace that is not disconnected, or NotFound."""
+    site = uow.session.get(Site, site_id)
+    if site is None or site.workspace_id != workspace_id or site.status == "disconnected":
+        raise NotFound(f"site {site_id} does not exist")
+    return site
+
+
+def _normalise(container: Container, url: str) -> str:
+    try:
+        return normalise_site_url(url, container.settings.allowed_jira_hosts)
+    except SiteUrlError as exc:
+        raise Invalid.field("url", exc.message) from None
+
+
+def _ensure_new(uow: UnitOfWork, workspace_id: str, url: str) -> None:
+    taken = uow.session.scalar(
+        select(Site.id).where(
+            Site.workspace_id == workspace_id, Site.url == url, Site.status != "disconnected"
+        )
+    )
+    if taken:
+        raise Conflict(f"{url} is already connected as {taken}; disconnect it first to connect it again")
+
+
+def _new_site(
+    container: Container, workspace_id: str, url: str, auth_type: str, default_project: str | None
+) -> Site:
+    return Site(
+        id=new_id("st"),
+        workspace_id=workspace_id,
+        url=url,
+        auth_type=auth_type,
+        status="pending",
+        default_project=default_project,
+        webhook_token=new_secret(),
+        created_at=container.clock.now(),
+    )
+
+
+def mark_connected(uow: UnitOfWork, site: Site, make_default: bool) -> None:
+    """Mark connected; the first site of a workspace (or one asked to be) becomes the default."""
+    site.status = "connected"
+    others = uow.session.scalar(
+        select(Site.id).where(
+            Site.workspace_id == site.workspace_id,
+            Site.is_default.is_(True),
+            Site.id != site.id,
+            Site.status == "connected",
+        )
+    )
+    if make_default or others is None:
+        _make_default(uow, site)
+
+
+def _make_default(uow: UnitOfWork, site: Site) -> None:
+    uow.session.execute(
+        update(Site)
+        .where(Site.workspace_id == site.workspace_id, Site.id != site.id)
+        .values(is_default=False)
+    )
+    site.is_default = True
+
+
+async def connect_api_token(
+    container: Container,
+    workspace_id: str,
+    *,
+    url: str,
+    email: str,
+    api_token: str,
+    default_project: str | None,
+    make_default: bool,
+) -> Site:
+    base = _normalise(container, url)
+    await run_db(container, lambda uow: _ensure_new(uow, workspace_id, base))
+    access = SiteAccess(base, "api_token", {"email": email, "api_token": api_token})
+    try:
+        account = await container.connector.verify(access)
+    except ConnectFailed as failed:
+        field = "url" if failed.code in ("invalid_url", "connection_failed", "network_timeout") else "auth"
+        raise Invalid.field(field, f"{failed.code}: {failed.message}") from None
+
+    def save(uow: UnitOfWork) -> Site:
+        _ensure_new(uow, workspace_id, base)
+        site = _new_site(container, workspace_id, base, "api_token", default_project)
+        site.account_email = account.email or email
+        site.account_id = account.account_id
+        site.credentials = container.secrets.seal(
+            {"email": email, "api_token": api_token, "webhook_secret": new_secret()}
+        )
+        uow.session.add(site)
+        mark_connected(uow, site, make_default)
+        uow.commit()
+        return site
+
+    return await run_db(container, save)
+
+
+async def start_oauth(
+    container: Container, workspace_id: str, *, url: str, default_project: str | None, make_default: bool
+) -> tuple[Site, str]:
+    """A pending site and the URL to send the person to; `complete_oauth` finishes on the callback."""
+    if not container.settings.oauth_client_id:
+        raise Invalid.field("auth.type", "OAuth is not configured (JIRABRIDGE_OAUTH_CLIENT_ID and _SECRET)")
+    base = _normalise(container, url)
+    state = new_secret()
+
+    def save(uow: UnitOfWork) -> Site:
+        _ensure_new(uow, workspace_id, base)
+        site = _new_site(container, workspace_id, base, "oauth", default_project)
+        site.is_default = make_default  # remembered until the callback connects it
+        uow.session.add(site)
+        uow.session.flush()
+        uow.session.add(
+            OAuthState(
+                state=state,
+                workspace_id=workspace_id,
+                site_id=site.id,
+                expires_at=container.clock.now() + OAUTH_STATE_TTL,
+            )
+        )
+        uow.commit()
+        return site
+
+    site = await run_db(container, save)
+    return site, container.connector.authorize_url(state)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def list_sites(uow: UnitOfWork, workspace_id: str) -> list[Site]:
+    query = (
+        select(Site)
+        .where(Site.workspace_id == workspace_id, Site.status != "disconnected")
+        .order_by(Site.created_at)
+    )
+    return list(uow.session.scalars(query))
+
+
+def update_site(uow: UnitOfWork, workspace_id: str, site_id: str, changes: dict[str, Any]) -> Site:
+    site = get_site(uow, workspace_id, site_id)
+    if "default_project" in changes:
+        site.default_project = changes["default_project"]
+    if changes.get("default") is True:
+        if site.status != "connected":
+            raise Invalid.field("default", "only a connected site can be the default")
+        _make_default(uow, site)
+    elif changes.get("default") is False and site.is_default:
+        raise Invalid.field("default", "make another site the default instead")
+    uow.commit()
+    return site
+
+
+def disconnect_site(container: Container, uow: UnitOfWork, workspace_id: str, site_id: str) -> None:
+    """Stop the site's sync and delete its secrets (and its users'); links and history stay."""
+    site = get_site(uow, workspace_id, site_id)
+    now = container.clock.now()
+    site.status = "disconnected"
+    site.credentials = None
+    site.disconnected_at = now
+    was_default = site.is_default
+    site.is_default = False
+    for connection in uow.session.scalars(select(UserConnection).where(UserConnection.site_id == site.id)):
+        uow.session.delete(connection)
+    uow.session.execute(update(OAuthState).where(OAuthState.site_id == site.id).values(expires_at=now))
+    if was_default:
+        successor = uow.session.scalar(
+            select(Site)
+            .where(Site.workspace_id == workspace_id, Site.status == "connected")
+            .order_by(Site.created_at)
+        )
+        if successor is not None:
+            successor.is_default = True
+    # Work still queued for the site would only fail against a dead connection: end it visibly.
+    uow.session.execute(
+        update(Operation)
+        .where(Operation.site_id == site.id, Operation.status == "pending")
+        .values(
+            status="failed", reason="site_disconnected", detail="the site was disconnected", updated_at=now
+        )
+    )
+    record_event(
+        uow.session,
+        workspace_id=workspace_id,
+        type="site.disconnected",
+        source="host",
+        at=now,
+        data={"site": site.id, "url": site.url},
+    )
+    uow.commit()
+
+
+def site_access(container: Container, site: Site) -> SiteAccess:
+    """Decrypted access for calls; OAuth refreshes are written back at once (tokens rotate)."""
+    credentials = container.secrets.open(site.credentials)
+    credentials.pop("webhook_secret", None)
+
+    async def save(new: dict[str, Any]) -> None:
+        def write(uow: UnitOfWork) -> None:
+            current = uow.session.get(Site, site.id)
+            if current is None or current.credentials is None:
+                return  # disconnected meanwhile: forget the tokens
+            stored = container.secrets.open(current.credentials)
+            current.credentials = container.secrets.seal({**stored, **new})
+            uow.commit()
+
+        await run_db(container, write)
+
+    return SiteAccess(site.url, site.auth_type, credentials, cloud_id=site.cloud_id, save_credentials=save)
+
+
+async def connection_test(
+    container: Container, workspace_id: str, site_id: str, *, project: str | None, issue_type: str | None
+) -> list[Check]:
+    site = await run_db(container, lambda uow: get_site(uow, workspace_id, site_id))
+    if site.status != "connected":
+        return [Check("auth", False, "unauthorized", "the OAuth connection was not completed")]
+    return await container.connector.test(
+        site_access(container, site), project=project or site.default_project, issue_type=issue_type
+    )

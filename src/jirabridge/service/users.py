@@ -1,0 +1,172 @@
+"""Host users and their own Jira identities (user connections), resolved to a Jira `accountId`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from jirabridge.bootstrap import Container
+from jirabridge.domain.access import Principal, can_act_for
+from jirabridge.errors import Forbidden, Invalid, NotFound
+from jirabridge.ids import new_id, new_secret
+from jirabridge.service.db import run_db
+from jirabridge.service.ports import ConnectFailed, JiraAccount, SiteAccess
+from jirabridge.service.sites import OAUTH_STATE_TTL, get_site
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage.tables import HostUser, OAuthState, Site, UserConnection
+
+
+def check_acts_for(principal: Principal, user_id: str) -> None:
+    if not can_act_for(principal, user_id):
+        raise Forbidden(f"this key acts only for user {principal.user_id}, not {user_id}")
+
+
+def upsert_user(
+    container: Container,
+    uow: UnitOfWork,
+    workspace_id: str,
+    user_id: str,
+    *,
+    email: str | None,
+    name: str | None,
+) -> HostUser:
+    user = uow.session.get(HostUser, (workspace_id, user_id))
+    if user is None:
+        user = HostUser(workspace_id=workspace_id, id=user_id)
+        uow.session.add(user)
+    user.email = email
+    user.name = name
+    user.updated_at = container.clock.now()
+    uow.commit()
+    return user
+
+
+def _ensure_user(container: Container, uow: UnitOfWork, workspace_id: str, user_id: str) -> None:
+    if uow.session.get(HostUser, (workspace_id, user_id)) is None:
+        uow.session.add(HostUser(workspace_id=workspace_id, id=user_id, updated_at=container.clock.now()))
+
+
+def _target_site(uow: UnitOfWork, workspace_id: str, site_id: str | None) -> Site:
+    if site_id is not None:
+        return _connected_or_invalid(get_site(uow, workspace_id, site_id))
+    default = uow.session.scalar(
+        select(Site).where(
+            Site.workspace_id == workspace_id, Site.is_default.is_(True), Site.status == "connected"
+        )
+    )
+    if default is None:
+        raise Invalid.field("site", "no default site is connected; name one")
+    return default
+
+
+def _connected_or_invalid(site: Site) -> Site:
+    if site.status != "connected":
+        raise Invalid.field("site", f"site {site.id} is not connected")
+    return site
+
+
+@dataclass(frozen=True)
+class PendingUserOAuth:
+    site: Site
+    authorize_url: str
+
+
+async def connect_api_token(
+    container: Container, workspace_id: str, user_id: str, *, site_id: str | None, email: str, api_token: str
+) -> UserConnection:
+    site = await run_db(container, lambda uow: _target_site(uow, workspace_id, site_id))
+    access = SiteAccess(site.url, "api_token", {"email": email, "api_token": api_token})
+    try:
+        account = await container.connector.verify(access)
+    except ConnectFailed as failed:
+        raise Invalid.field("auth", f"{failed.code}: {failed.message}") from None
+
+    def save(uow: UnitOfWork) -> UserConnection:
+        current = _target_site(uow, workspace_id, site.id)
+        _ensure_user(container, uow, workspace_id, user_id)
+        sealed = container.secrets.seal({"email": email, "api_token": api_token})
+        connection = save_connection(container, uow, current, user_id, "api_token", sealed, account)
+        uow.commit()
+        return connection
+
+    return await run_db(container, save)
+
+
+async def start_oauth(
+    container: Container, workspace_id: str, user_id: str, *, site_id: str | None
+) -> PendingUserOAuth:
+    if not container.settings.oauth_client_id:
+        raise Invalid.field("auth.type", "OAuth is not configured (JIRABRIDGE_OAUTH_CLIENT_ID and _SECRET)")
+    state = new_secret()
+
+    def save(uow: UnitOfWork) -> Site:
+        site = _target_site(uow, workspace_id, site_id)
+        _ensure_user(container, uow, workspace_id, user_id)
+        uow.session.add(
+            OAuthState(
+                state=state,
+                workspace_id=workspace_id,
+                site_id=site.id,
+                user_id=user_id,
+                expires_at=container.clock.now() + OAUTH_STATE_TTL,
+            )
+        )
+        uow.commit()
+        return site
+
+    site = await run_db(container, save)
+    return PendingUserOAuth(site, container.connector.authorize_url(state))
+
+
+def list_connections(uow: UnitOfWork, workspace_id: str, user_id: str) -> list[UserConnection]:
+    query = (
+        select(UserConnection)
+        .where(UserConnection.workspace_id == workspace_id, UserConnection.user_id == user_id)
+        .order_by(UserConnection.created_at)
+    )
+    return list(uow.session.scalars(query))
+
+
+def disconnect(uow: UnitOfWork, workspace_id: str, user_id: str, site_id: str | None) -> None:
+    """Forget the user's Jira identity (and its secrets). Nothing in Jira is deleted."""
+    found = [c for c in list_connections(uow, workspace_id, user_id) if site_id in (None, c.site_id)]
+    if not found:
+        raise NotFound(f"user {user_id} has no Jira connection" + (f" on site {site_id}" if site_id else ""))
+    for connection in found:
+        uow.session.delete(connection)
+    uow.commit()
+
+
+def save_connection(
+    container: Container,
+    uow: UnitOfWork,
+    site: Site,
+    user_id: str,
+    auth_type: str,
+    sealed: str,
+    account: JiraAccount,
+) -> UserConnection:
+    connection = uow.session.scalar(
+        select(UserConnection).where(
+            UserConnection.workspace_id == site.workspace_id,
+            UserConnection.site_id == site.id,
+            UserConnection.user_id == user_id,
+        )
+    )
+    if connection is None:
+        connection = UserConnection(
+            id=new_id("uc"),
+            workspace_id=site.workspace_id,
+            site_id=site.id,
+            user_id=user_id,
+            created_at=container.clock.now(),
+        )
+        uow.session.add(connection)
+    connection.auth_type = auth_type
+    connection.status = "connected"
+    connection.account_id = account.account_id
+    connection.account_email = account.email
+    connection.display_name = account.display_name
+    connection.credentials = sealed
+    return connection

@@ -1,0 +1,105 @@
+"""The event feed (SPEC section 1, "Event"): rows of `events`, read in `seq` order with a cursor.
+
+`record_event` adds an event to the caller's session and, when the workspace has a callback URL, a
+`callback.deliver` operation beside it: both commit or roll back with the change they describe.
+
+Feed order is commit order within a workspace. `seq` is drawn when the row is inserted, so two
+transactions of one workspace could otherwise commit out of `seq` order and a reader holding the
+cursor of the later one would never see the earlier. `record_event` therefore locks the workspace row
+(`SELECT … FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already runs one writer at a time):
+the event-writing transactions of one workspace commit one after the other, each with a higher `seq`.
+Record events late in a transaction: the lock is held until it ends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jirabridge.ids import new_id
+from jirabridge.storage import outbox
+from jirabridge.storage.tables import Event, Workspace
+
+CALLBACK_KIND = "callback.deliver"
+SOURCES = ("jira", "host", "jirabridge")
+
+
+def callback_ordering_key(workspace_id: str) -> str:
+    return f"callback:{workspace_id}"
+
+
+def record_event(
+    session: Session,
+    *,
+    workspace_id: str,
+    type: str,
+    source: str,
+    at: datetime,
+    item: tuple[str, str] | None = None,
+    issue_key: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Add an event (and its callback delivery, when the workspace has a callback URL)."""
+    if source not in SOURCES:
+        raise ValueError(f"event source must be one of {SOURCES}, not {source!r}")
+    locked = (
+        select(Workspace)
+        .where(Workspace.id == workspace_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # the settings as of the lock, not an earlier read
+    )
+    workspace = session.scalar(locked)
+    if workspace is None:
+        raise ValueError(f"workspace {workspace_id} does not exist")
+    event = Event(
+        id=new_id("ev"),
+        workspace_id=workspace_id,
+        type=type,
+        source=source,
+        at=at,
+        item_type=item[0] if item else None,
+        item_id=item[1] if item else None,
+        issue_key=issue_key,
+        data=dict(data or {}),
+    )
+    session.add(event)
+    if _callback_url(workspace.settings):
+        outbox.enqueue(
+            session,
+            workspace_id=workspace_id,
+            kind=CALLBACK_KIND,
+            payload={"event_id": event.id},
+            ordering_key=callback_ordering_key(workspace_id),
+            now=at,
+            issue_key=issue_key,
+        )
+    return event
+
+
+def _callback_url(settings: dict[str, Any] | None) -> str | None:
+    callback = (settings or {}).get("callback")
+    url = callback.get("url") if isinstance(callback, dict) else None
+    return url if isinstance(url, str) and url else None
+
+
+def list_events(session: Session, workspace_id: str, *, after: int, limit: int) -> list[Event]:
+    """The workspace's events after `seq` `after`, oldest first."""
+    query = (
+        select(Event)
+        .where(Event.workspace_id == workspace_id, Event.seq > after)
+        .order_by(Event.seq)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def get_event(session: Session, event_id: str) -> Event | None:
+    return session.scalar(select(Event).where(Event.id == event_id))
+
+
+def last_seq(session: Session) -> int:
+    """The highest `seq` so far (all workspaces): a cheap count of events ever recorded (metrics)."""
+    return int(session.scalar(select(func.max(Event.seq))) or 0)

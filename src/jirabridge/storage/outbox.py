@@ -1,0 +1,307 @@
+"""The transactional outbox: Jira work committed with the change that implies it, run by workers.
+
+Life of an operation (a row of `operations`):
+
+    enqueue ──▶ pending ──claim──▶ running ──record(Done)──▶ done
+                  ▲                   │ ├──record(Retry)──▶ pending (run_after = now + wait)
+                  │                   │ └──record(Fail) / too many attempts──▶ failed
+                  │                   └── lease expired (worker killed) ──▶ claimed again
+                  └──────────── retry_failure (by hand) ◀── failed
+
+- `enqueue` only adds to the caller's session: the operation commits or rolls back with the state
+  change that implies it.
+- `claim` runs in its own short transaction. On PostgreSQL it is one
+  `UPDATE … WHERE seq IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`, so any number of workers on
+  any number of machines share one database and never claim the same row. SQLite has no row locks
+  (SQLAlchemy drops the FOR UPDATE clause there); every SQLite transaction starts with
+  `BEGIN IMMEDIATE` (see db.py), so the same statement runs with one claimer at a time.
+- Operations with the same `ordering_key` (one Jira issue) run one at a time in `seq` order: an
+  operation is claimable only while no earlier one of its key is pending or running. An operation
+  that failed for good no longer holds back the ones after it.
+- A claim takes a lease (`lease_owner`, `leased_until`) and counts an attempt. A killed worker's
+  operations become claimable again once their lease expires; a running worker extends its leases.
+  `record` writes an outcome only while the caller still holds the lease, so a worker that lost its
+  lease cannot overwrite the work of the one that took it over.
+
+Times are stored in UTC (SQLite keeps them without zone; `_utc` puts it back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from jirabridge.errors import Conflict, NotFound
+from jirabridge.ids import new_id
+from jirabridge.storage.tables import Operation
+from jirabridge.workers.backoff import DEFAULT_BACKOFF, Backoff
+from jirabridge.workers.outcomes import Done, Fail, Job, Outcome, Retry
+
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+OUTSTANDING = (PENDING, RUNNING)
+MAX_ATTEMPTS = 10
+MAX_ATTEMPTS_REASON = "max_attempts"
+_DETAIL_LIMIT = 2000
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def enqueue(
+    session: Session,
+    *,
+    workspace_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    ordering_key: str,
+    now: datetime,
+    site_id: str | None = None,
+    issue_key: str | None = None,
+    run_after: datetime | None = None,
+) -> Operation:
+    """Add an operation to the caller's session; it exists once the caller commits."""
+    now = _utc(now)
+    operation = Operation(
+        id=new_id("op"),
+        workspace_id=workspace_id,
+        site_id=site_id,
+        kind=kind,
+        payload=payload,
+        ordering_key=ordering_key,
+        status=PENDING,
+        attempts=0,
+        run_after=_utc(run_after) if run_after is not None else now,
+        issue_key=issue_key,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(operation)
+    return operation
+
+
+def claim(
+    sessions: sessionmaker[Session],
+    *,
+    worker_id: str,
+    now: datetime,
+    limit: int,
+    lease_s: float,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> list[Job]:
+    """Lease up to `limit` due operations to `worker_id`, oldest first, and return them as jobs."""
+    if limit <= 0:
+        return []
+    now = _utc(now)
+    candidate = aliased(Operation, name="candidate")
+    earlier = aliased(Operation, name="earlier")
+    due = or_(
+        and_(candidate.status == PENDING, candidate.run_after <= now),
+        and_(candidate.status == RUNNING, candidate.leased_until < now),
+    )
+    first_of_its_key = ~exists().where(
+        earlier.ordering_key == candidate.ordering_key,
+        earlier.seq < candidate.seq,
+        earlier.status.in_(OUTSTANDING),
+    )
+    chosen = (
+        select(candidate.seq)
+        .where(due, first_of_its_key)
+        .order_by(candidate.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claim_them = (
+        update(Operation)
+        .where(Operation.seq.in_(chosen.scalar_subquery()))
+        .values(
+            status=RUNNING,
+            lease_owner=worker_id,
+            leased_until=now + timedelta(seconds=lease_s),
+            attempts=Operation.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            Operation.seq,
+            Operation.id,
+            Operation.workspace_id,
+            Operation.site_id,
+            Operation.kind,
+            Operation.payload,
+            Operation.attempts,
+            Operation.issue_key,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    with sessions() as session, session.begin():
+        _give_up_on_lost_leases(session, now, max_attempts)
+        rows = sorted(session.execute(claim_them).all(), key=lambda row: row.seq)
+    return [
+        Job(
+            id=row.id,
+            workspace_id=row.workspace_id,
+            site_id=row.site_id,
+            kind=row.kind,
+            payload=dict(row.payload or {}),
+            attempts=row.attempts,
+            issue_key=row.issue_key,
+        )
+        for row in rows
+    ]
+
+
+def _give_up_on_lost_leases(session: Session, now: datetime, max_attempts: int) -> None:
+    """An operation whose worker died on every attempt (it may be what kills it) fails for good."""
+    session.execute(
+        update(Operation)
+        .where(
+            Operation.status == RUNNING,
+            Operation.leased_until < now,
+            Operation.attempts >= max_attempts,
+        )
+        .values(
+            status=FAILED,
+            reason=MAX_ATTEMPTS_REASON,
+            detail=f"the worker running it stopped before finishing, {max_attempts} times",
+            lease_owner=None,
+            leased_until=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def extend_leases(
+    sessions: sessionmaker[Session],
+    *,
+    worker_id: str,
+    op_ids: Collection[str],
+    now: datetime,
+    lease_s: float,
+) -> set[str]:
+    """Extend the leases `worker_id` still holds; returns the ids it holds."""
+    if not op_ids:
+        return set()
+    now = _utc(now)
+    statement = (
+        update(Operation)
+        .where(
+            Operation.id.in_(list(op_ids)),
+            Operation.status == RUNNING,
+            Operation.lease_owner == worker_id,
+        )
+        .values(leased_until=now + timedelta(seconds=lease_s))
+        .returning(Operation.id)
+        .execution_options(synchronize_session=False)
+    )
+    with sessions() as session, session.begin():
+        return set(session.scalars(statement))
+
+
+def record(
+    sessions: sessionmaker[Session],
+    job: Job,
+    outcome: Outcome,
+    now: datetime,
+    *,
+    worker_id: str,
+    max_attempts: int = MAX_ATTEMPTS,
+    backoff: Backoff = DEFAULT_BACKOFF,
+) -> str | None:
+    """Store the outcome of one attempt. Returns the operation's new status, or None when the lease
+    was lost (another worker took the operation over) and nothing was written."""
+    now = _utc(now)
+    values: dict[str, Any] = {"lease_owner": None, "leased_until": None, "updated_at": now}
+    match outcome:
+        case Done(result=result):
+            values.update(status=DONE, reason=None, detail=None, result=result)
+        case Fail(reason=reason, detail=detail):
+            values.update(status=FAILED, reason=reason, detail=_clip(detail))
+        case Retry(reason=reason, detail=detail) if job.attempts >= max_attempts:
+            last = f"{reason}: {detail}" if detail else reason
+            values.update(
+                status=FAILED,
+                reason=MAX_ATTEMPTS_REASON,
+                detail=_clip(f"gave up after {job.attempts} attempts; the last: {last}"),
+            )
+        case Retry(reason=reason, detail=detail, after_s=after_s):
+            wait_s = after_s if after_s is not None else backoff.delay(job.attempts)
+            values.update(
+                status=PENDING,
+                reason=reason,
+                detail=_clip(detail),
+                run_after=now + timedelta(seconds=max(0.0, wait_s)),
+            )
+    statement = (
+        update(Operation)
+        .where(
+            Operation.id == job.id,
+            Operation.status == RUNNING,
+            Operation.lease_owner == worker_id,
+            Operation.attempts == job.attempts,
+        )
+        .values(**values)
+        .returning(Operation.id)
+        .execution_options(synchronize_session=False)
+    )
+    with sessions() as session, session.begin():
+        written = session.scalar(statement)
+    return str(values["status"]) if written is not None else None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
+
+
+def list_failures(
+    session: Session, workspace_id: str, after: int | None = None, limit: int = 50
+) -> list[Operation]:
+    """Operations of the workspace that failed for good, oldest first; page with `after=op.seq`."""
+    query = select(Operation).where(Operation.workspace_id == workspace_id, Operation.status == FAILED)
+    if after is not None:
+        query = query.where(Operation.seq > after)
+    return list(session.scalars(query.order_by(Operation.seq).limit(limit)))
+
+
+def retry_failure(session: Session, workspace_id: str, op_id: str, now: datetime) -> Operation:
+    """Put a failed operation back in the queue with fresh attempts; the caller commits."""
+    operation = session.scalar(
+        select(Operation).where(Operation.workspace_id == workspace_id, Operation.id == op_id)
+    )
+    if operation is None:
+        raise NotFound(f"operation {op_id} does not exist")
+    if operation.status != FAILED:
+        raise Conflict(f"operation {op_id} is {operation.status}, not failed")
+    now = _utc(now)
+    operation.status = PENDING
+    operation.attempts = 0
+    operation.run_after = now
+    operation.reason = None
+    operation.detail = None
+    operation.updated_at = now
+    return operation
+
+
+def queue_depth(session: Session) -> dict[str, int]:
+    """How many operations are pending, running and failed, across workspaces (for metrics)."""
+    rows = session.execute(
+        select(Operation.status, func.count())
+        .where(Operation.status.in_((PENDING, RUNNING, FAILED)))
+        .group_by(Operation.status)
+    )
+    counts = {status: count for status, count in rows}
+    return {status: int(counts.get(status, 0)) for status in (PENDING, RUNNING, FAILED)}
+
+
+def outstanding(session: Session, ids: Sequence[str]) -> int:
+    """How many of these operations are not finished yet (tests and the demo wait on this)."""
+    return int(
+        session.scalar(
+            select(func.count()).where(Operation.id.in_(list(ids)), Operation.status.in_(OUTSTANDING))
+        )
+        or 0
+    )

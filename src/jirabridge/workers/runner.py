@@ -1,0 +1,309 @@
+"""The outbox worker: claim due operations, run them concurrently, record each outcome.
+
+One asyncio loop per process. Each turn claims at most as many operations as it has free slots
+(`concurrency`), in a short transaction of its own, and starts one task per operation. Handlers run
+outside any database transaction; each outcome is recorded in a transaction of its own as soon as its
+handler returns. A background task extends the leases of the running operations, so a slow handler
+keeps its operation while a killed worker's operations are claimed again once their lease expires.
+
+- A handler that raises is a `Retry` with reason `handler_error` (logged with the operation id and the
+  exception's type only: messages can carry tokens or personal data). One that runs longer than
+  `job_timeout_s` is a `Retry` with reason `timeout`. An operation of a kind with no handler fails
+  for good with reason `unknown_kind`.
+- SIGTERM or SIGINT: stop claiming, let the running operations finish and record them, exit. A second
+  signal cancels what is still running; those operations are claimed again when their lease expires.
+- `once`: drain what is due now (including operations that become due because the one before them on
+  the same issue finished) and return.
+
+The database calls are synchronous SQLAlchemy, run in threads so they never block the handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from jirabridge.clock import Clock
+from jirabridge.storage import outbox
+from jirabridge.workers.backoff import DEFAULT_BACKOFF, Backoff
+from jirabridge.workers.metrics import WorkerMetrics
+from jirabridge.workers.outcomes import Done, Fail, Handler, Job, Outcome, Retry
+
+if TYPE_CHECKING:
+    from jirabridge.bootstrap import Container
+
+log = logging.getLogger("jirabridge.worker")
+
+
+class Queue(Protocol):
+    """What the worker needs from the outbox (the SQL one below; tests use a fake)."""
+
+    def claim(self, *, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Job]: ...
+
+    def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None: ...
+
+    def extend(
+        self, *, worker_id: str, op_ids: Collection[str], now: datetime, lease_s: float
+    ) -> set[str]: ...
+
+
+@dataclass(frozen=True)
+class SqlQueue:
+    sessions: sessionmaker[Session]
+    max_attempts: int = outbox.MAX_ATTEMPTS
+    backoff: Backoff = DEFAULT_BACKOFF
+
+    def claim(self, *, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Job]:
+        return outbox.claim(
+            self.sessions,
+            worker_id=worker_id,
+            now=now,
+            limit=limit,
+            lease_s=lease_s,
+            max_attempts=self.max_attempts,
+        )
+
+    def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None:
+        return outbox.record(
+            self.sessions,
+            job,
+            outcome,
+            now,
+            worker_id=worker_id,
+            max_attempts=self.max_attempts,
+            backoff=self.backoff,
+        )
+
+    def extend(self, *, worker_id: str, op_ids: Collection[str], now: datetime, lease_s: float) -> set[str]:
+        return outbox.extend_leases(
+            self.sessions, worker_id=worker_id, op_ids=op_ids, now=now, lease_s=lease_s
+        )
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    concurrency: int = 8
+    lease_s: float = 60.0  # extended every lease_s / 3 while the handler runs
+    poll_s: float = 1.0  # how often an idle worker looks for due work
+    job_timeout_s: float = 300.0
+    once: bool = False
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class Worker:
+    queue: Queue
+    handlers: Mapping[str, Handler]
+    clock: Clock
+    options: WorkerOptions = field(default_factory=WorkerOptions)
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    worker_id: str = field(default_factory=default_worker_id)
+
+    def __post_init__(self) -> None:
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+        self._wakeup: asyncio.Event | None = None
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming; `run` returns once the running operations are recorded."""
+        if not self._stopping:
+            log.info("outbox.worker.stopping worker=%s running=%d", self.worker_id, len(self._running))
+        self._stopping = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _on_signal(self) -> None:
+        if self._stopping:
+            log.warning("outbox.worker.cancelling worker=%s running=%d", self.worker_id, len(self._running))
+            for task in self._running.values():
+                task.cancel()
+        self.stop()
+
+    async def run_until_signalled(self) -> None:
+        """`run`, stopping gracefully on SIGTERM or SIGINT."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal)
+        try:
+            await self.run()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._wakeup = asyncio.Event()
+        log.info(
+            "outbox.worker.started worker=%s concurrency=%d kinds=%s",
+            self.worker_id,
+            self.options.concurrency,
+            ",".join(sorted(self.handlers)) or "-",
+        )
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await self._loop(self._wakeup)
+            if self._running:
+                await asyncio.gather(*self._running.values(), return_exceptions=True)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        log.info("outbox.worker.stopped worker=%s", self.worker_id)
+
+    async def _loop(self, wakeup: asyncio.Event) -> None:
+        while not self._stopping:
+            free = self.options.concurrency - len(self._running)
+            claimed = await self._claim(free) if free > 0 else []
+            for job in claimed:
+                self._running[job.id] = asyncio.create_task(self._run_one(job, wakeup))
+            if self.options.once and not self._running and not claimed:
+                return
+            if self._stopping:
+                return
+            # A full batch may leave more due work: wait for a free slot only. Otherwise wait for a
+            # slot, a stop, or the next poll.
+            timeout = None if claimed and len(claimed) == free else self.options.poll_s
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await wakeup.wait()
+            wakeup.clear()
+
+    async def _claim(self, limit: int) -> list[Job]:
+        try:
+            jobs = await asyncio.to_thread(
+                self.queue.claim,
+                worker_id=self.worker_id,
+                now=self.clock.now(),
+                limit=limit,
+                lease_s=self.options.lease_s,
+            )
+        except Exception as error:  # the database is away: log, and try again at the next poll
+            log.warning("outbox.claim.failed worker=%s error=%s", self.worker_id, type(error).__name__)
+            return []
+        if jobs:
+            self.metrics.claimed.inc(len(jobs))
+        return jobs
+
+    async def _run_one(self, job: Job, wakeup: asyncio.Event) -> None:
+        self.metrics.running.inc()
+        try:
+            outcome = await self._outcome(job)
+            await self._record(job, outcome)
+        finally:
+            self.metrics.running.dec()
+            self._running.pop(job.id, None)
+            wakeup.set()
+
+    async def _outcome(self, job: Job) -> Outcome:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            return Fail("unknown_kind", f"no handler for operations of kind {job.kind!r}")
+        try:
+            async with asyncio.timeout(self.options.job_timeout_s):
+                return await handler(job)
+        except TimeoutError:
+            log.warning("outbox.job.timeout op=%s kind=%s", job.id, job.kind)
+            return Retry("timeout", f"the handler ran longer than {self.options.job_timeout_s:g} s")
+        except Exception as error:
+            # Only the type: an exception's message may carry a token, a URL with one, or personal data.
+            log.warning("outbox.job.error op=%s kind=%s error=%s", job.id, job.kind, type(error).__name__)
+            return Retry("handler_error", type(error).__name__)
+
+    async def _record(self, job: Job, outcome: Outcome) -> None:
+        try:
+            status = await asyncio.to_thread(
+                self.queue.record, job, outcome, self.clock.now(), worker_id=self.worker_id
+            )
+        except Exception as error:  # its lease expires and another attempt runs it again
+            log.error(
+                "outbox.job.record_failed op=%s kind=%s error=%s", job.id, job.kind, type(error).__name__
+            )
+            return
+        if status is None:
+            self.metrics.operations.labels(job.kind, "lost_lease").inc()
+            log.warning("outbox.job.lost_lease op=%s kind=%s attempt=%d", job.id, job.kind, job.attempts)
+            return
+        if status == outbox.PENDING:
+            assert isinstance(outcome, Retry)
+            self.metrics.operations.labels(job.kind, "retry").inc()
+            self.metrics.retries.labels(job.kind, outcome.reason).inc()
+            log.info(
+                "outbox.job.retry op=%s kind=%s attempt=%d reason=%s",
+                job.id,
+                job.kind,
+                job.attempts,
+                outcome.reason,
+            )
+        elif status == outbox.FAILED:
+            reason = outcome.reason if isinstance(outcome, Fail) else outbox.MAX_ATTEMPTS_REASON
+            self.metrics.operations.labels(job.kind, "failed").inc()
+            log.warning(
+                "outbox.job.failed op=%s kind=%s attempt=%d reason=%s", job.id, job.kind, job.attempts, reason
+            )
+        else:
+            assert isinstance(outcome, Done)
+            self.metrics.operations.labels(job.kind, "done").inc()
+            log.info("outbox.job.done op=%s kind=%s attempt=%d", job.id, job.kind, job.attempts)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.lease_s / 3)
+            ids = list(self._running)
+            if not ids:
+                continue
+            try:
+                held = await asyncio.to_thread(
+                    self.queue.extend,
+                    worker_id=self.worker_id,
+                    op_ids=ids,
+                    now=self.clock.now(),
+                    lease_s=self.options.lease_s,
+                )
+            except Exception as error:
+                log.warning(
+                    "outbox.lease.extend_failed worker=%s error=%s", self.worker_id, type(error).__name__
+                )
+                continue
+            for op_id in sorted(set(ids) - held):
+                if op_id in self._running:
+                    log.warning("outbox.lease.lost op=%s worker=%s", op_id, self.worker_id)
+
+
+def run_worker(
+    container: Container,
+    options: WorkerOptions,
+    *,
+    metrics_port: int | None = None,
+    max_attempts: int = outbox.MAX_ATTEMPTS,
+) -> None:
+    """`jirabridge worker`: every registered handler, until a signal (or, with `once`, drained)."""
+    from jirabridge.workers import registry
+
+    metrics = WorkerMetrics()
+    if metrics_port is not None:
+        metrics.serve(metrics_port)
+    worker = Worker(
+        SqlQueue(container.sessions, max_attempts=max_attempts),
+        registry.build(container),
+        container.clock,
+        options,
+        metrics,
+    )
+    asyncio.run(worker.run_until_signalled())

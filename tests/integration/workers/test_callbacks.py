@@ -1,0 +1,194 @@
+"""Host callbacks: the outbox worker POSTs each event, signed, to the workspace's callback URL and
+retries until the host takes it. On SQLite and PostgreSQL; the host is an ASGI app behind httpx."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from jirabridge.bootstrap import Container
+from jirabridge.storage import outbox
+from jirabridge.storage.events import record_event
+from jirabridge.workers.callbacks import make_deliver_handler
+from jirabridge.workers.outcomes import Job, Retry
+from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.service import Tenant, make_tenant
+
+SECRET = "whsec-test-0123456789abcdef"
+HOOK = "http://host.test/jira-events"
+
+
+def verify_signature(secret: str, body: bytes, header: str) -> bool:
+    """What a host does (the snippet of docs/callbacks.md)."""
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header)
+
+
+@dataclass
+class ManualClock:
+    moment: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@dataclass
+class Receiver:
+    """A host endpoint answering scripted statuses (then 200), recording every delivery."""
+
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    def app(self) -> Starlette:
+        async def hook(request: Request) -> Response:
+            self.received.append((dict(request.headers), await request.body()))
+            status, headers = self.script.pop(0) if self.script else (200, {})
+            return Response(status_code=status, headers=headers)
+
+        return Starlette(routes=[Route("/jira-events", hook, methods=["POST"])])
+
+    def event_ids(self) -> list[str]:
+        return [headers["x-jirabridge-event-id"] for headers, _ in self.received]
+
+
+async def set_callback(api: httpx.AsyncClient, tenant: Tenant, url: str | None = HOOK) -> None:
+    callback: dict[str, Any] = {"url": url, "secret": SECRET} if url else {"url": None}
+    answer = await api.put("/api/v1/settings", json={"callback": callback}, headers=tenant.headers("admin"))
+    assert answer.status_code == 200, answer.text
+
+
+def record(container: Container, tenant: Tenant, clock: ManualClock, n: int) -> str:
+    with container.uow() as uow:
+        event = record_event(
+            uow.session,
+            workspace_id=tenant.workspace_id,
+            type="item.status_changed",
+            source="jira",
+            at=clock.now(),
+            item=("anomaly", f"an-{n}"),
+            issue_key=f"DQ-{n}",
+            data={"from": "Active", "to": "Resolved"},
+        )
+        uow.commit()
+        return event.id
+
+
+async def drain(container: Container, receiver: Receiver, clock: ManualClock) -> None:
+    """Run a worker until nothing is due at the clock's time."""
+    handler = make_deliver_handler(container, transport=httpx.ASGITransport(app=receiver.app()))
+    worker = Worker(SqlQueue(container.sessions), {"callback.deliver": handler}, clock, WorkerOptions(once=True))
+    await worker.run()
+
+
+async def test_a_delivery_is_signed_and_retried_after_a_500(api: httpx.AsyncClient, container: Container) -> None:
+    tenant = await make_tenant(api)
+    await set_callback(api, tenant)
+    clock = ManualClock()
+    receiver = Receiver(script=[(500, {})])
+    event_id = record(container, tenant, clock, 1)
+
+    await drain(container, receiver, clock)
+    assert receiver.event_ids() == [event_id]  # answered 500: queued again, not yet due
+
+    clock.advance(3600)
+    await drain(container, receiver, clock)
+    await drain(container, receiver, clock)
+    assert receiver.event_ids() == [event_id, event_id]  # delivered once more, then done
+
+    feed = (await api.get("/api/v1/events", headers=tenant.headers("member"))).json()["events"]
+    for headers, body in receiver.received:
+        assert headers["content-type"] == "application/json"
+        assert verify_signature(SECRET, body, headers["x-jirabridge-signature"])
+        assert not verify_signature("another-secret-entirely", body, headers["x-jirabridge-signature"])
+        assert headers["x-jirabridge-timestamp"].isdigit()
+        assert json.loads(body) == feed[0]  # the same JSON as the feed
+
+
+async def test_callbacks_arrive_in_feed_order_and_honour_retry_after(
+    api: httpx.AsyncClient, container: Container
+) -> None:
+    tenant = await make_tenant(api)
+    await set_callback(api, tenant)
+    clock = ManualClock()
+    receiver = Receiver(script=[(503, {"Retry-After": "120"})])
+    first, second = record(container, tenant, clock, 1), record(container, tenant, clock, 2)
+
+    await drain(container, receiver, clock)
+    assert receiver.event_ids() == [first]  # the second waits behind the first
+
+    clock.advance(60)
+    await drain(container, receiver, clock)
+    assert receiver.event_ids() == [first]  # the host asked for 120 s
+
+    clock.advance(61)
+    await drain(container, receiver, clock)
+    assert receiver.event_ids() == [first, first, second]
+
+
+async def test_a_rejected_delivery_is_a_sync_failure(api: httpx.AsyncClient, container: Container) -> None:
+    tenant = await make_tenant(api)
+    await set_callback(api, tenant)
+    clock = ManualClock()
+    receiver = Receiver(script=[(410, {})])
+    record(container, tenant, clock, 1)
+
+    await drain(container, receiver, clock)
+    clock.advance(3600)
+    await drain(container, receiver, clock)
+
+    assert len(receiver.received) == 1  # not retried
+    failures = (await api.get("/api/v1/sync/failures", headers=tenant.headers())).json()["failures"]
+    assert [(f["operation"], f["reason"], f["attempts"]) for f in failures] == [
+        ("callback.deliver", "callback_rejected", 1)
+    ]
+    retried = await api.post(f"/api/v1/sync/failures/{failures[0]['id']}/retry", headers=tenant.headers())
+    assert retried.status_code == 200
+    await drain(container, receiver, clock)
+    assert len(receiver.received) == 2
+
+
+async def test_no_callback_url_no_delivery(api: httpx.AsyncClient, container: Container) -> None:
+    tenant = await make_tenant(api)
+    clock = ManualClock()
+    receiver = Receiver()
+    record(container, tenant, clock, 1)  # no callback configured: nothing is queued
+
+    await set_callback(api, tenant)
+    record(container, tenant, clock, 2)  # queued ...
+    await set_callback(api, tenant, None)  # ... then the callback is switched off
+    await drain(container, receiver, clock)
+
+    assert receiver.received == []
+    with container.uow() as uow:
+        assert outbox.queue_depth(uow.session) == {"pending": 0, "running": 0, "failed": 0}
+
+
+async def test_unreachable_hosts_and_timeouts_are_retried(api: httpx.AsyncClient, container: Container) -> None:
+    tenant = await make_tenant(api)
+    await set_callback(api, tenant)
+    event_id = record(container, tenant, ManualClock(), 1)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    job = Job(event_id, tenant.workspace_id, None, "callback.deliver", {"event_id": event_id}, 1, None)
+    for transport, reason in ((refuse, "callback_unreachable"), (slow, "callback_timeout")):
+        handler = make_deliver_handler(container, transport=httpx.MockTransport(transport))
+        outcome = await handler(job)
+        assert isinstance(outcome, Retry) and outcome.reason == reason

@@ -1,0 +1,181 @@
+"""The worker loop against an in-memory outbox: what runs, when, and what gets recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from prometheus_client import generate_latest
+
+from jirabridge.workers.metrics import WorkerMetrics
+from jirabridge.workers.outcomes import Done, Fail, Handler, Job, Outcome, Retry
+from jirabridge.workers.runner import Worker, WorkerOptions
+from unit.workers.fakes import FakeQueue, FixedClock
+
+FAST = WorkerOptions(concurrency=4, poll_s=0.01, once=True)
+
+
+def worker(queue: FakeQueue, handlers: dict[str, Handler], options: WorkerOptions = FAST) -> Worker:
+    return Worker(queue, handlers, FixedClock(), options, WorkerMetrics(), worker_id="w1")
+
+
+async def done(job: Job) -> Outcome:
+    return Done({"seen": job.payload})
+
+
+async def test_runs_due_operations_and_records_their_outcomes() -> None:
+    queue = FakeQueue()
+    ok = queue.add("jira.comment", text="hi")
+    refused = queue.add("jira.transition")
+
+    async def transition(job: Job) -> Outcome:
+        return Fail("transition_not_allowed", "No transition from 'Done' to 'Open'")
+
+    await worker(queue, {"jira.comment": done, "jira.transition": transition}).run()
+
+    assert queue.row(ok).outcomes == [Done({"seen": {"text": "hi"}})]
+    assert queue.row(refused).status == "failed"
+
+
+async def test_an_unknown_kind_fails_for_good() -> None:
+    queue = FakeQueue()
+    op_id = queue.add("from.the.future")
+    await worker(queue, {}).run()
+    [outcome] = queue.row(op_id).outcomes
+    assert isinstance(outcome, Fail) and outcome.reason == "unknown_kind"
+
+
+async def test_a_handler_that_raises_is_retried_and_its_message_is_never_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue = FakeQueue()
+    op_id = queue.add("jira.comment")
+
+    async def leaky(job: Job) -> Outcome:
+        raise RuntimeError("token=s3cr3t-value")
+
+    with caplog.at_level(logging.INFO, logger="jirabridge.worker"):
+        await worker(queue, {"jira.comment": leaky}).run()
+
+    assert queue.row(op_id).outcomes == [Retry("handler_error", "RuntimeError")]
+    assert f"outbox.job.error op={op_id} kind=jira.comment error=RuntimeError" in caplog.text
+    assert "s3cr3t" not in caplog.text
+
+
+async def test_a_handler_that_hangs_is_retried() -> None:
+    queue = FakeQueue()
+    op_id = queue.add("slow")
+
+    async def hang(job: Job) -> Outcome:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    options = WorkerOptions(poll_s=0.01, once=True, job_timeout_s=0.05)
+    await worker(queue, {"slow": hang}, options).run()
+    [outcome] = queue.row(op_id).outcomes
+    assert isinstance(outcome, Retry) and outcome.reason == "timeout"
+
+
+async def test_runs_at_most_concurrency_operations_at_once() -> None:
+    queue = FakeQueue()
+    ids = [queue.add("work") for _ in range(10)]
+    active = 0
+    most = 0
+
+    async def work(job: Job) -> Outcome:
+        nonlocal active, most
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(0.01)
+        active -= 1
+        return Done()
+
+    await worker(queue, {"work": work}, WorkerOptions(concurrency=3, poll_s=0.01, once=True)).run()
+    assert most == 3
+    assert {queue.row(i).status for i in ids} == {"done"}
+
+
+async def test_once_drains_operations_that_become_due_behind_others_on_the_same_issue() -> None:
+    queue = FakeQueue()
+    order: list[str] = []
+    ids = [queue.add("step", key="WEB-1") for _ in range(3)]
+
+    async def step(job: Job) -> Outcome:
+        order.append(job.id)
+        return Done()
+
+    await worker(queue, {"step": step}).run()
+    assert order == ids
+
+
+async def test_once_leaves_work_that_is_not_due_yet() -> None:
+    queue = FakeQueue()
+    op_id = queue.add("limited")
+
+    async def limited(job: Job) -> Outcome:
+        return Retry("rate_limited", after_s=30)
+
+    await worker(queue, {"limited": limited}).run()
+    assert queue.row(op_id).status == "pending"
+    assert len(queue.row(op_id).outcomes) == 1
+
+
+async def test_stop_lets_running_operations_finish_and_claims_nothing_more() -> None:
+    queue = FakeQueue()
+    first = [queue.add("held") for _ in range(2)]
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def held(job: Job) -> Outcome:
+        started.set()
+        await release.wait()
+        return Done()
+
+    running = worker(queue, {"held": held}, WorkerOptions(concurrency=2, poll_s=0.01))
+    task = asyncio.create_task(running.run())
+    await started.wait()
+    later = queue.add("held")
+    running.stop()
+    claims = queue.claims
+    release.set()
+    await task
+
+    assert [queue.row(i).status for i in first] == ["done", "done"]
+    assert queue.row(later).status == "pending"
+    assert queue.claims == claims
+
+
+async def test_an_outcome_is_not_recorded_over_a_lease_taken_by_another_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue = FakeQueue()
+    op_id = queue.add("work")
+    queue.lose_leases = True
+    metrics = WorkerMetrics()
+    with caplog.at_level(logging.INFO, logger="jirabridge.worker"):
+        await Worker(queue, {"work": done}, FixedClock(), FAST, metrics, worker_id="w1").run()
+    assert queue.row(op_id).outcomes == []
+    assert f"outbox.job.lost_lease op={op_id}" in caplog.text
+    text = generate_latest(metrics.registry).decode()
+    assert 'jirabridge_worker_operations_total{kind="work",outcome="lost_lease"} 1.0' in text
+
+
+async def test_metrics_count_operations_by_kind_and_outcome() -> None:
+    queue = FakeQueue()
+    queue.add("jira.comment")
+    queue.add("jira.comment")
+    queue.add("jira.worklog")
+
+    async def busy(job: Job) -> Outcome:
+        return Retry("rate_limited", after_s=30)
+
+    metrics = WorkerMetrics()
+    handlers: dict[str, Handler] = {"jira.comment": done, "jira.worklog": busy}
+    await Worker(queue, handlers, FixedClock(), FAST, metrics, worker_id="w1").run()
+
+    text = generate_latest(metrics.registry).decode()
+    assert 'jirabridge_worker_operations_total{kind="jira.comment",outcome="done"} 2.0' in text
+    assert 'jirabridge_worker_operations_total{kind="jira.worklog",outcome="retry"} 1.0' in text
+    assert 'jirabridge_worker_retries_total{kind="jira.worklog",reason="rate_limited"} 1.0' in text
+    assert "jirabridge_worker_running_jobs 0.0" in text
