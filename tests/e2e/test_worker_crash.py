@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +16,8 @@ import pytest
 from e2e.outbox_processes import Workers, enqueue_effects, lines, operations, wait_until
 
 pytestmark = pytest.mark.e2e
+
+CLI = Path(sys.executable).with_name("jirabridge")
 
 
 def free_port() -> int:
@@ -58,3 +63,17 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_each_effect_once(
     assert run_counts == {op_id: 2 if op_id in killed else 1 for op_id in ids}  # the killed ones ran again
     attempts = {op.id: op.attempts for op in operations(database_url, ids).values()}
     assert attempts == {op_id: 2 if op_id in killed else 1 for op_id in ids}
+
+
+def test_migrate_then_a_once_worker_drains_the_queue_and_exits(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    env = {**os.environ, "JIRABRIDGE_DATABASE_URL": database_url}
+    migrated = subprocess.run([str(CLI), "migrate"], env=env, capture_output=True, timeout=60)
+    assert migrated.returncode == 0, migrated.stderr
+    ids = enqueue_effects(database_url, 5)
+
+    with Workers(database_url, tmp_path) as workers:
+        assert workers.start("--once").wait(timeout=60) == 0
+
+    assert {op.status for op in operations(database_url, ids).values()} == {"done"}
+    assert sorted(lines(tmp_path / "effects")) == sorted(ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from jirabridge import __version__
@@ -83,10 +85,83 @@ def serve(
 @app.command()
 def demo(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8080, help="Port of the Jira emulator."),
+    port: int = typer.Option(8000, help="Port of the jirabridge API."),
+    emulator_port: int = typer.Option(8080, help="Port of the Jira emulator."),
+    data_dir: Path | None = typer.Option(
+        None, help="Keep the demo's SQLite file here (default: a temp dir)."
+    ),
     exit_after: float | None = typer.Option(None, help="Stop after this many seconds (for scripts)."),
 ) -> None:
-    """Start the Jira emulator with its default seed and show how to reach it. No account, no network."""
-    from jirabridge.entrypoints.demo import run_demo
+    """Run the Jira emulator, the service on SQLite and a worker, connect a site and show the way.
+    No account, no network."""
+    from jirabridge.entrypoints.demo import DemoOptions, run_demo
 
-    run_demo(host=host, port=port, exit_after=exit_after)
+    run_demo(DemoOptions(host, port, emulator_port, data_dir, exit_after))
+
+
+@app.command("generate-secret-key")
+def generate_secret_key() -> None:
+    """Print a new key for JIRABRIDGE_SECRET_KEY."""
+    from jirabridge.secrets_box import SecretBox
+
+    typer.echo(SecretBox.generate_key())
+
+
+@app.command("rotate-secrets")
+def rotate_secrets() -> None:
+    """Re-encrypt every stored secret under the first key of JIRABRIDGE_SECRET_KEY."""
+    from jirabridge.bootstrap import build
+    from jirabridge.service.secrets import rotate_secrets as rotate
+
+    container = build()
+    try:
+        with container.uow() as uow:
+            count = rotate(uow, container.secrets)
+    finally:
+        container.close()
+    typer.echo(f"re-encrypted {count} stored secrets under the newest key")
+
+
+workspace_app = typer.Typer(help="Workspaces and API keys (the service token's powers, from the shell).")
+app.add_typer(workspace_app, name="workspace")
+
+
+@workspace_app.command("create")
+def workspace_create(name: str) -> None:
+    """Create a workspace; prints its id."""
+    from jirabridge.bootstrap import build
+    from jirabridge.service.workspaces import create_workspace
+
+    container = build()
+    try:
+        with container.uow() as uow:
+            typer.echo(create_workspace(uow, container.clock, name).id)
+    finally:
+        container.close()
+
+
+@workspace_app.command("create-key")
+def workspace_create_key(
+    workspace: str,
+    role: str = typer.Option("admin", help="admin, manager or member."),
+    name: str = typer.Option("cli", help="A label for the key."),
+    user: str | None = typer.Option(None, help="Bind the key to one host user."),
+) -> None:
+    """Issue an API key; prints it once."""
+    from jirabridge.bootstrap import build
+    from jirabridge.domain.access import Role
+    from jirabridge.service.workspaces import issue_api_key
+
+    if role not in {r.value for r in Role}:
+        raise typer.BadParameter("must be admin, manager or member", param_hint="--role")
+    container = build()
+    try:
+        with container.uow() as uow:
+            issued = issue_api_key(uow, container.clock, workspace, role=Role(role), name=name, user_id=user)
+        typer.echo(issued.key)
+    finally:
+        container.close()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,64 +1,170 @@
-"""`jirabridge demo`: for now, the Jira emulator with its default seed, ready to explore.
+"""`jirabridge demo`: the Jira emulator, the service on a fresh SQLite file and a worker, in one process.
 
-Later issues grow this into the full scripted session of SPEC section 5 (service, worker, four
-profiles). It is the one place of jirabridge allowed to import the emulator (see import-linter).
+It then uses the service the way a host would — over HTTP: creates a workspace and an admin API key,
+connects the emulator's site `acme` with an API token, runs the connection test, and prints where to
+look. Later issues add the four profiles' scripted sessions. This is the one module of jirabridge
+allowed to import the emulator (see import-linter in pyproject.toml).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import typer
 import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
 
-from jira_emulator import create_app, default_seed
+from jira_emulator import create_app as create_emulator
+from jira_emulator import default_seed
+from jirabridge.bootstrap import Container, build
+from jirabridge.config import Settings
+from jirabridge.entrypoints.http.app import create_app
+from jirabridge.ids import new_secret
+from jirabridge.secrets_box import SecretBox
+from jirabridge.storage.migrate import upgrade
+from jirabridge.workers import registry
+from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 
 
-def _banner(base: str) -> str:
-    seed = default_seed()
+@dataclass(frozen=True)
+class DemoOptions:
+    host: str
+    port: int
+    emulator_port: int
+    data_dir: Path | None
+    exit_after: float | None
+
+
+def _settings(options: DemoOptions, data_dir: Path) -> Settings:
+    emulator = f"{options.host}:{options.emulator_port}"
+    client = default_seed().oauth_apps[0]
+    return Settings(
+        database_url=f"sqlite:///{data_dir / 'jirabridge-demo.db'}",
+        secret_key=SecretStr(SecretBox.generate_key()),
+        service_token=SecretStr(new_secret("svc_")),
+        public_url=f"http://{options.host}:{options.port}",
+        allowed_jira_hosts=[emulator],
+        atlassian_auth_url=f"http://{emulator}",
+        atlassian_api_url=f"http://{emulator}",
+        oauth_client_id=client.client_id,
+        oauth_client_secret=SecretStr(client.client_secret),
+    )
+
+
+async def _start(app: FastAPI, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # a bind error surfaces here
+            raise typer.Exit(1)
+        await asyncio.sleep(0.05)
+    return server, task
+
+
+async def _script(service: str, emulator: str, token: str) -> dict[str, Any]:
+    """What a host does first: a workspace, an API key, a connected site, a connection test."""
+    async with httpx.AsyncClient(base_url=service, timeout=30) as api:
+        as_service = {"Authorization": f"Bearer {token}"}
+        workspace = (await api.post("/api/v1/workspaces", json={"name": "Demo"}, headers=as_service)).json()
+        key = (
+            await api.post(
+                f"/api/v1/workspaces/{workspace['id']}/api-keys",
+                json={"role": "admin", "name": "demo host"},
+                headers=as_service,
+            )
+        ).json()["key"]
+        admin = {"Authorization": f"Bearer {key}"}
+        connected = await api.post(
+            "/api/v1/sites",
+            json={
+                "url": f"{emulator}/sites/acme",
+                "auth": {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"},
+                "default_project": "WEB",
+            },
+            headers=admin,
+        )
+        connected.raise_for_status()
+        site = connected.json()
+        test = await api.post(
+            f"/api/v1/sites/{site['id']}/test", json={"project": "WEB", "issue_type": "Bug"}, headers=admin
+        )
+        return {"workspace": workspace, "key": key, "site": site, "test": test.json()}
+
+
+def _report(service: str, emulator: str, result: dict[str, Any]) -> str:
+    test, site = result["test"], result["site"]
     lines = [
         "",
-        "jirabridge demo — a Jira Cloud emulator is running (no account or network needed)",
+        "jirabridge demo — service, worker and a Jira Cloud emulator (no account or network needed)",
         "",
-        f"  Jira site 'acme':    {base}/sites/acme   (REST: {base}/sites/acme/rest/api/3/...)",
-        f"  Jira site 'globex':  {base}/sites/globex",
-        f"  Emulator state:      {base}/_emulator/state",
-        f"  Emulator API docs:   {base}/_emulator/docs",
-        "",
-        "  People (email / API token), for HTTP Basic auth:",
+        f"  API docs:          {service}/docs",
+        f"  Workspace:         {result['workspace']['id']}",
+        f"  Admin API key:     {result['key']}   (shown once; it is the demo's)",
+        f"  Connected site:    {site['url']}  as {site['account_email']} ({site['id']})",
+        f"  Connection test:   {'ok' if test['ok'] else 'FAILED'}",
     ]
-    for user in seed.users:
-        token = user.api_tokens[0].token if user.api_tokens else "-"
-        lines.append(f"    {user.email:<18} {token:<12} {user.display_name}")
+    lines += [
+        f"    {c['check']:<11} {'ok' if c['ok'] else c['code']:<10} {c['message']}" for c in test["checks"]
+    ]
     lines += [
         "",
-        "  Try:",
-        f"    curl -u admin@acme.test:admin-token {base}/sites/acme/rest/api/3/myself",
-        f"    curl -u admin@acme.test:admin-token '{base}/sites/acme/rest/api/3/search/jql?jql=project=WEB'",
+        f"  Jira emulator:     {emulator}/sites/acme   (people: admin@acme.test / admin-token, ...)",
+        f"  Emulator state:    {emulator}/_emulator/state",
+        "",
+        "  Next steps:",
+        f"    curl -H 'Authorization: Bearer {result['key']}' {service}/api/v1/sites",
+        f"    curl -H 'Authorization: Bearer {result['key']}' {service}/api/v1/events",
+        f"    curl -u admin@acme.test:admin-token '{emulator}/sites/acme/rest/api/3/project'",
         "",
         "Press Ctrl+C to stop.",
     ]
     return "\n".join(lines)
 
 
-def run_demo(*, host: str, port: int, exit_after: float | None) -> None:
-    app = create_app()
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-
-    async def main() -> None:
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                serving.result()  # surfaces a bind error
-                return
-            await asyncio.sleep(0.05)
-        typer.echo(_banner(f"http://{host}:{port}"))
-        if exit_after is not None:
-            await asyncio.sleep(exit_after)
+async def _main(options: DemoOptions, data_dir: Path) -> None:
+    settings = _settings(options, data_dir)
+    container: Container = build(settings)
+    upgrade(container.engine)
+    service = f"http://{options.host}:{options.port}"
+    emulator = f"http://{options.host}:{options.emulator_port}"
+    servers = [
+        await _start(create_emulator(), options.host, options.emulator_port),
+        await _start(create_app(container), options.host, options.port),
+    ]
+    worker = Worker(
+        SqlQueue(container.sessions), registry.build(container), container.clock, WorkerOptions(poll_s=0.2)
+    )
+    worker_task = asyncio.create_task(worker.run())
+    try:
+        assert settings.service_token is not None
+        result = await _script(service, emulator, settings.service_token.get_secret_value())
+        typer.echo(_report(service, emulator, result))
+        if options.exit_after is not None:
+            await asyncio.sleep(options.exit_after)
+        else:
+            await asyncio.Event().wait()
+    finally:
+        worker.stop()
+        await worker_task
+        for server, task in servers:
             server.should_exit = True
-        await serving
+            await task
+        container.close()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+
+def run_demo(options: DemoOptions) -> None:
+    with contextlib.ExitStack() as stack:
+        data_dir = options.data_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="jirabridge-demo-"))
+        )
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_main(options, data_dir))

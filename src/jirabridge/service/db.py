@@ -7,13 +7,13 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from jirabridge.bootstrap import Container
+from jirabridge.service.ports import Services
 from jirabridge.service.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 
 
-async def run_db(container: Container, work: Callable[[UnitOfWork], T]) -> T:
+async def run_db(container: Services, work: Callable[[UnitOfWork], T]) -> T:
     def run() -> T:
         with container.uow() as uow:
             return work(uow)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from jirabridge.bootstrap import Container
 from jirabridge.errors import Invalid
 from jirabridge.ids import new_secret
 from jirabridge.service.db import run_db
-from jirabridge.service.ports import ConnectFailed
+from jirabridge.service.ports import ConnectFailed, Services
 from jirabridge.service.sites import aware, mark_connected
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.service.users import save_connection
 from jirabridge.storage.tables import OAuthState, Site
 
 
-async def complete_oauth(container: Container, *, state: str, code: str) -> tuple[Site, str | None]:
+async def complete_oauth(container: Services, *, state: str, code: str) -> tuple[Site, str | None]:
     """Finish a site (or, with `user_id` on the state, a user) OAuth connection from the callback.
     Returns the site and the host user connected, if it was a user connection."""
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from jirabridge.clock import Clock
+    from jirabridge.config import Settings
+    from jirabridge.secrets_box import SecretBox
+    from jirabridge.service.unit_of_work import UnitOfWork
 
 # Codes of SPEC section 2's connection test.
 CHECK_CODES = (
@@ -84,3 +90,16 @@ class JiraConnector(Protocol):
 
     async def test(self, access: SiteAccess, *, project: str | None, issue_type: str | None) -> list[Check]:
         """The connection test: reach, auth, then the project and issue type when given."""
+
+
+class Services(Protocol):
+    """What service functions use from the composition root (`bootstrap.Container` is one)."""
+
+    settings: Settings
+    clock: Clock
+    connector: JiraConnector
+
+    @property
+    def secrets(self) -> SecretBox: ...
+
+    def uow(self) -> UnitOfWork: ...

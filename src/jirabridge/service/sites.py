@@ -11,12 +11,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from jirabridge.bootstrap import Container
 from jirabridge.domain.site_urls import SiteUrlError, normalise_site_url
 from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
 from jirabridge.service.db import run_db
-from jirabridge.service.ports import Check, ConnectFailed, SiteAccess
+from jirabridge.service.ports import Check, ConnectFailed, Services, SiteAccess
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import OAuthState, Operation, Site, UserConnection
@@ -32,7 +31,7 @@ def get_site(uow: UnitOfWork, workspace_id: str, site_id: str) -> Site:
     return site
 
 
-def _normalise(container: Container, url: str) -> str:
+def _normalise(container: Services, url: str) -> str:
     try:
         return normalise_site_url(url, container.settings.allowed_jira_hosts)
     except SiteUrlError as exc:
@@ -50,7 +49,7 @@ def _ensure_new(uow: UnitOfWork, workspace_id: str, url: str) -> None:
 
 
 def _new_site(
-    container: Container, workspace_id: str, url: str, auth_type: str, default_project: str | None
+    container: Services, workspace_id: str, url: str, auth_type: str, default_project: str | None
 ) -> Site:
     return Site(
         id=new_id("st"),
@@ -89,7 +88,7 @@ def _make_default(uow: UnitOfWork, site: Site) -> None:
 
 
 async def connect_api_token(
-    container: Container,
+    container: Services,
     workspace_id: str,
     *,
     url: str,
@@ -124,7 +123,7 @@ async def connect_api_token(
 
 
 async def start_oauth(
-    container: Container, workspace_id: str, *, url: str, default_project: str | None, make_default: bool
+    container: Services, workspace_id: str, *, url: str, default_project: str | None, make_default: bool
 ) -> tuple[Site, str]:
     """A pending site and the URL to send the person to; `complete_oauth` finishes on the callback."""
     if not container.settings.oauth_client_id:
@@ -181,7 +180,7 @@ def update_site(uow: UnitOfWork, workspace_id: str, site_id: str, changes: dict[
     return site
 
 
-def disconnect_site(container: Container, uow: UnitOfWork, workspace_id: str, site_id: str) -> None:
+def disconnect_site(container: Services, uow: UnitOfWork, workspace_id: str, site_id: str) -> None:
     """Stop the site's sync and delete its secrets (and its users'); links and history stay."""
     site = get_site(uow, workspace_id, site_id)
     now = container.clock.now()
@@ -220,7 +219,7 @@ def disconnect_site(container: Container, uow: UnitOfWork, workspace_id: str, si
     uow.commit()
 
 
-def site_access(container: Container, site: Site) -> SiteAccess:
+def site_access(container: Services, site: Site) -> SiteAccess:
     """Decrypted access for calls; OAuth refreshes are written back at once (tokens rotate)."""
     credentials = container.secrets.open(site.credentials)
     credentials.pop("webhook_secret", None)
@@ -240,7 +239,7 @@ def site_access(container: Container, site: Site) -> SiteAccess:
 
 
 async def connection_test(
-    container: Container, workspace_id: str, site_id: str, *, project: str | None, issue_type: str | None
+    container: Services, workspace_id: str, site_id: str, *, project: str | None, issue_type: str | None
 ) -> list[Check]:
     site = await run_db(container, lambda uow: get_site(uow, workspace_id, site_id))
     if site.status != "connected":

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from jirabridge.bootstrap import Container
 from jirabridge.domain.access import Principal, can_act_for
 from jirabridge.errors import Forbidden, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
 from jirabridge.service.db import run_db
-from jirabridge.service.ports import ConnectFailed, JiraAccount, SiteAccess
+from jirabridge.service.ports import ConnectFailed, JiraAccount, Services, SiteAccess
 from jirabridge.service.sites import OAUTH_STATE_TTL, get_site
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.tables import HostUser, OAuthState, Site, UserConnection
@@ -23,7 +22,7 @@ def check_acts_for(principal: Principal, user_id: str) -> None:
 
 
 def upsert_user(
-    container: Container,
+    container: Services,
     uow: UnitOfWork,
     workspace_id: str,
     user_id: str,
@@ -42,7 +41,7 @@ def upsert_user(
     return user
 
 
-def _ensure_user(container: Container, uow: UnitOfWork, workspace_id: str, user_id: str) -> None:
+def _ensure_user(container: Services, uow: UnitOfWork, workspace_id: str, user_id: str) -> None:
     if uow.session.get(HostUser, (workspace_id, user_id)) is None:
         uow.session.add(HostUser(workspace_id=workspace_id, id=user_id, updated_at=container.clock.now()))
 
@@ -73,7 +72,7 @@ class PendingUserOAuth:
 
 
 async def connect_api_token(
-    container: Container, workspace_id: str, user_id: str, *, site_id: str | None, email: str, api_token: str
+    container: Services, workspace_id: str, user_id: str, *, site_id: str | None, email: str, api_token: str
 ) -> UserConnection:
     site = await run_db(container, lambda uow: _target_site(uow, workspace_id, site_id))
     access = SiteAccess(site.url, "api_token", {"email": email, "api_token": api_token})
@@ -94,7 +93,7 @@ async def connect_api_token(
 
 
 async def start_oauth(
-    container: Container, workspace_id: str, user_id: str, *, site_id: str | None
+    container: Services, workspace_id: str, user_id: str, *, site_id: str | None
 ) -> PendingUserOAuth:
     if not container.settings.oauth_client_id:
         raise Invalid.field("auth.type", "OAuth is not configured (JIRABRIDGE_OAUTH_CLIENT_ID and _SECRET)")
@@ -139,7 +138,7 @@ def disconnect(uow: UnitOfWork, workspace_id: str, user_id: str, site_id: str | 
 
 
 def save_connection(
-    container: Container,
+    container: Services,
     uow: UnitOfWork,
     site: Site,
     user_id: str,

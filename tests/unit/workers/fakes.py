@@ -51,7 +51,7 @@ class FakeQueue:
 
     def claim(self, *, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Job]:
         self.claims += 1
-        jobs = []
+        jobs: list[Job] = []
         blocked: set[str] = set()
         for row in self.rows:
             first_of_key = row.key not in blocked

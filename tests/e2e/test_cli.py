@@ -1,0 +1,96 @@
+"""The `jirabridge` command line as an operator uses it: real processes, a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from jirabridge.bootstrap import build
+from jirabridge.config import Settings
+from jirabridge.secrets_box import SecretBox, SecretKeyError
+from jirabridge.service.settings import put_settings
+from jirabridge.storage.tables import ApiKey, Workspace
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "jirabridge.entrypoints.cli", *args]
+    return subprocess.run(
+        command, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_demo_starts_everything_connects_a_site_and_passes_the_connection_test(tmp_path: Path) -> None:
+    port, emulator_port = _free_port(), _free_port()
+    done = _cli(
+        "demo",
+        "--port",
+        str(port),
+        "--emulator-port",
+        str(emulator_port),
+        "--data-dir",
+        str(tmp_path),
+        "--exit-after",
+        "1",
+        env={},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Connection test:   ok" in done.stdout
+    assert f"http://127.0.0.1:{port}/docs" in done.stdout
+    assert (tmp_path / "jirabridge-demo.db").is_file()
+
+
+def test_operator_creates_a_workspace_and_key_and_rotates_the_secret_key(tmp_path: Path) -> None:
+    old_key, new_key = SecretBox.generate_key(), SecretBox.generate_key()
+    env = {"JIRABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'jb.db'}", "JIRABRIDGE_SECRET_KEY": old_key}
+    assert _cli("migrate", env=env).returncode == 0
+    created = _cli("workspace", "create", "Acme", env=env)
+    assert created.returncode == 0, created.stderr
+    workspace_id = created.stdout.strip()
+    key = _cli(
+        "workspace", "create-key", workspace_id, "--role", "member", "--user", "u-1", env=env
+    ).stdout.strip()
+    assert key.startswith("jb_")
+    bad_role = _cli("workspace", "create-key", workspace_id, "--role", "owner", env=env)
+    assert bad_role.returncode != 0
+
+    settings = Settings(database_url=env["JIRABRIDGE_DATABASE_URL"], secret_key=SecretStr(old_key))
+    container = build(settings)
+    try:
+        with container.uow() as uow:
+            assert uow.session.scalars(select(ApiKey.role)).all() == ["member"]
+            put_settings(
+                uow,
+                lambda: container.secrets,
+                workspace_id,
+                {"callback": {"url": "https://h.example/cb", "secret": "s3cret-callback-secret"}},
+            )
+    finally:
+        container.close()
+
+    rotated = _cli("rotate-secrets", env=env | {"JIRABRIDGE_SECRET_KEY": f"{new_key},{old_key}"})
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-encrypted 1 stored secrets" in rotated.stdout
+    container = build(settings)
+    try:
+        with container.uow() as uow:
+            sealed = uow.session.scalars(select(Workspace.settings)).one()["callback"]["secret_sealed"]
+    finally:
+        container.close()
+    assert SecretBox(new_key).open(sealed) == {"secret": "s3cret-callback-secret"}
+    with pytest.raises(SecretKeyError):
+        SecretBox(old_key).open(sealed)
