@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jirabridge.clock import Clock, SystemClock
 from jirabridge.config import Settings
 from jirabridge.secrets_box import SecretBox
+from jirabridge.service.metadata import MetadataCache
 from jirabridge.service.ports import JiraConnector
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.db import make_engine, session_factory
@@ -24,6 +25,9 @@ class Container:
     connector: JiraConnector
     clock: Clock = field(default_factory=SystemClock)
     _box: SecretBox | None = None
+    metadata_cache: MetadataCache = field(default_factory=MetadataCache)
+    # Replaces the network for every Jira call when set (tests: the emulator in-process).
+    jira_transport: httpx.AsyncBaseTransport | None = None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -52,4 +56,11 @@ def build(
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     connector = HttpJiraConnector(settings, transport=jira_transport)
-    return Container(settings, engine, session_factory(engine), connector, clock or SystemClock())
+    return Container(
+        settings,
+        engine,
+        session_factory(engine),
+        connector,
+        clock or SystemClock(),
+        jira_transport=jira_transport,
+    )

@@ -26,6 +26,15 @@ class Settings(BaseSettings):
     oauth_client_id: str | None = None
     oauth_client_secret: SecretStr | None = None
     jira_timeout_s: float = 10.0
+    # How long `POST …/tickets` waits for the worker to create the issue before answering 202.
+    ticket_wait_s: float = 5.0
+    # Requests per second the worker sends to one Jira site, shared by all its jobs (Jira Cloud allows
+    # bursts of about 100/s per tenant and endpoint; staying well under it leaves room for others).
+    jira_rate_per_site: float = Field(default=20.0, gt=0)
+    # A create whose answer was lost is looked for (by its marker label) before it is sent again; Jira's
+    # search index lags, so for this many seconds after the last try "not found" means "wait", not
+    # "create again".
+    create_verify_grace_s: float = Field(default=30.0, ge=0)
 
     @field_validator("allowed_jira_hosts", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ Jira site nor the configured Atlassian OAuth endpoints — even if a stored URL 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -15,7 +15,18 @@ import httpx
 from jirabridge import jira
 from jirabridge.config import Settings
 from jirabridge.domain.site_urls import host_allowed
-from jirabridge.service.ports import Check, ConnectFailed, JiraAccount, OAuthGrant, SiteAccess
+from jirabridge.service.ports import (
+    Check,
+    ConnectFailed,
+    FieldMeta,
+    IssueInfo,
+    IssueTypeMeta,
+    JiraAccount,
+    OAuthGrant,
+    ProjectMeta,
+    SiteAccess,
+    StatusMeta,
+)
 
 T = TypeVar("T")
 
@@ -143,6 +154,80 @@ class HttpJiraConnector:
                 f"issue type {name!r} cannot be created in {project} (offered: {offered})",
             )
         return f"issues of type {name} can be created in {project}"
+
+    # -- reads the API makes while the host waits (never inside a transaction) ------------------
+
+    async def get_issue(self, access: SiteAccess, key: str) -> IssueInfo | None:
+        async with self._http() as http:
+            client = self._client(http, access)
+
+            async def fetch() -> jira.Issue | None:
+                try:
+                    return await client.issues.get(key, fields=["status"])
+                except jira.NotFound:
+                    return None
+
+            issue = await _classified(fetch)
+        if issue is None:
+            return None
+        status = issue.fields.status
+        category = status.status_category.key if status and status.status_category else None
+        return IssueInfo(
+            key=issue.key,
+            id=issue.id,
+            status=status.name if status else None,
+            status_category=category,
+            url=f"{access.url.rstrip('/')}/browse/{issue.key}",
+        )
+
+    async def project_meta(self, access: SiteAccess, project: str) -> ProjectMeta:
+        async with self._http() as http:
+            client = self._client(http, access)
+            found = await _classified(lambda: client.projects.get(project), not_found="project_not_found")
+            per_type = await _classified(
+                lambda: client.projects.statuses(found.key), not_found="project_not_found"
+            )
+            priorities = await _classified(client.metadata.priorities)
+        statuses: dict[str, StatusMeta] = {}
+        for issue_type in per_type:
+            for status in issue_type.statuses:
+                category = status.status_category.key if status.status_category else None
+                statuses.setdefault(status.name, StatusMeta(status.id, status.name, category))
+        return ProjectMeta(
+            id=found.id,
+            key=found.key,
+            name=found.name,
+            issue_types=tuple(IssueTypeMeta(t.id, t.name, t.subtask) for t in found.issue_types or []),
+            statuses=tuple(statuses.values()),
+            priorities=tuple(p.name for p in priorities),
+        )
+
+    async def create_fields(self, access: SiteAccess, project: str, issue_type_id: str) -> list[FieldMeta]:
+        async with self._http() as http:
+            client = self._client(http, access)
+            fields = await _classified(
+                lambda: client.metadata.create_fields(project, issue_type_id),
+                not_found="issue_type_not_found",
+            )
+        return [
+            FieldMeta(
+                field_id=f.field_id,
+                name=f.name,
+                required=f.required,
+                schema_type=f.schema_.type if f.schema_ else None,
+                allowed_values=_allowed(f.allowed_values),
+                has_default=f.has_default_value,
+            )
+            for f in fields
+        ]
+
+
+def _allowed(values: list[dict[str, Any]] | None) -> tuple[str, ...] | None:
+    """Jira lists options as `{value}` and priorities, versions, … as `{name}`."""
+    if values is None:
+        return None
+    names = (v.get("name", v.get("value")) for v in values)
+    return tuple(n for n in names if isinstance(n, str))
 
 
 def _origin(url: str) -> str:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from jirabridge.clock import Clock
     from jirabridge.config import Settings
     from jirabridge.secrets_box import SecretBox
+    from jirabridge.service.metadata import MetadataCache
     from jirabridge.service.unit_of_work import UnitOfWork
 
 # Codes of SPEC section 2's connection test.
@@ -78,6 +79,61 @@ class OAuthGrant:
     account: JiraAccount
 
 
+@dataclass(frozen=True)
+class IssueInfo:
+    """An issue as the API needs it to link: its status as Jira shows it now."""
+
+    key: str
+    id: str
+    status: str | None
+    status_category: str | None  # "new" | "indeterminate" | "done"
+    url: str  # the browse URL
+
+
+@dataclass(frozen=True)
+class IssueTypeMeta:
+    id: str
+    name: str
+    subtask: bool = False
+
+
+@dataclass(frozen=True)
+class StatusMeta:
+    id: str
+    name: str
+    category: str | None  # "new" | "indeterminate" | "done"
+
+
+@dataclass(frozen=True)
+class ProjectMeta:
+    """What settings are validated against: the project's issue types, the statuses of its
+    workflows (every issue type's, once each) and the site's priorities."""
+
+    id: str
+    key: str
+    name: str
+    issue_types: tuple[IssueTypeMeta, ...]
+    statuses: tuple[StatusMeta, ...]
+    priorities: tuple[str, ...]
+
+    def issue_type(self, name_or_id: str) -> IssueTypeMeta | None:
+        """By id, or by name (case-insensitive)."""
+        wanted = name_or_id.strip().lower()
+        return next((t for t in self.issue_types if wanted in (t.id, t.name.lower())), None)
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    """One field of an issue type's create screen."""
+
+    field_id: str
+    name: str
+    required: bool
+    schema_type: str | None  # Jira's schema type: "string", "array", "option", "user", …
+    allowed_values: tuple[str, ...] | None = None  # names or values, where Jira lists them
+    has_default: bool = False
+
+
 class JiraConnector(Protocol):
     async def verify(self, access: SiteAccess) -> JiraAccount:
         """Who these credentials are on the site (`/myself`); raises ConnectFailed."""
@@ -91,6 +147,15 @@ class JiraConnector(Protocol):
     async def test(self, access: SiteAccess, *, project: str | None, issue_type: str | None) -> list[Check]:
         """The connection test: reach, auth, then the project and issue type when given."""
 
+    async def get_issue(self, access: SiteAccess, key: str) -> IssueInfo | None:
+        """The issue and its status, or None when it does not exist (or is not visible: 404)."""
+
+    async def project_meta(self, access: SiteAccess, project: str) -> ProjectMeta:
+        """Issue types, workflow statuses and priorities; ConnectFailed("project_not_found") on 404."""
+
+    async def create_fields(self, access: SiteAccess, project: str, issue_type_id: str) -> list[FieldMeta]:
+        """The create screen of an issue type; ConnectFailed("issue_type_not_found") on 404."""
+
 
 class Services(Protocol):
     """What service functions use from the composition root (`bootstrap.Container` is one)."""
@@ -98,6 +163,7 @@ class Services(Protocol):
     settings: Settings
     clock: Clock
     connector: JiraConnector
+    metadata_cache: MetadataCache  # project metadata read from Jira (service/metadata.py)
 
     @property
     def secrets(self) -> SecretBox: ...

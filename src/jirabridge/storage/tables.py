@@ -189,3 +189,84 @@ class IdempotencyKey(Base):
     status_code: Mapped[int]
     body: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+class Item(Base):
+    """A host record (SPEC section 1, "Item")."""
+
+    __tablename__ = "items"
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(100))
+    severity: Mapped[str | None] = mapped_column(String(50))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    # The rule that matched the item when it was first pushed (error-tracking profile), if any.
+    rule_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Link(Base):
+    """Item ↔ Jira issue. A grouped ticket is several links with one `issue_key`."""
+
+    __tablename__ = "links"
+    __table_args__ = (
+        Index("ix_links_item", "workspace_id", "item_type", "item_id"),
+        Index("ix_links_issue", "site_id", "issue_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    item_type: Mapped[str] = mapped_column(String(100))
+    item_id: Mapped[str] = mapped_column(String(200))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    issue_key: Mapped[str | None] = mapped_column(String(50))  # None while the create is pending
+    issue_id: Mapped[str | None] = mapped_column(String(50))
+    jira_status: Mapped[str | None] = mapped_column(String(100))
+    jira_status_category: Mapped[str | None] = mapped_column(String(20))  # new | indeterminate | done
+    sync_state: Mapped[str] = mapped_column(String(20))  # pending | synced | failed | broken
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by_jirabridge: Mapped[bool] = mapped_column(Boolean, default=False)
+    linked_at: Mapped[datetime]
+
+
+class ProjectSettings(Base):
+    """Per connected Jira project (SPEC section 2, "project settings"); the document is validated by
+    the service against the site before it is stored."""
+
+    __tablename__ = "project_settings"
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    project_key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+
+
+class ItemComment(Base):
+    """A comment on an item: written by the host, or (inbound sync) in Jira. `jira_comments` maps each
+    link id to the Jira comment id it became, so edits update the same Jira comment."""
+
+    __tablename__ = "item_comments"
+    __table_args__ = (Index("ix_item_comments_item", "workspace_id", "item_type", "item_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    item_type: Mapped[str] = mapped_column(String(100))
+    item_id: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))  # "host" | "jira"
+    author: Mapped[str | None] = mapped_column(String(200))  # host user id, or Jira display name
+    body: Mapped[str] = mapped_column(Text)
+    jira_comments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 HandlerFactory = Callable[["Container"], Handler]
 
 # Modules that call `register` when imported. Add a module here when it adds a kind.
-BUILTIN_HANDLER_MODULES: tuple[str, ...] = ("jirabridge.workers.callbacks",)
+BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
+    "jirabridge.workers.callbacks",
+    "jirabridge.workers.jira_handlers",
+)
 
 
 class Registry:

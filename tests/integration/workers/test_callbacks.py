@@ -89,11 +89,15 @@ def record(container: Container, tenant: Tenant, clock: ManualClock, n: int) -> 
 async def drain(container: Container, receiver: Receiver, clock: ManualClock) -> None:
     """Run a worker until nothing is due at the clock's time."""
     handler = make_deliver_handler(container, transport=httpx.ASGITransport(app=receiver.app()))
-    worker = Worker(SqlQueue(container.sessions), {"callback.deliver": handler}, clock, WorkerOptions(once=True))
+    worker = Worker(
+        SqlQueue(container.sessions), {"callback.deliver": handler}, clock, WorkerOptions(once=True)
+    )
     await worker.run()
 
 
-async def test_a_delivery_is_signed_and_retried_after_a_500(api: httpx.AsyncClient, container: Container) -> None:
+async def test_a_delivery_is_signed_and_retried_after_a_500(
+    api: httpx.AsyncClient, container: Container
+) -> None:
     tenant = await make_tenant(api)
     await set_callback(api, tenant)
     clock = ManualClock()
@@ -176,7 +180,9 @@ async def test_no_callback_url_no_delivery(api: httpx.AsyncClient, container: Co
         assert outbox.queue_depth(uow.session) == {"pending": 0, "running": 0, "failed": 0}
 
 
-async def test_unreachable_hosts_and_timeouts_are_retried(api: httpx.AsyncClient, container: Container) -> None:
+async def test_unreachable_hosts_and_timeouts_are_retried(
+    api: httpx.AsyncClient, container: Container
+) -> None:
     tenant = await make_tenant(api)
     await set_callback(api, tenant)
     event_id = record(container, tenant, ManualClock(), 1)

@@ -6,7 +6,8 @@ from fastapi import FastAPI
 
 from jirabridge import __version__
 from jirabridge.bootstrap import Container
-from jirabridge.entrypoints.http import events, failures, health, problems, sites, users, workspaces
+from jirabridge.entrypoints.http import events, failures, health, items, problems, sites, users, workspaces
+from jirabridge.entrypoints.http import projects as project_settings
 from jirabridge.entrypoints.http import settings as workspace_settings
 
 
@@ -16,7 +17,9 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
     app.include_router(workspaces.router)
     app.include_router(sites.router)
+    app.include_router(project_settings.router)
     app.include_router(users.router)
+    app.include_router(items.router)
     app.include_router(events.router)
     app.include_router(workspace_settings.router)
     app.include_router(failures.router)

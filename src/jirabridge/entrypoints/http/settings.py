@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.service import settings
@@ -18,6 +18,8 @@ router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
 
 
 class WorklogsDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # as domain/settings.py: unknown fields are refused
+
     enabled: bool = True
     delete_worklogs: bool = False
     estimate: Literal["auto", "leave"] = "auto"
@@ -26,6 +28,8 @@ class WorklogsDocument(BaseModel):
 
 
 class CallbackDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # as domain/settings.py: unknown fields are refused
+
     url: str | None = Field(default=None, description="An http(s) URL; null switches callbacks off.")
     secret: str | None = Field(
         default=None,
@@ -37,11 +41,15 @@ class CallbackDocument(BaseModel):
 
 
 class CallbackView(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # as domain/settings.py: unknown fields are refused
+
     url: str | None
     secret_set: bool
 
 
 class SettingsDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # as domain/settings.py: unknown fields are refused
+
     link_cardinality: dict[str, Literal["one_to_one", "many_to_one", "many_to_many"]] = {}
     worklogs: WorklogsDocument = WorklogsDocument()
     host_name: str | None = Field(default=None, max_length=100, description="Null: the workspace's name.")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:38:29.273191
+Create Date: 2026-11-23 10:03:03.385327
 """
 
 from __future__ import annotations
@@ -106,6 +106,52 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "key", name=op.f("pk_idempotency_keys")),
     )
     op.create_table(
+        "item_comments",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("item_type", sa.String(length=100), nullable=False),
+        sa.Column("item_id", sa.String(length=200), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("author", sa.String(length=200), nullable=True),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("jira_comments", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_item_comments_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_item_comments")),
+    )
+    with op.batch_alter_table("item_comments", schema=None) as batch_op:
+        batch_op.create_index("ix_item_comments_item", ["workspace_id", "item_type", "item_id"], unique=False)
+
+    op.create_table(
+        "items",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("type", sa.String(length=100), nullable=False),
+        sa.Column("id", sa.String(length=200), nullable=False),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=100), nullable=True),
+        sa.Column("severity", sa.String(length=50), nullable=True),
+        sa.Column("assignee", sa.String(length=200), nullable=True),
+        sa.Column("attributes", sa.JSON(), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=True),
+        sa.Column("rule_id", sa.String(length=40), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_items_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "type", "id", name=op.f("pk_items")),
+    )
+    op.create_table(
         "operations",
         sa.Column(
             "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
@@ -170,6 +216,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_sites_workspace_id"), ["workspace_id"], unique=False)
 
     op.create_table(
+        "links",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("item_type", sa.String(length=100), nullable=False),
+        sa.Column("item_id", sa.String(length=200), nullable=False),
+        sa.Column("site_id", sa.String(length=40), nullable=False),
+        sa.Column("issue_key", sa.String(length=50), nullable=True),
+        sa.Column("issue_id", sa.String(length=50), nullable=True),
+        sa.Column("jira_status", sa.String(length=100), nullable=True),
+        sa.Column("jira_status_category", sa.String(length=20), nullable=True),
+        sa.Column("sync_state", sa.String(length=20), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_by_jirabridge", sa.Boolean(), nullable=False),
+        sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_links_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_links_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_links")),
+    )
+    with op.batch_alter_table("links", schema=None) as batch_op:
+        batch_op.create_index("ix_links_issue", ["site_id", "issue_key"], unique=False)
+        batch_op.create_index("ix_links_item", ["workspace_id", "item_type", "item_id"], unique=False)
+
+    op.create_table(
         "oauth_states",
         sa.Column("state", sa.String(length=64), nullable=False),
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -186,6 +262,24 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("state", name=op.f("pk_oauth_states")),
+    )
+    op.create_table(
+        "project_settings",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("site_id", sa.String(length=40), nullable=False),
+        sa.Column("project_key", sa.String(length=50), nullable=False),
+        sa.Column("settings", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_project_settings_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_project_settings_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "site_id", "project_key", name=op.f("pk_project_settings")),
     )
     op.create_table(
         "user_connections",
@@ -226,7 +320,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_user_connections_workspace_id"))
 
     op.drop_table("user_connections")
+    op.drop_table("project_settings")
     op.drop_table("oauth_states")
+    with op.batch_alter_table("links", schema=None) as batch_op:
+        batch_op.drop_index("ix_links_item")
+        batch_op.drop_index("ix_links_issue")
+
+    op.drop_table("links")
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sites_workspace_id"))
 
@@ -237,6 +337,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_operations_claim")
 
     op.drop_table("operations")
+    op.drop_table("items")
+    with op.batch_alter_table("item_comments", schema=None) as batch_op:
+        batch_op.drop_index("ix_item_comments_item")
+
+    op.drop_table("item_comments")
     op.drop_table("idempotency_keys")
     op.drop_table("host_users")
     with op.batch_alter_table("events", schema=None) as batch_op:

@@ -1,0 +1,187 @@
+"""`JiraPool`: Jira clients for the worker, one connected site at a time, sharing what should be shared.
+
+    async with pool.client(site_id) as jira:      # a `jirabridge.jira.JiraClient`
+        await jira.issues.get("WEB-1")
+
+- One `SitePacer` per Jira site (by URL, so two workspaces connecting one site share its budget) at
+  `settings.jira_rate_per_site` requests per second: every job calling that site waits its turn.
+- One httpx client (connection pool) for every site, open while any job uses it and closed when the
+  last one is done, so an idle worker holds no sockets. Every request first passes a guard: nothing
+  leaves for a host that is neither an allowed Jira site nor the configured Atlassian endpoints, even
+  if a stored URL or a redirect says so (redirects are not followed).
+- Credentials are read (and decrypted) from the database for each `client()`; OAuth token refreshes
+  are stored at once (refresh tokens rotate). The OAuth auth object of a site is shared by its
+  concurrent jobs, so one refresh serves them all instead of each spending the same refresh token.
+- A site that is not connected (disconnected, or never finished connecting) raises `SiteUnavailable`
+  before any call is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+
+from jirabridge import jira
+from jirabridge.adapters.jira_connector import HostNotAllowed
+from jirabridge.domain.site_urls import host_allowed
+from jirabridge.service.db import run_db
+from jirabridge.service.sites import site_access
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage.tables import Site
+
+if TYPE_CHECKING:
+    from jirabridge.bootstrap import Container
+
+STATUS_CACHE_TTL = timedelta(minutes=5)
+_SEEN_TOKENS_KEPT = 8
+
+
+class SiteUnavailable(Exception):
+    """The site cannot be called: `reason` is `site_disconnected`."""
+
+    def __init__(self, site_id: str, reason: str = "site_disconnected") -> None:
+        super().__init__(f"site {site_id} is not connected")
+        self.site_id = site_id
+        self.reason = reason
+
+
+@dataclass
+class _OAuthEntry:
+    auth: jira.OAuthAuth
+    # Refresh tokens this auth has held: stored credentials carrying one of them are not newer.
+    seen: list[str] = field(default_factory=list)
+
+    def remember(self, refresh_token: str | None) -> None:
+        if refresh_token and refresh_token not in self.seen:
+            self.seen.append(refresh_token)
+            del self.seen[:-_SEEN_TOKENS_KEPT]
+
+
+class JiraPool:
+    def __init__(self, services: Container, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.transport = transport if transport is not None else services.jira_transport
+        self.oauth_app = jira.OAuthApp(
+            client_id=self.settings.oauth_client_id or "",
+            client_secret=self.settings.oauth_client_secret.get_secret_value()
+            if self.settings.oauth_client_secret
+            else "",
+            redirect_uri=self.settings.public_url.rstrip("/") + "/oauth/callback",
+            authorize_url=self.settings.atlassian_auth_url.rstrip("/") + "/authorize",
+            token_url=self.settings.atlassian_auth_url.rstrip("/") + "/oauth/token",
+            api_url=self.settings.atlassian_api_url,
+        )
+        self._trusted = {_origin(self.settings.atlassian_auth_url), _origin(self.settings.atlassian_api_url)}
+        self._pacers: dict[str, jira.SitePacer] = {}
+        self._oauth: dict[str, _OAuthEntry] = {}
+        self._done_statuses: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._http: httpx.AsyncClient | None = None
+        self._users = 0
+
+    # -- shared pieces -----------------------------------------------------------------------------
+
+    def pacer(self, site_url: str) -> jira.SitePacer:
+        key = site_url.rstrip("/").lower()
+        pacer = self._pacers.get(key)
+        if pacer is None:
+            pacer = self._pacers[key] = jira.SitePacer(self.settings.jira_rate_per_site)
+        return pacer
+
+    async def _guard(self, request: httpx.Request) -> None:
+        url = str(request.url)
+        if _origin(url) not in self._trusted and not host_allowed(url, self.settings.allowed_jira_hosts):
+            raise HostNotAllowed(f"refusing a request to {request.url.host}: not an allowed Jira host")
+
+    def _acquire_http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                transport=self.transport,
+                timeout=httpx.Timeout(self.settings.jira_timeout_s),
+                event_hooks={"request": [self._guard]},
+                follow_redirects=False,
+                headers={"User-Agent": "jirabridge"},
+            )
+        self._users += 1
+        return self._http
+
+    async def _release_http(self) -> None:
+        self._users -= 1
+        if self._users == 0 and self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+    # -- clients -----------------------------------------------------------------------------------
+
+    async def _load_site(self, site_id: str, workspace_id: str | None) -> Site:
+        def load(uow: UnitOfWork) -> Site | None:
+            return uow.session.get(Site, site_id)
+
+        site = await run_db(self.services, load)
+        if (
+            site is None
+            or (workspace_id is not None and site.workspace_id != workspace_id)
+            or site.status != "connected"
+            or site.credentials is None
+        ):
+            raise SiteUnavailable(site_id)
+        return site
+
+    def _auth(self, site: Site) -> tuple[str, httpx.Auth]:
+        access = site_access(self.services, site)
+        if access.auth_type == "api_token":
+            creds = access.credentials
+            return access.url, jira.BasicTokenAuth(creds["email"], creds["api_token"])
+        base = jira.gateway_base_url(access.cloud_id or "", self.settings.atlassian_api_url)
+        tokens = jira.OAuthTokens.model_validate(access.credentials)
+        entry = self._oauth.get(site.id)
+        if entry is not None and tokens.refresh_token in entry.seen:
+            return base, entry.auth  # ours is as new as the stored tokens, or newer
+        save = access.save_credentials
+
+        async def on_refresh(new: jira.OAuthTokens) -> None:
+            fresh.remember(new.refresh_token)
+            if save is not None:
+                await save(new.model_dump(mode="json"))
+
+        fresh = _OAuthEntry(jira.OAuthAuth(self.oauth_app, tokens, on_refresh))
+        fresh.remember(tokens.refresh_token)
+        self._oauth[site.id] = fresh
+        return base, fresh.auth
+
+    @contextlib.asynccontextmanager
+    async def client(
+        self, site_id: str, *, workspace_id: str | None = None
+    ) -> AsyncIterator[jira.JiraClient]:
+        """A client for a connected site (of `workspace_id`, when given); `SiteUnavailable` otherwise."""
+        site = await self._load_site(site_id, workspace_id)
+        base, auth = self._auth(site)
+        http = self._acquire_http()
+        try:
+            yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)
+        finally:
+            await self._release_http()
+
+    async def done_statuses(self, site_id: str, client: jira.JiraClient, now: datetime) -> frozenset[str]:
+        """Names of the site's statuses in the done category (status names are site-wide in Jira),
+        cached for a few minutes: grouped tickets need them on every sync."""
+        cached = self._done_statuses.get(site_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        statuses = await client.metadata.statuses()
+        names = frozenset(
+            s.name for s in statuses if s.status_category is not None and s.status_category.key == "done"
+        )
+        self._done_statuses[site_id] = (now + STATUS_CACHE_TTL, names)
+        return names
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()

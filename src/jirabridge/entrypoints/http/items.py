@@ -1,0 +1,142 @@
+"""Items, their tickets, links and comments (SPEC section 2)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from jirabridge.entrypoints.http.deps import Member, Services, Uow
+from jirabridge.entrypoints.http.models import Request
+from jirabridge.service import comments, tickets
+from jirabridge.service import items as items_service
+
+router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+ItemType = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,99}$")]
+ItemId = Annotated[str, Path(min_length=1, max_length=200)]
+AttributeValue = str | int | float | bool | None
+
+
+class PutItem(Request):
+    title: str = Field(min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=100_000)
+    status: str | None = Field(default=None, min_length=1, max_length=100)
+    severity: str | None = Field(default=None, min_length=1, max_length=50)
+    assignee: str | None = Field(default=None, min_length=1, max_length=200)
+    attributes: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")], AttributeValue] = Field(
+        default_factory=dict, max_length=100
+    )
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+
+
+class CreateTicket(Request):
+    site: str | None = Field(default=None, max_length=40)
+    project: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]{1,9}$")
+    issue_type: str | None = Field(default=None, min_length=1, max_length=255)
+    summary: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=30_000)
+    priority: str | None = Field(default=None, min_length=1, max_length=100)
+    labels: list[Annotated[str, Field(pattern=r"^[^\s]{1,255}$")]] = Field(
+        default_factory=list, max_length=50
+    )
+    assignee: str | None = Field(default=None, min_length=1, max_length=200)
+    fields: dict[Annotated[str, Field(pattern=r"^[a-z][A-Za-z0-9_]{0,99}$")], Any] = Field(
+        default_factory=dict
+    )
+
+
+class LinkIssue(Request):
+    issue: str = Field(min_length=3, max_length=2000)
+    site: str | None = Field(default=None, max_length=40)
+    backlink: bool = False
+
+
+class AddComment(Request):
+    body: str = Field(min_length=1, max_length=30_000)
+    author: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+@router.put("/{item_type}/{item_id}")
+def put_item(
+    item_type: ItemType, item_id: ItemId, body: PutItem, who: Member, uow: Uow, services: Services
+) -> JSONResponse:
+    assert who.workspace_id is not None
+    data = items_service.ItemInput(**body.model_dump())
+    item, created = items_service.upsert_item(
+        uow, services.clock.now(), who.workspace_id, item_type, item_id, data
+    )
+    return JSONResponse(items_service.item_json(uow, item), status_code=201 if created else 200)
+
+
+@router.get("/{item_type}/{item_id}")
+def get_item(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow) -> dict[str, Any]:
+    assert who.workspace_id is not None
+    return items_service.item_json(uow, items_service.find_item(uow, who.workspace_id, item_type, item_id))
+
+
+@router.delete("/{item_type}/{item_id}", status_code=204)
+def delete_item(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow, services: Services) -> Response:
+    assert who.workspace_id is not None
+    items_service.delete_item(uow, services.clock.now(), who.workspace_id, item_type, item_id)
+    return Response(status_code=204)
+
+
+@router.post("/{item_type}/{item_id}/tickets", status_code=201)
+async def create_ticket(
+    item_type: ItemType, item_id: ItemId, body: CreateTicket, who: Member, services: Services
+) -> JSONResponse:
+    """Create a Jira issue for the item: 201 with the key when Jira answered in time, else 202 with the
+    pending link (GET the item to follow it)."""
+    assert who.workspace_id is not None
+    request = tickets.TicketRequest(**body.model_dump())
+    link, site_url = await tickets.create_ticket(services, who.workspace_id, item_type, item_id, request)
+    status = 201 if link.sync_state == "synced" else 202
+    return JSONResponse(items_service.link_json(link, site_url), status_code=status)
+
+
+@router.post("/{item_type}/{item_id}/links", status_code=201)
+async def link_issue(
+    item_type: ItemType, item_id: ItemId, body: LinkIssue, who: Member, services: Services
+) -> JSONResponse:
+    assert who.workspace_id is not None
+    link, site_url = await tickets.link_issue(
+        services,
+        who.workspace_id,
+        item_type,
+        item_id,
+        ref=body.issue,
+        site_id=body.site,
+        backlink=body.backlink,
+    )
+    return JSONResponse(items_service.link_json(link, site_url), status_code=201)
+
+
+@router.delete("/{item_type}/{item_id}/links/{issue_key}", status_code=204)
+def unlink(
+    item_type: ItemType, item_id: ItemId, issue_key: str, who: Member, uow: Uow, services: Services
+) -> Response:
+    assert who.workspace_id is not None
+    items_service.unlink(uow, services.clock.now(), who.workspace_id, item_type, item_id, issue_key)
+    return Response(status_code=204)
+
+
+@router.post("/{item_type}/{item_id}/comments", status_code=201)
+def add_comment(
+    item_type: ItemType, item_id: ItemId, body: AddComment, who: Member, uow: Uow, services: Services
+) -> dict[str, Any]:
+    assert who.workspace_id is not None
+    author = body.author or who.user_id
+    comment = comments.add_host_comment(
+        uow, services.clock.now(), who.workspace_id, item_type, item_id, body.body, author
+    )
+    return comments.comment_json(comment)
+
+
+@router.get("/{item_type}/{item_id}/comments")
+def list_comments(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow) -> dict[str, Any]:
+    assert who.workspace_id is not None
+    found = comments.list_comments(uow, who.workspace_id, item_type, item_id)
+    return {"comments": [comments.comment_json(c) for c in found]}

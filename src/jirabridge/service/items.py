@@ -1,0 +1,273 @@
+"""Items (host records) and their links: upsert, read, delete, unlink, and what a status change implies.
+
+A host status change never calls Jira here: it enqueues `issue.sync_status` (or, in `comment` mode,
+`issue.comment`) for each linked issue in the same transaction, and the worker does the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from jirabridge.domain import items as domain_items
+from jirabridge.domain.descriptions import text_to_adf
+from jirabridge.domain.templates import comment_text
+from jirabridge.errors import NotFound
+from jirabridge.ids import new_id
+from jirabridge.service import settings as workspace_settings
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage import outbox
+from jirabridge.storage.events import record_event
+from jirabridge.storage.tables import Item, ItemComment, Link, ProjectSettings, Site, Workspace
+
+STATUS_MODES_THAT_PUSH = ("two_way", "outbound")
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    title: str
+    description: str | None = None
+    status: str | None = None
+    severity: str | None = None
+    assignee: str | None = None
+    attributes: dict[str, Any] | None = None
+    url: str | None = None
+
+
+def as_domain(item: Item) -> domain_items.Item:
+    return domain_items.Item(
+        type=item.type,
+        id=item.id,
+        title=item.title,
+        description=item.description,
+        status=item.status,
+        severity=item.severity,
+        assignee=item.assignee,
+        attributes=dict(item.attributes or {}),
+        url=item.url,
+    )
+
+
+def find_item(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> Item:
+    item = uow.session.get(Item, (workspace_id, item_type, item_id))
+    if item is None:
+        raise NotFound(f"item {item_type}/{item_id} does not exist")
+    return item
+
+
+def item_links(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> list[Link]:
+    query = (
+        select(Link)
+        .where(Link.workspace_id == workspace_id, Link.item_type == item_type, Link.item_id == item_id)
+        .order_by(Link.linked_at)
+    )
+    return list(uow.session.scalars(query))
+
+
+def issue_links(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> list[Link]:
+    query = select(Link).where(
+        Link.workspace_id == workspace_id, Link.site_id == site_id, Link.issue_key == issue_key
+    )
+    return list(uow.session.scalars(query.order_by(Link.linked_at)))
+
+
+def project_settings(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> dict[str, Any]:
+    row = uow.session.get(ProjectSettings, (workspace_id, site_id, project))
+    return dict(row.settings) if row else {}
+
+
+def project_of(issue_key: str) -> str:
+    return issue_key.rsplit("-", 1)[0]
+
+
+def upsert_item(
+    uow: UnitOfWork, now: datetime, workspace_id: str, item_type: str, item_id: str, data: ItemInput
+) -> tuple[Item, bool]:
+    """Store the item; a changed status enqueues the Jira work it implies. Returns (item, created)."""
+    item = uow.session.get(Item, (workspace_id, item_type, item_id))
+    created = item is None
+    previous_status = None if item is None else item.status
+    if item is None:
+        item = Item(workspace_id=workspace_id, type=item_type, id=item_id, created_at=now)
+        uow.session.add(item)
+    item.title = data.title
+    item.description = data.description
+    item.status = data.status
+    item.severity = data.severity
+    item.assignee = data.assignee
+    item.attributes = dict(data.attributes or {})
+    item.url = data.url
+    item.updated_at = now
+    uow.session.flush()
+    if not created and data.status != previous_status:
+        status_changed(uow, now, item, previous_status)
+    uow.commit()
+    return item, created
+
+
+def status_changed(uow: UnitOfWork, now: datetime, item: Item, previous: str | None) -> None:
+    """Enqueue, per linked issue, what the project's `status_sync` mode asks for."""
+    for link in item_links(uow, item.workspace_id, item.type, item.id):
+        if link.issue_key is None or link.sync_state == "broken":
+            continue  # a pending create syncs the status itself once the issue exists
+        mode = project_settings(uow, item.workspace_id, link.site_id, project_of(link.issue_key)).get(
+            "status_sync"
+        )
+        if mode in STATUS_MODES_THAT_PUSH:
+            enqueue_status_sync(uow, now, item.workspace_id, link.site_id, link.issue_key)
+        elif mode == "comment":
+            settings = project_settings(uow, item.workspace_id, link.site_id, project_of(link.issue_key))
+            text = comment_text(
+                settings.get("comment_template")
+                or workspace_settings.load(uow, item.workspace_id).comment_template,
+                timestamp=now,
+                host=_host_name(uow, item.workspace_id),
+                item_type=item.type,
+                status=item.status or "",
+                item=as_domain(item),
+            )
+            enqueue_comment(uow, now, item.workspace_id, link, text, marker=new_id("cm"))
+
+
+def _host_name(uow: UnitOfWork, workspace_id: str) -> str:
+    configured = workspace_settings.load(uow, workspace_id).host_name
+    if configured:
+        return configured
+    workspace = uow.session.get(Workspace, workspace_id)
+    return workspace.name if workspace else "Host"
+
+
+def enqueue_status_sync(
+    uow: UnitOfWork, now: datetime, workspace_id: str, site_id: str, issue_key: str
+) -> None:
+    outbox.enqueue(
+        uow.session,
+        workspace_id=workspace_id,
+        kind="issue.sync_status",
+        payload={"site_id": site_id, "issue_key": issue_key},
+        ordering_key=f"issue:{site_id}:{issue_key}",
+        now=now,
+        site_id=site_id,
+        issue_key=issue_key,
+    )
+
+
+def enqueue_comment(
+    uow: UnitOfWork, now: datetime, workspace_id: str, link: Link, text: str, *, marker: str
+) -> None:
+    assert link.issue_key is not None
+    outbox.enqueue(
+        uow.session,
+        workspace_id=workspace_id,
+        kind="issue.comment",
+        payload={
+            "site_id": link.site_id,
+            "issue_key": link.issue_key,
+            "body": text_to_adf(text),
+            "marker": marker,
+        },
+        ordering_key=f"issue:{link.site_id}:{link.issue_key}",
+        now=now,
+        site_id=link.site_id,
+        issue_key=link.issue_key,
+    )
+
+
+def delete_item(uow: UnitOfWork, now: datetime, workspace_id: str, item_type: str, item_id: str) -> None:
+    """Forget the item and its links. Nothing in Jira changes."""
+    item = find_item(uow, workspace_id, item_type, item_id)
+    for link in item_links(uow, workspace_id, item_type, item_id):
+        _removed(uow, now, link)
+    uow.session.execute(
+        delete(ItemComment).where(
+            ItemComment.workspace_id == workspace_id,
+            ItemComment.item_type == item_type,
+            ItemComment.item_id == item_id,
+        )
+    )
+    uow.session.delete(item)
+    uow.commit()
+
+
+def unlink(
+    uow: UnitOfWork, now: datetime, workspace_id: str, item_type: str, item_id: str, issue_key: str
+) -> None:
+    find_item(uow, workspace_id, item_type, item_id)
+    links = [
+        lk
+        for lk in item_links(uow, workspace_id, item_type, item_id)
+        if (lk.issue_key or "").upper() == issue_key.upper()
+    ]
+    if not links:
+        raise NotFound(f"item {item_type}/{item_id} is not linked to {issue_key}")
+    for link in links:
+        _removed(uow, now, link)
+    uow.commit()
+
+
+def _removed(uow: UnitOfWork, now: datetime, link: Link) -> None:
+    record_event(
+        uow.session,
+        workspace_id=link.workspace_id,
+        type="link.removed",
+        source="host",
+        at=now,
+        item=(link.item_type, link.item_id),
+        issue_key=link.issue_key,
+        data={"site": link.site_id},
+    )
+    uow.session.delete(link)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def link_json(link: Link, site_url: str | None) -> dict[str, Any]:
+    shown_status = link.jira_status if link.jira_status and link.sync_state != "broken" else "unknown"
+    return {
+        "issue_key": link.issue_key,
+        "issue_url": f"{site_url}/browse/{link.issue_key}" if site_url and link.issue_key else None,
+        "site": link.site_id,
+        "jira_status": shown_status,
+        "sync_state": link.sync_state,
+        "last_error": link.last_error,
+        "linked_at": iso_time(link.linked_at),
+        "created_by_jirabridge": link.created_by_jirabridge,
+    }
+
+
+def site_urls(uow: UnitOfWork, site_ids: Iterable[str]) -> dict[str, str]:
+    ids = set(site_ids)
+    if not ids:
+        return {}
+    return {s.id: s.url for s in uow.session.scalars(select(Site).where(Site.id.in_(ids)))}
+
+
+def item_json(uow: UnitOfWork, item: Item) -> dict[str, Any]:
+    links = item_links(uow, item.workspace_id, item.type, item.id)
+    urls = site_urls(uow, (lk.site_id for lk in links))
+    return {
+        "type": item.type,
+        "id": item.id,
+        "title": item.title,
+        "description": item.description,
+        "status": item.status,
+        "severity": item.severity,
+        "assignee": item.assignee,
+        "attributes": dict(item.attributes or {}),
+        "url": item.url,
+        "created_at": iso_time(item.created_at),
+        "updated_at": iso_time(item.updated_at),
+        "links": [link_json(lk, urls.get(lk.site_id)) for lk in links],
+    }
+
+
+def iso_time(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    text = moment.isoformat()
+    return text.replace("+00:00", "Z") if moment.tzinfo else text + "Z"

@@ -1,0 +1,386 @@
+"""Creating a Jira issue for an item, and linking an existing one (SPEC section 3).
+
+Both read Jira (create metadata, the issue to link) before opening a transaction; neither writes to
+Jira here: a create is an `issue.create` operation the worker runs, and this module then waits a
+moment for it so a host usually gets the key in the answer (201) and otherwise 202 with the pending
+link to follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from jirabridge.domain import grouping, mappings, templates
+from jirabridge.domain.cardinality import Cardinality, check_link
+from jirabridge.domain.descriptions import ticket_description
+from jirabridge.errors import Conflict, FieldError, Invalid, NotFound
+from jirabridge.ids import new_id
+from jirabridge.service import items as items_service
+from jirabridge.service import metadata
+from jirabridge.service import settings as workspace_settings
+from jirabridge.service.db import run_db
+from jirabridge.service.ports import IssueInfo, Services
+from jirabridge.service.sites import get_site, list_sites, site_access
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage import outbox
+from jirabridge.storage.events import record_event
+from jirabridge.storage.tables import Item, Link, Site, UserConnection
+
+ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,9}-[1-9][0-9]*$")
+MARKER_PREFIX = "jb-"
+POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    site: str | None = None
+    project: str | None = None
+    issue_type: str | None = None
+    summary: str | None = None
+    description: str | None = None
+    priority: str | None = None
+    labels: list[str] = field(default_factory=list)
+    assignee: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    item: Item
+    site: Site
+    existing: list[Link]
+    cardinality: Cardinality
+    settings: dict[str, Any]
+    project: str
+
+
+def _cardinality(uow: UnitOfWork, workspace_id: str, item_type: str) -> Cardinality:
+    configured = workspace_settings.load(uow, workspace_id).link_cardinality.get(item_type, "many_to_many")
+    return Cardinality(configured)
+
+
+def _site(uow: UnitOfWork, workspace_id: str, site_id: str | None) -> Site:
+    if site_id is not None:
+        site = get_site(uow, workspace_id, site_id)
+    else:
+        found = uow.session.scalar(
+            select(Site).where(
+                Site.workspace_id == workspace_id, Site.is_default.is_(True), Site.status == "connected"
+            )
+        )
+        if found is None:
+            raise Invalid.field("site", "no site is connected")
+        site = found
+    if site.status != "connected":
+        raise Invalid.field("site", f"site {site.id} is not connected")
+    return site
+
+
+def _context(
+    uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str, site_id: str | None, project: str | None
+) -> Context:
+    item = items_service.find_item(uow, workspace_id, item_type, item_id)
+    site = _site(uow, workspace_id, site_id)
+    chosen = project or site.default_project
+    if not chosen:
+        raise Invalid.field("project", "no project given and the site has no default project")
+    return Context(
+        item=item,
+        site=site,
+        existing=items_service.item_links(uow, workspace_id, item_type, item_id),
+        cardinality=_cardinality(uow, workspace_id, item_type),
+        settings=items_service.project_settings(uow, workspace_id, site.id, chosen),
+        project=chosen,
+    )
+
+
+def _check_cardinality(uow: UnitOfWork, ctx: Context, issue_key: str | None) -> None:
+    others: list[tuple[str, str]] = []
+    if issue_key is not None:
+        others = [
+            (lk.item_type, lk.item_id)
+            for lk in items_service.issue_links(uow, ctx.item.workspace_id, ctx.site.id, issue_key)
+        ]
+    violation = check_link(
+        ctx.cardinality,
+        [lk.issue_key or f"pending:{lk.id}" for lk in ctx.existing],
+        others,
+        issue_key or "(new issue)",
+        (ctx.item.type, ctx.item.id),
+    )
+    if violation is not None:
+        raise Conflict(violation.reason)
+
+
+# -- create --------------------------------------------------------------------------------------
+
+
+async def create_ticket(
+    services: Services, workspace_id: str, item_type: str, item_id: str, request: TicketRequest
+) -> tuple[Link, str]:
+    ctx = await run_db(services, lambda uow: _read_for_create(uow, workspace_id, item_type, item_id, request))
+    issue_type_name = request.issue_type or ctx.settings.get("default_issue_type")
+    if not issue_type_name:
+        raise Invalid.field(
+            "issue_type", f"no issue type given and project {ctx.project} has no default issue type"
+        )
+    screen = await metadata.create_fields(services, ctx.site, ctx.project, issue_type_name)
+    fields = await run_db(services, lambda uow: _fields(uow, ctx, request, screen))
+    marker = MARKER_PREFIX + secrets.token_hex(6)
+    fields["labels"] = [*fields.get("labels", []), marker]
+
+    def save(uow: UnitOfWork) -> Link:
+        fresh = _read_for_create(uow, workspace_id, item_type, item_id, request)
+        now = services.clock.now()
+        link = Link(
+            id=new_id("lk"),
+            workspace_id=workspace_id,
+            item_type=item_type,
+            item_id=item_id,
+            site_id=fresh.site.id,
+            sync_state="pending",
+            created_by_jirabridge=True,
+            linked_at=now,
+        )
+        uow.session.add(link)
+        remote = (
+            {"url": fresh.item.url, "title": f"{fresh.item.type} {fresh.item.id}: {fresh.item.title}"[:255]}
+            if fresh.item.url
+            else None
+        )
+        outbox.enqueue(
+            uow.session,
+            workspace_id=workspace_id,
+            kind="issue.create",
+            payload={
+                "link_id": link.id,
+                "site_id": fresh.site.id,
+                "fields": fields,
+                "marker": marker,
+                "remote_link": remote,
+            },
+            ordering_key=f"link:{link.id}",
+            now=now,
+            site_id=fresh.site.id,
+        )
+        uow.commit()
+        return link
+
+    link = await run_db(services, save)
+    return await _wait_for(services, link), ctx.site.url
+
+
+def _read_for_create(
+    uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str, request: TicketRequest
+) -> Context:
+    ctx = _context(uow, workspace_id, item_type, item_id, request.site, request.project)
+    _check_cardinality(uow, ctx, None)
+    return ctx
+
+
+def _fields(
+    uow: UnitOfWork, ctx: Context, request: TicketRequest, screen: metadata.CreateScreen
+) -> dict[str, Any]:
+    """The Jira fields of the new issue, or Invalid naming each required field that is missing."""
+    item = items_service.as_domain(ctx.item)
+    fields: dict[str, Any] = {}
+    defaults = ctx.settings.get("field_defaults") or {}
+    for scope in ("*", screen.issue_type_name):
+        for field_id, template in (defaults.get(scope) or {}).items():
+            value = templates.render(template, item)
+            if value is not templates.MISSING:
+                fields[field_id] = value
+    fields.update(request.fields)
+    fields["project"] = {"key": ctx.project}
+    fields["issuetype"] = {"id": screen.issue_type_id}
+    fields["summary"] = (request.summary or ctx.item.title)[:255]
+    fields["description"] = ticket_description(request.description, item)
+    priority = mappings.priority_for(
+        ctx.settings.get("priority_map") or {}, ctx.item.severity, request.priority
+    )
+    if priority and screen.has("priority"):
+        fields["priority"] = {"name": priority}
+    labels = [*request.labels, *(fields.get("labels") or [])]
+    fields["labels"] = list(dict.fromkeys(labels))
+    if request.assignee:
+        fields["assignee"] = {"accountId": _account_id(uow, ctx, request.assignee)}
+    missing = [f for f in screen.required if f.field_id not in fields and f.field_id not in ("reporter",)]
+    if missing:
+        raise Invalid(
+            "required Jira fields are missing: " + ", ".join(f"{f.name} ({f.field_id})" for f in missing),
+            errors=[_missing(f.field_id, f.name, ctx.project, screen.issue_type_name) for f in missing],
+        )
+    if not screen.has("description"):
+        fields.pop("description")
+    return fields
+
+
+def _missing(field_id: str, name: str, project: str, issue_type: str) -> FieldError:
+    return FieldError(f"fields.{field_id}", f"{name} is required by Jira for {issue_type} in {project}")
+
+
+def _account_id(uow: UnitOfWork, ctx: Context, assignee: str) -> str:
+    """A host user with a Jira connection on the site, else a literal Jira accountId."""
+    connection = uow.session.scalar(
+        select(UserConnection).where(
+            UserConnection.workspace_id == ctx.item.workspace_id,
+            UserConnection.site_id == ctx.site.id,
+            UserConnection.user_id == assignee,
+        )
+    )
+    if connection is not None and connection.account_id:
+        return connection.account_id
+    if ":" in assignee or len(assignee) >= 24:  # the shape of Jira accountIds
+        return assignee
+    raise Invalid.field("assignee", f"host user {assignee!r} has no Jira connection on this site")
+
+
+async def _wait_for(services: Services, link: Link) -> Link:
+    """Give the worker a moment, so the answer usually carries the issue key."""
+    deadline = asyncio.get_running_loop().time() + services.settings.ticket_wait_s
+    current = link
+    while current.sync_state == "pending" and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(POLL_S)
+        current = await run_db(services, lambda uow: uow.session.get(Link, link.id) or link)
+    return current
+
+
+# -- link an existing issue ---------------------------------------------------------------------
+
+
+def parse_issue_ref(ref: str, sites: list[Site]) -> tuple[str, Site | None]:
+    """`WEB-184`, or a browse URL `https://acme.atlassian.net/browse/WEB-184` (which names its site)."""
+    text = ref.strip()
+    if ISSUE_KEY.match(text.upper()):
+        return text.upper(), None
+    parts = urlsplit(text)
+    match = re.search(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)/?$", parts.path)
+    if not parts.scheme or not match:
+        raise Invalid.field("issue", "must be an issue key like WEB-184 or a browse URL")
+    base = text[: text.index("/browse/")].rstrip("/").lower()
+    site = next((s for s in sites if s.url.lower() == base), None)
+    if site is None:
+        raise Invalid.field("issue", f"{base} is not a connected site of this workspace")
+    return match.group(1).upper(), site
+
+
+async def link_issue(
+    services: Services,
+    workspace_id: str,
+    item_type: str,
+    item_id: str,
+    *,
+    ref: str,
+    site_id: str | None,
+    backlink: bool,
+) -> tuple[Link, str]:
+    def read(uow: UnitOfWork) -> tuple[Context, str]:
+        key, named_site = parse_issue_ref(ref, list_sites(uow, workspace_id))
+        ctx = _context(
+            uow,
+            workspace_id,
+            item_type,
+            item_id,
+            site_id or (named_site.id if named_site else None),
+            project_key(key),
+        )
+        if any(lk.issue_key == key and lk.site_id == ctx.site.id for lk in ctx.existing):
+            raise Conflict(f"{item_type}/{item_id} is already linked to {key}")
+        _check_cardinality(uow, ctx, key)
+        return ctx, key
+
+    ctx, key = await run_db(services, read)
+    info = await services.connector.get_issue(site_access(services, ctx.site), key)
+    if info is None:
+        raise NotFound(f"issue {key} does not exist on {ctx.site.url} (or the connection may not see it)")
+
+    def save(uow: UnitOfWork) -> Link:
+        fresh, _ = read(uow)
+        now = services.clock.now()
+        link = Link(
+            id=new_id("lk"),
+            workspace_id=workspace_id,
+            item_type=item_type,
+            item_id=item_id,
+            site_id=fresh.site.id,
+            issue_key=info.key,
+            issue_id=info.id,
+            jira_status=info.status,
+            jira_status_category=info.status_category,
+            sync_state="synced",
+            created_by_jirabridge=False,
+            linked_at=now,
+        )
+        uow.session.add(link)
+        record_event(
+            uow.session,
+            workspace_id=workspace_id,
+            type="link.created",
+            source="host",
+            at=now,
+            item=(item_type, item_id),
+            issue_key=info.key,
+            data={"site": fresh.site.id, "issue_url": f"{fresh.site.url}/browse/{info.key}"},
+        )
+        _status_on_link(uow, now, fresh, info)
+        if backlink and fresh.item.url:
+            outbox.enqueue(
+                uow.session,
+                workspace_id=workspace_id,
+                kind="issue.remote_link",
+                payload={
+                    "site_id": fresh.site.id,
+                    "issue_key": info.key,
+                    "global_id": f"jirabridge:{workspace_id}:{item_type}:{item_id}",
+                    "url": fresh.item.url,
+                    "title": f"{item_type} {item_id}: {fresh.item.title}"[:255],
+                },
+                ordering_key=f"issue:{fresh.site.id}:{info.key}",
+                now=now,
+                site_id=fresh.site.id,
+                issue_key=info.key,
+            )
+        uow.commit()
+        return link
+
+    return await run_db(services, save), ctx.site.url
+
+
+def project_key(issue_key: str) -> str:
+    return issue_key.rsplit("-", 1)[0]
+
+
+def _status_on_link(uow: UnitOfWork, now: Any, ctx: Context, info: IssueInfo) -> None:
+    """A ticket already done gives the new item the mapped done status (grouped tickets); otherwise
+    the project's `on_link_status`, if any. Linking never moves the ticket."""
+    mapping = mappings.StatusMapping(
+        outbound=dict(ctx.settings.get("status_map") or {}),
+        inbound=dict(ctx.settings.get("inbound_status_map") or {}),
+        resolved_status=ctx.settings.get("resolved_status"),
+    )
+    new_status = grouping.on_link(info.status, info.status_category, ctx.item.status, mapping)
+    if new_status is None and info.status_category != "done":
+        new_status = ctx.settings.get("on_link_status")
+    if new_status and new_status != ctx.item.status:
+        previous = ctx.item.status
+        item = uow.session.get(Item, (ctx.item.workspace_id, ctx.item.type, ctx.item.id))
+        assert item is not None
+        item.status = new_status
+        item.updated_at = now
+        record_event(
+            uow.session,
+            workspace_id=item.workspace_id,
+            type="item.status_changed",
+            source="jirabridge",
+            at=now,
+            item=(item.type, item.id),
+            issue_key=info.key,
+            data={"from": previous, "to": new_status, "reason": "linked"},
+        )

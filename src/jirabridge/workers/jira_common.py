@@ -1,0 +1,193 @@
+"""What the Jira handlers share: the pool of a container, error classification, link bookkeeping.
+
+Errors are classified by what the client says should happen next (`JiraError.action`):
+
+    429                      Retry(after_s = Retry-After)             reason rate_limited
+    5xx, timeouts, resets    Retry (the outbox backs off with jitter) reason jira_unavailable / jira_timeout /
+                                                                             connection_failed
+    409 on a transition      Retry                                    reason conflict
+    400                      Fail bad_request (Jira's field errors in the detail)
+    401                      Fail unauthorized (token_expired when the token or grant is dead)
+    403                      Fail forbidden
+    404                      the handler decides (an issue that is gone breaks its links)
+    site not connected       Fail site_disconnected (no call is made)
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from jirabridge import jira
+from jirabridge.adapters.jira_connector import HostNotAllowed
+from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
+from jirabridge.service.db import run_db
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage.events import record_event
+from jirabridge.storage.tables import Link
+from jirabridge.workers.outcomes import Done, Fail, Outcome, Retry
+
+if TYPE_CHECKING:
+    from jirabridge.bootstrap import Container
+
+CREATE_KIND = "issue.create"
+REMOTE_LINK_KIND = "issue.remote_link"
+SYNC_STATUS_KIND = "issue.sync_status"
+COMMENT_KIND = "issue.comment"
+PUSHING_MODES = ("two_way", "outbound")  # project `status_sync` modes that move Jira statuses
+BROKEN = "broken"
+
+
+def issue_ordering_key(site_id: str, issue_key: str) -> str:
+    """Operations on one Jira issue run one at a time, in order."""
+    return f"issue:{site_id}:{issue_key}"
+
+
+def remote_link_global_id(workspace_id: str, item_type: str, item_id: str) -> str:
+    return f"jirabridge:{workspace_id}:{item_type}:{item_id}"
+
+
+# What a handler catches around its Jira calls and hands to `classify`.
+CALL_ERRORS = (jira.JiraError, SiteUnavailable, HostNotAllowed)
+
+_POOLS: dict[int, JiraPool] = {}
+
+
+def pool_for(container: Container) -> JiraPool:
+    """One pool per container, shared by all the Jira handlers built from it."""
+    key = id(container)
+    pool = _POOLS.get(key)
+    if pool is None or pool.services is not container:
+        pool = _POOLS[key] = JiraPool(container)
+        weakref.finalize(container, _POOLS.pop, key, None)
+    return pool
+
+
+def describe(error: jira.JiraError) -> str:
+    """Jira's own words (messages and field errors) when it gave some, else the error's summary."""
+    if isinstance(error, jira.HTTPStatusError):
+        parts = [*error.messages, *(f"{k}: {v}" for k, v in error.field_errors.items())]
+        if parts:
+            return f"Jira answered {error.status_code}: " + "; ".join(parts)
+    return error.message
+
+
+def classify(error: Exception) -> Outcome:
+    """The outcome of a call that raised `error` (see the module docstring)."""
+    if isinstance(error, SiteUnavailable):
+        return Fail(error.reason, str(error))
+    if isinstance(error, HostNotAllowed):
+        return Fail("host_not_allowed", str(error))
+    if not isinstance(error, jira.JiraError):
+        raise error
+    detail = describe(error)
+    if error.action is jira.Action.SKIP:
+        return Done({"skipped": "already_gone"})
+    if error.action is jira.Action.RETRY:
+        if isinstance(error, jira.RateLimited):
+            return Retry("rate_limited", detail, after_s=error.retry_after)
+        if isinstance(error, jira.Conflict):
+            return Retry("conflict", detail, after_s=error.retry_after)
+        if isinstance(error, jira.JiraTimeout):
+            return Retry("jira_timeout", detail)
+        if isinstance(error, jira.ConnectionFailed):
+            return Retry("connection_failed", detail)
+        return Retry("jira_unavailable", detail, after_s=error.retry_after)
+    if isinstance(error, jira.BadRequest):
+        return Fail("bad_request", detail)
+    if isinstance(error, jira.TokenExpired):
+        return Fail("token_expired", "the Jira authorisation expired or was revoked: reconnect the site")
+    if isinstance(error, jira.Unauthorized | jira.OAuthError):
+        return Fail("unauthorized", "Jira rejected the site's credentials (401)")
+    if isinstance(error, jira.Forbidden):
+        return Fail("forbidden", detail)
+    if isinstance(error, jira.NotFound):
+        return Fail("not_found", detail)
+    if isinstance(error, jira.Conflict):
+        return Fail("conflict", detail)
+    if isinstance(error, jira.InvalidResponse):
+        return Fail("invalid_response", detail)
+    return Fail("jira_rejected", detail)
+
+
+# -- links of one issue ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkRef:
+    id: str
+    item_type: str
+    item_id: str
+    sync_state: str
+
+
+def issue_links(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> list[Link]:
+    query = (
+        select(Link)
+        .where(Link.workspace_id == workspace_id, Link.site_id == site_id, Link.issue_key == issue_key)
+        .order_by(Link.linked_at, Link.id)
+    )
+    return list(uow.session.scalars(query))
+
+
+def refs(links: Sequence[Link]) -> list[LinkRef]:
+    return [LinkRef(link.id, link.item_type, link.item_id, link.sync_state) for link in links]
+
+
+def all_broken(links: Sequence[LinkRef]) -> bool:
+    return bool(links) and all(link.sync_state == BROKEN for link in links)
+
+
+LINK_BROKEN = Fail("link_broken", "the Jira issue was deleted (or is no longer visible): remove the link")
+
+
+def mark_broken(
+    uow: UnitOfWork, now: datetime, workspace_id: str, site_id: str, issue_key: str, detail: str
+) -> int:
+    """Every link of the issue becomes `broken` (status unknown) with a `link.broken` event; the
+    caller commits. Returns how many links changed."""
+    changed = 0
+    for link in issue_links(uow, workspace_id, site_id, issue_key):
+        if link.sync_state == BROKEN:
+            continue
+        link.sync_state = BROKEN
+        link.jira_status = None
+        link.jira_status_category = None
+        link.last_error = detail
+        changed += 1
+        record_event(
+            uow.session,
+            workspace_id=workspace_id,
+            type="link.broken",
+            source="jira",
+            at=now,
+            item=(link.item_type, link.item_id),
+            issue_key=issue_key,
+            data={"site": site_id, "reason": "issue_not_found"},
+        )
+    return changed
+
+
+def issue_gone_detail(issue_key: str) -> str:
+    return f"issue {issue_key} does not exist in Jira any more (404)"
+
+
+async def issue_not_found(container: Container, workspace_id: str, site_id: str, issue_key: str) -> Fail:
+    """Jira answered 404 for the issue: its links break, and the operation fails for good."""
+    detail = issue_gone_detail(issue_key)
+
+    def save(uow: UnitOfWork) -> None:
+        mark_broken(uow, container.clock.now(), workspace_id, site_id, issue_key, detail)
+        uow.commit()
+
+    await run_db(container, save)
+    return Fail("issue_not_found", detail)
+
+
+async def links_of(container: Container, workspace_id: str, site_id: str, issue_key: str) -> list[LinkRef]:
+    return await run_db(container, lambda uow: refs(issue_links(uow, workspace_id, site_id, issue_key)))

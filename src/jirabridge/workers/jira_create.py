@@ -1,0 +1,264 @@
+"""`issue.create` and `issue.remote_link`: the Jira issue of a pending link, and its link back to the item.
+
+`issue.create` never makes a second issue for one link. Its fields carry a marker label
+(`jb-<12 hex>`); before it sends the create again (any attempt after the first) it searches
+`labels = "<marker>"` and adopts what it finds. Jira's search index lags behind writes, so "nothing
+found" is trusted only once `create_verify_grace_s` has passed since the last create was sent (the
+moment is written on the operation, `result.create_sent_at`, before each send, so a worker killed
+mid-call leaves it too); until then the operation waits and looks again.
+
+On success, in one transaction: the link gets the key, id and status (`synced`), a `ticket.created`
+event is recorded, and `issue.remote_link` (when the item has a URL) and `issue.sync_status` (when
+the project pushes statuses and the item has one) are queued behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from jirabridge import jira
+from jirabridge.service.db import run_db
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage import outbox
+from jirabridge.storage.events import record_event
+from jirabridge.storage.tables import Item, Link, Operation, ProjectSettings, Site
+from jirabridge.workers import jira_common as common
+from jirabridge.workers.outcomes import Done, Fail, Handler, Job, Outcome, Retry
+
+if TYPE_CHECKING:
+    from jirabridge.bootstrap import Container
+
+log = logging.getLogger("jirabridge.worker.jira")
+
+
+@dataclass(frozen=True)
+class _Pending:
+    issue_key: str | None  # set when an earlier run already finished
+    site_url: str
+    create_sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _Found:
+    key: str
+    id: str
+    status: str | None
+    category: str | None
+
+
+class CreateIssue:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.pool = common.pool_for(container)
+
+    async def __call__(self, job: Job) -> Outcome:
+        payload = job.payload
+        link_id = str(payload["link_id"])
+        site_id = str(payload.get("site_id") or job.site_id)
+        marker = str(payload["marker"])
+        pending = await run_db(self.container, lambda uow: self._pending(uow, job, link_id, site_id))
+        if pending is None:
+            return Done({"skipped": "link_removed"})
+        if pending.issue_key is not None:
+            return Done({"issue_key": pending.issue_key})
+        sending = False  # True while the create call is out: its failure says whether it applied
+        try:
+            async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
+                found = await self._find(client, marker) if job.attempts > 1 else None
+                if found is None and pending.create_sent_at is not None:
+                    waited = (self.container.clock.now() - pending.create_sent_at).total_seconds()
+                    grace = self.container.settings.create_verify_grace_s
+                    if waited < grace:
+                        # The issue may exist but not be searchable yet: look again later.
+                        return Retry(
+                            "create_unconfirmed",
+                            f"no issue with label {marker} yet; Jira's search may lag behind",
+                            after_s=grace - waited,
+                        )
+                if found is None:
+                    await run_db(self.container, lambda uow: self._note_sent(uow, job, True))
+                    sending = True
+                    created = await client.issues.create(payload["fields"])
+                    sending = False
+                    found = await self._read(client, created.key)
+                else:
+                    log.info("jira.create.adopted op=%s issue=%s", job.id, found.key)
+                    found = await self._read(client, found.key)
+        except common.CALL_ERRORS as error:
+            outcome = common.classify(error)
+            if sending and not jira.maybe_applied(error):
+                # Jira said the create was not applied: the next attempt need not wait for the index.
+                await run_db(self.container, lambda uow: self._note_sent(uow, job, False))
+            if isinstance(outcome, Fail):
+                await run_db(self.container, lambda uow: self._failed(uow, link_id, outcome))
+            return outcome
+        url = f"{pending.site_url.rstrip('/')}/browse/{found.key}"
+        await run_db(self.container, lambda uow: self._created(uow, job, link_id, site_id, found, url))
+        log.info("jira.create.done op=%s issue=%s", job.id, found.key)
+        return Done({"issue_key": found.key, "issue_id": found.id})
+
+    # -- Jira --------------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _find(client: jira.JiraClient, marker: str) -> _Found | None:
+        page = await client.search.page(f'labels = "{marker}"', fields=("status",), max_results=10)
+        if not page.issues:
+            return None
+        first = min(page.issues, key=lambda issue: int(issue.id) if issue.id.isdigit() else 0)
+        return _Found(first.key, first.id, None, None)
+
+    @staticmethod
+    async def _read(client: jira.JiraClient, key: str) -> _Found:
+        issue = await client.issues.get(key, fields=["status"])
+        status = issue.fields.status
+        category = status.status_category.key if status and status.status_category else None
+        return _Found(issue.key, issue.id, status.name if status else None, category)
+
+    # -- database ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _pending(uow: UnitOfWork, job: Job, link_id: str, site_id: str) -> _Pending | None:
+        link = uow.session.get(Link, link_id)
+        site = uow.session.get(Site, site_id)
+        if link is None or link.workspace_id != job.workspace_id:
+            return None
+        result = uow.session.scalar(select(Operation.result).where(Operation.id == job.id))
+        sent = (result or {}).get("create_sent_at") if job.attempts > 1 else None
+        return _Pending(
+            issue_key=link.issue_key,
+            site_url=site.url if site is not None else "",
+            create_sent_at=_parse_time(sent) if isinstance(sent, str) else None,
+        )
+
+    def _note_sent(self, uow: UnitOfWork, job: Job, sent: bool) -> None:
+        moment = self.container.clock.now().astimezone(UTC).isoformat()
+        uow.session.execute(
+            update(Operation)
+            .where(Operation.id == job.id)
+            .values(result={"create_sent_at": moment} if sent else None)
+            .execution_options(synchronize_session=False)
+        )
+        uow.commit()
+
+    @staticmethod
+    def _failed(uow: UnitOfWork, link_id: str, outcome: Fail) -> None:
+        link = uow.session.get(Link, link_id)
+        if link is not None and link.issue_key is None:
+            link.sync_state = "failed"
+            link.last_error = f"{outcome.reason}: {outcome.detail}" if outcome.detail else outcome.reason
+            uow.commit()
+
+    def _created(
+        self, uow: UnitOfWork, job: Job, link_id: str, site_id: str, found: _Found, url: str
+    ) -> None:
+        link = uow.session.get(Link, link_id)
+        if link is None:
+            log.warning("jira.create.link_removed op=%s issue=%s", job.id, found.key)
+            return
+        now = self.container.clock.now()
+        link.issue_key = found.key
+        link.issue_id = found.id
+        link.jira_status = found.status
+        link.jira_status_category = found.category
+        link.sync_state = "synced"
+        link.last_error = None
+        item_ref = (link.item_type, link.item_id)
+        record_event(
+            uow.session,
+            workspace_id=job.workspace_id,
+            type="ticket.created",
+            source="jirabridge",
+            at=now,
+            item=item_ref,
+            issue_key=found.key,
+            data={"issue_key": found.key, "issue_url": url},
+        )
+        remote: Any = job.payload.get("remote_link")
+        ordering = common.issue_ordering_key(site_id, found.key)
+        if isinstance(remote, dict) and remote.get("url"):
+            outbox.enqueue(
+                uow.session,
+                workspace_id=job.workspace_id,
+                kind=common.REMOTE_LINK_KIND,
+                payload={
+                    "site_id": site_id,
+                    "issue_key": found.key,
+                    "global_id": common.remote_link_global_id(job.workspace_id, *item_ref),
+                    "url": remote["url"],
+                    "title": str(remote.get("title") or f"{item_ref[0]} {item_ref[1]}")[:255],
+                },
+                ordering_key=ordering,
+                now=now,
+                site_id=site_id,
+                issue_key=found.key,
+            )
+        if _pushes_status(uow, job.workspace_id, site_id, found.key, item_ref):
+            outbox.enqueue(
+                uow.session,
+                workspace_id=job.workspace_id,
+                kind=common.SYNC_STATUS_KIND,
+                payload={"site_id": site_id, "issue_key": found.key},
+                ordering_key=ordering,
+                now=now,
+                site_id=site_id,
+                issue_key=found.key,
+            )
+        uow.commit()
+
+
+def _pushes_status(uow: UnitOfWork, workspace_id: str, site_id: str, key: str, item: tuple[str, str]) -> bool:
+    """The new issue may need a transition at once: the item may already be in a mapped status."""
+    project = key.rsplit("-", 1)[0]
+    row = uow.session.get(ProjectSettings, (workspace_id, site_id, project))
+    if row is None or (row.settings or {}).get("status_sync", "two_way") not in common.PUSHING_MODES:
+        return False
+    found = uow.session.get(Item, (workspace_id, *item))
+    return found is not None and bool(found.status)
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class AddRemoteLink:
+    """`issue.remote_link`: upserted by `globalId`, so running it twice leaves one link."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.pool = common.pool_for(container)
+
+    async def __call__(self, job: Job) -> Outcome:
+        p = job.payload
+        site_id, key = str(p.get("site_id") or job.site_id), str(p["issue_key"])
+        links = await common.links_of(self.container, job.workspace_id, site_id, key)
+        if not links:
+            return Done({"skipped": "not_linked"})
+        if common.all_broken(links):
+            return common.LINK_BROKEN
+        try:
+            async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
+                ref = await client.remote_links.upsert(
+                    key, global_id=str(p["global_id"]), url=str(p["url"]), title=str(p["title"])
+                )
+        except jira.NotFound:
+            return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
+        except common.CALL_ERRORS as error:
+            return common.classify(error)
+        return Done({"remote_link_id": ref.id})
+
+
+def make_create_handler(container: Container) -> Handler:
+    return CreateIssue(container)
+
+
+def make_remote_link_handler(container: Container) -> Handler:
+    return AddRemoteLink(container)

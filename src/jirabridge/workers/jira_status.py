@@ -1,0 +1,191 @@
+"""`issue.sync_status`: move a Jira issue to the status its linked items map to (SPEC section 3).
+
+Decided when it runs, not when it was queued, so a burst of changes ends in one move to the latest
+target. Every link of the issue in the workspace is loaded with its item and the project settings:
+
+- mode `two_way`/`outbound` only (anything else: done, nothing sent); one item: its outbound mapping;
+  several (a grouped ticket): `domain.grouping.ticket_target`, with the issue's current status and
+  the site's done statuses;
+- the issue is read with its transitions; already in the target: done, nothing sent;
+- a transition to the target: sent (with the fields `transition_fields[<target>]` of the project
+  settings supply, for screens that require some), the links take the new status;
+- none: failed `transition_not_allowed` with a `sync.failed` event per linked item; Jira unchanged;
+- 404: the links break (`link.broken`) and the operation fails `issue_not_found`; a link already
+  broken fails `link_broken` without calling Jira.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jirabridge import jira
+from jirabridge.domain import grouping, mappings
+from jirabridge.service.db import run_db
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage.events import record_event
+from jirabridge.storage.tables import Item, ProjectSettings
+from jirabridge.workers import jira_common as common
+from jirabridge.workers.outcomes import Done, Fail, Handler, Job, Outcome
+
+if TYPE_CHECKING:
+    from jirabridge.bootstrap import Container
+
+log = logging.getLogger("jirabridge.worker.jira")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    links: list[common.LinkRef]
+    mode: str | None
+    mapping: mappings.StatusMapping
+    item_statuses: list[str | None]  # one per distinct item, in link order
+    changed: int | None  # the item updated last: the one whose change queued this, most likely
+    transition_fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
+    links = common.issue_links(uow, workspace_id, site_id, key)
+    row = uow.session.get(ProjectSettings, (workspace_id, site_id, key.rsplit("-", 1)[0]))
+    settings: dict[str, Any] = dict(row.settings or {}) if row is not None else {}
+    items: list[Item] = []
+    seen: set[tuple[str, str]] = set()
+    for link in links:
+        ref = (link.item_type, link.item_id)
+        item = uow.session.get(Item, (workspace_id, *ref))
+        if item is not None and ref not in seen:
+            seen.add(ref)
+            items.append(item)
+    changed = max(range(len(items)), key=lambda i: items[i].updated_at) if items else None
+    return _Plan(
+        links=common.refs(links),
+        mode=settings.get("status_sync", "two_way") if row is not None else None,
+        mapping=mappings.StatusMapping(
+            outbound=dict(settings.get("status_map") or {}),
+            inbound=dict(settings.get("inbound_status_map") or {}),
+            resolved_status=settings.get("resolved_status"),
+        ),
+        item_statuses=[item.status for item in items],
+        changed=changed,
+        transition_fields=dict(settings.get("transition_fields") or {}),
+    )
+
+
+class SyncStatus:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.pool = common.pool_for(container)
+
+    async def __call__(self, job: Job) -> Outcome:
+        site_id = str(job.payload.get("site_id") or job.site_id)
+        key = str(job.payload["issue_key"])
+        plan = await run_db(self.container, lambda uow: _plan(uow, job.workspace_id, site_id, key))
+        if not plan.links:
+            return Done({"skipped": "not_linked"})
+        if common.all_broken(plan.links):
+            return common.LINK_BROKEN
+        if plan.mode not in common.PUSHING_MODES:
+            return Done({"skipped": f"status_sync_{plan.mode or 'unset'}"})
+        if not plan.item_statuses:
+            return Done({"skipped": "no_items"})
+        grouped = len(plan.item_statuses) > 1
+        target = None if grouped else mappings.outbound_status(plan.mapping, plan.item_statuses[0])
+        if not grouped and target is None:
+            return Done({"skipped": "unmapped_status"})
+        try:
+            async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
+                issue = await client.issues.get(key, fields=["status"], expand=["transitions"])
+                current = issue.fields.status.name if issue.fields.status else None
+                if grouped:
+                    done = await self.pool.done_statuses(site_id, client, self.container.clock.now())
+                    target = grouping.ticket_target(
+                        plan.item_statuses, plan.changed, plan.mapping, set(done), ticket_status=current
+                    )
+                    if target is None:
+                        return Done({"skipped": "group_stays", "status": current})
+                assert target is not None
+                if mappings.same_name(current, target):
+                    log.info("jira.transition.skipped issue=%s reason=already_in_status", key)
+                    status = issue.fields.status
+                    if status is not None:  # what was seen is right: clear an earlier failure
+                        category = status.status_category.key if status.status_category else None
+                        await run_db(
+                            self.container,
+                            lambda uow: self._moved(uow, job, site_id, key, status.name, category),
+                        )
+                    return Done({"skipped": "already_in_status", "status": current})
+                transition = next(
+                    (t for t in issue.transitions or [] if mappings.same_name(t.to.name, target)), None
+                )
+                if transition is None:
+                    return await self._not_allowed(job, site_id, key, plan, current, target)
+                fields = next(
+                    (v for k, v in plan.transition_fields.items() if mappings.same_name(k, target)), None
+                )
+                await client.issues.transition(
+                    key, transition.id, fields=fields if isinstance(fields, dict) else None
+                )
+        except jira.NotFound:
+            return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
+        except common.CALL_ERRORS as error:
+            return common.classify(error)
+        to = transition.to
+        category = to.status_category.key if to.status_category else None
+        await run_db(self.container, lambda uow: self._moved(uow, job, site_id, key, to.name, category))
+        log.info("jira.transition.done issue=%s from=%s to=%s", key, current, to.name)
+        return Done({"from": current, "to": to.name})
+
+    def _moved(
+        self, uow: UnitOfWork, job: Job, site_id: str, key: str, status: str, category: str | None
+    ) -> None:
+        for link in common.issue_links(uow, job.workspace_id, site_id, key):
+            if link.sync_state == common.BROKEN:
+                continue
+            link.jira_status = status
+            link.jira_status_category = category
+            link.sync_state = "synced"
+            link.last_error = None
+        uow.commit()
+
+    async def _not_allowed(
+        self, job: Job, site_id: str, key: str, plan: _Plan, current: str | None, target: str
+    ) -> Fail:
+        detail = f"No transition from '{current}' to '{target}'"
+        now = self.container.clock.now()
+
+        def save(uow: UnitOfWork) -> None:
+            links = common.issue_links(uow, job.workspace_id, site_id, key)
+            items: list[tuple[str, str]] = []
+            for link in links:
+                link.sync_state = "failed"
+                link.last_error = f"transition_not_allowed: {detail}"
+                if (link.item_type, link.item_id) not in items:
+                    items.append((link.item_type, link.item_id))
+            for item in items:
+                record_event(
+                    uow.session,
+                    workspace_id=job.workspace_id,
+                    type="sync.failed",
+                    source="jirabridge",
+                    at=now,
+                    item=item,
+                    issue_key=key,
+                    data={
+                        "operation": job.kind,
+                        "operation_id": job.id,
+                        "reason": "transition_not_allowed",
+                        "detail": detail,
+                        "from": current,
+                        "to": target,
+                    },
+                )
+            uow.commit()
+
+        await run_db(self.container, save)
+        log.info("jira.transition.failed issue=%s reason=transition_not_allowed", key)
+        return Fail("transition_not_allowed", detail)
+
+
+def make_sync_status_handler(container: Container) -> Handler:
+    return SyncStatus(container)

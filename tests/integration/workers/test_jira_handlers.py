@@ -1,0 +1,592 @@
+"""The worker's Jira handlers for tickets against the emulator in-process, on SQLite and PostgreSQL.
+
+Rows are set up directly (items, links, project settings), operations enqueued with the outbox, a
+worker drains them (`once`), and the test looks at what a user would see: the issue in Jira, the link,
+the events, the failures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from jira_emulator.state import Site as EmulatedSite
+from jirabridge.bootstrap import Container
+from jirabridge.service.items import link_json
+from jirabridge.storage import outbox
+from jirabridge.storage.tables import Item, ItemComment, Link, Operation, ProjectSettings, Site
+from jirabridge.workers import registry
+from jirabridge.workers.outcomes import Fail, Job
+from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.service import Tenant, make_tenant
+
+ACME = "https://acme.atlassian.net"
+BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
+STATUS_MAP = {"Open": "To Do", "Active": "In Progress", "Resolved": "Done"}
+MARKER = "jb-0123456789ab"
+
+
+@dataclass
+class ManualClock:
+    moment: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@dataclass
+class World:
+    container: Container
+    emulator: FastAPI
+    api: httpx.AsyncClient
+    tenant: Tenant
+    site_id: str
+    clock: ManualClock
+
+    @property
+    def acme(self) -> EmulatedSite:
+        site: EmulatedSite = self.emulator.state.emulator.sites["acme"]
+        return site
+
+    async def control(self, method: str, path: str, body: Any = None) -> Any:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.emulator), base_url="http://emulator"
+        ) as client:
+            answer = await client.request(method, f"/_emulator{path}", json=body)
+            assert answer.is_success, answer.text
+            return answer.json()
+
+    async def jira(self, method: str, path: str, body: Any = None) -> Any:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.emulator),
+            base_url=ACME,
+            auth=("admin@acme.test", "admin-token"),
+        ) as client:
+            answer = await client.request(method, f"/rest/api/3{path}", json=body)
+            assert answer.is_success, answer.text
+            return answer.json() if answer.content else None
+
+    async def drain(self) -> None:
+        worker = Worker(
+            SqlQueue(self.container.sessions),
+            registry.build(self.container),
+            self.clock,
+            WorkerOptions(once=True, poll_s=0.05),
+        )
+        await worker.run()
+
+    def add(self, *rows: Any) -> None:
+        with self.container.uow() as uow:
+            uow.session.add_all(rows)
+            uow.commit()
+
+    def item(self, item_id: str, status: str | None, *, url: str | None = None) -> Item:
+        now = self.clock.now()
+        return Item(
+            workspace_id=self.tenant.workspace_id,
+            type="anomaly",
+            id=item_id,
+            title=f"Null rate spike {item_id}",
+            status=status,
+            attributes={},
+            url=url,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def link(self, link_id: str, item_id: str, issue_key: str | None, status: str | None = None) -> Link:
+        return Link(
+            id=link_id,
+            workspace_id=self.tenant.workspace_id,
+            item_type="anomaly",
+            item_id=item_id,
+            site_id=self.site_id,
+            issue_key=issue_key,
+            jira_status=status,
+            sync_state="synced" if issue_key else "pending",
+            created_by_jirabridge=issue_key is None,
+            linked_at=self.clock.now(),
+        )
+
+    def settings(self, project: str = "WEB", **document: Any) -> ProjectSettings:
+        return ProjectSettings(
+            workspace_id=self.tenant.workspace_id,
+            site_id=self.site_id,
+            project_key=project,
+            settings={"status_sync": "two_way", "status_map": STATUS_MAP} | document,
+            updated_at=self.clock.now(),
+        )
+
+    def enqueue(
+        self, kind: str, payload: dict[str, Any], ordering_key: str, issue_key: str | None = None
+    ) -> str:
+        with self.container.uow() as uow:
+            op = outbox.enqueue(
+                uow.session,
+                workspace_id=self.tenant.workspace_id,
+                kind=kind,
+                payload={"site_id": self.site_id, **payload},
+                ordering_key=ordering_key,
+                now=self.clock.now(),
+                site_id=self.site_id,
+                issue_key=issue_key,
+            )
+            uow.commit()
+            return op.id
+
+    def sync_status(self, key: str) -> str:
+        return self.enqueue("issue.sync_status", {"issue_key": key}, f"issue:{self.site_id}:{key}", key)
+
+    def comment(self, key: str, text: str, marker: str) -> str:
+        body = {
+            "type": "doc",
+            "version": 1,
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+        }
+        payload = {"issue_key": key, "body": body, "marker": marker}
+        return self.enqueue("issue.comment", payload, f"issue:{self.site_id}:{key}", key)
+
+    def operation(self, op_id: str) -> Operation:
+        with self.container.uow() as uow:
+            found = uow.session.scalar(select(Operation).where(Operation.id == op_id))
+            assert found is not None
+            return found
+
+    def links(self) -> dict[str, Link]:
+        with self.container.uow() as uow:
+            return {link.id: link for link in uow.session.scalars(select(Link))}
+
+    def set_status(self, item_id: str, status: str) -> None:
+        with self.container.uow() as uow:
+            item = uow.session.get(Item, (self.tenant.workspace_id, "anomaly", item_id))
+            assert item is not None
+            self.clock.advance(1)
+            item.status = status
+            item.updated_at = self.clock.now()
+            uow.commit()
+
+    async def events(self) -> list[dict[str, Any]]:
+        answer = await self.api.get("/api/v1/events", headers=self.tenant.headers("member"))
+        assert answer.status_code == 200, answer.text
+        events: list[dict[str, Any]] = answer.json()["events"]
+        return events
+
+    async def new_issue(self, summary: str = "Existing") -> str:
+        created = await self.jira(
+            "POST",
+            "/issue",
+            {"fields": {"project": {"key": "WEB"}, "issuetype": {"name": "Task"}, "summary": summary}},
+        )
+        return str(created["key"])
+
+    def issue(self, key: str) -> Any:
+        issue = self.acme.issue_by_ref(key)
+        assert issue is not None
+        return issue
+
+
+@pytest.fixture
+async def world(api: httpx.AsyncClient, container: Container, emulator: FastAPI) -> World:
+    clock = ManualClock()
+    container.clock = clock
+    tenant = await make_tenant(api)
+    answer = await api.post(
+        "/api/v1/sites", json={"url": ACME, "auth": BOT, "default_project": "WEB"}, headers=tenant.headers()
+    )
+    assert answer.status_code == 201, answer.text
+    return World(container, emulator, api, tenant, answer.json()["id"], clock)
+
+
+def create_payload(
+    world: World, link_id: str, *, summary: str = "Null rate spike", **extra: Any
+) -> dict[str, Any]:
+    bug = world.acme.projects["WEB"].issue_type("Bug")
+    assert bug is not None
+    fields = {
+        "project": {"key": "WEB"},
+        "issuetype": {"id": bug.id},
+        "summary": summary,
+        "labels": ["anomalies", MARKER],
+    } | extra
+    return {
+        "link_id": link_id,
+        "fields": fields,
+        "marker": MARKER,
+        "remote_link": {
+            "url": "https://host.example/anomalies/42",
+            "title": "anomaly an-42: Null rate spike",
+        },
+    }
+
+
+def enqueue_create(world: World, link_id: str, **extra: Any) -> str:
+    return world.enqueue("issue.create", create_payload(world, link_id, **extra), f"link:{link_id}")
+
+
+def marked(world: World) -> list[Any]:
+    return [i for i in world.acme.issues.values() if MARKER in i.labels]
+
+
+# -- issue.create ---------------------------------------------------------------------------------
+
+
+async def test_create_makes_one_marked_issue_links_it_and_points_back(world: World) -> None:
+    world.add(world.item("an-42", "Active", url="https://host.example/anomalies/42"), world.settings())
+    world.add(world.link("lk_1", "an-42", None))
+    op = enqueue_create(world, "lk_1")
+
+    await world.drain()
+
+    [issue] = marked(world)
+    assert world.operation(op).status == "done"
+    link = world.links()["lk_1"]
+    assert (link.issue_key, link.issue_id, link.sync_state) == (issue.key, issue.id, "synced")
+    # The item was already Active: the follow-up status sync moved the new issue to In Progress.
+    assert issue.status == "In Progress"
+    assert (link.jira_status, link.jira_status_category) == ("In Progress", "indeterminate")
+    [remote] = issue.remote_links
+    assert remote.global_id == f"jirabridge:{world.tenant.workspace_id}:anomaly:an-42"
+    assert remote.object["url"] == "https://host.example/anomalies/42"
+    created = [e for e in await world.events() if e["type"] == "ticket.created"]
+    assert [(e["item"], e["issue_key"], e["data"]) for e in created] == [
+        (
+            {"type": "anomaly", "id": "an-42"},
+            issue.key,
+            {"issue_key": issue.key, "issue_url": f"{ACME}/browse/{issue.key}"},
+        )
+    ]
+
+
+async def test_a_create_whose_answer_was_lost_makes_exactly_one_issue(world: World) -> None:
+    world.add(world.item("an-42", None), world.settings())
+    world.add(world.link("lk_1", "an-42", None))
+    await world.control("POST", "/sites/acme/index-lag", {"seconds": 2})
+    await world.control(
+        "POST",
+        "/faults",
+        {
+            "rules": [
+                {
+                    "kind": "lost_answer",
+                    "method": "POST",
+                    "path": "/rest/api/3/issue$",
+                    "count": 1,
+                    "hang_s": 0.05,
+                }
+            ]
+        },
+    )
+    op = enqueue_create(world, "lk_1")
+
+    await world.drain()  # applied in Jira, answer lost: retried later
+    assert len(marked(world)) == 1 and world.operation(op).status == "pending"
+
+    world.clock.advance(5)
+    await world.drain()  # not searchable yet (index lag): waits instead of creating again
+    assert world.operation(op).reason == "create_unconfirmed"
+    assert len(marked(world)) == 1 and world.links()["lk_1"].issue_key is None
+
+    world.clock.advance(30)
+    await world.control("POST", "/clock", {"advance_s": 3})
+    await world.drain()  # now found by its marker label and adopted
+
+    [issue] = marked(world)
+    assert world.operation(op).status == "done"
+    link = world.links()["lk_1"]
+    assert (link.issue_key, link.sync_state, link.jira_status) == (issue.key, "synced", "To Do")
+    assert [e["type"] for e in await world.events()].count("ticket.created") == 1
+
+
+async def test_a_create_jira_refuses_fails_with_its_field_errors(world: World) -> None:
+    world.add(world.item("an-42", None), world.settings())
+    world.add(world.link("lk_1", "an-42", None))
+    op = enqueue_create(world, "lk_1", priority={"name": "Apocalyptic"})
+
+    await world.drain()
+
+    failed = world.operation(op)
+    assert (failed.status, failed.reason) == ("failed", "bad_request")
+    assert "priority" in (failed.detail or "")
+    link = world.links()["lk_1"]
+    assert link.sync_state == "failed" and "bad_request" in (link.last_error or "")
+    assert marked(world) == []
+
+
+# -- issue.sync_status ----------------------------------------------------------------------------
+
+
+async def test_an_issue_already_in_the_target_status_gets_no_call(world: World) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Open"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    before = len(world.issue(key).changelog)
+
+    op = world.sync_status(key)
+    await world.drain()
+
+    assert world.operation(op).status == "done"
+    assert world.operation(op).result == {"skipped": "already_in_status", "status": "To Do"}
+    assert len(world.issue(key).changelog) == before
+
+
+async def test_no_allowed_transition_fails_visibly_and_leaves_jira_alone(world: World) -> None:
+    key = await world.new_issue()  # To Do; Done is reachable only through In Progress
+    world.add(world.item("an-1", "Resolved"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    before = len(world.issue(key).changelog)
+
+    op = world.sync_status(key)
+    await world.drain()
+
+    failed = world.operation(op)
+    assert (failed.status, failed.reason) == ("failed", "transition_not_allowed")
+    assert failed.detail == "No transition from 'To Do' to 'Done'"
+    assert world.issue(key).status == "To Do" and len(world.issue(key).changelog) == before
+    [event] = [e for e in await world.events() if e["type"] == "sync.failed"]
+    assert event["issue_key"] == key and event["item"] == {"type": "anomaly", "id": "an-1"}
+    assert event["data"]["reason"] == "transition_not_allowed"
+    assert event["data"]["detail"] == "No transition from 'To Do' to 'Done'"
+    failures = (await world.api.get("/api/v1/sync/failures", headers=world.tenant.headers())).json()
+    assert [f["reason"] for f in failures["failures"]] == ["transition_not_allowed"]
+
+
+async def test_a_mapped_status_change_moves_the_issue(world: World) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+
+    op = world.sync_status(key)
+    await world.drain()
+
+    assert world.operation(op).result == {"from": "To Do", "to": "In Progress"}
+    assert world.issue(key).status == "In Progress"
+    assert world.links()["lk_1"].jira_status == "In Progress"
+
+
+async def test_a_grouped_ticket_is_done_only_when_every_item_is(world: World) -> None:
+    key = await world.new_issue()
+    await world.jira("POST", f"/issue/{key}/transitions", {"transition": {"id": "11"}})  # In Progress
+    world.add(world.item("an-1", "Resolved"), world.item("an-2", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "In Progress"), world.link("lk_2", "an-2", key, "In Progress"))
+
+    world.sync_status(key)
+    await world.drain()
+    assert world.issue(key).status == "In Progress"  # an-2 is still open
+
+    world.set_status("an-2", "Resolved")
+    world.sync_status(key)
+    await world.drain()
+    assert world.issue(key).status == "Done"
+    assert {link.jira_status for link in world.links().values()} == {"Done"}
+
+    world.set_status("an-1", "Open")  # leaves done: the ticket follows it, an-2 keeps its status
+    world.sync_status(key)
+    await world.drain()
+    assert world.issue(key).status == "To Do"
+    assert {link.jira_status for link in world.links().values()} == {"To Do"}
+
+
+async def test_a_rate_limited_call_is_retried_after_what_jira_asked(world: World) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    await world.control(
+        "POST",
+        "/faults",
+        {"rules": [{"kind": "error", "status": 429, "retry_after_s": 120, "method": "GET", "count": 1}]},
+    )
+
+    op = world.sync_status(key)
+    await world.drain()
+
+    waiting = world.operation(op)
+    assert (waiting.status, waiting.reason) == ("pending", "rate_limited")
+    run_after = waiting.run_after if waiting.run_after.tzinfo else waiting.run_after.replace(tzinfo=UTC)
+    assert run_after == world.clock.now() + timedelta(seconds=120)
+    assert world.issue(key).status == "To Do"
+
+
+# -- issue.comment --------------------------------------------------------------------------------
+
+
+async def test_a_comment_whose_answer_was_lost_is_added_once(world: World) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Open"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    now = world.clock.now()
+    world.add(
+        ItemComment(
+            id="cm_1",
+            workspace_id=world.tenant.workspace_id,
+            item_type="anomaly",
+            item_id="an-1",
+            source="host",
+            author="u-7",
+            body="Looking into it",
+            jira_comments={},
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await world.control(
+        "POST",
+        "/faults",
+        {
+            "rules": [
+                {
+                    "kind": "lost_answer",
+                    "method": "POST",
+                    "path": "/rest/api/3/issue/[^/]+/comment$",
+                    "count": 1,
+                    "hang_s": 0.05,
+                }
+            ]
+        },
+    )
+
+    op = world.comment(key, "Looking into it", "cm_1")
+    await world.drain()
+    assert world.operation(op).status == "pending" and len(world.issue(key).comments) == 1
+    world.clock.advance(5)
+    await world.drain()
+
+    [comment] = world.issue(key).comments
+    assert world.operation(op).status == "done"
+    assert comment.properties["jirabridge"] == {"marker": "cm_1"}
+    with world.container.uow() as uow:
+        stored = uow.session.get(ItemComment, "cm_1")
+        assert stored is not None and stored.jira_comments == {"lk_1": comment.id}
+
+
+# -- a deleted issue, a disconnected site ---------------------------------------------------------
+
+
+async def test_a_deleted_issue_breaks_its_links_and_later_work_fails_without_a_call(world: World) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Active"), world.item("an-2", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"), world.link("lk_2", "an-2", key, "To Do"))
+    await world.jira("DELETE", f"/issue/{key}")
+
+    op = world.sync_status(key)
+    await world.drain()
+
+    failed = world.operation(op)
+    assert (failed.status, failed.reason) == ("failed", "issue_not_found")
+    links = world.links()
+    assert {(link.sync_state, link.jira_status) for link in links.values()} == {("broken", None)}
+    broken = [e for e in await world.events() if e["type"] == "link.broken"]
+    assert sorted(e["item"]["id"] for e in broken) == ["an-1", "an-2"]
+    shown = [link_json(link, ACME) for link in links.values()]  # as the items API renders them
+    assert {(s["sync_state"], s["jira_status"]) for s in shown} == {("broken", "unknown")}
+
+    # Any call to Jira now would answer 500 and count a hit: there must be none.
+    await world.control("POST", "/faults", {"rules": [{"kind": "error", "status": 500}]})
+    later = [world.comment(key, "Still there?", "cm_2"), world.sync_status(key)]
+    await world.drain()
+
+    for op_id in later:
+        assert (world.operation(op_id).status, world.operation(op_id).reason) == ("failed", "link_broken")
+    assert (await world.control("GET", "/faults"))["hits"] == []
+
+
+async def test_a_disconnected_site_fails_without_a_call(world: World) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    answer = await world.api.delete(f"/api/v1/sites/{world.site_id}", headers=world.tenant.headers())
+    assert answer.status_code == 204, answer.text
+    await world.control("POST", "/faults", {"rules": [{"kind": "error", "status": 500}]})
+
+    handlers = registry.build(world.container)
+    job = Job(
+        "op_x", world.tenant.workspace_id, world.site_id, "issue.sync_status", {"issue_key": key}, 1, key
+    )
+    outcome = await handlers["issue.sync_status"](job)
+
+    assert isinstance(outcome, Fail) and outcome.reason == "site_disconnected"
+    assert (await world.control("GET", "/faults"))["hits"] == []
+
+
+async def test_a_create_jira_refused_with_503_is_sent_again_without_waiting(world: World) -> None:
+    world.add(world.item("an-42", None), world.settings())
+    world.add(world.link("lk_1", "an-42", None))
+    await world.control("POST", "/sites/acme/index-lag", {"seconds": 2})
+    await world.control(
+        "POST",
+        "/faults",
+        {
+            "rules": [
+                {"kind": "error", "status": 503, "method": "POST", "path": "/rest/api/3/issue$", "count": 1}
+            ]
+        },
+    )
+    op = enqueue_create(world, "lk_1")
+
+    await world.drain()
+    assert (world.operation(op).status, world.operation(op).reason) == ("pending", "jira_unavailable")
+    world.clock.advance(5)
+    await world.drain()  # nothing was applied: created at once, no wait for the search index
+
+    [issue] = marked(world)
+    assert world.operation(op).status == "done" and world.links()["lk_1"].issue_key == issue.key
+
+
+# -- OAuth sites ----------------------------------------------------------------------------------
+
+
+async def test_an_oauth_site_refreshes_once_for_concurrent_jobs_and_stores_the_new_tokens(
+    world: World,
+) -> None:
+    await world.api.delete(f"/api/v1/sites/{world.site_id}", headers=world.tenant.headers())
+    started = await world.api.post(
+        "/api/v1/sites", json={"url": ACME, "auth": {"type": "oauth"}}, headers=world.tenant.headers()
+    )
+    assert started.status_code == 202, started.text
+    authorize = httpx.URL(started.json()["authorize_url"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=world.emulator), base_url="http://emulator"
+    ) as client:
+        consent = await client.get(f"{authorize.path}?{authorize.query.decode()}&login_hint=bot@acme.test")
+    back = httpx.URL(consent.headers["location"]).params
+    done = await world.api.get("/oauth/callback", params={"code": back["code"], "state": back["state"]})
+    assert done.status_code == 200, done.text
+    world.site_id = done.json()["site"]["id"]
+    keys = [await world.new_issue(f"Issue {n}") for n in range(3)]
+    world.add(*(world.item(f"an-{n}", "Open") for n in range(3)), world.settings())
+    world.add(*(world.link(f"lk_{n}", f"an-{n}", key, "To Do") for n, key in enumerate(keys)))
+    await world.control("POST", "/oauth/expire-access-tokens", {})
+
+    ops = [world.comment(key, "Checked", f"cm_{n}") for n, key in enumerate(keys)]  # run concurrently
+    await world.drain()
+    await world.control("POST", "/oauth/expire-access-tokens", {})
+    ops.append(world.comment(keys[0], "Checked again", "cm_9"))  # with the stored, rotated tokens
+    await world.drain()
+
+    assert [world.operation(op).status for op in ops] == ["done"] * 4
+    assert [len(world.issue(key).comments) for key in keys] == [2, 1, 1]
+
+
+async def test_no_request_leaves_for_a_host_that_is_not_allowed(world: World) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    with world.container.uow() as uow:
+        site = uow.session.get(Site, world.site_id)
+        assert site is not None
+        site.url = "https://jira.evil.example"  # a tampered row must not send the credentials there
+        uow.commit()
+
+    op = world.sync_status(key)
+    await world.drain()
+
+    assert (world.operation(op).status, world.operation(op).reason) == ("failed", "host_not_allowed")
+    assert world.issue(key).status == "To Do"
