@@ -18,9 +18,9 @@ import os
 from pathlib import Path
 
 from jirabridge.bootstrap import Container
+from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
 from jirabridge.entrypoints.cli import app
 from jirabridge.workers import registry
-from jirabridge.workers.outcomes import Done, Handler, Job, Outcome
 
 KIND = "e2e.effect"
 

@@ -96,7 +96,52 @@ async def _script(service: str, emulator: str, token: str) -> dict[str, Any]:
         test = await api.post(
             f"/api/v1/sites/{site['id']}/test", json={"project": "WEB", "issue_type": "Bug"}, headers=admin
         )
-        return {"workspace": workspace, "key": key, "site": site, "test": test.json()}
+        tickets = await _tickets(api, admin, site["id"], emulator)
+        return {"workspace": workspace, "key": key, "site": site, "test": test.json(), "tickets": tickets}
+
+
+async def _tickets(api: httpx.AsyncClient, admin: dict[str, str], site_id: str, emulator: str) -> list[str]:
+    """The three ticket profiles: a security finding, a data anomaly, two grouped error issues."""
+
+    async def call(method: str, path: str, body: Any = None) -> Any:
+        answer = await api.request(method, path, json=body, headers=admin)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    status_map = {"Open": "To Do", "Acknowledged": "In Progress", "Fixed": "Done", "Resolved": "Done"}
+    finding = {"title": "SQL injection in /search", "severity": "critical", "url": "https://host.example/f/1"}
+    await call("PUT", "/api/v1/settings", {"host_name": "Demo", "link_cardinality": {"error": "many_to_one"}})
+    web = {"default_issue_type": "Bug", "status_map": status_map, "priority_map": {"critical": "Highest"}}
+    await call("PUT", f"/api/v1/sites/{site_id}/projects/WEB", web)
+    await call(
+        "PUT",
+        f"/api/v1/sites/{site_id}/projects/DQ",
+        {"default_issue_type": "Task", "status_sync": "comment"},
+    )
+    await call("PUT", "/api/v1/items/vulnerability/CVE-1", finding | {"status": "Open"})
+    vulnerability = await call("POST", "/api/v1/items/vulnerability/CVE-1/tickets", {})
+    await call("PUT", "/api/v1/items/anomaly/an-42", {"title": "Null rate spike", "status": "Active"})
+    anomaly = await call("POST", "/api/v1/items/anomaly/an-42/tickets", {"project": "DQ"})
+    await call("PUT", "/api/v1/items/error/e-1", {"title": "TypeError in checkout", "status": "Open"})
+    await call("PUT", "/api/v1/items/error/e-2", {"title": "TypeError in cart", "status": "Open"})
+    grouped = await call("POST", "/api/v1/items/error/e-1/tickets", {})
+    await call("POST", "/api/v1/items/error/e-2/links", {"issue": grouped["issue_key"]})
+    await call("PUT", "/api/v1/items/vulnerability/CVE-1", finding | {"status": "Acknowledged"})
+    await call("PUT", "/api/v1/items/anomaly/an-42", {"title": "Null rate spike", "status": "Acknowledged"})
+    await asyncio.sleep(1.5)  # the worker applies the status changes
+    shown = (("finding CVE-1", vulnerability), ("anomaly an-42", anomaly), ("errors e-1 + e-2", grouped))
+    lines = []
+    async with httpx.AsyncClient(
+        base_url=f"{emulator}/sites/acme", auth=("admin@acme.test", "admin-token")
+    ) as jira:
+        for label, link in shown:
+            issue = (
+                await jira.get(f"/rest/api/3/issue/{link['issue_key']}", params={"fields": "status,comment"})
+            ).json()
+            fields = issue["fields"]
+            state = f"Jira status {fields['status']['name']}, {fields['comment']['total']} comment(s)"
+            lines.append(f"{label:<17} -> {link['issue_key']:<6} {state}")
+    return lines
 
 
 def _report(service: str, emulator: str, result: dict[str, Any]) -> str:
@@ -114,6 +159,8 @@ def _report(service: str, emulator: str, result: dict[str, Any]) -> str:
     lines += [
         f"    {c['check']:<11} {'ok' if c['ok'] else c['code']:<10} {c['message']}" for c in test["checks"]
     ]
+    lines += ["", "  Tickets, as Jira shows them after the status changes:"]
+    lines += [f"    {line}" for line in result["tickets"]]
     lines += [
         "",
         f"  Jira emulator:     {emulator}/sites/acme   (people: admin@acme.test / admin-token, ...)",

@@ -35,11 +35,11 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
+from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 from jirabridge.errors import Conflict, NotFound
 from jirabridge.ids import new_id
-from jirabridge.storage.tables import Operation
-from jirabridge.workers.backoff import DEFAULT_BACKOFF, Backoff
-from jirabridge.workers.outcomes import Done, Fail, Job, Outcome, Retry
+from jirabridge.storage.tables import Link, Operation
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 OUTSTANDING = (PENDING, RUNNING)
@@ -250,7 +250,34 @@ def record(
     )
     with sessions() as session, session.begin():
         written = session.scalar(statement)
+        if written is not None and values.get("reason") == MAX_ATTEMPTS_REASON:
+            _gave_up(session, job, str(values["detail"]), now)
     return str(values["status"]) if written is not None else None
+
+
+def _gave_up(session: Session, job: Job, detail: str, now: datetime) -> None:
+    """A handler never sees the last attempt run out, so the failure is made visible here: the
+    link of a create stops being `pending`, and the host learns it from the event feed (except for
+    callbacks, whose failure would only queue another callback)."""
+    from jirabridge.storage.events import record_event  # events enqueues through this module
+
+    link_id = job.payload.get("link_id")
+    if isinstance(link_id, str):
+        session.execute(
+            update(Link)
+            .where(Link.id == link_id, Link.sync_state == "pending")
+            .values(sync_state="failed", last_error=detail)
+        )
+    if job.kind != "callback.deliver":
+        record_event(
+            session,
+            workspace_id=job.workspace_id,
+            type="sync.failed",
+            source="jirabridge",
+            at=now,
+            issue_key=job.issue_key,
+            data={"operation": job.kind, "op": job.id, "reason": MAX_ATTEMPTS_REASON, "detail": detail},
+        )
 
 
 def _clip(text: str) -> str:

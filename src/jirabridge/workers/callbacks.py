@@ -28,13 +28,13 @@ import httpx
 
 from jirabridge import __version__
 from jirabridge.clock import Clock
+from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.secrets_box import SecretBox
 from jirabridge.service import events as event_views
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import events
 from jirabridge.workers import registry
-from jirabridge.workers.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container

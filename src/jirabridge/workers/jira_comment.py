@@ -15,11 +15,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
+from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.tables import ItemComment
 from jirabridge.workers import jira_common as common
-from jirabridge.workers.outcomes import Done, Handler, Job, Outcome
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container

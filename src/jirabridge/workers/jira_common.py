@@ -26,11 +26,11 @@ from sqlalchemy import select
 from jirabridge import jira
 from jirabridge.adapters.jira_connector import HostNotAllowed
 from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
+from jirabridge.domain.outcomes import Done, Fail, Outcome, Retry
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Link
-from jirabridge.workers.outcomes import Done, Fail, Outcome, Retry
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from jirabridge import jira
+from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, Link, Operation, ProjectSettings, Site
 from jirabridge.workers import jira_common as common
-from jirabridge.workers.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
 from jirabridge.domain import grouping, mappings
+from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, ProjectSettings
 from jirabridge.workers import jira_common as common
-from jirabridge.workers.outcomes import Done, Fail, Handler, Job, Outcome
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container

@@ -17,7 +17,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from jirabridge.workers.outcomes import Handler
+from jirabridge.domain.outcomes import Handler
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container

@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from jirabridge.clock import Clock
+from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
+from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.storage import outbox
-from jirabridge.workers.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.workers.metrics import WorkerMetrics
-from jirabridge.workers.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container

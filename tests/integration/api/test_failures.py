@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import httpx
 
 from jirabridge.bootstrap import Container
+from jirabridge.domain.outcomes import Fail
 from jirabridge.storage import outbox
-from jirabridge.workers.outcomes import Fail
 from support.service import make_tenant
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

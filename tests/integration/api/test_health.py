@@ -14,11 +14,11 @@ from sqlalchemy import text
 
 from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
+from jirabridge.domain.outcomes import Fail
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.storage import outbox
 from jirabridge.storage.db import make_engine
 from jirabridge.storage.events import record_event
-from jirabridge.workers.outcomes import Fail
 from support.service import make_tenant
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
@@ -35,18 +36,21 @@ async def worker(container: Container) -> AsyncIterator[Worker]:
 
 
 @pytest.fixture
-async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI) -> Host:
+async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Host:
     tenant = await make_tenant(api)
     site = await api.post(
         "/api/v1/sites", json={"url": ACME, "auth": BOT, "default_project": "WEB"}, headers=tenant.headers()
     )
     assert site.status_code == 201
-    return Host(api, tenant, site.json()["id"], emulator)
+    return Host(api, tenant, site.json()["id"], emulator, container)
 
 
 class Host:
-    def __init__(self, api: httpx.AsyncClient, tenant: Tenant, site_id: str, emulator: FastAPI) -> None:
-        self.api, self.tenant, self.site_id, self.emulator = api, tenant, site_id, emulator
+    def __init__(
+        self, api: httpx.AsyncClient, tenant: Tenant, site_id: str, emulator: FastAPI, container: Container
+    ) -> None:
+        self.api, self.tenant, self.site_id = api, tenant, site_id
+        self.emulator, self.container = emulator, container
 
     @property
     def jira(self) -> EmulatedSite:
@@ -67,14 +71,11 @@ class Host:
         assert answer.status_code in (200, 201), answer.text
         return dict(answer.json())
 
-    async def settle(self, timeout: float = 10) -> None:
+    async def settle(self, limit_s: float = 10) -> None:
         """Until the worker has nothing left to do."""
-        from sqlalchemy import text
-
-        container: Container = self.api._transport.app.state.container  # type: ignore[attr-defined]
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + limit_s
         while asyncio.get_running_loop().time() < deadline:
-            with container.engine.connect() as connection:
+            with self.container.engine.connect() as connection:
                 busy = connection.execute(
                     text("SELECT count(*) FROM operations WHERE status IN ('pending','running')")
                 ).scalar_one()

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge.domain.outcomes import Done, Fail, Job, Retry
 from jirabridge.errors import Conflict, NotFound
 from jirabridge.storage import outbox
 from jirabridge.storage.db import make_engine, session_factory
-from jirabridge.storage.tables import Operation, Workspace
-from jirabridge.workers.outcomes import Done, Fail, Job, Retry
+from jirabridge.storage.tables import Event, Operation, Workspace
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE_S = 30.0
@@ -182,6 +182,9 @@ def test_too_many_attempts_fail_for_good_and_a_retry_by_hand_puts_it_back(
         assert (failure.id, failure.reason, failure.attempts) == (op_id, "max_attempts", 3)
         assert "server_error: HTTP 503" in (failure.detail or "")
         assert outbox.list_failures(session, "ws_b") == []
+        # The host learns it from the feed: no handler saw the last attempt run out.
+        [event] = session.scalars(select(Event).where(Event.type == "sync.failed")).all()
+        assert (event.workspace_id, event.data["reason"], event.data["op"]) == ("ws_a", "max_attempts", op_id)
     assert claim(sessions, 100) == []
 
     with sessions() as session:

@@ -17,10 +17,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from jirabridge.bootstrap import Container
+from jirabridge.domain.outcomes import Job, Retry
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
 from jirabridge.workers.callbacks import make_deliver_handler
-from jirabridge.workers.outcomes import Job, Retry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.service import Tenant, make_tenant
 

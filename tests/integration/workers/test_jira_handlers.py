@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
+from jirabridge.domain.outcomes import Fail, Job
 from jirabridge.service.items import link_json
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Item, ItemComment, Link, Operation, ProjectSettings, Site
 from jirabridge.workers import registry
-from jirabridge.workers.outcomes import Fail, Job
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.service import Tenant, make_tenant
 
@@ -251,7 +251,9 @@ async def test_create_makes_one_marked_issue_links_it_and_points_back(world: Wor
     link = world.links()["lk_1"]
     assert (link.issue_key, link.issue_id, link.sync_state) == (issue.key, issue.id, "synced")
     # The item was already Active: the follow-up status sync moved the new issue to In Progress.
-    assert issue.status == "In Progress"
+    with world.container.uow() as uow:
+        ops = [(o.kind, o.status, o.reason, o.detail) for o in uow.session.scalars(select(Operation))]
+    assert issue.status == "In Progress", ops
     assert (link.jira_status, link.jira_status_category) == ("In Progress", "indeterminate")
     [remote] = issue.remote_links
     assert remote.global_id == f"jirabridge:{world.tenant.workspace_id}:anomaly:an-42"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jirabridge.workers.outcomes import Done, Fail, Job, Outcome, Retry
+from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from typing import cast
 import pytest
 
 from jirabridge.bootstrap import Container
-from jirabridge.workers.backoff import Backoff
-from jirabridge.workers.outcomes import Done, Handler, Job, Outcome
+from jirabridge.domain.backoff import Backoff
+from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
 from jirabridge.workers.registry import Registry
 
 

@@ -8,8 +8,8 @@ import logging
 import pytest
 from prometheus_client import generate_latest
 
+from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.workers.metrics import WorkerMetrics
-from jirabridge.workers.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.workers.runner import Worker, WorkerOptions
 from unit.workers.fakes import FakeQueue, FixedClock
 
