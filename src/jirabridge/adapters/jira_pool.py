@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -84,6 +84,8 @@ class JiraPool:
         self._done_statuses: dict[str, tuple[datetime, frozenset[str]]] = {}
         self._http: httpx.AsyncClient | None = None
         self._users = 0
+        # Called with the status of every Jira answer (the worker counts them in its metrics).
+        self.on_status: list[Callable[[int], None]] = []
 
     # -- shared pieces -----------------------------------------------------------------------------
 
@@ -99,12 +101,16 @@ class JiraPool:
         if _origin(url) not in self._trusted and not host_allowed(url, self.settings.allowed_jira_hosts):
             raise HostNotAllowed(f"refusing a request to {request.url.host}: not an allowed Jira host")
 
+    async def _count(self, response: httpx.Response) -> None:
+        for hook in self.on_status:
+            hook(response.status_code)
+
     def _acquire_http(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(
                 transport=self.transport,
                 timeout=httpx.Timeout(self.settings.jira_timeout_s),
-                event_hooks={"request": [self._guard]},
+                event_hooks={"request": [self._guard], "response": [self._count]},
                 follow_redirects=False,
                 headers={"User-Agent": "jirabridge"},
             )

@@ -31,6 +31,24 @@ def get_site(uow: UnitOfWork, workspace_id: str, site_id: str) -> Site:
     return site
 
 
+def connected_site(uow: UnitOfWork, workspace_id: str, site_id: str | None) -> Site:
+    """The named site, or the workspace's default; Invalid unless it is connected."""
+    if site_id is not None:
+        site = get_site(uow, workspace_id, site_id)
+    else:
+        default = uow.session.scalar(
+            select(Site).where(
+                Site.workspace_id == workspace_id, Site.is_default.is_(True), Site.status == "connected"
+            )
+        )
+        if default is None:
+            raise Invalid.field("site", "no default site is connected; name one")
+        site = default
+    if site.status != "connected":
+        raise Invalid.field("site", f"site {site.id} is not connected")
+    return site
+
+
 def _normalise(container: Services, url: str) -> str:
     try:
         return normalise_site_url(url, container.settings.allowed_jira_hosts)

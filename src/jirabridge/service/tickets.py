@@ -27,7 +27,7 @@ from jirabridge.service import metadata
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import IssueInfo, Services
-from jirabridge.service.sites import get_site, list_sites, site_access
+from jirabridge.service.sites import connected_site, list_sites, site_access
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
@@ -66,28 +66,11 @@ def _cardinality(uow: UnitOfWork, workspace_id: str, item_type: str) -> Cardinal
     return Cardinality(configured)
 
 
-def _site(uow: UnitOfWork, workspace_id: str, site_id: str | None) -> Site:
-    if site_id is not None:
-        site = get_site(uow, workspace_id, site_id)
-    else:
-        found = uow.session.scalar(
-            select(Site).where(
-                Site.workspace_id == workspace_id, Site.is_default.is_(True), Site.status == "connected"
-            )
-        )
-        if found is None:
-            raise Invalid.field("site", "no site is connected")
-        site = found
-    if site.status != "connected":
-        raise Invalid.field("site", f"site {site.id} is not connected")
-    return site
-
-
 def _context(
     uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str, site_id: str | None, project: str | None
 ) -> Context:
     item = items_service.find_item(uow, workspace_id, item_type, item_id)
-    site = _site(uow, workspace_id, site_id)
+    site = connected_site(uow, workspace_id, site_id)
     chosen = project or site.default_project
     if not chosen:
         raise Invalid.field("project", "no project given and the site has no default project")

@@ -11,7 +11,7 @@ from jirabridge.errors import Forbidden, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import ConnectFailed, JiraAccount, Services, SiteAccess
-from jirabridge.service.sites import OAUTH_STATE_TTL, get_site
+from jirabridge.service.sites import OAUTH_STATE_TTL, connected_site
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.tables import HostUser, OAuthState, Site, UserConnection
 
@@ -46,25 +46,6 @@ def _ensure_user(container: Services, uow: UnitOfWork, workspace_id: str, user_i
         uow.session.add(HostUser(workspace_id=workspace_id, id=user_id, updated_at=container.clock.now()))
 
 
-def _target_site(uow: UnitOfWork, workspace_id: str, site_id: str | None) -> Site:
-    if site_id is not None:
-        return _connected_or_invalid(get_site(uow, workspace_id, site_id))
-    default = uow.session.scalar(
-        select(Site).where(
-            Site.workspace_id == workspace_id, Site.is_default.is_(True), Site.status == "connected"
-        )
-    )
-    if default is None:
-        raise Invalid.field("site", "no default site is connected; name one")
-    return default
-
-
-def _connected_or_invalid(site: Site) -> Site:
-    if site.status != "connected":
-        raise Invalid.field("site", f"site {site.id} is not connected")
-    return site
-
-
 @dataclass(frozen=True)
 class PendingUserOAuth:
     site: Site
@@ -74,7 +55,7 @@ class PendingUserOAuth:
 async def connect_api_token(
     container: Services, workspace_id: str, user_id: str, *, site_id: str | None, email: str, api_token: str
 ) -> UserConnection:
-    site = await run_db(container, lambda uow: _target_site(uow, workspace_id, site_id))
+    site = await run_db(container, lambda uow: connected_site(uow, workspace_id, site_id))
     access = SiteAccess(site.url, "api_token", {"email": email, "api_token": api_token})
     try:
         account = await container.connector.verify(access)
@@ -82,7 +63,7 @@ async def connect_api_token(
         raise Invalid.field("auth", f"{failed.code}: {failed.message}") from None
 
     def save(uow: UnitOfWork) -> UserConnection:
-        current = _target_site(uow, workspace_id, site.id)
+        current = connected_site(uow, workspace_id, site.id)
         _ensure_user(container, uow, workspace_id, user_id)
         sealed = container.secrets.seal({"email": email, "api_token": api_token})
         connection = save_connection(container, uow, current, user_id, "api_token", sealed, account)
@@ -100,7 +81,7 @@ async def start_oauth(
     state = new_secret()
 
     def save(uow: UnitOfWork) -> Site:
-        site = _target_site(uow, workspace_id, site_id)
+        site = connected_site(uow, workspace_id, site_id)
         _ensure_user(container, uow, workspace_id, user_id)
         uow.session.add(
             OAuthState(

@@ -31,6 +31,12 @@ class WorkerMetrics:
         self.running = Gauge(
             "jirabridge_worker_running_jobs", "Operations running in this worker now.", registry=self.registry
         )
+        self.jira_calls = Counter(
+            "jirabridge_worker_jira_calls",
+            "Answers from Jira to this worker's calls, by HTTP status.",
+            ["status"],
+            registry=self.registry,
+        )
         self.claimed = Counter(
             "jirabridge_worker_claimed_operations",
             "Operations claimed from the outbox.",

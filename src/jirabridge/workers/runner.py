@@ -115,6 +115,7 @@ class Worker:
 
     def __post_init__(self) -> None:
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._finished = 0  # jobs ended so far (see `_loop`)
         self._stopping = False
         self._wakeup: asyncio.Event | None = None
 
@@ -170,10 +171,14 @@ class Worker:
     async def _loop(self, wakeup: asyncio.Event) -> None:
         while not self._stopping:
             free = self.options.concurrency - len(self._running)
+            # A job that finishes while the claim runs may have unblocked work the claim could not see
+            # yet (the next operation on its issue): `--once` must not stop on that claim's answer.
+            finished_before = self._finished
             claimed = await self._claim(free) if free > 0 else []
             for job in claimed:
                 self._running[job.id] = asyncio.create_task(self._run_one(job, wakeup))
-            if self.options.once and not self._running and not claimed:
+            drained = not self._running and not claimed and self._finished == finished_before
+            if self.options.once and drained:
                 return
             if self._stopping:
                 return
@@ -209,6 +214,7 @@ class Worker:
         finally:
             self.metrics.running.dec()
             self._running.pop(job.id, None)
+            self._finished += 1
             wakeup.set()
 
     async def _outcome(self, job: Job) -> Outcome:
@@ -295,8 +301,10 @@ def run_worker(
 ) -> None:
     """`jirabridge worker`: every registered handler, until a signal (or, with `once`, drained)."""
     from jirabridge.workers import registry
+    from jirabridge.workers.jira_common import pool_for
 
     metrics = WorkerMetrics()
+    pool_for(container).on_status.append(lambda status: metrics.jira_calls.labels(status=str(status)).inc())
     if metrics_port is not None:
         metrics.serve(metrics_port)
     worker = Worker(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -61,6 +62,10 @@ async def test_api_token_site_is_verified_stored_encrypted_and_never_shown(
         assert answer.status_code == 200
         assert "bot-token" not in answer.text
     assert "bot-token" not in _raw_database_text(container)
+    if container.engine.url.get_backend_name() == "sqlite":  # the file itself, journal included
+        path = str(container.engine.url.database)
+        for file in (Path(path), Path(path + "-wal")):
+            assert not file.exists() or b"bot-token" not in file.read_bytes()
 
 
 async def test_rejected_credentials_and_urls_answer_422_and_store_nothing(

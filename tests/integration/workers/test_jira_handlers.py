@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import generate_latest
 from sqlalchemy import select
 
 from jira_emulator.state import Site as EmulatedSite
@@ -592,3 +593,19 @@ async def test_no_request_leaves_for_a_host_that_is_not_allowed(world: World) ->
 
     assert (world.operation(op).status, world.operation(op).reason) == ("failed", "host_not_allowed")
     assert world.issue(key).status == "To Do"
+
+
+async def test_every_jira_answer_is_counted_by_status(world: World) -> None:
+    from jirabridge.workers.jira_common import pool_for
+    from jirabridge.workers.metrics import WorkerMetrics
+
+    metrics = WorkerMetrics()
+    pool_for(world.container).on_status.append(
+        lambda status: metrics.jira_calls.labels(status=str(status)).inc()
+    )
+    world.add(world.item("an-1", None), world.settings())
+    world.add(world.link("lk_1", "an-1", None))
+    enqueue_create(world, "lk_1")
+    await world.drain()
+    assert metrics.jira_calls.labels(status="201")._value.get() >= 1  # the create (and its remote link)
+    assert 'jirabridge_worker_jira_calls_total{status="201"}' in generate_latest(metrics.registry).decode()

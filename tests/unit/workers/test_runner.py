@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
+from datetime import datetime
 
 import pytest
 from prometheus_client import generate_latest
@@ -179,3 +182,42 @@ async def test_metrics_count_operations_by_kind_and_outcome() -> None:
     assert 'jirabridge_worker_operations_total{kind="jira.worklog",outcome="retry"} 1.0' in text
     assert 'jirabridge_worker_retries_total{kind="jira.worklog",reason="rate_limited"} 1.0' in text
     assert "jirabridge_worker_running_jobs 0.0" in text
+
+
+class ClaimRacingQueue(FakeQueue):
+    """A claim that answers from a moment when the issue's first operation was still running, while
+    that operation finishes during the claim: the race a real database produces under load."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorded = threading.Event()
+
+    def claim(self, *, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Job]:
+        jobs = super().claim(worker_id=worker_id, now=now, limit=limit, lease_s=lease_s)
+        if not jobs and any(r.status == "running" for r in self.rows):
+            self.recorded.wait(timeout=5)  # the running job is recorded meanwhile,
+            time.sleep(0.2)  # and the worker has forgotten it before this stale answer arrives
+        return jobs
+
+    def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None:
+        status = super().record(job, outcome, now, worker_id=worker_id)
+        self.recorded.set()
+        return status
+
+
+async def test_once_does_not_stop_on_a_claim_that_raced_a_finishing_job() -> None:
+    queue = ClaimRacingQueue()
+    first = queue.add("step", key="WEB-1")
+    second = queue.add("step", key="WEB-1")
+    release = asyncio.Event()
+
+    async def step(job: Job) -> Outcome:
+        if job.id == first:
+            await release.wait()
+        return Done()
+
+    running = asyncio.create_task(worker(queue, {"step": step}).run())
+    await asyncio.sleep(0.05)  # the first job runs; the next claim is blocked behind it
+    release.set()
+    await asyncio.wait_for(running, timeout=10)
+    assert [queue.row(first).status, queue.row(second).status] == ["done", "done"]
