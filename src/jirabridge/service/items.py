@@ -110,25 +110,25 @@ def upsert_item(
 
 
 def status_changed(uow: UnitOfWork, now: datetime, item: Item, previous: str | None) -> None:
-    """Enqueue, per linked issue, what the project's `status_sync` mode asks for."""
+    """Enqueue, per linked issue, what the project's `status_sync` mode asks for. A broken link gets
+    its operation too: the worker records the failure (`link_broken`) without calling Jira."""
     for link in item_links(uow, item.workspace_id, item.type, item.id):
-        if link.issue_key is None or link.sync_state == "broken":
+        if link.issue_key is None:
             continue  # a pending create syncs the status itself once the issue exists
-        mode = project_settings(uow, item.workspace_id, link.site_id, project_of(link.issue_key)).get(
-            "status_sync"
-        )
+        settings = project_settings(uow, item.workspace_id, link.site_id, project_of(link.issue_key))
+        mode = settings.get("status_sync")
         if mode in STATUS_MODES_THAT_PUSH:
             enqueue_status_sync(uow, now, item.workspace_id, link.site_id, link.issue_key)
         elif mode == "comment":
-            settings = project_settings(uow, item.workspace_id, link.site_id, project_of(link.issue_key))
+            workspace = workspace_settings.load(uow, item.workspace_id)
             text = comment_text(
-                settings.get("comment_template")
-                or workspace_settings.load(uow, item.workspace_id).comment_template,
+                settings.get("comment_template") or workspace.comment_template,
                 timestamp=now,
                 host=_host_name(uow, item.workspace_id),
                 item_type=item.type,
                 status=item.status or "",
                 item=as_domain(item),
+                previous_status=previous,
             )
             enqueue_comment(uow, now, item.workspace_id, link, text, marker=new_id("cm"))
 
