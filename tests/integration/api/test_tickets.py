@@ -379,3 +379,31 @@ async def test_another_workspace_never_sees_or_changes_an_item(host: Host) -> No
     assert own.status_code == 201
     mine = (await host.call("GET", "/api/v1/items/anomaly/an-1")).json()
     assert (mine["title"], mine["status"]) == ("anomaly an-1", "Open")
+
+
+async def test_a_retried_post_with_the_same_idempotency_key_creates_one_ticket(host: Host) -> None:
+    await host.item("anomaly", "an-1")
+    headers = host.tenant.headers() | {"Idempotency-Key": "req-1"}
+    first = await host.api.post(
+        "/api/v1/items/anomaly/an-1/tickets", json={"issue_type": "Task"}, headers=headers
+    )
+    again = await host.api.post(
+        "/api/v1/items/anomaly/an-1/tickets", json={"issue_type": "Task"}, headers=headers
+    )
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert len(host.jira.issues) == 1
+    other_body = await host.api.post(
+        "/api/v1/items/anomaly/an-1/tickets", json={"issue_type": "Bug"}, headers=headers
+    )
+    assert other_body.status_code == 409
+    # A refused request frees its key: the corrected request may use it.
+    bad = host.tenant.headers() | {"Idempotency-Key": "req-2"}
+    refused = await host.api.post(
+        "/api/v1/items/anomaly/an-1/tickets", json={"issue_type": "Epic"}, headers=bad
+    )
+    assert refused.status_code == 422
+    fixed = await host.api.post("/api/v1/items/anomaly/an-1/tickets", json={"issue_type": "Bug"}, headers=bad)
+    assert fixed.status_code == 201 and len(host.jira.issues) == 2
+    fresh = await host.call("POST", "/api/v1/items/anomaly/an-1/tickets", {"issue_type": "Task"})
+    assert fresh.status_code == 201 and len(host.jira.issues) == 3  # no key: another ticket, as asked

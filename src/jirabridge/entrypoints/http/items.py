@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Header, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
-from jirabridge.service import comments, tickets
+from jirabridge.service import comments, idempotency, tickets
 from jirabridge.service import items as items_service
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/api/v1/items", tags=["items"])
 ItemType = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,99}$")]
 ItemId = Annotated[str, Path(min_length=1, max_length=200)]
 AttributeValue = str | int | float | bool | None
+IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
 class PutItem(Request):
@@ -86,32 +87,55 @@ def delete_item(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow, ser
 
 @router.post("/{item_type}/{item_id}/tickets", status_code=201)
 async def create_ticket(
-    item_type: ItemType, item_id: ItemId, body: CreateTicket, who: Member, services: Services
+    item_type: ItemType,
+    item_id: ItemId,
+    body: CreateTicket,
+    who: Member,
+    services: Services,
+    idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     """Create a Jira issue for the item: 201 with the key when Jira answered in time, else 202 with the
-    pending link (GET the item to follow it)."""
+    pending link (GET the item to follow it). `Idempotency-Key` makes a retried POST answer the same."""
     assert who.workspace_id is not None
+    workspace_id = who.workspace_id
     request = tickets.TicketRequest(**body.model_dump())
-    link, site_url = await tickets.create_ticket(services, who.workspace_id, item_type, item_id, request)
-    status = 201 if link.sync_state == "synced" else 202
-    return JSONResponse(items_service.link_json(link, site_url), status_code=status)
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        link, site_url = await tickets.create_ticket(services, workspace_id, item_type, item_id, request)
+        return (201 if link.sync_state == "synced" else 202), items_service.link_json(link, site_url)
+
+    fingerprint = idempotency.request_hash("POST", f"/items/{item_type}/{item_id}/tickets", body.model_dump())
+    status, answer = await idempotency.once(services, workspace_id, idempotency_key, fingerprint, work)
+    return JSONResponse(answer, status_code=status)
 
 
 @router.post("/{item_type}/{item_id}/links", status_code=201)
 async def link_issue(
-    item_type: ItemType, item_id: ItemId, body: LinkIssue, who: Member, services: Services
+    item_type: ItemType,
+    item_id: ItemId,
+    body: LinkIssue,
+    who: Member,
+    services: Services,
+    idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     assert who.workspace_id is not None
-    link, site_url = await tickets.link_issue(
-        services,
-        who.workspace_id,
-        item_type,
-        item_id,
-        ref=body.issue,
-        site_id=body.site,
-        backlink=body.backlink,
-    )
-    return JSONResponse(items_service.link_json(link, site_url), status_code=201)
+    workspace_id = who.workspace_id
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        link, site_url = await tickets.link_issue(
+            services,
+            workspace_id,
+            item_type,
+            item_id,
+            ref=body.issue,
+            site_id=body.site,
+            backlink=body.backlink,
+        )
+        return 201, items_service.link_json(link, site_url)
+
+    fingerprint = idempotency.request_hash("POST", f"/items/{item_type}/{item_id}/links", body.model_dump())
+    status, answer = await idempotency.once(services, workspace_id, idempotency_key, fingerprint, work)
+    return JSONResponse(answer, status_code=status)
 
 
 @router.delete("/{item_type}/{item_id}/links/{issue_key}", status_code=204)
