@@ -407,3 +407,21 @@ async def test_a_retried_post_with_the_same_idempotency_key_creates_one_ticket(h
     assert fixed.status_code == 201 and len(host.jira.issues) == 2
     fresh = await host.call("POST", "/api/v1/items/anomaly/an-1/tickets", {"issue_type": "Task"})
     assert fresh.status_code == 201 and len(host.jira.issues) == 3  # no key: another ticket, as asked
+
+
+async def test_a_retried_comment_with_the_same_idempotency_key_is_posted_once(host: Host) -> None:
+    await host.project("DQ", default_issue_type="Task", comment_sync="outbound")
+    await host.item("anomaly", "an-1")
+    key = (await host.call("POST", "/api/v1/items/anomaly/an-1/tickets", {"project": "DQ"})).json()[
+        "issue_key"
+    ]
+    headers = host.tenant.headers() | {"Idempotency-Key": "comment-1"}
+    for _ in range(2):
+        answer = await host.api.post(
+            "/api/v1/items/anomaly/an-1/comments", json={"body": "Once"}, headers=headers
+        )
+        assert answer.status_code == 201
+    await host.settle()
+    assert len((await host.call("GET", "/api/v1/items/anomaly/an-1/comments")).json()["comments"]) == 1
+    issue = host.jira.issue_by_ref(key)
+    assert issue is not None and len(issue.comments) == 1

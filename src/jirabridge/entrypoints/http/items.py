@@ -12,6 +12,8 @@ from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.service import comments, idempotency, tickets
 from jirabridge.service import items as items_service
+from jirabridge.service.db import run_db
+from jirabridge.service.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
@@ -148,15 +150,30 @@ def unlink(
 
 
 @router.post("/{item_type}/{item_id}/comments", status_code=201)
-def add_comment(
-    item_type: ItemType, item_id: ItemId, body: AddComment, who: Member, uow: Uow, services: Services
-) -> dict[str, Any]:
+async def add_comment(
+    item_type: ItemType,
+    item_id: ItemId,
+    body: AddComment,
+    who: Member,
+    services: Services,
+    idempotency_key: IdempotencyHeader = None,
+) -> JSONResponse:
     assert who.workspace_id is not None
-    author = body.author or who.user_id
-    comment = comments.add_host_comment(
-        uow, services.clock.now(), who.workspace_id, item_type, item_id, body.body, author
+    workspace_id, author = who.workspace_id, body.author or who.user_id
+
+    def add(uow: UnitOfWork) -> dict[str, Any]:
+        now = services.clock.now()
+        comment = comments.add_host_comment(uow, now, workspace_id, item_type, item_id, body.body, author)
+        return comments.comment_json(comment)
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        return 201, await run_db(services, add)
+
+    fingerprint = idempotency.request_hash(
+        "POST", f"/items/{item_type}/{item_id}/comments", body.model_dump()
     )
-    return comments.comment_json(comment)
+    status, answer = await idempotency.once(services, workspace_id, idempotency_key, fingerprint, work)
+    return JSONResponse(answer, status_code=status)
 
 
 @router.get("/{item_type}/{item_id}/comments")
