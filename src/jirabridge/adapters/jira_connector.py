@@ -1,6 +1,6 @@
 """`JiraConnector` on top of `jirabridge.jira`: verify credentials, OAuth 3LO, the connection test.
 
-Every request first passes `_guard`, so no request ever leaves for a host that is neither an allowed
+Every request first passes the host guard (adapters/jira_http.py), so no request ever leaves for a host that is neither an allowed
 Jira site nor the configured Atlassian OAuth endpoints — even if a stored URL or a redirect says so.
 """
 
@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
 from jirabridge import jira
+from jirabridge.adapters.jira_http import HostNotAllowed, host_guard, oauth_app
 from jirabridge.config import Settings
-from jirabridge.domain.site_urls import host_allowed
 from jirabridge.service.ports import (
     Check,
     ConnectFailed,
@@ -31,32 +30,14 @@ from jirabridge.service.ports import (
 T = TypeVar("T")
 
 
-class HostNotAllowed(Exception):
-    pass
-
-
 class HttpJiraConnector:
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.transport = transport
-        self.oauth_app = jira.OAuthApp(
-            client_id=settings.oauth_client_id or "",
-            client_secret=settings.oauth_client_secret.get_secret_value()
-            if settings.oauth_client_secret
-            else "",
-            redirect_uri=settings.public_url.rstrip("/") + "/oauth/callback",
-            authorize_url=settings.atlassian_auth_url.rstrip("/") + "/authorize",
-            token_url=settings.atlassian_auth_url.rstrip("/") + "/oauth/token",
-            api_url=settings.atlassian_api_url,
-        )
-        self._trusted = {_origin(settings.atlassian_auth_url), _origin(settings.atlassian_api_url)}
+        self.oauth_app = oauth_app(settings)
+        self._guard = host_guard(settings)
 
     # -- plumbing ---------------------------------------------------------------------------------
-
-    async def _guard(self, request: httpx.Request) -> None:
-        url = str(request.url)
-        if _origin(url) not in self._trusted and not host_allowed(url, self.settings.allowed_jira_hosts):
-            raise HostNotAllowed(f"refusing a request to {request.url.host}: not an allowed Jira host")
 
     def _http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -228,11 +209,6 @@ def _allowed(values: list[dict[str, Any]] | None) -> tuple[str, ...] | None:
         return None
     names = (v.get("name", v.get("value")) for v in values)
     return tuple(n for n in names if isinstance(n, str))
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 async def _classified(call: Callable[[], Awaitable[T]], *, not_found: str = "invalid_url") -> T:

@@ -23,13 +23,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import httpx
 
 from jirabridge import jira
-from jirabridge.adapters.jira_connector import HostNotAllowed
-from jirabridge.domain.site_urls import host_allowed
+from jirabridge.adapters.jira_http import host_guard, oauth_app
 from jirabridge.service.db import run_db
 from jirabridge.service.sites import site_access
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -68,17 +66,8 @@ class JiraPool:
         self.services = services
         self.settings = services.settings
         self.transport = transport if transport is not None else services.jira_transport
-        self.oauth_app = jira.OAuthApp(
-            client_id=self.settings.oauth_client_id or "",
-            client_secret=self.settings.oauth_client_secret.get_secret_value()
-            if self.settings.oauth_client_secret
-            else "",
-            redirect_uri=self.settings.public_url.rstrip("/") + "/oauth/callback",
-            authorize_url=self.settings.atlassian_auth_url.rstrip("/") + "/authorize",
-            token_url=self.settings.atlassian_auth_url.rstrip("/") + "/oauth/token",
-            api_url=self.settings.atlassian_api_url,
-        )
-        self._trusted = {_origin(self.settings.atlassian_auth_url), _origin(self.settings.atlassian_api_url)}
+        self.oauth_app = oauth_app(self.settings)
+        self._guard = host_guard(self.settings)
         self._pacers: dict[str, jira.SitePacer] = {}
         self._oauth: dict[str, _OAuthEntry] = {}
         self._done_statuses: dict[str, tuple[datetime, frozenset[str]]] = {}
@@ -95,11 +84,6 @@ class JiraPool:
         if pacer is None:
             pacer = self._pacers[key] = jira.SitePacer(self.settings.jira_rate_per_site)
         return pacer
-
-    async def _guard(self, request: httpx.Request) -> None:
-        url = str(request.url)
-        if _origin(url) not in self._trusted and not host_allowed(url, self.settings.allowed_jira_hosts):
-            raise HostNotAllowed(f"refusing a request to {request.url.host}: not an allowed Jira host")
 
     async def _count(self, response: httpx.Response) -> None:
         for hook in self.on_status:
@@ -186,8 +170,3 @@ class JiraPool:
         )
         self._done_statuses[site_id] = (now + STATUS_CACHE_TTL, names)
         return names
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()

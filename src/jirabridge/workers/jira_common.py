@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from jirabridge import jira
-from jirabridge.adapters.jira_connector import HostNotAllowed
+from jirabridge.adapters.jira_http import HostNotAllowed
 from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
 from jirabridge.domain.outcomes import Done, Fail, Outcome, Retry
 from jirabridge.service.db import run_db
