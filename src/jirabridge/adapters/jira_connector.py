@@ -1,7 +1,7 @@
 """`JiraConnector` on top of `jirabridge.jira`: verify credentials, OAuth 3LO, the connection test.
 
-Every request first passes the host guard (adapters/jira_http.py), so no request ever leaves for a host that is neither an allowed
-Jira site nor the configured Atlassian OAuth endpoints — even if a stored URL or a redirect says so.
+Every request first passes the host guard of adapters/jira_http.py: no request ever leaves for a
+host that is not an allowed Jira site or Atlassian's OAuth endpoints.
 """
 
 from __future__ import annotations

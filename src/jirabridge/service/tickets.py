@@ -12,6 +12,7 @@ import asyncio
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -272,7 +273,7 @@ async def link_issue(
             item_type,
             item_id,
             site_id or (named_site.id if named_site else None),
-            project_key(key),
+            items_service.project_of(key),
         )
         if any(lk.issue_key == key and lk.site_id == ctx.site.id for lk in ctx.existing):
             raise Conflict(f"{item_type}/{item_id} is already linked to {key}")
@@ -336,11 +337,7 @@ async def link_issue(
     return await run_db(services, save), ctx.site.url
 
 
-def project_key(issue_key: str) -> str:
-    return issue_key.rsplit("-", 1)[0]
-
-
-def _status_on_link(uow: UnitOfWork, now: Any, ctx: Context, info: IssueInfo) -> None:
+def _status_on_link(uow: UnitOfWork, now: datetime, ctx: Context, info: IssueInfo) -> None:
     """A ticket already done gives the new item the mapped done status (grouped tickets); otherwise
     the project's `on_link_status`, if any. Linking never moves the ticket."""
     mapping = mappings.StatusMapping(
