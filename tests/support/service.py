@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.secrets_box import SecretBox
+from jirabridge.workers import registry
+from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 
 SERVICE_TOKEN = "test-service-token"
 # The emulator's default seed registers this OAuth app with this redirect URI.
@@ -51,6 +54,18 @@ async def api(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(container))
     async with httpx.AsyncClient(transport=transport, base_url="http://jirabridge.test") as client:
         yield client
+
+
+@pytest.fixture
+async def worker(container: Container) -> AsyncIterator[Worker]:
+    """A worker running every registered handler in the test's event loop, polling every 50 ms."""
+    running = Worker(
+        SqlQueue(container.sessions), registry.build(container), container.clock, WorkerOptions(poll_s=0.05)
+    )
+    task = asyncio.create_task(running.run())
+    yield running
+    running.stop()
+    await task
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ and PostgreSQL. Every assertion is about what a host or a Jira user would see.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,25 +13,13 @@ from sqlalchemy import text
 
 from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
-from jirabridge.workers import registry
-from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from jirabridge.workers.runner import Worker
 from support.service import Tenant, make_tenant
 
 ACME = "https://acme.atlassian.net"
 BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 STATUS_MAP = {"Open": "To Do", "Acknowledged": "In Progress", "Fixed": "Done", "Ignored": "Won't Do"}
 GROUP_MAP = {"Open": "To Do", "In Progress": "In Progress", "Resolved": "Done", "For Review": "To Do"}
-
-
-@pytest.fixture
-async def worker(container: Container) -> AsyncIterator[Worker]:
-    running = Worker(
-        SqlQueue(container.sessions), registry.build(container), container.clock, WorkerOptions(poll_s=0.05)
-    )
-    task = asyncio.create_task(running.run())
-    yield running
-    running.stop()
-    await task
 
 
 @pytest.fixture
