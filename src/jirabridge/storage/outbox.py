@@ -39,6 +39,7 @@ from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 from jirabridge.errors import Conflict, NotFound
 from jirabridge.ids import new_id
+from jirabridge.storage import schedules
 from jirabridge.storage.tables import Link, Operation
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
@@ -138,6 +139,7 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     with sessions() as session, session.begin():
+        _enqueue_scheduled(session, now)
         _give_up_on_lost_leases(session, now, max_attempts)
         rows = sorted(session.execute(claim_them).all(), key=lambda row: row.seq)
     return [
@@ -152,6 +154,27 @@ def claim(
         )
         for row in rows
     ]
+
+
+def _enqueue_scheduled(session: Session, now: datetime) -> None:
+    """One operation per due schedule, unless the schedule's previous one is still outstanding."""
+    for schedule in schedules.take_due(session, now):
+        ordering_key = schedules.ORDERING_PREFIX + schedule.key
+        busy = session.scalar(
+            select(exists().where(Operation.ordering_key == ordering_key, Operation.status.in_(OUTSTANDING)))
+        )
+        if not busy:
+            enqueue(
+                session,
+                workspace_id=schedule.workspace_id,
+                kind=schedule.kind,
+                payload=dict(schedule.payload or {}),
+                ordering_key=ordering_key,
+                now=now,
+                site_id=schedule.site_id,
+            )
+            schedule.last_enqueued_at = now
+    session.flush()
 
 
 def _give_up_on_lost_leases(session: Session, now: datetime, max_attempts: int) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -270,3 +271,19 @@ class ItemComment(Base):
     jira_comments: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Schedule(Base):
+    """Periodic work (pollers, webhook refresh, drift checks): the worker enqueues `kind` with `payload`
+    every `every_s` seconds, one operation at a time per schedule (see storage/schedules.py)."""
+
+    __tablename__ = "schedules"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    every_s: Mapped[float] = mapped_column(Float)
+    next_run_at: Mapped[datetime] = mapped_column(index=True)
+    last_enqueued_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 10:03:03.385327
+Create Date: 2026-11-23 12:16:13.473165
 """
 
 from __future__ import annotations
@@ -188,6 +188,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_operations_workspace_id"), ["workspace_id"], unique=False)
 
     op.create_table(
+        "schedules",
+        sa.Column("key", sa.String(length=300), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("site_id", sa.String(length=40), nullable=True),
+        sa.Column("kind", sa.String(length=60), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("every_s", sa.Float(), nullable=False),
+        sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_enqueued_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_schedules_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_schedules")),
+    )
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_schedules_next_run_at"), ["next_run_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_schedules_workspace_id"), ["workspace_id"], unique=False)
+
+    op.create_table(
         "sites",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -331,6 +353,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sites_workspace_id"))
 
     op.drop_table("sites")
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_schedules_workspace_id"))
+        batch_op.drop_index(batch_op.f("ix_schedules_next_run_at"))
+
+    op.drop_table("schedules")
     with op.batch_alter_table("operations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_operations_workspace_id"))
         batch_op.drop_index("ix_operations_ordering")

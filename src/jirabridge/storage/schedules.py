@@ -1,0 +1,104 @@
+"""Periodic work on top of the outbox: pollers, webhook refreshes, worklog drift checks.
+
+A schedule is a row saying "enqueue an operation of `kind` with `payload` every `every_s` seconds".
+The service writes schedules (`ensure`, `remove`, `run_now`) in the same transaction as the settings
+that imply them; workers enqueue what is due in their claim transaction (`outbox.claim`). So periodic
+work needs no timer of its own, survives restarts, and is shared by any number of workers:
+
+- a due schedule is taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite: one writer at a time),
+  so two workers never enqueue the same round;
+- its operation's ordering key is `schedule:{key}`, and no new one is enqueued while the previous one
+  is still pending or running: a slow poll is never stacked up behind itself;
+- the operation then runs like any other: retried with backoff, visible in the failures when it fails
+  for good — and the next round is enqueued anyway, so one failure never stops a poller.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from jirabridge.storage.tables import Schedule
+
+ORDERING_PREFIX = "schedule:"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def ensure(
+    session: Session,
+    *,
+    key: str,
+    workspace_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    every_s: float,
+    now: datetime,
+    site_id: str | None = None,
+) -> Schedule:
+    """Create or update a schedule. A new one runs at once; a changed interval counts from the last
+    round, so shortening it takes effect without waiting for the old interval to end."""
+    now = _utc(now)
+    schedule = session.get(Schedule, key)
+    if schedule is None:
+        schedule = Schedule(key=key, next_run_at=now, last_enqueued_at=None)
+        session.add(schedule)
+    elif schedule.every_s != every_s:
+        last = schedule.last_enqueued_at
+        schedule.next_run_at = (
+            now if last is None else min(_utc(schedule.next_run_at), _utc(last) + _s(every_s))
+        )
+    schedule.workspace_id = workspace_id
+    schedule.site_id = site_id
+    schedule.kind = kind
+    schedule.payload = payload
+    schedule.every_s = every_s
+    return schedule
+
+
+def remove(session: Session, key: str) -> None:
+    session.execute(delete(Schedule).where(Schedule.key == key))
+
+
+def remove_prefix(session: Session, prefix: str) -> None:
+    """Remove every schedule whose key starts with `prefix` (e.g. all of a site's)."""
+    session.execute(delete(Schedule).where(Schedule.key.startswith(prefix, autoescape=True)))
+
+
+def run_now(session: Session, *, workspace_id: str, key_prefix: str, now: datetime) -> list[str]:
+    """Make the workspace's schedules under `key_prefix` due now; returns their keys."""
+    rows = session.execute(
+        update(Schedule)
+        .where(Schedule.workspace_id == workspace_id, Schedule.key.startswith(key_prefix, autoescape=True))
+        .values(next_run_at=_utc(now))
+        .returning(Schedule.key)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(row.key for row in rows)
+
+
+def take_due(session: Session, now: datetime, *, limit: int = 100) -> list[Schedule]:
+    """Lock the due schedules (skipping those another worker holds) and move each to its next round.
+    The caller (`outbox.claim`) enqueues their operations in the same transaction."""
+    now = _utc(now)
+    due = list(
+        session.scalars(
+            select(Schedule)
+            .where(Schedule.next_run_at <= now)
+            .order_by(Schedule.next_run_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for schedule in due:
+        schedule.next_run_at = now + _s(schedule.every_s)
+    return due
+
+
+def _s(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
