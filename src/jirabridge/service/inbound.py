@@ -1,0 +1,429 @@
+"""Inbound sync: apply what Jira reports (by webhook or poll) to the linked items (SPEC section 3).
+
+One path for both sources. `receive` is called inside the caller's unit of work (the webhook route,
+the poller) and either applies the change at once or, when outbound work on that issue is still
+pending or running, queues it behind that work (`inbound.apply`, same ordering key as the issue's
+outbound operations). That ordering is the echo prevention: by the time Jira's report of a change
+jirabridge made itself is applied, the handler that made it has recorded what it did — the link's
+`jira_status`, `jira_assignee`, a `JiraCommentRef` for a comment — so the report matches what is
+known and changes nothing.
+
+What is applied, per linked issue:
+- a change older than the newest already applied to the issue (`Link.jira_updated_at`) is ignored:
+  deliveries are unordered and polls overlap;
+- status (project `status_sync` two_way/inbound): each linked item takes the mapped host status
+  (explicit inbound map, else the inverse of the outbound map, else done → `resolved_status`) unless
+  the host changed the item's status after Jira's change (the newer change wins); the item's other
+  linked issues are then moved to match, as for a host change;
+- assignee (`assignee_sync` inbound/two_way): the Jira account maps to a host user through a user
+  connection on the site, else by email where Jira shows one; an unmapped account unassigns the item
+  and the event names the Jira user — never a guess;
+- comments (`comment_sync` inbound/two_way): a Jira comment created after the link appears on every
+  linked item once; edits update it; comments jirabridge wrote are recognised and skipped;
+- a deleted issue breaks its links.
+Every change emits an event (source `jira`) on the feed and to the host callback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, select
+
+from jirabridge.domain import inbound as domain
+from jirabridge.domain import mappings
+from jirabridge.ids import new_id
+from jirabridge.service import items as items_service
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage import outbox
+from jirabridge.storage.events import record_event
+from jirabridge.storage.tables import (
+    HostUser,
+    Item,
+    ItemComment,
+    JiraCommentRef,
+    Link,
+    Operation,
+    Site,
+    UserConnection,
+)
+
+APPLY_KIND = "inbound.apply"
+BROKEN = "broken"
+# A comment written this long before its issue was linked still counts as new (clocks differ).
+COMMENT_GRACE = timedelta(minutes=1)
+
+
+def receive(uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *, source: str) -> bool:
+    """Apply `change` now, or queue it behind outbound work on its issue. Returns True when applied
+    now. The caller commits."""
+    key = issue_key_of(change)
+    ordering_key = f"issue:{site.id}:{key}"
+    busy = uow.session.scalar(
+        select(
+            exists().where(Operation.ordering_key == ordering_key, Operation.status.in_(outbox.OUTSTANDING))
+        )
+    )
+    if busy:
+        outbox.enqueue(
+            uow.session,
+            workspace_id=site.workspace_id,
+            kind=APPLY_KIND,
+            payload={"site_id": site.id, "source": source, "change": encode(change)},
+            ordering_key=ordering_key,
+            now=now,
+            site_id=site.id,
+            issue_key=key,
+        )
+        return False
+    apply(uow, now, site, change, source=source)
+    return True
+
+
+def issue_key_of(change: domain.Change) -> str:
+    return change.issue_key if isinstance(change, domain.CommentChanged) else change.key
+
+
+def apply(uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *, source: str) -> None:
+    key = issue_key_of(change)
+    links = [
+        lk
+        for lk in items_service.issue_links(uow, site.workspace_id, site.id, key)
+        if lk.sync_state != BROKEN
+    ]
+    if not links:
+        return
+    if isinstance(change, domain.IssueDeleted):
+        _deleted(uow, now, site, key, links)
+        return
+    sync = domain.project_sync(
+        items_service.project_settings(uow, site.workspace_id, site.id, items_service.project_of(key))
+    )
+    if isinstance(change, domain.CommentChanged):
+        if sync.comment_inbound:
+            _comment(uow, now, site, key, links, change.comment)
+        return
+    seen = max((_aware(lk.jira_updated_at) for lk in links if lk.jira_updated_at), default=None)
+    if not domain.is_stale(seen, change.updated):
+        _status(uow, now, site, key, links, change, sync)
+        if change.has_assignee:
+            _assignee(uow, now, site, key, links, change, sync)
+        for link in links:
+            link.jira_updated_at = change.updated
+    if change.comments is not None and sync.comment_inbound:
+        for comment in change.comments:
+            _comment(uow, now, site, key, links, comment)
+
+
+# -- status ----------------------------------------------------------------------------------------
+
+
+def _status(
+    uow: UnitOfWork,
+    now: datetime,
+    site: Site,
+    key: str,
+    links: list[Link],
+    change: domain.IssueSnapshot,
+    sync: domain.ProjectSync,
+) -> None:
+    known = links[0].jira_status
+    if not domain.status_changed(known, change.status):
+        return
+    for link in links:
+        link.jira_status = change.status
+        link.jira_status_category = change.status_category
+        if link.sync_state == "failed" and (link.last_error or "").startswith("transition_not_allowed"):
+            link.sync_state, link.last_error = "synced", None
+    if not sync.status_inbound:
+        return
+    target = mappings.inbound_status(sync.mapping, change.status, change.status_category)
+    if target is None:
+        return
+    for item in _items(uow, links):
+        if item.status == target:
+            continue
+        if item.status_changed_at is not None and _aware(item.status_changed_at) > change.updated:
+            continue  # the host changed it after Jira did: the host's change wins and is pushed out
+        previous = item.status
+        item.status = target
+        item.status_changed_at = now
+        item.updated_at = now
+        _event(
+            uow,
+            now,
+            site,
+            key,
+            item,
+            "item.status_changed",
+            {"from": previous, "to": target, "jira_status": change.status, "jira_user": _user(change.actor)},
+        )
+        _push_to_other_issues(uow, now, item, site.id, key)
+
+
+def _push_to_other_issues(uow: UnitOfWork, now: datetime, item: Item, site_id: str, key: str) -> None:
+    """The item's other linked issues follow its new status, as for a host change."""
+    for link in items_service.item_links(uow, item.workspace_id, item.type, item.id):
+        if link.issue_key is None or (link.site_id, link.issue_key) == (site_id, key):
+            continue
+        settings = items_service.project_settings(
+            uow, item.workspace_id, link.site_id, items_service.project_of(link.issue_key)
+        )
+        if settings.get("status_sync", "two_way") in items_service.STATUS_MODES_THAT_PUSH:
+            items_service.enqueue_status_sync(uow, now, item.workspace_id, link.site_id, link.issue_key)
+
+
+# -- assignee --------------------------------------------------------------------------------------
+
+
+def _assignee(
+    uow: UnitOfWork,
+    now: datetime,
+    site: Site,
+    key: str,
+    links: list[Link],
+    change: domain.IssueSnapshot,
+    sync: domain.ProjectSync,
+) -> None:
+    account = change.assignee.account_id if change.assignee else None
+    if all(link.jira_assignee == account for link in links):
+        return
+    for link in links:
+        link.jira_assignee = account
+    if not sync.assignee_inbound:
+        return
+    host_user = None if change.assignee is None else host_user_for(uow, site, change.assignee)
+    for item in _items(uow, links):
+        if item.assignee_changed_at is not None and _aware(item.assignee_changed_at) > change.updated:
+            continue
+        if item.assignee == host_user and (host_user is not None or change.assignee is None):
+            continue
+        previous = item.assignee
+        item.assignee = host_user
+        item.assignee_changed_at = now
+        item.updated_at = now
+        data: dict[str, Any] = {"from": previous, "to": host_user, "jira_user": _user(change.assignee)}
+        if change.assignee is not None and host_user is None:
+            data["unmapped"] = True
+        _event(uow, now, site, key, item, "item.assignee_changed", data)
+
+
+def host_user_for(uow: UnitOfWork, site: Site, user: domain.JiraUser) -> str | None:
+    """The host user of a Jira account: by user connection on the site, else by email; else None."""
+    connected = uow.session.scalar(
+        select(UserConnection.user_id).where(
+            UserConnection.workspace_id == site.workspace_id,
+            UserConnection.site_id == site.id,
+            UserConnection.account_id == user.account_id,
+        )
+    )
+    if connected is not None:
+        return connected
+    if not user.email:
+        return None
+    matches = list(
+        uow.session.scalars(
+            select(HostUser.id).where(
+                HostUser.workspace_id == site.workspace_id,
+                func.lower(HostUser.email) == user.email.strip().lower(),
+            )
+        )
+    )
+    return matches[0] if len(matches) == 1 else None  # two host users with one email: no guess
+
+
+# -- comments --------------------------------------------------------------------------------------
+
+
+def _comment(
+    uow: UnitOfWork,
+    now: datetime,
+    site: Site,
+    key: str,
+    links: list[Link],
+    comment: domain.CommentSnapshot,
+) -> None:
+    ref = uow.session.get(JiraCommentRef, (site.id, comment.id))
+    if ref is not None and ref.source != "jira":
+        return  # jirabridge wrote it: never sent back
+    jira_ref = f"{site.id}:{comment.id}"
+    if ref is None:
+        linked_at = min(_aware(lk.linked_at) for lk in links)
+        if comment.created < linked_at - COMMENT_GRACE:
+            return  # older than the link: history, not a change
+        uow.session.add(
+            JiraCommentRef(
+                workspace_id=site.workspace_id,
+                site_id=site.id,
+                jira_comment_id=comment.id,
+                issue_key=key,
+                item_comment_id=None,
+                source="jira",
+                jira_updated_at=comment.updated,
+            )
+        )
+        for item in _items(uow, links):
+            stored = ItemComment(
+                id=new_id("cm"),
+                workspace_id=site.workspace_id,
+                item_type=item.type,
+                item_id=item.id,
+                source="jira",
+                author=comment.author.display_name if comment.author else None,
+                body=comment.body,
+                jira_ref=jira_ref,
+                created_at=comment.created,
+                updated_at=comment.updated,
+            )
+            uow.session.add(stored)
+            _event(uow, now, site, key, item, "item.comment_added", _comment_data(stored, comment))
+        return
+    if ref.jira_updated_at is not None and comment.updated <= _aware(ref.jira_updated_at):
+        return
+    ref.jira_updated_at = comment.updated
+    copies = uow.session.scalars(
+        select(ItemComment).where(
+            ItemComment.workspace_id == site.workspace_id, ItemComment.jira_ref == jira_ref
+        )
+    )
+    for stored in copies:
+        if stored.body == comment.body:
+            continue
+        stored.body = comment.body
+        stored.updated_at = comment.updated
+        owner = uow.session.get(Item, (site.workspace_id, stored.item_type, stored.item_id))
+        if owner is not None:
+            _event(uow, now, site, key, owner, "item.comment_updated", _comment_data(stored, comment))
+
+
+def _comment_data(stored: ItemComment, comment: domain.CommentSnapshot) -> dict[str, Any]:
+    return {
+        "comment_id": stored.id,
+        "jira_comment_id": comment.id,
+        "body": comment.body,
+        "jira_user": _user(comment.author),
+    }
+
+
+# -- deleted issues --------------------------------------------------------------------------------
+
+
+def _deleted(uow: UnitOfWork, now: datetime, site: Site, key: str, links: list[Link]) -> None:
+    detail = f"issue {key} was deleted in Jira"
+    for link in links:
+        link.sync_state = BROKEN
+        link.jira_status = None
+        link.jira_status_category = None
+        link.last_error = detail
+        record_event(
+            uow.session,
+            workspace_id=site.workspace_id,
+            type="link.broken",
+            source="jira",
+            at=now,
+            item=(link.item_type, link.item_id),
+            issue_key=key,
+            data={"site": site.id, "reason": "issue_deleted"},
+        )
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _items(uow: UnitOfWork, links: list[Link]) -> list[Item]:
+    found: list[Item] = []
+    seen: set[tuple[str, str]] = set()
+    for link in links:
+        ref = (link.item_type, link.item_id)
+        if ref in seen:
+            continue
+        seen.add(ref)
+        row = uow.session.get(Item, (link.workspace_id, *ref))
+        if row is not None:
+            found.append(row)
+    return found
+
+
+def _event(
+    uow: UnitOfWork, now: datetime, site: Site, key: str, item: Item, kind: str, data: dict[str, Any]
+) -> None:
+    record_event(
+        uow.session,
+        workspace_id=site.workspace_id,
+        type=kind,
+        source="jira",
+        at=now,
+        item=(item.type, item.id),
+        issue_key=key,
+        data={"site": site.id, **data},
+    )
+
+
+def _user(user: domain.JiraUser | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"account_id": user.account_id, "display_name": user.display_name}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# -- deferred changes (the payload of `inbound.apply`) -----------------------------------------------
+
+
+def encode(change: domain.Change) -> dict[str, Any]:
+    kind = type(change).__name__
+    return {"kind": kind, **_plain(asdict(change))}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def decode(data: dict[str, Any]) -> domain.Change:
+    kind = data["kind"]
+    if kind == "IssueDeleted":
+        return domain.IssueDeleted(key=data["key"], id=data.get("id"))
+    if kind == "CommentChanged":
+        return domain.CommentChanged(
+            issue_key=data["issue_key"], issue_id=data.get("issue_id"), comment=_comment_from(data["comment"])
+        )
+    if kind != "IssueSnapshot":
+        raise ValueError(f"unknown inbound change {kind!r}")
+    comments = data.get("comments")
+    return domain.IssueSnapshot(
+        key=data["key"],
+        id=data.get("id"),
+        updated=datetime.fromisoformat(data["updated"]),
+        status=data.get("status"),
+        status_category=data.get("status_category"),
+        has_assignee=bool(data.get("has_assignee")),
+        assignee=_user_from(data.get("assignee")),
+        comments=None if comments is None else tuple(_comment_from(c) for c in comments),
+        actor=_user_from(data.get("actor")),
+    )
+
+
+def _user_from(data: dict[str, Any] | None) -> domain.JiraUser | None:
+    if data is None:
+        return None
+    return domain.JiraUser(data["account_id"], data.get("display_name"), data.get("email"))
+
+
+def _comment_from(data: dict[str, Any]) -> domain.CommentSnapshot:
+    return domain.CommentSnapshot(
+        id=data["id"],
+        body=data["body"],
+        author=_user_from(data.get("author")),
+        created=datetime.fromisoformat(data["created"]),
+        updated=datetime.fromisoformat(data["updated"]),
+    )

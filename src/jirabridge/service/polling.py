@@ -1,0 +1,74 @@
+"""Which projects are polled, and `POST /api/v1/sync/reconcile`.
+
+A project with any inbound sync (status, assignee or comments taking Jira's changes) has a schedule
+`poll:{site}:{project}` running `inbound.poll` every `poll_interval_s` (workers/inbound_poll.py). It is
+kept in step with the project settings in the same transaction that stores them. Switching inbound
+sync off removes the schedule but keeps the watermark, so switching it on again catches up on
+everything changed meanwhile.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jirabridge.domain.inbound import project_sync
+from jirabridge.errors import NotFound
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage import schedules
+from jirabridge.storage.tables import ProjectSettings
+
+POLL_KIND = "inbound.poll"
+DEFAULT_INTERVAL_S = 300
+
+
+def schedule_key(site_id: str, project: str) -> str:
+    return f"poll:{site_id}:{project}"
+
+
+def follow_settings(uow: UnitOfWork, now: datetime, row: ProjectSettings) -> None:
+    """Add, change or remove the project's poll schedule to match its settings (caller commits)."""
+    key = schedule_key(row.site_id, row.project_key)
+    settings = dict(row.settings or {})
+    if not project_sync(settings).any_inbound:
+        schedules.remove(uow.session, key)
+        return
+    if row.polled_until is None:
+        row.polled_until = now  # from now on; history before the settings existed is not a change
+    schedules.ensure(
+        uow.session,
+        key=key,
+        workspace_id=row.workspace_id,
+        kind=POLL_KIND,
+        payload={"site_id": row.site_id, "project": row.project_key},
+        every_s=float(settings.get("poll_interval_s") or DEFAULT_INTERVAL_S),
+        now=now,
+        site_id=row.site_id,
+    )
+
+
+def forget_project(uow: UnitOfWork, site_id: str, project: str) -> None:
+    schedules.remove(uow.session, schedule_key(site_id, project))
+
+
+def forget_site(uow: UnitOfWork, site_id: str) -> None:
+    schedules.remove_prefix(uow.session, f"poll:{site_id}:")
+
+
+def reconcile(
+    uow: UnitOfWork, now: datetime, workspace_id: str, site_id: str | None, project: str | None
+) -> list[dict[str, str]]:
+    """Make the matching projects' polls due now; returns them. Nothing matching: NotFound."""
+    prefix = (
+        "poll:" + (f"{site_id}:" if site_id else "") + (f"{project.upper()}" if site_id and project else "")
+    )
+    keys = schedules.run_now(uow.session, workspace_id=workspace_id, key_prefix=prefix, now=now)
+    polled = [dict(zip(("site", "project"), key.split(":", 2)[1:], strict=True)) for key in keys]
+    if project and not site_id:
+        polled = [p for p in polled if p["project"] == project.upper()]
+    if not polled:
+        raise NotFound(
+            "no project with inbound sync matches; set status, assignee or comment sync to "
+            "inbound or two_way in its project settings first"
+        )
+    uow.commit()
+    return polled
