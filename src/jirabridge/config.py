@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # search index lags, so for this many seconds after the last try "not found" means "wait", not
     # "create again".
     create_verify_grace_s: float = Field(default=30.0, ge=0)
+    # How often each site's worklog change feeds are read for worklogs edited or deleted by hand.
+    worklog_drift_interval_s: float = Field(default=300.0, gt=0)
 
     @field_validator("allowed_jira_hosts", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 class FieldError:
     field: str
     message: str
+    position: int | None = None  # where in the field's text the problem is (a rule's query)
 
 
 class JirabridgeError(Exception):

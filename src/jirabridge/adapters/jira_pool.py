@@ -14,6 +14,10 @@
   concurrent jobs, so one refresh serves them all instead of each spending the same refresh token.
 - A site that is not connected (disconnected, or never finished connecting) raises `SiteUnavailable`
   before any call is made.
+- `client_as_user(site_id, user_id)` is a client authenticated as a host user's own Jira identity
+  (their user connection), for what Jira attributes to its caller: worklogs, comments. It shares the
+  site's pacer (one budget per site, whoever calls) and the connection pool; its OAuth refreshes are
+  stored on the user connection. A user without a connection raises `UserNotConnected`.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ import httpx
 from jirabridge import jira
 from jirabridge.adapters.jira_http import host_guard, oauth_app
 from jirabridge.service.db import run_db
+from jirabridge.service.ports import SiteAccess
 from jirabridge.service.sites import site_access
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import Site
+from jirabridge.service.user_access import find_connection, user_access
+from jirabridge.storage.tables import Site, UserConnection
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -47,6 +53,16 @@ class SiteUnavailable(Exception):
         super().__init__(f"site {site_id} is not connected")
         self.site_id = site_id
         self.reason = reason
+
+
+class UserNotConnected(SiteUnavailable):
+    """The site is connected, but the host user has no Jira connection on it: `reason` is
+    `user_not_connected`. (A `SiteUnavailable`, so `jira_common.classify` handles it too.)"""
+
+    def __init__(self, site_id: str, user_id: str) -> None:
+        super().__init__(site_id, "user_not_connected")
+        self.args = (f"user {user_id} has no Jira connection on site {site_id}",)
+        self.user_id = user_id
 
 
 @dataclass
@@ -124,13 +140,16 @@ class JiraPool:
         return site
 
     def _auth(self, site: Site) -> tuple[str, httpx.Auth]:
-        access = site_access(self.services, site)
+        return self._access_auth(site.id, site_access(self.services, site))
+
+    def _access_auth(self, cache_key: str, access: SiteAccess) -> tuple[str, httpx.Auth]:
+        """The base URL and auth for one identity; OAuth auths are shared per `cache_key`."""
         if access.auth_type == "api_token":
             creds = access.credentials
             return access.url, jira.BasicTokenAuth(creds["email"], creds["api_token"])
         base = jira.gateway_base_url(access.cloud_id or "", self.settings.atlassian_api_url)
         tokens = jira.OAuthTokens.model_validate(access.credentials)
-        entry = self._oauth.get(site.id)
+        entry = self._oauth.get(cache_key)
         if entry is not None and tokens.refresh_token in entry.seen:
             return base, entry.auth  # ours is as new as the stored tokens, or newer
         save = access.save_credentials
@@ -142,7 +161,7 @@ class JiraPool:
 
         fresh = _OAuthEntry(jira.OAuthAuth(self.oauth_app, tokens, on_refresh))
         fresh.remember(tokens.refresh_token)
-        self._oauth[site.id] = fresh
+        self._oauth[cache_key] = fresh
         return base, fresh.auth
 
     @contextlib.asynccontextmanager
@@ -152,6 +171,29 @@ class JiraPool:
         """A client for a connected site (of `workspace_id`, when given); `SiteUnavailable` otherwise."""
         site = await self._load_site(site_id, workspace_id)
         base, auth = self._auth(site)
+        http = self._acquire_http()
+        try:
+            yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)
+        finally:
+            await self._release_http()
+
+    @contextlib.asynccontextmanager
+    async def client_as_user(
+        self, site_id: str, user_id: str, *, workspace_id: str | None = None
+    ) -> AsyncIterator[jira.JiraClient]:
+        """A client calling the site as host user `user_id` (their own Jira identity), so what it
+        writes is authored by them. `SiteUnavailable` when the site is not connected,
+        `UserNotConnected` when the user has no connection on it."""
+        site = await self._load_site(site_id, workspace_id)
+
+        def load(uow: UnitOfWork) -> UserConnection | None:
+            return find_connection(uow, site.workspace_id, site.id, user_id)
+
+        connection = await run_db(self.services, load)
+        if connection is None:
+            raise UserNotConnected(site_id, user_id)
+        access = user_access(self.services, site, connection)
+        base, auth = self._access_auth(f"user:{connection.id}", access)
         http = self._acquire_http()
         try:
             yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)

@@ -25,6 +25,7 @@ from jira_emulator import create_app as create_emulator
 from jira_emulator import default_seed
 from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
+from jirabridge.entrypoints import demo_inbound, demo_rules, demo_worklogs
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.ids import new_secret
 from jirabridge.secrets_box import SecretBox
@@ -97,7 +98,18 @@ async def _script(service: str, emulator: str, token: str) -> dict[str, Any]:
             f"/api/v1/sites/{site['id']}/test", json={"project": "WEB", "issue_type": "Bug"}, headers=admin
         )
         tickets = await _tickets(api, admin, site["id"], emulator)
-        return {"workspace": workspace, "key": key, "site": site, "test": test.json(), "tickets": tickets}
+        finding = (await api.get("/api/v1/items/vulnerability/CVE-1", headers=admin)).json()
+        inbound = await demo_inbound.play(api, admin, site["id"], emulator, finding["links"][0]["issue_key"])
+        return {
+            "workspace": workspace,
+            "key": key,
+            "site": site,
+            "test": test.json(),
+            "tickets": tickets,
+            "inbound": inbound,
+            "rules": await demo_rules.play(api, admin, site["id"], emulator),
+            "worklogs": await demo_worklogs.play(api, admin, site["id"], emulator),
+        }
 
 
 async def _tickets(api: httpx.AsyncClient, admin: dict[str, str], site_id: str, emulator: str) -> list[str]:
@@ -161,6 +173,12 @@ def _report(service: str, emulator: str, result: dict[str, Any]) -> str:
     ]
     lines += ["", "  Tickets, as Jira shows them after the status changes:"]
     lines += [f"    {line}" for line in result["tickets"]]
+    lines += ["", "  Changes made in Jira, as the host learns them (webhook):"]
+    lines += [f"    {line}" for line in result["inbound"]]
+    lines += ["", "  Error issues routed by ordered rules (GET/PUT /api/v1/rules):"]
+    lines += [f"    {line}" for line in result["rules"]]
+    lines += ["", "  Time entries as worklogs (PUT /api/v1/time-entries/{id}), as Jira shows them:"]
+    lines += [f"    {line}" for line in result["worklogs"]]
     lines += [
         "",
         f"  Jira emulator:     {emulator}/sites/acme   (people: admin@acme.test / admin-token, ...)",

@@ -287,6 +287,7 @@ class RemoteLink(JiraModel):
 
 class Webhook(JiraModel):
     id: int
+    url: str | None = None
     jql_filter: str | None = None
     events: list[str] = []
     expiration_date: int | None = None  # epoch milliseconds

@@ -1,5 +1,14 @@
 """Comments on items. A host comment is posted to every linked issue whose project syncs comments
-outbound; Jira comments arrive with inbound sync (a later issue) and are listed alongside."""
+outbound (`issue.comment`); an edit updates the Jira comments it became (`issue.comment_update`).
+Jira comments arrive with inbound sync (service/inbound.py) and are listed alongside; they are never
+sent back, and the host cannot edit them here.
+
+Who the comment is from in Jira is decided by the worker when it posts (workers/jira_comment.py): the
+author's own Jira identity when they have a user connection on the site, else the site's connection
+with the author's name in the text. The operations therefore carry the author and the plain text,
+and the worker reads the comment's body when it runs, so a create that has not run yet posts the
+latest edit.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +17,24 @@ from typing import Any
 
 from sqlalchemy import select
 
+from jirabridge.domain.access import Principal, can_act_for
+from jirabridge.domain.descriptions import text_to_adf
+from jirabridge.errors import Conflict, Forbidden, NotFound
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import ItemComment
+from jirabridge.storage import outbox
+from jirabridge.storage.events import record_event
+from jirabridge.storage.tables import ItemComment, JiraCommentRef, Link, Operation
 
 OUTBOUND_MODES = ("outbound", "two_way")
+COMMENT_KIND = "issue.comment"
+COMMENT_UPDATE_KIND = "issue.comment_update"
+
+
+def site_text(author: str | None, body: str) -> str:
+    """The text of a comment posted by the site's connection: it says who wrote it."""
+    return f"{author}: {body}" if author else body
 
 
 def add_host_comment(
@@ -34,25 +55,149 @@ def add_host_comment(
         source="host",
         author=author,
         body=body,
-        jira_comments={},
         created_at=now,
         updated_at=now,
     )
     uow.session.add(comment)
-    # Posted by the site's connection, so the text says who wrote it.
-    text = f"{author}: {body}" if author else body
-    posted: set[tuple[str, str]] = set()
+    for link in _outbound_links(uow, workspace_id, item_type, item_id):
+        assert link.issue_key is not None
+        outbox.enqueue(
+            uow.session,
+            workspace_id=workspace_id,
+            kind=COMMENT_KIND,
+            payload={
+                "site_id": link.site_id,
+                "issue_key": link.issue_key,
+                "marker": comment.id,  # the property that makes the create exactly-once
+                "author": author,
+                "text": body,
+                # What the site posts if the comment is gone by the time the worker runs.
+                "body": text_to_adf(site_text(author, body)),
+            },
+            ordering_key=_ordering_key(link.site_id, link.issue_key),
+            now=now,
+            site_id=link.site_id,
+            issue_key=link.issue_key,
+        )
+    uow.commit()
+    return comment
+
+
+def update_host_comment(
+    uow: UnitOfWork,
+    now: datetime,
+    who: Principal,
+    item_type: str,
+    item_id: str,
+    comment_id: str,
+    body: str,
+) -> ItemComment:
+    """Store the new body and queue the update of every Jira comment it became. A comment from Jira
+    is Jira's to edit (409); a member key bound to a user edits only that user's comments (403)."""
+    assert who.workspace_id is not None
+    workspace_id = who.workspace_id
+    items_service.find_item(uow, workspace_id, item_type, item_id)
+    comment = uow.session.get(ItemComment, comment_id)
+    if comment is None or (comment.workspace_id, comment.item_type, comment.item_id) != (
+        workspace_id,
+        item_type,
+        item_id,
+    ):
+        raise NotFound(f"item {item_type}/{item_id} has no comment {comment_id}")
+    if comment.source != "host":
+        raise Conflict(f"comment {comment_id} came from Jira: edit it in Jira")
+    if not can_act_for(who, comment.author or ""):
+        raise Forbidden(f"this key acts only for user {who.user_id}; comment {comment_id} is not theirs")
+    if comment.body == body:
+        return comment
+    comment.body = body
+    comment.updated_at = now
+    for site_id, issue_key in _posted_or_posting(uow, comment):
+        outbox.enqueue(
+            uow.session,
+            workspace_id=workspace_id,
+            kind=COMMENT_UPDATE_KIND,
+            payload={"site_id": site_id, "issue_key": issue_key, "item_comment_id": comment.id},
+            ordering_key=_ordering_key(site_id, issue_key),
+            now=now,
+            site_id=site_id,
+            issue_key=issue_key,
+        )
+    record_event(
+        uow.session,
+        workspace_id=workspace_id,
+        type="item.comment_updated",
+        source="host",
+        at=now,
+        item=(item_type, item_id),
+        data={"comment_id": comment.id, "author": comment.author, "body": body},
+    )
+    uow.commit()
+    return comment
+
+
+def _posted_or_posting(uow: UnitOfWork, comment: ItemComment) -> list[tuple[str, str]]:
+    """The issues whose Jira comment must follow an edit: those it was posted to (`JiraCommentRef`)
+    and those whose create is still queued or running. A queued create reads the new body itself;
+    one already running may have read the old one, so the update queued behind it (same ordering
+    key) makes sure. Projects that stopped syncing comments outbound are left alone."""
+    found: list[tuple[str, str]] = []
+    refs = uow.session.scalars(
+        select(JiraCommentRef)
+        .where(
+            JiraCommentRef.workspace_id == comment.workspace_id,
+            JiraCommentRef.item_comment_id == comment.id,
+            JiraCommentRef.source == "jirabridge",
+        )
+        .order_by(JiraCommentRef.site_id, JiraCommentRef.issue_key)
+    )
+    for ref in refs:
+        if (ref.site_id, ref.issue_key) not in found:
+            found.append((ref.site_id, ref.issue_key))
+    for link in _outbound_links(uow, comment.workspace_id, comment.item_type, comment.item_id):
+        assert link.issue_key is not None
+        if (link.site_id, link.issue_key) not in found and _create_outstanding(uow, link, comment.id):
+            found.append((link.site_id, link.issue_key))
+    return [
+        (site_id, key)
+        for site_id, key in found
+        if items_service.project_settings(
+            uow, comment.workspace_id, site_id, items_service.project_of(key)
+        ).get("comment_sync")
+        in OUTBOUND_MODES
+    ]
+
+
+def _create_outstanding(uow: UnitOfWork, link: Link, marker: str) -> bool:
+    assert link.issue_key is not None
+    queued = uow.session.scalars(
+        select(Operation.payload).where(
+            Operation.ordering_key == _ordering_key(link.site_id, link.issue_key),
+            Operation.kind == COMMENT_KIND,
+            Operation.status.in_(outbox.OUTSTANDING),
+        )
+    )
+    return any(payload.get("marker") == marker for payload in queued)
+
+
+def _outbound_links(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> list[Link]:
+    """The item's usable links to issues whose project syncs comments outbound, one per issue."""
+    found: list[Link] = []
+    seen: set[tuple[str, str]] = set()
     for link in items_service.item_links(uow, workspace_id, item_type, item_id):
-        if link.issue_key is None or link.sync_state == "broken" or (link.site_id, link.issue_key) in posted:
+        if link.issue_key is None or link.sync_state == "broken" or (link.site_id, link.issue_key) in seen:
             continue
         settings = items_service.project_settings(
             uow, workspace_id, link.site_id, items_service.project_of(link.issue_key)
         )
         if settings.get("comment_sync") in OUTBOUND_MODES:
-            items_service.enqueue_comment(uow, now, workspace_id, link, text, marker=comment.id)
-            posted.add((link.site_id, link.issue_key))
-    uow.commit()
-    return comment
+            found.append(link)
+            seen.add((link.site_id, link.issue_key))
+    return found
+
+
+def _ordering_key(site_id: str, issue_key: str) -> str:
+    return f"issue:{site_id}:{issue_key}"
 
 
 def list_comments(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> list[ItemComment]:

@@ -18,6 +18,7 @@ from jirabridge.domain.descriptions import text_to_adf
 from jirabridge.domain.templates import comment_text
 from jirabridge.errors import NotFound
 from jirabridge.ids import new_id
+from jirabridge.service import assignees, routing
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
@@ -91,9 +92,14 @@ def upsert_item(
     item = uow.session.get(Item, (workspace_id, item_type, item_id))
     created = item is None
     previous_status = None if item is None else item.status
+    previous_assignee = None if item is None else item.assignee
     if item is None:
         item = Item(workspace_id=workspace_id, type=item_type, id=item_id, created_at=now)
         uow.session.add(item)
+    if created or data.status != item.status:
+        item.status_changed_at = now
+    if created or data.assignee != item.assignee:
+        item.assignee_changed_at = now
     item.title = data.title
     item.description = data.description
     item.status = data.status
@@ -105,6 +111,10 @@ def upsert_item(
     uow.session.flush()
     if not created and data.status != previous_status:
         status_changed(uow, now, item, previous_status)
+    if not created and data.assignee != previous_assignee:
+        assignees.assignee_changed(uow, now, item)  # `issue.assign` per linked issue (assignee_sync)
+    if created:
+        routing.on_new_item(uow, now, item, as_domain(item))  # routing rules; may queue a ticket
     uow.commit()
     return item, created
 
@@ -260,6 +270,7 @@ def item_json(uow: UnitOfWork, item: Item) -> dict[str, Any]:
         "assignee": item.assignee,
         "attributes": dict(item.attributes or {}),
         "url": item.url,
+        "rule_id": item.rule_id,  # the routing rule the item matched when it was new
         "created_at": iso_time(item.created_at),
         "updated_at": iso_time(item.updated_at),
         "links": [link_json(lk, urls.get(lk.site_id)) for lk in links],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jirabridge.errors import Invalid
 from jirabridge.ids import new_secret
+from jirabridge.service import dynamic_webhooks
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import ConnectFailed, Services
 from jirabridge.service.sites import aware, mark_connected
@@ -49,6 +50,7 @@ async def complete_oauth(container: Services, *, state: str, code: str) -> tuple
                 {**grant.credentials, "webhook_secret": new_secret()}
             )
             mark_connected(uow, current, current.is_default)
+            dynamic_webhooks.follow_site(uow, container.clock.now(), current)
         uow.commit()
         return current
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from jirabridge.domain import templates
 from jirabridge.domain.settings import comment_template_problem
 from jirabridge.errors import Conflict, FieldError, Invalid, NotFound
-from jirabridge.service import metadata
+from jirabridge.service import dynamic_webhooks, metadata, polling
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import ProjectMeta, Services
@@ -132,6 +132,8 @@ async def put_project(
             uow.session.add(row)
         row.settings = settings
         row.updated_at = now
+        polling.follow_settings(uow, now, row)
+        dynamic_webhooks.follow_site(uow, now, fresh)
         uow.commit()
         return _view(row), created
 
@@ -146,6 +148,8 @@ def delete_project(
     if row is None:
         raise NotFound(f"project {project} has no settings on site {site_id}")
     uow.session.delete(row)
+    polling.forget_project(uow, site_id, row.project_key)
+    dynamic_webhooks.follow_site_id(uow, services.clock.now(), site_id)
     uow.commit()
     metadata.invalidate(services, site_id, project)
 

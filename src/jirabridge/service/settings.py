@@ -7,6 +7,7 @@ Stored in `workspaces.settings` as the document of `domain.settings.to_document`
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from jirabridge.domain.settings import (
@@ -57,11 +58,18 @@ def get_settings(uow: UnitOfWork, workspace_id: str) -> dict[str, Any]:
 
 
 def put_settings(
-    uow: UnitOfWork, secrets: Callable[[], SecretBox], workspace_id: str, document: object
+    uow: UnitOfWork,
+    secrets: Callable[[], SecretBox],
+    workspace_id: str,
+    document: object,
+    *,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Replace the settings (see domain/settings.py for what a missing field means). `secrets` gives
-    the secret box; it is asked for only when a callback secret is to be sealed."""
+    the secret box; it is asked for only when a callback secret is to be sealed. `now` (the
+    container's clock) is when the change happens."""
     workspace = _workspace(uow, workspace_id)
+    worklogs_were_on = from_document(workspace.settings or {}).worklogs.enabled
     sealed = _sealed_secret(workspace.settings)
     try:
         update = parse_settings(document, has_secret=sealed is not None)
@@ -81,6 +89,10 @@ def put_settings(
     if sealed is not None:
         stored["callback"][_SEALED] = sealed
     workspace.settings = stored
+    if update.settings.worklogs.enabled and not worklogs_were_on:
+        from jirabridge.service import time_entries  # it reads settings through this module
+
+        time_entries.worklog_sync_switched_on(uow, now or datetime.now(UTC), workspace_id)
     uow.commit()
     return view(workspace)
 

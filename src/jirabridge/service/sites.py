@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from jirabridge.domain.site_urls import SiteUrlError, normalise_site_url
 from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
+from jirabridge.service import dynamic_webhooks, polling
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import Check, ConnectFailed, Services, SiteAccess
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -218,6 +219,13 @@ def disconnect_site(container: Services, uow: UnitOfWork, workspace_id: str, sit
         )
         if successor is not None:
             successor.is_default = True
+    polling.forget_site(uow, site.id)
+    # Its dynamic webhooks stay in Jira until they expire (the credentials to delete them are gone
+    # now); their deliveries answer 404, as the site no longer receives any.
+    dynamic_webhooks.forget_site(uow, site.id)
+    from jirabridge.service import time_entries  # it imports this module
+
+    time_entries.site_disconnected(uow, now, workspace_id, site.id)
     # Work still queued for the site would only fail against a dead connection: end it visibly.
     uow.session.execute(
         update(Operation)

@@ -11,45 +11,33 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from jirabridge.domain import grouping, mappings, templates
+from jirabridge.domain import grouping, mappings
 from jirabridge.domain.cardinality import Cardinality, check_link
-from jirabridge.domain.descriptions import ticket_description
-from jirabridge.errors import Conflict, FieldError, Invalid, NotFound
+from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
-from jirabridge.service import metadata
+from jirabridge.service import metadata, routing
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import IssueInfo, Services
+from jirabridge.service.rule_sets import Destination
 from jirabridge.service.sites import connected_site, list_sites, site_access
+from jirabridge.service.ticket_fields import MARKER_PREFIX, build_fields
+from jirabridge.service.ticket_fields import TicketRequest as TicketRequest
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, Link, Site, UserConnection
 
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,9}-[1-9][0-9]*$")
-MARKER_PREFIX = "jb-"
 POLL_S = 0.1
-
-
-@dataclass(frozen=True)
-class TicketRequest:
-    site: str | None = None
-    project: str | None = None
-    issue_type: str | None = None
-    summary: str | None = None
-    description: str | None = None
-    priority: str | None = None
-    labels: list[str] = field(default_factory=list)
-    assignee: str | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,6 +48,7 @@ class Context:
     cardinality: Cardinality
     settings: dict[str, Any]
     project: str
+    destination: Destination | None = None  # of the rule the item matched, when it applies
 
 
 def _cardinality(uow: UnitOfWork, workspace_id: str, item_type: str) -> Cardinality:
@@ -68,11 +57,19 @@ def _cardinality(uow: UnitOfWork, workspace_id: str, item_type: str) -> Cardinal
 
 
 def _context(
-    uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str, site_id: str | None, project: str | None
+    uow: UnitOfWork,
+    workspace_id: str,
+    item_type: str,
+    item_id: str,
+    site_id: str | None,
+    project: str | None,
+    *,
+    use_rule: bool = False,
 ) -> Context:
     item = items_service.find_item(uow, workspace_id, item_type, item_id)
-    site = connected_site(uow, workspace_id, site_id)
-    chosen = project or site.default_project
+    destination = _rule_destination(uow, item, site_id, project) if use_rule else None
+    site = connected_site(uow, workspace_id, site_id or (destination.site if destination else None))
+    chosen = project or (destination.project if destination else None) or site.default_project
     if not chosen:
         raise Invalid.field("project", "no project given and the site has no default project")
     return Context(
@@ -82,7 +79,22 @@ def _context(
         cardinality=_cardinality(uow, workspace_id, item_type),
         settings=items_service.project_settings(uow, workspace_id, site.id, chosen),
         project=chosen,
+        destination=destination,
     )
+
+
+def _rule_destination(
+    uow: UnitOfWork, item: Item, site_id: str | None, project: str | None
+) -> Destination | None:
+    """The destination of the rule the item matched, unless the request names another site or
+    project, or the rule's site is no longer connected."""
+    destination = routing.destination_for(uow, item.workspace_id, item.rule_id)
+    if destination is None or site_id not in (None, destination.site):
+        return None
+    if project not in (None, destination.project):
+        return None
+    site = uow.session.get(Site, destination.site)
+    return destination if site is not None and site.status == "connected" else None
 
 
 def _check_cardinality(uow: UnitOfWork, ctx: Context, issue_key: str | None) -> None:
@@ -110,7 +122,8 @@ async def create_ticket(
     services: Services, workspace_id: str, item_type: str, item_id: str, request: TicketRequest
 ) -> tuple[Link, str]:
     ctx = await run_db(services, lambda uow: _read_for_create(uow, workspace_id, item_type, item_id, request))
-    issue_type_name = request.issue_type or ctx.settings.get("default_issue_type")
+    rule_issue_type = ctx.destination.issue_type if ctx.destination else None
+    issue_type_name = request.issue_type or rule_issue_type or ctx.settings.get("default_issue_type")
     if not issue_type_name:
         raise Invalid.field(
             "issue_type", f"no issue type given and project {ctx.project} has no default issue type"
@@ -164,7 +177,7 @@ async def create_ticket(
 def _read_for_create(
     uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str, request: TicketRequest
 ) -> Context:
-    ctx = _context(uow, workspace_id, item_type, item_id, request.site, request.project)
+    ctx = _context(uow, workspace_id, item_type, item_id, request.site, request.project, use_rule=True)
     _check_cardinality(uow, ctx, None)
     return ctx
 
@@ -173,41 +186,19 @@ def _fields(
     uow: UnitOfWork, ctx: Context, request: TicketRequest, screen: metadata.CreateScreen
 ) -> dict[str, Any]:
     """The Jira fields of the new issue, or Invalid naming each required field that is missing."""
-    item = items_service.as_domain(ctx.item)
-    fields: dict[str, Any] = {}
-    defaults = ctx.settings.get("field_defaults") or {}
-    for scope in ("*", screen.issue_type_name):
-        for field_id, template in (defaults.get(scope) or {}).items():
-            value = templates.render(template, item)
-            if value is not templates.MISSING:
-                fields[field_id] = value
-    fields.update(request.fields)
-    fields["project"] = {"key": ctx.project}
-    fields["issuetype"] = {"id": screen.issue_type_id}
-    fields["summary"] = (request.summary or ctx.item.title)[:255]
-    fields["description"] = ticket_description(request.description, item)
-    priority = mappings.priority_for(
-        ctx.settings.get("priority_map") or {}, ctx.item.severity, request.priority
+    account = _account_id(uow, ctx, request.assignee) if request.assignee else None
+    rule = ctx.destination
+    # The rule's fields were checked against its own issue type's screen: not against another's.
+    same_type = rule is not None and rule.issue_type.lower() == screen.issue_type_name.lower()
+    return build_fields(
+        items_service.as_domain(ctx.item),
+        project=ctx.project,
+        settings=ctx.settings,
+        screen=screen,
+        request=request,
+        rule_fields=rule.fields if rule is not None and same_type else None,
+        assignee_account=account,
     )
-    if priority and screen.has("priority"):
-        fields["priority"] = {"name": priority}
-    labels = [*request.labels, *(fields.get("labels") or [])]
-    fields["labels"] = list(dict.fromkeys(labels))
-    if request.assignee:
-        fields["assignee"] = {"accountId": _account_id(uow, ctx, request.assignee)}
-    missing = [f for f in screen.required if f.field_id not in fields and f.field_id not in ("reporter",)]
-    if missing:
-        raise Invalid(
-            "required Jira fields are missing: " + ", ".join(f"{f.name} ({f.field_id})" for f in missing),
-            errors=[_missing(f.field_id, f.name, ctx.project, screen.issue_type_name) for f in missing],
-        )
-    if not screen.has("description"):
-        fields.pop("description")
-    return fields
-
-
-def _missing(field_id: str, name: str, project: str, issue_type: str) -> FieldError:
-    return FieldError(f"fields.{field_id}", f"{name} is required by Jira for {issue_type} in {project}")
 
 
 def _account_id(uow: UnitOfWork, ctx: Context, assignee: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from jirabridge.domain.access import Principal, can_act_for
 from jirabridge.errors import Forbidden, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
+from jirabridge.service import time_entries
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import ConnectFailed, JiraAccount, Services, SiteAccess
 from jirabridge.service.sites import OAUTH_STATE_TTL, connected_site
@@ -149,4 +150,6 @@ def save_connection(
     connection.account_email = account.email
     connection.display_name = account.display_name
     connection.credentials = sealed
+    # The user's time entries that waited for this connection sync now (same transaction).
+    time_entries.user_connected(uow, container.clock.now(), site.workspace_id, site.id, user_id)
     return connection

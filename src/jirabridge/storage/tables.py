@@ -93,6 +93,10 @@ class Site(Base):
     credentials: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     disconnected_at: Mapped[datetime | None]
+    # OAuth sites: the dynamic webhooks registered for the site (workers/jira_webhooks.py) and when
+    # Jira will drop them unless refreshed. None while none is registered.
+    webhook_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
+    webhook_expires_at: Mapped[datetime | None]
 
 
 class UserConnection(Base):
@@ -213,6 +217,9 @@ class Item(Base):
     rule_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # When the status / assignee last changed (by the host or by Jira): the newer change wins.
+    status_changed_at: Mapped[datetime | None]
+    assignee_changed_at: Mapped[datetime | None]
 
 
 class Link(Base):
@@ -231,12 +238,19 @@ class Link(Base):
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     issue_key: Mapped[str | None] = mapped_column(String(50))  # None while the create is pending
     issue_id: Mapped[str | None] = mapped_column(String(50))
+    # The issue's type id (with the project, it names the workflow): lets a status sync use the
+    # transitions it already knows for that workflow instead of reading them first.
+    issue_type_id: Mapped[str | None] = mapped_column(String(50))
     jira_status: Mapped[str | None] = mapped_column(String(100))
     jira_status_category: Mapped[str | None] = mapped_column(String(20))  # new | indeterminate | done
     sync_state: Mapped[str] = mapped_column(String(20))  # pending | synced | failed | broken
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by_jirabridge: Mapped[bool] = mapped_column(Boolean, default=False)
     linked_at: Mapped[datetime]
+    # Inbound sync: Jira's `updated` of the newest change applied (older ones are ignored), and the
+    # assignee's accountId as last seen (None: unassigned, or not known yet).
+    jira_updated_at: Mapped[datetime | None]
+    jira_assignee: Mapped[str | None] = mapped_column(String(200))
 
 
 class ProjectSettings(Base):
@@ -252,11 +266,25 @@ class ProjectSettings(Base):
     project_key: Mapped[str] = mapped_column(String(50), primary_key=True)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+    # The poller's watermark: every change up to this moment has been applied (None: never polled).
+    polled_until: Mapped[datetime | None]
+
+
+class RuleSet(Base):
+    """A workspace's ordered routing rules, one JSON document (service/rule_sets.py says why)."""
+
+    __tablename__ = "rule_sets"
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime]
 
 
 class ItemComment(Base):
-    """A comment on an item: written by the host, or (inbound sync) in Jira. `jira_comments` maps each
-    link id to the Jira comment id it became, so edits update the same Jira comment."""
+    """A comment on an item: written by the host, or (inbound sync) in Jira. The Jira comments a host
+    comment became are `JiraCommentRef` rows (`item_comment_id`), so edits update the same ones."""
 
     __tablename__ = "item_comments"
     __table_args__ = (Index("ix_item_comments_item", "workspace_id", "item_type", "item_id"),)
@@ -267,8 +295,9 @@ class ItemComment(Base):
     item_id: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))  # "host" | "jira"
     author: Mapped[str | None] = mapped_column(String(200))  # host user id, or Jira display name
+    # A comment that came from Jira: "<site id>:<Jira comment id>" (one per item of a grouped ticket).
+    jira_ref: Mapped[str | None] = mapped_column(String(100), index=True)
     body: Mapped[str] = mapped_column(Text)
-    jira_comments: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -287,3 +316,86 @@ class Schedule(Base):
     every_s: Mapped[float] = mapped_column(Float)
     next_run_at: Mapped[datetime] = mapped_column(index=True)
     last_enqueued_at: Mapped[datetime | None]
+
+
+class JiraCommentRef(Base):
+    """A Jira comment jirabridge knows: one it wrote (a host comment, or a status comment with no
+    item comment) or one that came from Jira. Edits find the Jira comment to update here, and a
+    comment reported by a webhook or a poll is recognised as already known (no echo, no duplicate)."""
+
+    __tablename__ = "jira_comment_refs"
+    __table_args__ = (Index("ix_jira_comment_refs_item_comment", "item_comment_id"),)
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    jira_comment_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    issue_key: Mapped[str] = mapped_column(String(50))
+    item_comment_id: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(20))  # "jirabridge" (we wrote it) | "jira"
+    jira_updated_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """`X-Atlassian-Webhook-Identifier`s already received, so a redelivery is applied once."""
+
+    __tablename__ = "webhook_deliveries"
+
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TimeEntry(Base):
+    """A host time entry and the state of its Jira worklog (SPEC sections 1 and 3, see
+    domain/worklogs.py). Deleting an entry keeps the row (`deleted_at`) so its outcome stays readable."""
+
+    __tablename__ = "time_entries"
+    __table_args__ = (
+        Index("ix_time_entries_user", "workspace_id", "user_id", "state"),
+        Index("ix_time_entries_worklog", "site_id", "worklog_id"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+    duration_s: Mapped[int | None]
+    running: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    explicit_key: Mapped[str | None] = mapped_column(String(50))
+    issue_key: Mapped[str | None] = mapped_column(String(50))  # explicit, else found in the description
+    key_source: Mapped[str | None] = mapped_column(String(20))  # "explicit" | "description"
+    project: Mapped[str | None] = mapped_column(String(200))
+    task: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    # The worklog in Jira: its issue, its id (None while a create's answer is unconfirmed, with
+    # `create_marker` set: the worklog property value to look for before creating again).
+    worklog_issue_key: Mapped[str | None] = mapped_column(String(50))
+    worklog_id: Mapped[str | None] = mapped_column(String(50))
+    create_marker: Mapped[str | None] = mapped_column(String(40))
+    written: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # Jira has this
+    sending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # sent, unconfirmed
+    drift: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # what a person changed
+    delete_worklog: Mapped[bool] = mapped_column(Boolean, default=False)  # deleted with delete_worklogs on
+    # Bumped on every change, so the drift check never reports a worklog changed under its feet.
+    version: Mapped[int] = mapped_column(default=0)
+    synced_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WorklogWatermark(Base):
+    """How far the drift check has read a site's worklog change feeds (epoch milliseconds)."""
+
+    __tablename__ = "worklog_watermarks"
+
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    updated_since_ms: Mapped[int] = mapped_column(BigInteger)
+    deleted_since_ms: Mapped[int] = mapped_column(BigInteger)
+    checked_at: Mapped[datetime]

@@ -9,19 +9,26 @@ mid-call leaves it too); until then the operation waits and looks again.
 
 On success, in one transaction: the link gets the key, id and status (`synced`), a `ticket.created`
 event is recorded, and `issue.remote_link` (when the item has a URL) and `issue.sync_status` (when
-the project pushes statuses and the item has one) are queued behind it.
+the project pushes statuses and the item's status maps to another Jira status than the new issue's)
+are queued behind it.
+
+Jira's create answer carries no status, and a new issue starts in its workflow's initial status, the
+same for every issue of a project and issue type. So the first create of each (site, project, issue
+type) reads the issue back and the status is remembered for `INITIAL_STATUS_TTL`; later creates cost
+one call instead of two (bench/outbound.py counts them).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
 from jirabridge import jira
+from jirabridge.domain import mappings
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -34,6 +41,8 @@ if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.jira")
+
+INITIAL_STATUS_TTL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class CreateIssue:
     def __init__(self, container: Container) -> None:
         self.container = container
         self.pool = common.pool_for(container)
+        # (site id, project key, issue type id) -> (until, status name, status category)
+        self._initial: dict[tuple[str, str, str], tuple[datetime, str, str | None]] = {}
 
     async def __call__(self, job: Job) -> Outcome:
         payload = job.payload
@@ -85,7 +96,7 @@ class CreateIssue:
                     sending = True
                     created = await client.issues.create(payload["fields"])
                     sending = False
-                    found = await self._read(client, created.key)
+                    found = await self._status_of_new(client, site_id, payload["fields"], created)
                 else:
                     log.info("jira.create.adopted op=%s issue=%s", job.id, found.key)
                     found = await self._read(client, found.key)
@@ -111,6 +122,25 @@ class CreateIssue:
             return None
         first = min(page.issues, key=lambda issue: int(issue.id) if issue.id.isdigit() else 0)
         return _Found(first.key, first.id, None, None)
+
+    async def _status_of_new(
+        self, client: jira.JiraClient, site_id: str, fields: Any, created: jira.CreatedIssue
+    ) -> _Found:
+        """The new issue with its status: the initial status of its workflow when known, else read."""
+        project = created.key.rsplit("-", 1)[0]
+        issue_type = fields.get("issuetype") if isinstance(fields, dict) else None
+        type_ref = str((issue_type or {}).get("id") or (issue_type or {}).get("name") or "")
+        key = (site_id, project, type_ref)
+        now = self.container.clock.now()
+        known = self._initial.get(key)
+        if known is not None and known[0] > now and type_ref:
+            return _Found(created.key, created.id, known[1], known[2])
+        found = await self._read(client, created.key)
+        if found.status is not None and type_ref:
+            if len(self._initial) > 1000:  # a bound, not a tuning knob
+                self._initial.clear()
+            self._initial[key] = (now + INITIAL_STATUS_TTL, found.status, found.category)
+        return found
 
     @staticmethod
     async def _read(client: jira.JiraClient, key: str) -> _Found:
@@ -163,8 +193,14 @@ class CreateIssue:
         now = self.container.clock.now()
         link.issue_key = found.key
         link.issue_id = found.id
+        issue_type = job.payload.get("fields", {}).get("issuetype")
+        if isinstance(issue_type, dict) and issue_type.get("id"):
+            link.issue_type_id = str(issue_type["id"])
         link.jira_status = found.status
         link.jira_status_category = found.category
+        # What the issue was created with, so Jira reporting it back is no change (no echo).
+        assignee = job.payload.get("fields", {}).get("assignee")
+        link.jira_assignee = str(assignee["accountId"]) if isinstance(assignee, dict) else None
         link.sync_state = "synced"
         link.last_error = None
         item_ref = (link.item_type, link.item_id)
@@ -197,7 +233,7 @@ class CreateIssue:
                 site_id=site_id,
                 issue_key=found.key,
             )
-        if _pushes_status(uow, job.workspace_id, site_id, found.key, item_ref):
+        if _pushes_status(uow, job.workspace_id, site_id, found, item_ref):
             outbox.enqueue(
                 uow.session,
                 workspace_id=job.workspace_id,
@@ -211,14 +247,26 @@ class CreateIssue:
         uow.commit()
 
 
-def _pushes_status(uow: UnitOfWork, workspace_id: str, site_id: str, key: str, item: tuple[str, str]) -> bool:
-    """The new issue may need a transition at once: the item may already be in a mapped status."""
-    project = key.rsplit("-", 1)[0]
+def _pushes_status(
+    uow: UnitOfWork, workspace_id: str, site_id: str, issue: _Found, item: tuple[str, str]
+) -> bool:
+    """The new issue may need a transition at once: the item may be in a status that maps to another
+    Jira status than the one the issue starts in."""
+    project = issue.key.rsplit("-", 1)[0]
     row = uow.session.get(ProjectSettings, (workspace_id, site_id, project))
-    if row is None or (row.settings or {}).get("status_sync", "two_way") not in common.PUSHING_MODES:
+    settings = dict(row.settings or {}) if row is not None else {}
+    if row is None or settings.get("status_sync", "two_way") not in common.PUSHING_MODES:
         return False
     found = uow.session.get(Item, (workspace_id, *item))
-    return found is not None and bool(found.status)
+    if found is None or not found.status:
+        return False
+    mapping = mappings.StatusMapping(
+        outbound=dict(settings.get("status_map") or {}),
+        inbound=dict(settings.get("inbound_status_map") or {}),
+        resolved_status=settings.get("resolved_status"),
+    )
+    target = mappings.outbound_status(mapping, found.status)
+    return target is not None and not mappings.same_name(target, issue.status)
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -6,6 +6,9 @@ target. Every link of the issue in the workspace is loaded with its item and the
 - mode `two_way`/`outbound` only (anything else: done, nothing sent); one item: its outbound mapping;
   several (a grouped ticket): `domain.grouping.ticket_target`, with the issue's current status and
   the site's done statuses;
+- one item whose link knows its Jira status and issue type, with a transition to the target
+  remembered for that workflow (`transition_cache`): the transition is posted at once, one call;
+  refused (the issue moved in Jira meanwhile): on as below;
 - the issue is read with its transitions; already in the target: done, nothing sent;
 - a transition to the target: sent (with the fields `transition_fields[<target>]` of the project
   settings supply, for screens that require some), the links take the new status;
@@ -28,6 +31,7 @@ from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, ProjectSettings
 from jirabridge.workers import jira_common as common
+from jirabridge.workers.transition_cache import TransitionCache
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -43,6 +47,8 @@ class _Plan:
     item_statuses: list[str | None]  # one per distinct item, in link order
     changed: int | None  # the item updated last: the one whose change queued this, most likely
     transition_fields: dict[str, Any] = field(default_factory=dict)
+    link_status: str | None = None  # the Jira status the links last saw (when they agree)
+    issue_type_id: str | None = None
 
 
 def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
@@ -58,6 +64,9 @@ def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
             seen.add(ref)
             items.append(item)
     changed = max(range(len(items)), key=lambda i: items[i].updated_at) if items else None
+    live = [link for link in links if link.sync_state != common.BROKEN]
+    seen_statuses = {link.jira_status for link in live}
+    seen_types = {link.issue_type_id for link in live}
     return _Plan(
         links=common.refs(links),
         mode=settings.get("status_sync", "two_way") if row is not None else None,
@@ -69,6 +78,8 @@ def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
         item_statuses=[item.status for item in items],
         changed=changed,
         transition_fields=dict(settings.get("transition_fields") or {}),
+        link_status=seen_statuses.pop() if len(seen_statuses) == 1 else None,
+        issue_type_id=seen_types.pop() if len(seen_types) == 1 else None,
     )
 
 
@@ -76,6 +87,7 @@ class SyncStatus:
     def __init__(self, container: Container) -> None:
         self.container = container
         self.pool = common.pool_for(container)
+        self.transitions = TransitionCache()
 
     async def __call__(self, job: Job) -> Outcome:
         site_id = str(job.payload.get("site_id") or job.site_id)
@@ -93,10 +105,19 @@ class SyncStatus:
         target = None if grouped else mappings.outbound_status(plan.mapping, plan.item_statuses[0])
         if not grouped and target is None:
             return Done({"skipped": "unmapped_status"})
+        if target is not None:
+            quick = await self._remembered(job, site_id, key, plan, target)
+            if quick is not None:
+                return quick
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
-                issue = await client.issues.get(key, fields=["status"], expand=["transitions"])
+                issue = await client.issues.get(key, fields=["status", "issuetype"], expand=["transitions"])
                 current = issue.fields.status.name if issue.fields.status else None
+                type_id = issue.fields.issuetype.id if issue.fields.issuetype else None
+                if current is not None and type_id and issue.transitions is not None:
+                    now = self.container.clock.now()
+                    project = key.rsplit("-", 1)[0]
+                    self.transitions.remember(site_id, project, type_id, current, issue.transitions, now)
                 if grouped:
                     done = await self.pool.done_statuses(site_id, client, self.container.clock.now())
                     target = grouping.ticket_target(
@@ -112,7 +133,7 @@ class SyncStatus:
                         category = status.status_category.key if status.status_category else None
                         await run_db(
                             self.container,
-                            lambda uow: self._moved(uow, job, site_id, key, status.name, category),
+                            lambda uow: self._moved(uow, job, site_id, key, status.name, category, type_id),
                         )
                     return Done({"skipped": "already_in_status", "status": current})
                 transition = next(
@@ -120,28 +141,67 @@ class SyncStatus:
                 )
                 if transition is None:
                     return await self._not_allowed(job, site_id, key, plan, current, target)
-                fields = next(
-                    (v for k, v in plan.transition_fields.items() if mappings.same_name(k, target)), None
-                )
-                await client.issues.transition(
-                    key, transition.id, fields=fields if isinstance(fields, dict) else None
-                )
+                await client.issues.transition(key, transition.id, fields=_fields_for(plan, target))
         except jira.NotFound:
             return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
         except common.CALL_ERRORS as error:
             return common.classify(error)
         to = transition.to
         category = to.status_category.key if to.status_category else None
-        await run_db(self.container, lambda uow: self._moved(uow, job, site_id, key, to.name, category))
+        await run_db(
+            self.container, lambda uow: self._moved(uow, job, site_id, key, to.name, category, type_id)
+        )
         log.info("jira.transition.done issue=%s from=%s to=%s", key, current, to.name)
         return Done({"from": current, "to": to.name})
 
+    async def _remembered(self, job: Job, site_id: str, key: str, plan: _Plan, target: str) -> Outcome | None:
+        """Post the transition remembered for the link's workflow and status; None: read the issue."""
+        if (
+            plan.issue_type_id is None
+            or plan.link_status is None
+            or mappings.same_name(plan.link_status, target)
+        ):
+            return None  # "already there" is always checked against Jira
+        project = key.rsplit("-", 1)[0]
+        now = self.container.clock.now()
+        known = self.transitions.find(site_id, project, plan.issue_type_id, plan.link_status, target, now)
+        if known is None:
+            return None
+        try:
+            async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
+                await client.issues.transition(key, known.id, fields=_fields_for(plan, target))
+        except jira.BadRequest:
+            log.info("jira.transition.remembered_refused issue=%s from=%s", key, plan.link_status)
+            return None  # the issue is not where the link says: read it and decide
+        except jira.NotFound:
+            return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
+        except common.CALL_ERRORS as error:
+            return common.classify(error)
+        type_id = plan.issue_type_id
+        await run_db(
+            self.container,
+            lambda uow: self._moved(uow, job, site_id, key, known.to, known.category, type_id),
+        )
+        log.info(
+            "jira.transition.done issue=%s from=%s to=%s remembered=true", key, plan.link_status, known.to
+        )
+        return Done({"from": plan.link_status, "to": known.to})
+
     def _moved(
-        self, uow: UnitOfWork, job: Job, site_id: str, key: str, status: str, category: str | None
+        self,
+        uow: UnitOfWork,
+        job: Job,
+        site_id: str,
+        key: str,
+        status: str,
+        category: str | None,
+        type_id: str | None = None,
     ) -> None:
         for link in common.issue_links(uow, job.workspace_id, site_id, key):
             if link.sync_state == common.BROKEN:
                 continue
+            if type_id:
+                link.issue_type_id = type_id
             link.jira_status = status
             link.jira_status_category = category
             link.sync_state = "synced"
@@ -185,6 +245,12 @@ class SyncStatus:
         await run_db(self.container, save)
         log.info("jira.transition.failed issue=%s reason=transition_not_allowed", key)
         return Fail("transition_not_allowed", detail)
+
+
+def _fields_for(plan: _Plan, target: str) -> dict[str, Any] | None:
+    """The fields the project settings supply for a transition to `target` (screens that need some)."""
+    fields = next((v for k, v in plan.transition_fields.items() if mappings.same_name(k, target)), None)
+    return fields if isinstance(fields, dict) else None
 
 
 def make_sync_status_handler(container: Container) -> Handler:

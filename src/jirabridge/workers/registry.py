@@ -28,6 +28,9 @@ HandlerFactory = Callable[["Container"], Handler]
 BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
     "jirabridge.workers.callbacks",
     "jirabridge.workers.jira_handlers",
+    "jirabridge.workers.jira_worklogs",
+    "jirabridge.workers.inbound_poll",
+    "jirabridge.workers.jira_webhooks",
 )
 
 

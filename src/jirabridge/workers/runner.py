@@ -14,6 +14,9 @@ keeps its operation while a killed worker's operations are claimed again once th
   signal cancels what is still running; those operations are claimed again when their lease expires.
 - `once`: drain what is due now (including operations that become due because the one before them on
   the same issue finished) and return.
+- Claims are batched: while operations run, the worker claims again only once a quarter of its slots
+  (at least one) are free, not after every finished operation. A claim is a write transaction; with
+  one per operation they were a good part of a busy worker's database time (bench/outbound.py).
 
 The database calls are synchronous SQLAlchemy, run in threads so they never block the handlers.
 """
@@ -169,12 +172,14 @@ class Worker:
         log.info("outbox.worker.stopped worker=%s", self.worker_id)
 
     async def _loop(self, wakeup: asyncio.Event) -> None:
+        batch = max(1, self.options.concurrency // 4)
         while not self._stopping:
             free = self.options.concurrency - len(self._running)
             # A job that finishes while the claim runs may have unblocked work the claim could not see
             # yet (the next operation on its issue): `--once` must not stop on that claim's answer.
             finished_before = self._finished
-            claimed = await self._claim(free) if free > 0 else []
+            worth_claiming = free >= batch or (free > 0 and not self._running)
+            claimed = await self._claim(free) if worth_claiming else []
             for job in claimed:
                 self._running[job.id] = asyncio.create_task(self._run_one(job, wakeup))
             drained = not self._running and not claimed and self._finished == finished_before
@@ -182,9 +187,10 @@ class Worker:
                 return
             if self._stopping:
                 return
-            # A full batch may leave more due work: wait for a free slot only. Otherwise wait for a
-            # slot, a stop, or the next poll.
-            timeout = None if claimed and len(claimed) == free else self.options.poll_s
+            # A full batch may leave more due work, and while slots are too few to claim, running jobs
+            # will free more: wait for a finished job only. Otherwise wait for one, a stop, or the poll.
+            full = claimed and len(claimed) == free
+            timeout = None if full or (self._running and not worth_claiming) else self.options.poll_s
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await wakeup.wait()

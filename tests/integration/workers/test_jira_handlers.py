@@ -22,7 +22,15 @@ from jirabridge.bootstrap import Container
 from jirabridge.domain.outcomes import Fail, Job
 from jirabridge.service.items import link_json
 from jirabridge.storage import outbox
-from jirabridge.storage.tables import Item, ItemComment, Link, Operation, ProjectSettings, Site
+from jirabridge.storage.tables import (
+    Item,
+    ItemComment,
+    JiraCommentRef,
+    Link,
+    Operation,
+    ProjectSettings,
+    Site,
+)
 from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.service import Tenant, make_tenant
@@ -435,7 +443,6 @@ async def test_a_comment_whose_answer_was_lost_is_added_once(world: World) -> No
             source="host",
             author="u-7",
             body="Looking into it",
-            jira_comments={},
             created_at=now,
             updated_at=now,
         )
@@ -466,8 +473,12 @@ async def test_a_comment_whose_answer_was_lost_is_added_once(world: World) -> No
     assert world.operation(op).status == "done"
     assert comment.properties["jirabridge"] == {"marker": "cm_1"}
     with world.container.uow() as uow:
-        stored = uow.session.get(ItemComment, "cm_1")
-        assert stored is not None and stored.jira_comments == {"lk_1": comment.id}
+        ref = uow.session.get(JiraCommentRef, (world.site_id, comment.id))
+        assert ref is not None and (ref.item_comment_id, ref.issue_key, ref.source) == (
+            "cm_1",
+            key,
+            "jirabridge",
+        )
 
 
 # -- a deleted issue, a disconnected site ---------------------------------------------------------

@@ -6,7 +6,20 @@ from fastapi import FastAPI
 
 from jirabridge import __version__
 from jirabridge.bootstrap import Container
-from jirabridge.entrypoints.http import events, failures, health, items, problems, sites, users, workspaces
+from jirabridge.entrypoints.http import (
+    events,
+    failures,
+    health,
+    items,
+    problems,
+    rules,
+    sites,
+    sync,
+    time_entries,
+    users,
+    webhooks,
+    workspaces,
+)
 from jirabridge.entrypoints.http import projects as project_settings
 from jirabridge.entrypoints.http import settings as workspace_settings
 
@@ -23,5 +36,9 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(events.router)
     app.include_router(workspace_settings.router)
     app.include_router(failures.router)
+    app.include_router(time_entries.router)
+    app.include_router(sync.router)
+    app.include_router(rules.router)
+    app.include_router(webhooks.router)
     health.install(app, container)
     return app

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
-from jirabridge.service import comments, idempotency, tickets
+from jirabridge.service import comments, idempotency, tickets, users
 from jirabridge.service import items as items_service
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -60,6 +60,10 @@ class LinkIssue(Request):
 class AddComment(Request):
     body: str = Field(min_length=1, max_length=30_000)
     author: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class EditComment(Request):
+    body: str = Field(min_length=1, max_length=30_000)
 
 
 @router.put("/{item_type}/{item_id}")
@@ -160,6 +164,10 @@ async def add_comment(
 ) -> JSONResponse:
     assert who.workspace_id is not None
     workspace_id, author = who.workspace_id, body.author or who.user_id
+    if body.author is not None and body.author != who.user_id:
+        # The comment is posted as its author's Jira identity when they connected one: a key bound
+        # to a user writes only as that user.
+        users.check_acts_for(who, body.author)
 
     def add(uow: UnitOfWork) -> dict[str, Any]:
         now = services.clock.now()
@@ -174,6 +182,23 @@ async def add_comment(
     )
     status, answer = await idempotency.once(services, workspace_id, idempotency_key, fingerprint, work)
     return JSONResponse(answer, status_code=status)
+
+
+@router.patch("/{item_type}/{item_id}/comments/{comment_id}")
+def edit_comment(
+    item_type: ItemType,
+    item_id: ItemId,
+    comment_id: Annotated[str, Path(min_length=1, max_length=40)],
+    body: EditComment,
+    who: Member,
+    uow: Uow,
+    services: Services,
+) -> dict[str, Any]:
+    """A host comment's new body; the Jira comments it became follow (the worker edits them)."""
+    comment = comments.update_host_comment(
+        uow, services.clock.now(), who, item_type, item_id, comment_id, body.body
+    )
+    return comments.comment_json(comment)
 
 
 @router.get("/{item_type}/{item_id}/comments")

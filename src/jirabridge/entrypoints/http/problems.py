@@ -9,14 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from jirabridge.errors import JirabridgeError
+from jirabridge.errors import FieldError, JirabridgeError
 
 PROBLEM_BASE = "https://jirabridge.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
 
 
 def problem(
-    status: int, slug: str, title: str, detail: str, errors: list[dict[str, str]] | None = None
+    status: int, slug: str, title: str, detail: str, errors: list[dict[str, Any]] | None = None
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     if errors is not None:
@@ -32,8 +32,15 @@ def _field(location: tuple[Any, ...]) -> str:
 
 async def _jirabridge_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JirabridgeError)
-    errors = [{"field": e.field, "message": e.message} for e in exc.errors] if exc.errors else None
+    errors = [_field_error(e) for e in exc.errors] if exc.errors else None
     return problem(exc.status, exc.slug, exc.title, exc.detail, errors)
+
+
+def _field_error(error: FieldError) -> dict[str, Any]:
+    shown: dict[str, Any] = {"field": error.field, "message": error.message}
+    if error.position is not None:
+        shown["position"] = error.position
+    return shown
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

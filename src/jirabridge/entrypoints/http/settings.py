@@ -106,4 +106,6 @@ def put_settings(
 ) -> dict[str, Any]:
     """Replace the settings; a field left out takes its default, except `callback.secret`."""
     assert who.workspace_id is not None
-    return settings.put_settings(uow, lambda: services.secrets, who.workspace_id, body)
+    return settings.put_settings(
+        uow, lambda: services.secrets, who.workspace_id, body, now=services.clock.now()
+    )

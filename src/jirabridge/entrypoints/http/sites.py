@@ -15,7 +15,7 @@ from jirabridge.bootstrap import Container
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.errors import Invalid, JirabridgeError
-from jirabridge.service import oauth, sites
+from jirabridge.service import oauth, sites, webhooks
 from jirabridge.storage.tables import Site
 
 router = APIRouter(tags=["sites"])
@@ -66,9 +66,14 @@ def site_json(container: Container, site: Site) -> dict[str, Any]:
         "default_project": site.default_project,
         "status": site.status,
         "webhook": {
-            "url": f"{container.settings.public_url.rstrip('/')}/webhooks/jira/{site.webhook_token}",
+            "url": webhooks.webhook_url(container.settings.public_url, site.webhook_token),
             "mode": "dynamic" if site.auth_type == "oauth" else "admin",
-            "expires_at": None,
+            # Dynamic webhooks: when Jira drops them unless refreshed (the worker refreshes them).
+            "expires_at": (
+                _time(sites.aware(site.webhook_expires_at))
+                if site.auth_type == "oauth" and site.webhook_expires_at
+                else None
+            ),
         },
         "created_at": _time(site.created_at),
     }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:16:13.473165
+Create Date: 2026-11-23 12:33:22.134024
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ def upgrade() -> None:
         sa.Column("item_id", sa.String(length=200), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("author", sa.String(length=200), nullable=True),
+        sa.Column("jira_ref", sa.String(length=100), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("jira_comments", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -127,6 +127,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("item_comments", schema=None) as batch_op:
         batch_op.create_index("ix_item_comments_item", ["workspace_id", "item_type", "item_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_item_comments_jira_ref"), ["jira_ref"], unique=False)
 
     op.create_table(
         "items",
@@ -143,6 +144,8 @@ def upgrade() -> None:
         sa.Column("rule_id", sa.String(length=40), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("assignee_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
             ["workspaces.id"],
@@ -188,6 +191,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_operations_workspace_id"), ["workspace_id"], unique=False)
 
     op.create_table(
+        "rule_sets",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("rules", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_rule_sets_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_rule_sets")),
+    )
+    op.create_table(
         "schedules",
         sa.Column("key", sa.String(length=300), nullable=False),
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -225,6 +241,8 @@ def upgrade() -> None:
         sa.Column("credentials", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("disconnected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("webhook_ids", sa.JSON(none_as_null=True), nullable=True),
+        sa.Column("webhook_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
             ["workspaces.id"],
@@ -238,6 +256,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_sites_workspace_id"), ["workspace_id"], unique=False)
 
     op.create_table(
+        "jira_comment_refs",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("site_id", sa.String(length=40), nullable=False),
+        sa.Column("jira_comment_id", sa.String(length=50), nullable=False),
+        sa.Column("issue_key", sa.String(length=50), nullable=False),
+        sa.Column("item_comment_id", sa.String(length=40), nullable=True),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("jira_updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_jira_comment_refs_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_jira_comment_refs_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("site_id", "jira_comment_id", name=op.f("pk_jira_comment_refs")),
+    )
+    with op.batch_alter_table("jira_comment_refs", schema=None) as batch_op:
+        batch_op.create_index("ix_jira_comment_refs_item_comment", ["item_comment_id"], unique=False)
+
+    op.create_table(
         "links",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -246,12 +287,15 @@ def upgrade() -> None:
         sa.Column("site_id", sa.String(length=40), nullable=False),
         sa.Column("issue_key", sa.String(length=50), nullable=True),
         sa.Column("issue_id", sa.String(length=50), nullable=True),
+        sa.Column("issue_type_id", sa.String(length=50), nullable=True),
         sa.Column("jira_status", sa.String(length=100), nullable=True),
         sa.Column("jira_status_category", sa.String(length=20), nullable=True),
         sa.Column("sync_state", sa.String(length=20), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_by_jirabridge", sa.Boolean(), nullable=False),
         sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("jira_updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("jira_assignee", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["site_id"], ["sites.id"], name=op.f("fk_links_site_id_sites"), ondelete="CASCADE"
         ),
@@ -292,6 +336,7 @@ def upgrade() -> None:
         sa.Column("project_key", sa.String(length=50), nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("polled_until", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["site_id"], ["sites.id"], name=op.f("fk_project_settings_site_id_sites"), ondelete="CASCADE"
         ),
@@ -303,6 +348,50 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("workspace_id", "site_id", "project_key", name=op.f("pk_project_settings")),
     )
+    op.create_table(
+        "time_entries",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=200), nullable=False),
+        sa.Column("user_id", sa.String(length=200), nullable=False),
+        sa.Column("site_id", sa.String(length=40), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("duration_s", sa.Integer(), nullable=True),
+        sa.Column("running", sa.Boolean(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("explicit_key", sa.String(length=50), nullable=True),
+        sa.Column("issue_key", sa.String(length=50), nullable=True),
+        sa.Column("key_source", sa.String(length=20), nullable=True),
+        sa.Column("project", sa.String(length=200), nullable=True),
+        sa.Column("task", sa.String(length=200), nullable=True),
+        sa.Column("state", sa.String(length=30), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("worklog_issue_key", sa.String(length=50), nullable=True),
+        sa.Column("worklog_id", sa.String(length=50), nullable=True),
+        sa.Column("create_marker", sa.String(length=40), nullable=True),
+        sa.Column("written", sa.JSON(none_as_null=True), nullable=True),
+        sa.Column("sending", sa.JSON(none_as_null=True), nullable=True),
+        sa.Column("drift", sa.JSON(none_as_null=True), nullable=True),
+        sa.Column("delete_worklog", sa.Boolean(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_time_entries_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_time_entries_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_time_entries")),
+    )
+    with op.batch_alter_table("time_entries", schema=None) as batch_op:
+        batch_op.create_index("ix_time_entries_user", ["workspace_id", "user_id", "state"], unique=False)
+        batch_op.create_index("ix_time_entries_worklog", ["site_id", "worklog_id"], unique=False)
+
     op.create_table(
         "user_connections",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -333,15 +422,64 @@ def upgrade() -> None:
     with op.batch_alter_table("user_connections", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_connections_workspace_id"), ["workspace_id"], unique=False)
 
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("site_id", sa.String(length=40), nullable=False),
+        sa.Column("identifier", sa.String(length=200), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_webhook_deliveries_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("site_id", "identifier", name=op.f("pk_webhook_deliveries")),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhook_deliveries_received_at"), ["received_at"], unique=False)
+
+    op.create_table(
+        "worklog_watermarks",
+        sa.Column("site_id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("updated_since_ms", sa.BigInteger(), nullable=False),
+        sa.Column("deleted_since_ms", sa.BigInteger(), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_worklog_watermarks_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_worklog_watermarks_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("site_id", name=op.f("pk_worklog_watermarks")),
+    )
+    with op.batch_alter_table("worklog_watermarks", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_worklog_watermarks_workspace_id"), ["workspace_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("worklog_watermarks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_worklog_watermarks_workspace_id"))
+
+    op.drop_table("worklog_watermarks")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_received_at"))
+
+    op.drop_table("webhook_deliveries")
     with op.batch_alter_table("user_connections", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_connections_workspace_id"))
 
     op.drop_table("user_connections")
+    with op.batch_alter_table("time_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_time_entries_worklog")
+        batch_op.drop_index("ix_time_entries_user")
+
+    op.drop_table("time_entries")
     op.drop_table("project_settings")
     op.drop_table("oauth_states")
     with op.batch_alter_table("links", schema=None) as batch_op:
@@ -349,6 +487,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_links_issue")
 
     op.drop_table("links")
+    with op.batch_alter_table("jira_comment_refs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jira_comment_refs_item_comment")
+
+    op.drop_table("jira_comment_refs")
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sites_workspace_id"))
 
@@ -358,6 +500,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_schedules_next_run_at"))
 
     op.drop_table("schedules")
+    op.drop_table("rule_sets")
     with op.batch_alter_table("operations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_operations_workspace_id"))
         batch_op.drop_index("ix_operations_ordering")
@@ -366,6 +509,7 @@ def downgrade() -> None:
     op.drop_table("operations")
     op.drop_table("items")
     with op.batch_alter_table("item_comments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_item_comments_jira_ref"))
         batch_op.drop_index("ix_item_comments_item")
 
     op.drop_table("item_comments")

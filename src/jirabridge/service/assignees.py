@@ -1,0 +1,58 @@
+"""Assignee, outbound (SPEC section 3, "Assignee and comments"): a host change of an item's assignee
+queues `issue.assign` for each linked issue whose project's `assignee_sync` is `outbound` or
+`two_way`, in the caller's transaction. The worker (workers/jira_assign.py) decides at run time whom
+to assign — the item's assignee then — so a burst of changes ends in one call.
+
+Self-contained (no import of service/items.py, which calls it) so the two modules do not import
+each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage import outbox
+from jirabridge.storage.tables import Item, Link, ProjectSettings
+
+ASSIGN_KIND = "issue.assign"
+OUTBOUND_MODES = ("outbound", "two_way")
+
+
+def assignee_changed(uow: UnitOfWork, now: datetime, item: Item) -> None:
+    """Queue the assignment of every issue linked to `item` whose project pushes assignees. A broken
+    link gets its operation too: the worker records the failure (`link_broken`) without a call."""
+    links = uow.session.scalars(
+        select(Link)
+        .where(Link.workspace_id == item.workspace_id, Link.item_type == item.type, Link.item_id == item.id)
+        .order_by(Link.linked_at, Link.id)
+    )
+    queued: set[tuple[str, str]] = set()
+    for link in links:
+        if link.issue_key is None or (link.site_id, link.issue_key) in queued:
+            continue  # still being created: the ticket request's `assignee` is what it gets
+        if not pushes_assignee(uow, item.workspace_id, link.site_id, link.issue_key):
+            continue
+        queued.add((link.site_id, link.issue_key))
+        outbox.enqueue(
+            uow.session,
+            workspace_id=item.workspace_id,
+            kind=ASSIGN_KIND,
+            payload={
+                "site_id": link.site_id,
+                "issue_key": link.issue_key,
+                "item_type": item.type,
+                "item_id": item.id,
+            },
+            ordering_key=f"issue:{link.site_id}:{link.issue_key}",
+            now=now,
+            site_id=link.site_id,
+            issue_key=link.issue_key,
+        )
+
+
+def pushes_assignee(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> bool:
+    row = uow.session.get(ProjectSettings, (workspace_id, site_id, issue_key.rsplit("-", 1)[0]))
+    return row is not None and (row.settings or {}).get("assignee_sync") in OUTBOUND_MODES
