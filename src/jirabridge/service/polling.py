@@ -19,6 +19,7 @@ from jirabridge.storage.tables import ProjectSettings
 
 POLL_KIND = "inbound.poll"
 DEFAULT_INTERVAL_S = 300
+DRIFT_PREFIX = "worklogs:drift:"  # service/time_entries.py: the sites' worklog drift checks
 
 
 def schedule_key(site_id: str, project: str) -> str:
@@ -57,18 +58,24 @@ def forget_site(uow: UnitOfWork, site_id: str) -> None:
 def reconcile(
     uow: UnitOfWork, now: datetime, workspace_id: str, site_id: str | None, project: str | None
 ) -> list[dict[str, str]]:
-    """Make the matching projects' polls due now; returns them. Nothing matching: NotFound."""
-    prefix = (
-        "poll:" + (f"{site_id}:" if site_id else "") + (f"{project.upper()}" if site_id and project else "")
-    )
+    """Make the matching projects' polls due now, and the matching sites' worklog drift checks (a
+    reconcile covers both directions Jira can change behind jirabridge's back). Returns what was
+    scheduled; nothing matching: NotFound."""
+    prefix = "poll:" + (f"{site_id}:" if site_id else "") + (project.upper() if site_id and project else "")
     keys = schedules.run_now(uow.session, workspace_id=workspace_id, key_prefix=prefix, now=now)
     polled = [dict(zip(("site", "project"), key.split(":", 2)[1:], strict=True)) for key in keys]
     if project and not site_id:
         polled = [p for p in polled if p["project"] == project.upper()]
-    if not polled:
+    scheduled = [{"kind": "poll", **p} for p in polled]
+    if project is None:
+        drift = schedules.run_now(
+            uow.session, workspace_id=workspace_id, key_prefix=DRIFT_PREFIX + (site_id or ""), now=now
+        )
+        scheduled += [{"kind": "worklog_drift", "site": key.removeprefix(DRIFT_PREFIX)} for key in drift]
+    if not scheduled:
         raise NotFound(
-            "no project with inbound sync matches; set status, assignee or comment sync to "
-            "inbound or two_way in its project settings first"
+            "nothing to reconcile: no project syncs inbound (status, assignee or comment sync inbound or "
+            "two_way in its project settings) and no time entry was synced"
         )
     uow.commit()
-    return polled
+    return scheduled

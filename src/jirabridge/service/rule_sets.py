@@ -81,7 +81,9 @@ def find(uow: UnitOfWork, workspace_id: str, rule_id: str) -> StoredRule | None:
 def save(uow: UnitOfWork, workspace_id: str, rules: list[StoredRule], now: datetime) -> None:
     """Replace the workspace's rules; the caller commits. The workspace row is locked first
     (PostgreSQL), so two first saves cannot both insert."""
-    uow.session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+    uow.session.execute(
+        select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
+    )
     row = uow.session.get(RuleSet, workspace_id)
     if row is None:
         row = RuleSet(workspace_id=workspace_id, rules=[], updated_at=now)

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from jirabridge.domain import worklogs
 from jirabridge.domain.access import Principal, can_act_for
@@ -28,6 +27,7 @@ from jirabridge.domain.issue_keys import first_issue_key
 from jirabridge.domain.settings import WorkspaceSettings
 from jirabridge.domain.worklogs import State, Values, Wanted
 from jirabridge.errors import Conflict, Forbidden, Invalid, NotFound
+from jirabridge.service import polling
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.events import rfc3339
 from jirabridge.service.sites import connected_site
@@ -41,7 +41,7 @@ SYNC_KIND = "worklog.sync"
 DRIFT_KIND = "worklog.drift"
 ITEM_TYPE = "time_entry"  # how entries appear in events and failures
 DELETING_REASON = "deleting the worklog in Jira"
-DRIFT_SCHEDULE_PREFIX = "worklogs:drift:"
+DRIFT_SCHEDULE_PREFIX = polling.DRIFT_PREFIX  # `POST /api/v1/sync/reconcile` runs these too
 SITE_GONE = "site_disconnected: the Jira site was disconnected; nothing was deleted in Jira"
 
 
@@ -285,30 +285,27 @@ def ensure_drift_check(
     existing = uow.session.get(Schedule, key)
     if existing is not None and existing.every_s == every_s:
         return
-    try:
-        with uow.session.begin_nested():
-            schedules.ensure(
-                uow.session,
-                key=key,
-                workspace_id=workspace_id,
-                kind=DRIFT_KIND,
-                payload={"site_id": site_id},
-                every_s=every_s,
-                now=now,
-                site_id=site_id,
-            )
-    except IntegrityError:
-        pass  # the first entries of a site arrived together: another request created it
+    schedules.ensure(
+        uow.session,
+        key=key,
+        workspace_id=workspace_id,
+        kind=DRIFT_KIND,
+        payload={"site_id": site_id},
+        every_s=every_s,
+        now=now,
+        site_id=site_id,
+    )
 
 
 # -- host changes ----------------------------------------------------------------------------------
 
 
 def lock_workspace(uow: UnitOfWork, workspace_id: str) -> None:
-    """Take the workspace row lock `record_event` takes, first. On PostgreSQL, inserting a row that
-    references the workspace holds a key-share lock on it; two requests doing that and then recording
-    an event would each wait for the other's lock (a deadlock). Taken first, they simply queue."""
-    uow.session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+    """Take the workspace row lock `record_event` takes, first, so concurrent pushes of one workspace
+    queue up from the start (see storage/events.py)."""
+    uow.session.execute(
+        select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
+    )
 
 
 def upsert_entry(

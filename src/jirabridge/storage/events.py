@@ -6,9 +6,12 @@
 Feed order is commit order within a workspace. `seq` is drawn when the row is inserted, so two
 transactions of one workspace could otherwise commit out of `seq` order and a reader holding the
 cursor of the later one would never see the earlier. `record_event` therefore locks the workspace row
-(`SELECT … FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already runs one writer at a time):
-the event-writing transactions of one workspace commit one after the other, each with a higher `seq`.
-Record events late in a transaction: the lock is held until it ends.
+(`SELECT … FOR NO KEY UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already runs one writer at a
+time): the event-writing transactions of one workspace commit one after the other, each with a higher
+`seq`. `NO KEY UPDATE` does not conflict with the key-share lock PostgreSQL takes on the workspace row
+when a transaction inserts a row referencing it, so two transactions that each inserted such a row and
+then record an event queue up instead of deadlocking. Record events late in a transaction: the lock is
+held until it ends.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def record_event(
     locked = (
         select(Workspace)
         .where(Workspace.id == workspace_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)  # the settings as of the lock, not an earlier read
     )
     workspace = session.scalar(locked)

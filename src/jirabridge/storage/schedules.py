@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jirabridge.storage.tables import Schedule
@@ -46,18 +47,47 @@ def ensure(
     now = _utc(now)
     schedule = session.get(Schedule, key)
     if schedule is None:
-        schedule = Schedule(key=key, next_run_at=now, last_enqueued_at=None)
-        session.add(schedule)
-    elif schedule.every_s != every_s:
+        fresh = Schedule(key=key, next_run_at=now, last_enqueued_at=None)
+        _fill(fresh, workspace_id, site_id, kind, payload, every_s)
+        schedule = _insert(session, fresh)
+        if schedule is fresh:
+            return schedule
+    if schedule.every_s != every_s:
         last = schedule.last_enqueued_at
         schedule.next_run_at = (
             now if last is None else min(_utc(schedule.next_run_at), _utc(last) + _s(every_s))
         )
+    _fill(schedule, workspace_id, site_id, kind, payload, every_s)
+    return schedule
+
+
+def _fill(
+    schedule: Schedule,
+    workspace_id: str,
+    site_id: str | None,
+    kind: str,
+    payload: dict[str, Any],
+    every_s: float,
+) -> None:
     schedule.workspace_id = workspace_id
     schedule.site_id = site_id
     schedule.kind = kind
     schedule.payload = payload
     schedule.every_s = every_s
+
+
+def _insert(session: Session, schedule: Schedule) -> Schedule:
+    """Insert a new schedule; when a concurrent transaction inserted the same key first (two requests
+    starting one schedule together), answer that row instead of failing the caller."""
+    try:
+        with session.begin_nested():
+            session.add(schedule)
+            session.flush()
+    except IntegrityError:
+        existing = session.get(Schedule, schedule.key, populate_existing=True)
+        if existing is None:
+            raise
+        return existing
     return schedule
 
 
