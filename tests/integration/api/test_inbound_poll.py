@@ -80,15 +80,17 @@ class Host:
         deadline = asyncio.get_running_loop().time() + limit_s
         while asyncio.get_running_loop().time() < deadline:
             with self.container.sessions() as session:
-                busy = session.scalar(
-                    select(func.count())
-                    .select_from(Operation)
-                    .where(Operation.status.in_(("pending", "running")))
-                )
+                # Schedules first: a worker's claim moves a due schedule on and adds its operation in
+                # one commit, so once the schedule is no longer due, the operation is visible.
                 due = session.scalar(
                     select(func.count())
                     .select_from(Schedule)
                     .where(Schedule.next_run_at <= datetime.now(UTC))
+                )
+                busy = session.scalar(
+                    select(func.count())
+                    .select_from(Operation)
+                    .where(Operation.status.in_(("pending", "running")))
                 )
             if busy == 0 and due == 0:
                 return
