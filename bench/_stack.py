@@ -199,6 +199,7 @@ class Stack:
         self.emulator_url = f"http://127.0.0.1:{self.emulator_port}"
         self.service_url = f"http://127.0.0.1:{self.service_port}"
         self.processes: list[Proc] = []
+        self._engine: Any = None  # for `outstanding`, made on first use
         self.workers: list[Proc] = []
         self.env = {
             **os.environ,
@@ -229,6 +230,8 @@ class Stack:
         self.close()
 
     def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
         for proc in reversed(self.processes):
             if proc.alive():
                 proc.popen.kill()
@@ -411,17 +414,59 @@ class Stack:
             if name == "jirabridge_outbox_operations"
         }
 
+    def failed(self) -> tuple[int, int]:
+        """Operations that failed for good: (the changes' work, periodic ones)."""
+        from sqlalchemy import func, select
+
+        from jirabridge.storage.tables import Operation
+
+        periodic = Operation.ordering_key.like("schedule:%")
+        with self._db().connect() as connection:
+            rows = connection.execute(
+                select(periodic, func.count()).where(Operation.status == "failed").group_by(periodic)
+            ).all()
+        counts = {bool(flag): int(n) for flag, n in rows}
+        return counts.get(False, 0), counts.get(True, 0)
+
+    def _db(self) -> Any:
+        if self._engine is None:
+            from jirabridge.storage.db import make_engine
+
+            self._engine = make_engine(self.database_url)
+        return self._engine
+
+    def outstanding(self, *, include_periodic: bool = False) -> int:
+        """Operations pending or running. Without `include_periodic`, the periodic ones (pollers,
+        drift checks: see storage/schedules.py) are left out — they keep coming back, and under faults
+        one may be retrying for minutes — so this is the work the host's changes implied."""
+        from sqlalchemy import func, select
+
+        from jirabridge.storage.tables import Operation
+
+        with self._db().connect() as connection:
+            query = select(func.count()).where(Operation.status.in_(("pending", "running")))
+            if not include_periodic:
+                query = query.where(~Operation.ordering_key.like("schedule:%"))
+            count = connection.execute(query).scalar_one()
+        return int(count)
+
     def wait_drained(
-        self, timeout_s: float = 3600, every_s: float = 0.25, on_poll: Callable[[], None] | None = None
+        self,
+        timeout_s: float = 3600,
+        every_s: float = 0.25,
+        on_poll: Callable[[], None] | None = None,
+        *,
+        include_periodic: bool = True,
     ) -> float:
-        """Until no operation is pending or running; returns the monotonic time it happened."""
+        """Until no operation is pending or running (with `include_periodic=False`: none the host's
+        changes implied); returns the monotonic time it happened."""
         deadline = time.monotonic() + timeout_s
         while True:
-            depth = self.queue()
-            if depth.get("pending", 0) + depth.get("running", 0) == 0:
+            left = self.outstanding(include_periodic=include_periodic)
+            if left == 0:
                 return time.monotonic()
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the outbox did not drain within {timeout_s:g} s: {depth}")
+                raise TimeoutError(f"the outbox did not drain within {timeout_s:g} s: {left} left")
             if on_poll is not None:
                 on_poll()
             time.sleep(every_s)

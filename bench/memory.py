@@ -54,7 +54,7 @@ def measure(
         work = plan(syncs, {"status": 0.5, "comment": 0.5}, base, random.Random(3), one_status_each=False)
         worker = stack.start_worker()
         push(stack, tenant, work)
-        stack.wait_drained()
+        stack.wait_drained(include_periodic=False)
         time.sleep(seconds)
         peak = worker.stats().peak_rss_mb
         worker.stop()

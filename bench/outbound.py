@@ -160,10 +160,10 @@ def run_outbound(
         for proc in procs:
             proc.stats()
         before = {proc.pid: proc.stats().cpu_s for proc in procs}
-        ended = stack.wait_drained()
+        ended = stack.wait_drained(include_periodic=False)
         calls = stack.jira_calls(procs)
         stats = _final(procs, before)
-        failed = stack.queue().get("failed", 0.0)
+        failed = float(stack.failed()[0])
         by_kind: dict[str, int] = {}
         for change in pushed.changes:
             by_kind[change.kind] = by_kind.get(change.kind, 0) + 1

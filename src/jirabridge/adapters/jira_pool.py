@@ -32,7 +32,7 @@ import httpx
 
 from jirabridge import jira
 from jirabridge.adapters.jira_http import host_guard, oauth_app
-from jirabridge.service.db import run_db
+from jirabridge.service.db import read_db, run_db
 from jirabridge.service.ports import SiteAccess
 from jirabridge.service.sites import site_access
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -129,7 +129,7 @@ class JiraPool:
         def load(uow: UnitOfWork) -> Site | None:
             return uow.session.get(Site, site_id)
 
-        site = await run_db(self.services, load)
+        site = await read_db(self.services, load)
         if (
             site is None
             or (workspace_id is not None and site.workspace_id != workspace_id)

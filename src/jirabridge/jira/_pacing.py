@@ -4,8 +4,11 @@ One `SitePacer` per Jira site, shared by every client (and every user connection
 
 - a token bucket at `rate` requests per second with a small `burst`, so a sliding one-second window
   on Jira's side never sees more than `burst + rate` calls;
-- `X-RateLimit-NearLimit: true` slows the whole site to `near_limit_factor` of the rate for `slow_s`
-  (or until `X-RateLimit-Reset`, when that is sooner), before Jira starts refusing;
+- `X-RateLimit-NearLimit: true` (Jira: under 20 % of the budget left) stops bursts for `slow_s` (or
+  until `X-RateLimit-Reset`, when that is sooner): calls go strictly one every 1/rate seconds, so the
+  window never sees more than the rate; and slows to `near_limit_factor` of the rate (default 1: a
+  pacer set under the site's limit, as it should be, is *always* near it — halving there, as this
+  did first, capped a busy site at about 60 % of its limit; bench/outbound.py);
 - a 429 pauses what its `RateLimit-Reason` names, for `Retry-After` seconds: the quota reasons
   (`jira-quota-global-based`, `jira-quota-tenant-based`) pause every call to the site, the per-issue
   reason (`jira-per-issue-on-write`) only writes to that issue, the burst reason (or none) only that
@@ -65,7 +68,7 @@ class SitePacer:
         rate: float = 50.0,
         *,
         burst: float | None = None,
-        near_limit_factor: float = 0.5,
+        near_limit_factor: float = 1.0,
         slow_s: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
@@ -121,7 +124,9 @@ class SitePacer:
         clear. Synchronous, so atomic on the event loop: concurrent callers queue up in order."""
         now = self.clock.monotonic()
         rate = self.current_rate()
-        self._tokens = min(self.burst, self._tokens + (now - self._last) * rate)
+        # Near the limit, no burst: at most one token banked (the call about to go).
+        ceiling = 1.0 if now < self._slow_until else self.burst
+        self._tokens = min(ceiling, self._tokens + (now - self._last) * rate)
         self._last = now
         self._tokens -= 1.0
         return 0.0 if self._tokens >= 0 else -self._tokens / rate

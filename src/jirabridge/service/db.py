@@ -19,3 +19,16 @@ async def run_db(container: Services, work: Callable[[UnitOfWork], T]) -> T:
             return work(uow)
 
     return await anyio.to_thread.run_sync(run)
+
+
+async def read_db(container: Services, work: Callable[[UnitOfWork], T]) -> T:
+    """`run_db` for work that only reads: on SQLite it takes no write lock, so a busy worker's reads
+    do not wait behind its writes (a write in it raises when it commits)."""
+
+    def run() -> T:
+        uow = container.uow()
+        uow.read_only = True
+        with uow:
+            return work(uow)
+
+    return await anyio.to_thread.run_sync(run)

@@ -119,7 +119,7 @@ async def put_project(
     def save(uow: UnitOfWork) -> tuple[ProjectView, bool]:
         # Two saves of new projects on one site must not both pass the limit (PostgreSQL; SQLite
         # transactions are serialised anyway).
-        uow.session.execute(select(Site.id).where(Site.id == site_id).with_for_update())
+        uow.session.execute(select(Site.id).where(Site.id == site_id).with_for_update(key_share=True))
         fresh = _connected_site(uow, workspace_id, site_id)
         _check_room(uow, fresh, meta.key)
         row = _row(uow, workspace_id, site_id, meta.key)

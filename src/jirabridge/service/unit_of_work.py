@@ -11,11 +11,14 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge.storage.db import READ_ONLY
+
 
 class UnitOfWork:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False) -> None:
         self._sessions = sessions
         self._session: Session | None = None
+        self.read_only = read_only  # a transaction that never writes (on SQLite: no write lock)
 
     @property
     def session(self) -> Session:
@@ -25,6 +28,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self._session = self._sessions()
+        if self.read_only:
+            self._session.connection(execution_options={READ_ONLY: True})
         return self
 
     def __exit__(
@@ -37,4 +42,6 @@ class UnitOfWork:
         self._session = None
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         self.session.commit()

@@ -2,7 +2,10 @@
 
 On SQLite every transaction starts with `BEGIN IMMEDIATE` (WAL mode): writers queue on the database
 lock instead of failing with "database is locked" when a read transaction tries to upgrade, which is
-what makes one SQLite file safe for the service and a worker at once.
+what makes one SQLite file safe for the service and a worker at once. A transaction that only reads
+(a connection with the execution option `READ_ONLY`, see service/db.py `read_db`) starts with a plain
+`BEGIN` instead: in WAL mode it reads a snapshot without taking the write lock, so the worker's reads
+do not queue behind its writes.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+READ_ONLY = "jirabridge_read_only"  # execution option: this transaction never writes
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -35,7 +40,8 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -27,7 +27,7 @@ from jirabridge import jira
 from jirabridge.adapters.jira_http import HostNotAllowed
 from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
 from jirabridge.domain.outcomes import Done, Fail, Outcome, Retry
-from jirabridge.service.db import run_db
+from jirabridge.service.db import read_db, run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Link
@@ -190,4 +190,4 @@ async def issue_not_found(container: Container, workspace_id: str, site_id: str,
 
 
 async def links_of(container: Container, workspace_id: str, site_id: str, issue_key: str) -> list[LinkRef]:
-    return await run_db(container, lambda uow: refs(issue_links(uow, workspace_id, site_id, issue_key)))
+    return await read_db(container, lambda uow: refs(issue_links(uow, workspace_id, site_id, issue_key)))

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from jirabridge import jira
 from jirabridge.domain import mappings
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
-from jirabridge.service.db import run_db
+from jirabridge.service.db import read_db, run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
@@ -72,7 +72,7 @@ class CreateIssue:
         link_id = str(payload["link_id"])
         site_id = str(payload.get("site_id") or job.site_id)
         marker = str(payload["marker"])
-        pending = await run_db(self.container, lambda uow: self._pending(uow, job, link_id, site_id))
+        pending = await read_db(self.container, lambda uow: self._pending(uow, job, link_id, site_id))
         if pending is None:
             return Done({"skipped": "link_removed"})
         if pending.issue_key is not None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from jirabridge import jira
 from jirabridge.domain import grouping, mappings
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
-from jirabridge.service.db import run_db
+from jirabridge.service.db import read_db, run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, ProjectSettings
@@ -92,7 +92,7 @@ class SyncStatus:
     async def __call__(self, job: Job) -> Outcome:
         site_id = str(job.payload.get("site_id") or job.site_id)
         key = str(job.payload["issue_key"])
-        plan = await run_db(self.container, lambda uow: _plan(uow, job.workspace_id, site_id, key))
+        plan = await read_db(self.container, lambda uow: _plan(uow, job.workspace_id, site_id, key))
         if not plan.links:
             return Done({"skipped": "not_linked"})
         if common.all_broken(plan.links):

@@ -85,7 +85,8 @@ async def test_failures_are_listed_paged_and_retried(api: httpx.AsyncClient, con
     remaining = (await api.get("/api/v1/sync/failures", headers=acme.headers())).json()
     assert [f["id"] for f in remaining["failures"]] == [ids[0], ids[2]]
     # The retried operation is back in the queue: a worker claims it again.
-    jobs = outbox.claim(container.sessions, worker_id="w2", now=NOW, limit=10, lease_s=60)
+    # The retry is due from the moment it was asked for (the service's clock, not the test's NOW).
+    jobs = outbox.claim(container.sessions, worker_id="w2", now=container.clock.now(), limit=10, lease_s=60)
     assert [job.id for job in jobs] == [ids[1]]
 
 

@@ -66,6 +66,25 @@ async def test_near_limit_slows_the_site_down() -> None:
     assert pacer.current_rate() == 10
 
 
+async def test_near_limit_stops_bursts_but_keeps_the_configured_rate() -> None:
+    # A pacer set under the site's limit is always "near" it: it must keep its rate there (halving it
+    # capped a busy site at ~60 % of its limit) and only stop bursting, so the window never overflows.
+    clock = FakeClock()
+    pacer = SitePacer(rate=10, burst=5, slow_s=5, clock=clock)
+    clock.now += 10  # idle: a full burst is banked
+    pacer.observe(answer(200, X_RateLimit_NearLimit="true"))
+    assert pacer.current_rate() == 10
+    start = clock.now
+    for _ in range(5):
+        await pacer.acquire()
+    assert clock.now - start == pytest.approx(0.4)  # one now, then one every 0.1 s: no burst
+    clock.now += 10  # the warning is over: bursts are allowed again
+    start = clock.now
+    for _ in range(5):
+        await pacer.acquire()
+    assert clock.now == start
+
+
 async def test_a_burst_429_pauses_only_that_endpoint() -> None:
     clock = FakeClock()
     pacer = SitePacer(rate=1000, clock=clock)

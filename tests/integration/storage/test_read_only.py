@@ -1,0 +1,72 @@
+"""Reads that never write (`read_db`) do not wait for the SQLite write lock: a worker busy writing
+still reads its next job's state at once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from jirabridge.bootstrap import build
+from jirabridge.config import Settings
+from jirabridge.service.db import read_db
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage.migrate import upgrade
+
+
+async def test_a_read_goes_through_while_another_transaction_holds_the_write_lock(tmp_path: Path) -> None:
+    container = build(Settings(database_url=f"sqlite:///{tmp_path / 'jb.db'}", secret_key=SecretStr("x")))
+    try:
+        upgrade(container.engine)
+        with container.uow() as writer:
+            writer.session.execute(
+                text(
+                    "INSERT INTO workspaces (id, name, settings, created_at) "
+                    "VALUES ('ws_1', 'Acme', '{}', '2026-01-01 00:00:00')"
+                )
+            )
+            writer.session.flush()  # BEGIN IMMEDIATE: the write lock is held until commit
+
+            started = time.monotonic()
+            names = await read_db(
+                container,
+                lambda uow: uow.session.execute(text("SELECT name FROM workspaces")).scalars().all(),
+            )
+
+            assert time.monotonic() - started < 5  # not the 30 s busy timeout
+            assert names == []  # the snapshot before the uncommitted insert
+            writer.commit()
+        assert await read_db(
+            container, lambda uow: uow.session.execute(text("SELECT name FROM workspaces")).scalars().all()
+        ) == ["Acme"]
+    finally:
+        container.close()
+
+
+async def test_a_read_only_unit_of_work_refuses_to_commit(tmp_path: Path) -> None:
+    container = build(Settings(database_url=f"sqlite:///{tmp_path / 'jb.db'}", secret_key=SecretStr("x")))
+    try:
+        upgrade(container.engine)
+
+        def write(uow: UnitOfWork) -> None:
+            uow.session.execute(
+                text(
+                    "INSERT INTO workspaces (id, name, settings, created_at) "
+                    "VALUES ('ws_1', 'Acme', '{}', '2026-01-01 00:00:00')"
+                )
+            )
+            uow.commit()
+
+        with pytest.raises(RuntimeError, match="read-only"):
+            await read_db(container, write)
+        assert (
+            await read_db(
+                container, lambda uow: uow.session.execute(text("SELECT count(*) FROM workspaces")).scalar()
+            )
+            == 0
+        )
+    finally:
+        container.close()
