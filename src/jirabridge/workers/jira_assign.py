@@ -28,7 +28,6 @@ from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.assignees import pushes_assignee
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import HostUser, Item, UserConnection
 from jirabridge.workers import jira_common as common
 
@@ -154,23 +153,7 @@ class AssignIssue:
         item = (str(job.payload["item_type"]), str(job.payload["item_id"]))
 
         def save(uow: UnitOfWork) -> None:
-            record_event(
-                uow.session,
-                workspace_id=job.workspace_id,
-                type="sync.failed",
-                source="jirabridge",
-                at=now,
-                item=item,
-                issue_key=key,
-                data={
-                    "operation": job.kind,
-                    "operation_id": job.id,
-                    "reason": reason,
-                    "detail": detail,
-                    "user": user,
-                    "site": site_id,
-                },
-            )
+            common.record_sync_failed(uow, job, now, item, key, reason, detail, user=user, site=site_id)
             uow.commit()
 
         await run_db(self.container, save)

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from jirabridge import jira
 from jirabridge.adapters.jira_http import HostNotAllowed
 from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
-from jirabridge.domain.outcomes import Done, Fail, Outcome, Retry
+from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 from jirabridge.service.db import read_db, run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
@@ -171,6 +171,29 @@ def mark_broken(
             data={"site": site_id, "reason": "issue_not_found"},
         )
     return changed
+
+
+def record_sync_failed(
+    uow: UnitOfWork,
+    job: Job,
+    now: datetime,
+    item: tuple[str, str],
+    issue_key: str,
+    reason: str,
+    detail: str,
+    **data: object,
+) -> None:
+    """A `sync.failed` event on an item for the operation `job` (the caller commits)."""
+    record_event(
+        uow.session,
+        workspace_id=job.workspace_id,
+        type="sync.failed",
+        source="jirabridge",
+        at=now,
+        item=item,
+        issue_key=issue_key,
+        data={"operation": job.kind, "operation_id": job.id, "reason": reason, "detail": detail, **data},
+    )
 
 
 def issue_gone_detail(issue_key: str) -> str:

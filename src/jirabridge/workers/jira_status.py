@@ -28,7 +28,6 @@ from jirabridge.domain import grouping, mappings
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.db import read_db, run_db
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, ProjectSettings
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.transition_cache import TransitionCache
@@ -223,22 +222,15 @@ class SyncStatus:
                 if (link.item_type, link.item_id) not in items:
                     items.append((link.item_type, link.item_id))
             for item in items:
-                record_event(
-                    uow.session,
-                    workspace_id=job.workspace_id,
-                    type="sync.failed",
-                    source="jirabridge",
-                    at=now,
-                    item=item,
-                    issue_key=key,
-                    data={
-                        "operation": job.kind,
-                        "operation_id": job.id,
-                        "reason": "transition_not_allowed",
-                        "detail": detail,
-                        "from": current,
-                        "to": target,
-                    },
+                common.record_sync_failed(
+                    uow,
+                    job,
+                    now,
+                    item,
+                    key,
+                    "transition_not_allowed",
+                    detail,
+                    **{"from": current, "to": target},
                 )
             uow.commit()
 

@@ -4,24 +4,18 @@ the items and the event feed follow, and nothing jirabridge did itself comes bac
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
-from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
-from jirabridge.storage.tables import Operation, Schedule
 from jirabridge.workers.runner import Worker
-from support.service import Tenant, make_tenant
+from support.host import Host, connect_host
 
-ACME = "https://acme.atlassian.net"
-BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 STATUS_MAP = {"Open": "To Do", "Acknowledged": "In Progress", "Fixed": "Done", "Ignored": "Won't Do"}
 INBOUND = {
     "default_issue_type": "Task",
@@ -35,24 +29,9 @@ INBOUND = {
 MakeUser = Callable[[str, str], httpx.AsyncClient]
 
 
-class Host:
-    def __init__(
-        self, api: httpx.AsyncClient, tenant: Tenant, site_id: str, emulator: FastAPI, container: Container
-    ):
-        self.api, self.tenant, self.site_id = api, tenant, site_id
-        self.emulator, self.container = emulator, container
-
-    @property
-    def jira(self) -> EmulatedSite:
-        site: EmulatedSite = self.emulator.state.emulator.sites["acme"]
-        return site
-
-    async def call(self, method: str, path: str, body: Any = None, role: str = "admin") -> httpx.Response:
-        return await self.api.request(method, path, json=body, headers=self.tenant.headers(role))
-
+class Inbound(Host):
     async def project(self, key: str = "WEB", **document: Any) -> None:
-        answer = await self.call("PUT", f"/api/v1/sites/{self.site_id}/projects/{key}", INBOUND | document)
-        assert answer.status_code in (200, 201), answer.text
+        await super().project(key, **(INBOUND | document))
         await self.settle()  # the first poll of a new schedule runs at once
 
     async def item(self, item_id: str, item_type: str = "error", **fields: Any) -> dict[str, Any]:
@@ -76,55 +55,10 @@ class Host:
         assert answer.status_code == 202, answer.text
         await self.settle()
 
-    async def settle(self, limit_s: float = 10) -> None:
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            with self.container.sessions() as session:
-                # Schedules first: a worker's claim moves a due schedule on and adds its operation in
-                # one commit, so once the schedule is no longer due, the operation is visible.
-                due = session.scalar(
-                    select(func.count())
-                    .select_from(Schedule)
-                    .where(Schedule.next_run_at <= datetime.now(UTC))
-                )
-                busy = session.scalar(
-                    select(func.count())
-                    .select_from(Operation)
-                    .where(Operation.status.in_(("pending", "running")))
-                )
-            if busy == 0 and due == 0:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the worker did not finish")
-
-    async def wait_for_retry(self, kind: str, limit_s: float = 10) -> None:
-        """Until an operation of `kind` has failed an attempt and waits for its next one."""
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            with self.container.sessions() as session:
-                waiting = session.scalar(
-                    select(func.count())
-                    .select_from(Operation)
-                    .where(Operation.kind == kind, Operation.status == "pending", Operation.attempts > 0)
-                )
-            if waiting:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no {kind} operation is waiting for a retry")
-
-    async def events(self, kind: str) -> list[dict[str, Any]]:
-        feed = (await self.call("GET", "/api/v1/events?limit=500")).json()["events"]
-        return [e for e in feed if e["type"] == kind]
-
 
 @pytest.fixture
-async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Host:
-    tenant = await make_tenant(api)
-    site = await api.post(
-        "/api/v1/sites", json={"url": ACME, "auth": BOT, "default_project": "WEB"}, headers=tenant.headers()
-    )
-    assert site.status_code == 201
-    return Host(api, tenant, site.json()["id"], emulator, container)
+async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Inbound:
+    return await connect_host(api, emulator, container, Inbound)
 
 
 @pytest.fixture
@@ -142,7 +76,7 @@ async def move(jira: httpx.AsyncClient, key: str, status: str) -> None:
 
 
 async def test_a_status_change_in_jira_reaches_the_item_and_the_feed(
-    host: Host, alice: httpx.AsyncClient
+    host: Inbound, alice: httpx.AsyncClient
 ) -> None:
     await host.project()
     await host.item("e-1", status="Open")
@@ -159,7 +93,7 @@ async def test_a_status_change_in_jira_reaches_the_item_and_the_feed(
 
 
 async def test_done_category_without_a_mapping_takes_the_resolved_status(
-    host: Host, alice: httpx.AsyncClient
+    host: Inbound, alice: httpx.AsyncClient
 ) -> None:
     await host.project(status_map={"Open": "To Do"}, resolved_status="Resolved")
     await host.item("e-1", status="Open")
@@ -169,7 +103,7 @@ async def test_done_category_without_a_mapping_takes_the_resolved_status(
     assert (await host.get("e-1"))["status"] == "Resolved"
 
 
-async def test_the_hosts_own_status_change_does_not_come_back(host: Host) -> None:
+async def test_the_hosts_own_status_change_does_not_come_back(host: Inbound) -> None:
     await host.project()
     await host.item("e-1", status="Open")
     key = await host.ticket("e-1")
@@ -181,7 +115,7 @@ async def test_the_hosts_own_status_change_does_not_come_back(host: Host) -> Non
     assert await host.events("item.status_changed") == []
 
 
-async def test_a_grouped_ticket_moves_every_item(host: Host, alice: httpx.AsyncClient) -> None:
+async def test_a_grouped_ticket_moves_every_item(host: Inbound, alice: httpx.AsyncClient) -> None:
     await host.call("PUT", "/api/v1/settings", {"link_cardinality": {"error": "many_to_one"}})
     await host.project()
     await host.item("e-1", status="Open")
@@ -195,7 +129,7 @@ async def test_a_grouped_ticket_moves_every_item(host: Host, alice: httpx.AsyncC
 
 
 async def test_inbound_status_is_not_applied_when_the_mode_is_outbound(
-    host: Host, alice: httpx.AsyncClient
+    host: Inbound, alice: httpx.AsyncClient
 ) -> None:
     await host.project(status_sync="outbound", assignee_sync="inbound")
     await host.item("e-1", status="Open")
@@ -207,7 +141,7 @@ async def test_inbound_status_is_not_applied_when_the_mode_is_outbound(
 
 
 async def test_a_change_during_an_outage_is_caught_up_once_jira_answers(
-    host: Host, alice: httpx.AsyncClient, jira: httpx.AsyncClient
+    host: Inbound, alice: httpx.AsyncClient, jira: httpx.AsyncClient
 ) -> None:
     await host.project()
     await host.item("e-1", status="Open")
@@ -226,7 +160,7 @@ async def test_a_change_during_an_outage_is_caught_up_once_jira_answers(
 
 
 async def test_changes_made_while_inbound_sync_was_off_are_caught_up(
-    host: Host, alice: httpx.AsyncClient
+    host: Inbound, alice: httpx.AsyncClient
 ) -> None:
     await host.project()
     await host.item("e-1", status="Open")
@@ -239,7 +173,7 @@ async def test_changes_made_while_inbound_sync_was_off_are_caught_up(
     assert (await host.get("e-1"))["status"] == "Acknowledged"
 
 
-async def test_assignee_changes_in_jira_map_to_host_users(host: Host, alice: httpx.AsyncClient) -> None:
+async def test_assignee_changes_in_jira_map_to_host_users(host: Inbound, alice: httpx.AsyncClient) -> None:
     await host.project()
     connected = await host.call(
         "POST",
@@ -273,7 +207,7 @@ async def test_assignee_changes_in_jira_map_to_host_users(host: Host, alice: htt
 
 
 async def test_jira_comments_appear_on_the_item_and_edits_follow(
-    host: Host, alice: httpx.AsyncClient
+    host: Inbound, alice: httpx.AsyncClient
 ) -> None:
     await host.project()
     await host.item("e-1", status="Open")

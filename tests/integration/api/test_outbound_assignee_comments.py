@@ -5,25 +5,19 @@ connected user where possible — and nothing jirabridge did comes back to the h
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
 
 from jira_emulator.state import Comment as EmulatedComment
 from jira_emulator.state import Issue as EmulatedIssue
-from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
-from jirabridge.storage.tables import Operation, Schedule
 from jirabridge.workers.runner import Worker
-from support.service import SERVICE_TOKEN, Tenant, bearer, make_tenant
+from support.host import Host, connect_host
+from support.service import SERVICE_TOKEN, bearer
 
-ACME = "https://acme.atlassian.net"
-BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 ALICE = {"type": "api_token", "email": "alice@acme.test", "api_token": "alice-token"}
 TWO_WAY = {
     "default_issue_type": "Task",
@@ -34,37 +28,14 @@ TWO_WAY = {
 }
 
 
-class Host:
-    def __init__(
-        self, api: httpx.AsyncClient, tenant: Tenant, site_id: str, emulator: FastAPI, container: Container
-    ) -> None:
-        self.api, self.tenant, self.site_id = api, tenant, site_id
-        self.emulator, self.container = emulator, container
-
-    @property
-    def jira(self) -> EmulatedSite:
-        site: EmulatedSite = self.emulator.state.emulator.sites["acme"]
-        return site
-
+class Outbound(Host):
     def issue(self, key: str) -> EmulatedIssue:
         issue = self.jira.issue_by_ref(key)
         assert issue is not None
         return issue
 
-    def account(self, email: str) -> str:
-        account = self.emulator.state.emulator.account_by_email(email)
-        assert account is not None
-        return str(account.account_id)
-
-    async def call(
-        self, method: str, path: str, body: Any = None, role: str = "admin", key: str | None = None
-    ) -> httpx.Response:
-        headers = bearer(key) if key else self.tenant.headers(role)
-        return await self.api.request(method, path, json=body, headers=headers)
-
     async def project(self, key: str = "WEB", **document: Any) -> None:
-        answer = await self.call("PUT", f"/api/v1/sites/{self.site_id}/projects/{key}", TWO_WAY | document)
-        assert answer.status_code in (200, 201), answer.text
+        await super().project(key, **(TWO_WAY | document))
         await self.settle()
 
     async def user(self, user_id: str, **fields: Any) -> None:
@@ -120,40 +91,6 @@ class Host:
         assert answer.status_code == 202, answer.text
         await self.settle()
 
-    async def settle(self, limit_s: float = 15) -> None:
-        """Until the worker has nothing left to do (and no schedule is due)."""
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            with self.container.sessions() as session:
-                busy = session.scalar(
-                    select(func.count())
-                    .select_from(Operation)
-                    .where(Operation.status.in_(("pending", "running")))
-                )
-                due = session.scalar(
-                    select(func.count())
-                    .select_from(Schedule)
-                    .where(Schedule.next_run_at <= datetime.now(UTC))
-                )
-            if busy == 0 and due == 0:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the worker did not finish")
-
-    async def wait_for_retry(self, kind: str, limit_s: float = 10) -> None:
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            with self.container.sessions() as session:
-                waiting = session.scalar(
-                    select(func.count())
-                    .select_from(Operation)
-                    .where(Operation.kind == kind, Operation.status == "pending", Operation.attempts > 0)
-                )
-            if waiting:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no {kind} operation is waiting for a retry")
-
     async def fault(self, rule: dict[str, Any]) -> None:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.emulator), base_url="http://emulator"
@@ -170,19 +107,10 @@ class Host:
             )
             assert answer.is_success, answer.text
 
-    async def events(self, kind: str) -> list[dict[str, Any]]:
-        feed = (await self.call("GET", "/api/v1/events?limit=500")).json()["events"]
-        return [e for e in feed if e["type"] == kind]
-
 
 @pytest.fixture
-async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Host:
-    tenant = await make_tenant(api)
-    site = await api.post(
-        "/api/v1/sites", json={"url": ACME, "auth": BOT, "default_project": "WEB"}, headers=tenant.headers()
-    )
-    assert site.status_code == 201
-    return Host(api, tenant, site.json()["id"], emulator, container)
+async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Outbound:
+    return await connect_host(api, emulator, container, Outbound)
 
 
 def text_of(comment: EmulatedComment) -> str:
@@ -196,7 +124,7 @@ def assignee_changes(issue: EmulatedIssue) -> int:
 # -- assignee ----------------------------------------------------------------------------------------
 
 
-async def test_the_items_assignee_is_assigned_in_jira_through_the_users_connection(host: Host) -> None:
+async def test_the_items_assignee_is_assigned_in_jira_through_the_users_connection(host: Outbound) -> None:
     await host.project()
     await host.connect("u-alice", ALICE)
     await host.item("e-1")
@@ -216,7 +144,7 @@ async def test_the_items_assignee_is_assigned_in_jira_through_the_users_connecti
     assert await host.events("sync.failed") == []
 
 
-async def test_a_host_user_without_a_connection_is_found_by_email(host: Host) -> None:
+async def test_a_host_user_without_a_connection_is_found_by_email(host: Outbound) -> None:
     await host.project()
     await host.user("u-al", email="Alice@Acme.test", name="Alice")
     await host.item("e-1")
@@ -228,7 +156,7 @@ async def test_a_host_user_without_a_connection_is_found_by_email(host: Host) ->
     assert (await host.get("e-1"))["assignee"] == "u-al"
 
 
-async def test_an_unmapped_user_is_reported_by_name_and_jira_is_left_alone(host: Host) -> None:
+async def test_an_unmapped_user_is_reported_by_name_and_jira_is_left_alone(host: Outbound) -> None:
     await host.project(assignee_sync="outbound")
     await host.connect("u-alice", ALICE)
     await host.user("u-bob", email="bob@acme.test")  # Bob hides his email in Jira
@@ -255,7 +183,7 @@ async def test_an_unmapped_user_is_reported_by_name_and_jira_is_left_alone(host:
     assert [f["reason"] for f in failures["failures"]] == ["user_not_mapped", "user_not_mapped"]
 
 
-async def test_an_issue_already_assigned_to_that_person_gets_no_call(host: Host, as_user: Any) -> None:
+async def test_an_issue_already_assigned_to_that_person_gets_no_call(host: Outbound, as_user: Any) -> None:
     await host.project(assignee_sync="outbound", status_sync="outbound", comment_sync="off")
     await host.connect("u-alice", ALICE)
     await host.item("e-1")
@@ -273,7 +201,7 @@ async def test_an_issue_already_assigned_to_that_person_gets_no_call(host: Host,
     assert host.issue(key).assignee == host.account("alice@acme.test")
 
 
-async def test_nothing_is_assigned_when_the_project_does_not_push_assignees(host: Host) -> None:
+async def test_nothing_is_assigned_when_the_project_does_not_push_assignees(host: Outbound) -> None:
     await host.project(assignee_sync="inbound")
     await host.connect("u-alice", ALICE)
     await host.item("e-1")
@@ -287,7 +215,7 @@ async def test_nothing_is_assigned_when_the_project_does_not_push_assignees(host
 
 
 async def test_a_connected_users_comment_is_theirs_in_jira_and_others_are_posted_by_the_site(
-    host: Host,
+    host: Outbound,
 ) -> None:
     await host.project()
     await host.connect("u-alice", ALICE)
@@ -309,7 +237,7 @@ async def test_a_connected_users_comment_is_theirs_in_jira_and_others_are_posted
     assert await host.events("item.comment_added") == []
 
 
-async def test_when_jira_refuses_the_users_credentials_the_site_posts_with_their_name(host: Host) -> None:
+async def test_when_jira_refuses_the_users_credentials_the_site_posts_with_their_name(host: Outbound) -> None:
     await host.project()
     await host.user("u-alice", name="Alice A.")
     await host.connect("u-alice", ALICE)
@@ -322,7 +250,7 @@ async def test_when_jira_refuses_the_users_credentials_the_site_posts_with_their
     assert comment.author == host.account("bot@acme.test") and "Alice A.: Still on it" in text_of(comment)
 
 
-async def test_a_lost_answer_never_makes_a_second_comment_as_the_user(host: Host) -> None:
+async def test_a_lost_answer_never_makes_a_second_comment_as_the_user(host: Outbound) -> None:
     await host.project()
     await host.connect("u-alice", ALICE)
     await host.item("e-1")
@@ -345,7 +273,7 @@ async def test_a_lost_answer_never_makes_a_second_comment_as_the_user(host: Host
 # -- comment edits -------------------------------------------------------------------------------------
 
 
-async def test_an_edit_updates_the_same_jira_comment_as_its_author(host: Host) -> None:
+async def test_an_edit_updates_the_same_jira_comment_as_its_author(host: Outbound) -> None:
     await host.project()
     await host.connect("u-alice", ALICE)
     await host.item("e-1")
@@ -375,7 +303,7 @@ async def test_an_edit_updates_the_same_jira_comment_as_its_author(host: Host) -
     assert len(await host.events("item.comment_updated")) == 2
 
 
-async def test_an_edit_before_the_comment_reached_jira_posts_the_latest_text(host: Host) -> None:
+async def test_an_edit_before_the_comment_reached_jira_posts_the_latest_text(host: Outbound) -> None:
     await host.project()
     await host.connect("u-alice", ALICE)
     await host.item("e-1")
@@ -397,7 +325,7 @@ async def test_an_edit_before_the_comment_reached_jira_posts_the_latest_text(hos
     assert "final text" in text_of(comment) and comment.author == host.account("alice@acme.test")
 
 
-async def test_who_may_edit_which_comment(host: Host, as_user: Any) -> None:
+async def test_who_may_edit_which_comment(host: Outbound, as_user: Any) -> None:
     await host.project()
     await host.item("e-1")
     key = await host.ticket("e-1")
@@ -438,7 +366,7 @@ def _adf(text: str) -> dict[str, Any]:
     }
 
 
-async def test_a_status_comment_is_not_copied_back_to_the_item(host: Host) -> None:
+async def test_a_status_comment_is_not_copied_back_to_the_item(host: Outbound) -> None:
     await host.call("PUT", "/api/v1/settings", {"host_name": "Qualytics"})
     await host.project(status_sync="comment")
     await host.item("e-1", status="Open")

@@ -12,47 +12,18 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from jira_emulator.state import Issue
-from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
 from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
-from support.service import Tenant, make_tenant
+from support.host import Host, connect_host
 
-ACME = "https://acme.atlassian.net"
-BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 SEVERITY = "customfield_10051"
 
 
-class Host:
-    def __init__(
-        self, api: httpx.AsyncClient, tenant: Tenant, site_id: str, emulator: FastAPI, container: Container
-    ) -> None:
-        self.api, self.tenant, self.site_id = api, tenant, site_id
-        self.emulator, self.container = emulator, container
-
-    @property
-    def jira(self) -> EmulatedSite:
-        site: EmulatedSite = self.emulator.state.emulator.sites["acme"]
-        return site
-
+class Routing(Host):
     def tickets(self) -> list[Issue]:
         """Issues jirabridge created (they carry its marker label)."""
         return [i for i in self.jira.issues.values() if any(lb.startswith("jb-") for lb in i.labels)]
-
-    async def call(self, method: str, path: str, body: Any = None, role: str = "admin") -> httpx.Response:
-        return await self.api.request(method, path, json=body, headers=self.tenant.headers(role))
-
-    async def control(self, method: str, path: str, body: Any = None) -> Any:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.emulator), base_url="http://emulator"
-        ) as client:
-            answer = await client.request(method, f"/_emulator{path}", json=body)
-            assert answer.is_success, answer.text
-            return answer.json()
-
-    async def project(self, key: str = "WEB", **document: Any) -> None:
-        answer = await self.call("PUT", f"/api/v1/sites/{self.site_id}/projects/{key}", document)
-        assert answer.status_code in (200, 201), answer.text
 
     async def rules(self, *rules: dict[str, Any]) -> list[dict[str, Any]]:
         answer = await self.call("PUT", "/api/v1/rules", {"rules": list(rules)})
@@ -70,47 +41,31 @@ class Host:
     async def get_item(self, item_id: str) -> dict[str, Any]:
         return dict((await self.call("GET", f"/api/v1/items/error/{item_id}")).json())
 
-    async def events(self, kind: str) -> list[dict[str, Any]]:
-        feed = (await self.call("GET", "/api/v1/events?limit=200")).json()["events"]
-        return [e for e in feed if e["type"] == kind]
-
     def count(self, table: str, where: str = "") -> int:
         with self.container.engine.connect() as connection:
             found = connection.execute(text(f"SELECT count(*) FROM {table} {where}")).scalar_one()
             return int(found)
 
-    async def settle(self, limit_s: float = 10) -> None:
-        """Until the worker has nothing left to do."""
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while self.count("operations", "WHERE status IN ('pending','running')"):
-            assert asyncio.get_running_loop().time() < deadline, "the worker did not finish"
-            await asyncio.sleep(0.05)
 
-
-async def _host(api: httpx.AsyncClient, emulator: FastAPI, container: Container) -> Host:
-    tenant = await make_tenant(api)
-    site = await api.post(
-        "/api/v1/sites", json={"url": ACME, "auth": BOT, "default_project": "WEB"}, headers=tenant.headers()
-    )
-    assert site.status_code == 201
-    host = Host(api, tenant, site.json()["id"], emulator, container)
+async def _host(api: httpx.AsyncClient, emulator: FastAPI, container: Container) -> Routing:
+    host = await connect_host(api, emulator, container, Routing)
     await host.project("WEB", default_issue_type="Bug", priority_map={"critical": "Highest"})
     await host.call("PUT", "/api/v1/settings", {"link_cardinality": {"error": "many_to_one"}})
     return host
 
 
 @pytest.fixture
-async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Host:
+async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Routing:
     return await _host(api, emulator, container)
 
 
 @pytest.fixture
-async def idle_host(api: httpx.AsyncClient, emulator: FastAPI, container: Container) -> Host:
+async def idle_host(api: httpx.AsyncClient, emulator: FastAPI, container: Container) -> Routing:
     """No worker runs: the test starts (and restarts) its own."""
     return await _host(api, emulator, container)
 
 
-def issue_type(host: Host, issue: Issue) -> str:
+def issue_type(host: Routing, issue: Issue) -> str:
     found = host.jira.projects[issue.project_key].issue_type(issue.issue_type_id)
     assert found is not None
     return found.name
@@ -140,7 +95,7 @@ def security_rule(**changes: Any) -> dict[str, Any]:
 # -- GET / PUT ---------------------------------------------------------------------------------------
 
 
-async def test_the_ordered_list_round_trips_and_keeps_its_ids(host: Host) -> None:
+async def test_the_ordered_list_round_trips_and_keeps_its_ids(host: Routing) -> None:
     assert (await host.call("GET", "/api/v1/rules", role="member")).json() == {"rules": []}
     first = await host.rules(web_rule(), security_rule(enabled=False))
     assert [r["name"] for r in first] == ["web store", "security team"]
@@ -168,7 +123,7 @@ async def test_the_ordered_list_round_trips_and_keeps_its_ids(host: Host) -> Non
     assert len((await host.call("GET", "/api/v1/rules")).json()["rules"]) == 3
 
 
-async def test_a_bad_query_answers_422_with_the_rule_and_the_position(host: Host) -> None:
+async def test_a_bad_query_answers_422_with_the_rule_and_the_position(host: Routing) -> None:
     before = await host.rules(web_rule())
     answer = await host.call(
         "PUT", "/api/v1/rules", {"rules": [web_rule(), web_rule(query="service:web-store && team:x")]}
@@ -182,7 +137,7 @@ async def test_a_bad_query_answers_422_with_the_rule_and_the_position(host: Host
     assert (await host.call("GET", "/api/v1/rules")).json()["rules"] == before
 
 
-async def test_unknown_destinations_are_named_by_rule_and_nothing_is_saved(host: Host) -> None:
+async def test_unknown_destinations_are_named_by_rule_and_nothing_is_saved(host: Routing) -> None:
     answer = await host.call(
         "PUT",
         "/api/v1/rules",
@@ -233,7 +188,7 @@ async def test_unknown_destinations_are_named_by_rule_and_nothing_is_saved(host:
     assert (await host.call("GET", "/api/v1/rules")).json() == {"rules": []}
 
 
-async def test_required_fields_of_the_create_screen_must_be_covered(host: Host) -> None:
+async def test_required_fields_of_the_create_screen_must_be_covered(host: Routing) -> None:
     lacking = security_rule(destination={"project": "SEC", "issue_type": "Bug"})
     answer = await host.call("PUT", "/api/v1/rules", {"rules": [web_rule(), lacking]})
     assert answer.status_code == 422
@@ -247,7 +202,7 @@ async def test_required_fields_of_the_create_screen_must_be_covered(host: Host) 
 # -- preview -----------------------------------------------------------------------------------------
 
 
-async def test_preview_answers_the_rule_and_ticket_with_no_side_effect(idle_host: Host) -> None:
+async def test_preview_answers_the_rule_and_ticket_with_no_side_effect(idle_host: Routing) -> None:
     host = idle_host  # no worker either: nothing else calls Jira meanwhile
     web, security = await host.rules(web_rule(auto_create=False), security_rule(auto_create=True))
     await host.item(
@@ -308,7 +263,7 @@ async def test_preview_answers_the_rule_and_ticket_with_no_side_effect(idle_host
 
 
 async def test_auto_create_makes_one_ticket_even_when_pushed_again_and_the_worker_restarts(
-    idle_host: Host,
+    idle_host: Routing,
 ) -> None:
     host = idle_host
     [rule] = await host.rules(web_rule())
@@ -373,7 +328,7 @@ async def test_auto_create_makes_one_ticket_even_when_pushed_again_and_the_worke
     assert host.count("operations", "WHERE kind = 'issue.create'") == 1
 
 
-async def test_order_decides_and_disabled_rules_are_skipped(host: Host) -> None:
+async def test_order_decides_and_disabled_rules_are_skipped(host: Routing) -> None:
     stored = await host.rules(
         {
             "name": "paused catch-all",
@@ -407,7 +362,7 @@ async def test_order_decides_and_disabled_rules_are_skipped(host: Host) -> None:
     assert e3["links"] == [] and e3["rule_id"] == stored[3]["id"]
 
 
-async def test_a_hand_created_ticket_defaults_to_the_rules_destination(host: Host) -> None:
+async def test_a_hand_created_ticket_defaults_to_the_rules_destination(host: Routing) -> None:
     await host.rules(security_rule())
     await host.item("e-1", severity="critical", attributes={"team": "security", "service": "auth"})
     await host.item("e-2", severity="low", attributes={"team": "security", "service": "auth"})
@@ -427,7 +382,7 @@ async def test_a_hand_created_ticket_defaults_to_the_rules_destination(host: Hos
     assert elsewhere.status_code == 201 and elsewhere.json()["issue_key"].startswith("WEB-")
 
 
-async def test_an_auto_created_ticket_counts_against_the_link_cardinality(host: Host) -> None:
+async def test_an_auto_created_ticket_counts_against_the_link_cardinality(host: Routing) -> None:
     await host.rules(web_rule())
     await host.item("e-1", attributes={"service": "web-store", "team": "Shopist"})
     await host.settle()
@@ -440,7 +395,7 @@ async def test_an_auto_created_ticket_counts_against_the_link_cardinality(host: 
 
 
 async def test_auto_create_is_skipped_with_the_reason_when_the_item_cannot_fill_a_required_field(
-    host: Host,
+    host: Routing,
 ) -> None:
     await host.project("SEC", field_defaults={"Bug": {SEVERITY: {"value": "{attributes.level}"}}})
     await host.rules(security_rule(destination={"project": "SEC", "issue_type": "Bug"}, auto_create=True))

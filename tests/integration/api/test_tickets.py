@@ -3,54 +3,22 @@ and PostgreSQL. Every assertion is about what a host or a Jira user would see.""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
-from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
 from jirabridge.workers.runner import Worker
-from support.service import Tenant, make_tenant
+from support.host import ACME, Host, connect_host
+from support.service import make_tenant
 
-ACME = "https://acme.atlassian.net"
-BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 STATUS_MAP = {"Open": "To Do", "Acknowledged": "In Progress", "Fixed": "Done", "Ignored": "Won't Do"}
 GROUP_MAP = {"Open": "To Do", "In Progress": "In Progress", "Resolved": "Done", "For Review": "To Do"}
 
 
-@pytest.fixture
-async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Host:
-    tenant = await make_tenant(api)
-    site = await api.post(
-        "/api/v1/sites", json={"url": ACME, "auth": BOT, "default_project": "WEB"}, headers=tenant.headers()
-    )
-    assert site.status_code == 201
-    return Host(api, tenant, site.json()["id"], emulator, container)
-
-
-class Host:
-    def __init__(
-        self, api: httpx.AsyncClient, tenant: Tenant, site_id: str, emulator: FastAPI, container: Container
-    ) -> None:
-        self.api, self.tenant, self.site_id = api, tenant, site_id
-        self.emulator, self.container = emulator, container
-
-    @property
-    def jira(self) -> EmulatedSite:
-        site: EmulatedSite = self.emulator.state.emulator.sites["acme"]
-        return site
-
-    async def call(self, method: str, path: str, body: Any = None, role: str = "admin") -> httpx.Response:
-        return await self.api.request(method, path, json=body, headers=self.tenant.headers(role))
-
-    async def project(self, key: str = "WEB", **document: Any) -> None:
-        answer = await self.call("PUT", f"/api/v1/sites/{self.site_id}/projects/{key}", document)
-        assert answer.status_code in (200, 201), answer.text
-
+class Tickets(Host):
     async def item(self, item_type: str, item_id: str, **fields: Any) -> dict[str, Any]:
         answer = await self.call(
             "PUT", f"/api/v1/items/{item_type}/{item_id}", {"title": f"{item_type} {item_id}"} | fields
@@ -58,30 +26,18 @@ class Host:
         assert answer.status_code in (200, 201), answer.text
         return dict(answer.json())
 
-    async def settle(self, limit_s: float = 10) -> None:
-        """Until the worker has nothing left to do."""
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            with self.container.engine.connect() as connection:
-                busy = connection.execute(
-                    text("SELECT count(*) FROM operations WHERE status IN ('pending','running')")
-                ).scalar_one()
-            if busy == 0:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the worker did not finish")
-
     def status(self, key: str) -> str:
         issue = self.jira.issue_by_ref(key)
         assert issue is not None
         return issue.status
 
-    async def events(self, kind: str) -> list[dict[str, Any]]:
-        feed = (await self.call("GET", "/api/v1/events?limit=200")).json()["events"]
-        return [e for e in feed if e["type"] == kind]
+
+@pytest.fixture
+async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Tickets:
+    return await connect_host(api, emulator, container, Tickets)
 
 
-async def test_a_ticket_with_the_seven_fields_is_created_and_linked(host: Host) -> None:
+async def test_a_ticket_with_the_seven_fields_is_created_and_linked(host: Tickets) -> None:
     await host.project(default_issue_type="Task", priority_map={"high": "High"})
     alice = await host.call(
         "POST",
@@ -129,7 +85,7 @@ async def test_a_ticket_with_the_seven_fields_is_created_and_linked(host: Host) 
     assert [e["issue_key"] for e in await host.events("ticket.created")] == ["WEB-1"]
 
 
-async def test_a_missing_required_field_is_named_and_nothing_is_created(host: Host) -> None:
+async def test_a_missing_required_field_is_named_and_nothing_is_created(host: Tickets) -> None:
     await host.project("SEC", default_issue_type="Bug")
     await host.item("vulnerability", "v-1", severity="critical")
     answer = await host.call("POST", "/api/v1/items/vulnerability/v-1/tickets", {"project": "SEC"})
@@ -145,7 +101,7 @@ async def test_a_missing_required_field_is_named_and_nothing_is_created(host: Ho
     assert ok.status_code == 201, ok.text
 
 
-async def test_field_defaults_fill_custom_fields_from_the_item(host: Host) -> None:
+async def test_field_defaults_fill_custom_fields_from_the_item(host: Tickets) -> None:
     await host.project(
         "SEC",
         default_issue_type="Bug",
@@ -163,7 +119,7 @@ async def test_field_defaults_fill_custom_fields_from_the_item(host: Host) -> No
     assert issue is not None and issue.custom["customfield_10051"] == "High" and "svc-api" in issue.labels
 
 
-async def test_linking_verifies_the_issue_and_respects_cardinality(host: Host) -> None:
+async def test_linking_verifies_the_issue_and_respects_cardinality(host: Tickets) -> None:
     await host.call("PUT", "/api/v1/settings", {"link_cardinality": {"vulnerability": "one_to_one"}})
     for key in ("WEB-1", "WEB-2"):
         await host.item("seed", key)
@@ -197,7 +153,7 @@ async def test_linking_verifies_the_issue_and_respects_cardinality(host: Host) -
     ] == "WEB-1"
 
 
-async def test_status_changes_move_the_ticket_through_allowed_transitions(host: Host) -> None:
+async def test_status_changes_move_the_ticket_through_allowed_transitions(host: Tickets) -> None:
     await host.project(default_issue_type="Bug", status_map=STATUS_MAP)
     await host.item("vulnerability", "v-1", status="Open")
     key = (await host.call("POST", "/api/v1/items/vulnerability/v-1/tickets", {})).json()["issue_key"]
@@ -217,7 +173,7 @@ async def test_status_changes_move_the_ticket_through_allowed_transitions(host: 
     assert [e["data"].get("reason") for e in await host.events("sync.failed")] == ["transition_not_allowed"]
 
 
-async def test_comment_mode_posts_a_timestamped_comment_and_never_moves_the_ticket(host: Host) -> None:
+async def test_comment_mode_posts_a_timestamped_comment_and_never_moves_the_ticket(host: Tickets) -> None:
     await host.call("PUT", "/api/v1/settings", {"host_name": "Qualytics"})
     await host.project("DQ", default_issue_type="Task", status_sync="comment", comment_sync="outbound")
     await host.item("anomaly", "an-1", status="Active")
@@ -239,7 +195,7 @@ async def test_comment_mode_posts_a_timestamped_comment_and_never_moves_the_tick
     assert [c["body"] for c in listed] == ["Looking into it"]
 
 
-async def _group(host: Host, statuses: list[str], ticket: str) -> str:
+async def _group(host: Tickets, statuses: list[str], ticket: str) -> str:
     """A grouped ticket (many_to_one) in `ticket` status with one linked error per status."""
     await host.call("PUT", "/api/v1/settings", {"link_cardinality": {"error": "many_to_one"}})
     await host.project(default_issue_type="Bug", status_map=GROUP_MAP)
@@ -255,17 +211,17 @@ async def _group(host: Host, statuses: list[str], ticket: str) -> str:
     return key
 
 
-def _force(host: Host, key: str, status: str) -> None:
+def _force(host: Tickets, key: str, status: str) -> None:
     issue = host.jira.issue_by_ref(key)
     assert issue is not None
     issue.status = status
 
 
-async def _statuses(host: Host, count: int) -> list[str]:
+async def _statuses(host: Tickets, count: int) -> list[str]:
     return [(await host.call("GET", f"/api/v1/items/error/e-{n}")).json()["status"] for n in range(count)]
 
 
-async def test_grouped_ticket_reopens_when_one_resolved_item_goes_back_to_review(host: Host) -> None:
+async def test_grouped_ticket_reopens_when_one_resolved_item_goes_back_to_review(host: Tickets) -> None:
     key = await _group(host, ["Resolved", "Resolved", "Resolved"], "Done")
     await host.item("error", "e-1", status="For Review")
     await host.settle()
@@ -273,7 +229,7 @@ async def test_grouped_ticket_reopens_when_one_resolved_item_goes_back_to_review
     assert await _statuses(host, 3) == ["Resolved", "For Review", "Resolved"]
 
 
-async def test_grouped_ticket_stays_open_until_every_item_is_resolved(host: Host) -> None:
+async def test_grouped_ticket_stays_open_until_every_item_is_resolved(host: Tickets) -> None:
     key = await _group(host, ["For Review", "For Review", "For Review"], "To Do")
     await host.item("error", "e-1", status="Resolved")
     await host.settle()
@@ -281,7 +237,7 @@ async def test_grouped_ticket_stays_open_until_every_item_is_resolved(host: Host
     assert await _statuses(host, 3) == ["For Review", "Resolved", "For Review"]
 
 
-async def test_linking_an_open_item_to_a_done_ticket_resolves_the_item(host: Host) -> None:
+async def test_linking_an_open_item_to_a_done_ticket_resolves_the_item(host: Tickets) -> None:
     key = await _group(host, ["Resolved"], "Done")
     await host.item("error", "e-9", status="For Review")
     assert (await host.call("POST", "/api/v1/items/error/e-9/links", {"issue": key})).status_code == 201
@@ -290,7 +246,7 @@ async def test_linking_an_open_item_to_a_done_ticket_resolves_the_item(host: Hos
     assert (await host.call("GET", "/api/v1/items/error/e-9")).json()["status"] == "Resolved"
 
 
-async def test_linking_a_resolved_item_to_an_open_ticket_changes_neither(host: Host) -> None:
+async def test_linking_a_resolved_item_to_an_open_ticket_changes_neither(host: Tickets) -> None:
     key = await _group(host, ["For Review"], "To Do")
     await host.item("error", "e-9", status="Resolved")
     assert (await host.call("POST", "/api/v1/items/error/e-9/links", {"issue": key})).status_code == 201
@@ -299,7 +255,7 @@ async def test_linking_a_resolved_item_to_an_open_ticket_changes_neither(host: H
     assert (await host.call("GET", "/api/v1/items/error/e-9")).json()["status"] == "Resolved"
 
 
-async def test_on_link_status_marks_the_item(host: Host) -> None:
+async def test_on_link_status_marks_the_item(host: Tickets) -> None:
     await host.project(default_issue_type="Bug", on_link_status="Reviewed")
     await host.item("error", "e-1", status="New")
     await host.item("seed", "s")
@@ -308,7 +264,7 @@ async def test_on_link_status_marks_the_item(host: Host) -> None:
     assert (await host.call("GET", "/api/v1/items/error/e-1")).json()["status"] == "Reviewed"
 
 
-async def test_an_issue_deleted_in_jira_breaks_its_links(host: Host) -> None:
+async def test_an_issue_deleted_in_jira_breaks_its_links(host: Tickets) -> None:
     await host.project(default_issue_type="Bug", status_map=STATUS_MAP)
     await host.item("vulnerability", "v-1", status="Open")
     key = (await host.call("POST", "/api/v1/items/vulnerability/v-1/tickets", {})).json()["issue_key"]
@@ -332,7 +288,7 @@ async def test_an_issue_deleted_in_jira_breaks_its_links(host: Host) -> None:
     assert (await host.call("DELETE", f"/api/v1/items/vulnerability/v-1/links/{key}")).status_code == 204
 
 
-async def test_bad_ticket_requests_answer_4xx_and_write_nothing(host: Host) -> None:
+async def test_bad_ticket_requests_answer_4xx_and_write_nothing(host: Tickets) -> None:
     await host.item("anomaly", "an-1")
     cases = [
         ({"labels": ["has space"]}, 422),
@@ -352,7 +308,7 @@ async def test_bad_ticket_requests_answer_4xx_and_write_nothing(host: Host) -> N
     assert (await host.call("GET", "/api/v1/items/anomaly/an-1")).json()["links"] == []
 
 
-async def test_another_workspace_never_sees_or_changes_an_item(host: Host) -> None:
+async def test_another_workspace_never_sees_or_changes_an_item(host: Tickets) -> None:
     await host.item("anomaly", "an-1", status="Open")
     other = await make_tenant(host.api, "Globex")
     as_other = other.headers()
@@ -368,7 +324,7 @@ async def test_another_workspace_never_sees_or_changes_an_item(host: Host) -> No
     assert (mine["title"], mine["status"]) == ("anomaly an-1", "Open")
 
 
-async def test_a_retried_post_with_the_same_idempotency_key_creates_one_ticket(host: Host) -> None:
+async def test_a_retried_post_with_the_same_idempotency_key_creates_one_ticket(host: Tickets) -> None:
     await host.item("anomaly", "an-1")
     headers = host.tenant.headers() | {"Idempotency-Key": "req-1"}
     first = await host.api.post(
@@ -396,7 +352,7 @@ async def test_a_retried_post_with_the_same_idempotency_key_creates_one_ticket(h
     assert fresh.status_code == 201 and len(host.jira.issues) == 3  # no key: another ticket, as asked
 
 
-async def test_a_retried_comment_with_the_same_idempotency_key_is_posted_once(host: Host) -> None:
+async def test_a_retried_comment_with_the_same_idempotency_key_is_posted_once(host: Tickets) -> None:
     await host.project("DQ", default_issue_type="Task", comment_sync="outbound")
     await host.item("anomaly", "an-1")
     key = (await host.call("POST", "/api/v1/items/anomaly/an-1/tickets", {"project": "DQ"})).json()[

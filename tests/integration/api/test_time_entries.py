@@ -17,7 +17,6 @@ from sqlalchemy import select, text
 
 from jira_emulator import create_app
 from jira_emulator.state import Issue as EmulatedIssue
-from jira_emulator.state import Site as EmulatedSite
 from jira_emulator.state import Worklog as EmulatedWorklog
 from jirabridge.bootstrap import Container
 from jirabridge.service import time_entries
@@ -25,10 +24,9 @@ from jirabridge.storage import schedules
 from jirabridge.storage.tables import UserConnection
 from jirabridge.workers import jira_common
 from jirabridge.workers.runner import Worker
-from support.service import SERVICE_TOKEN, Tenant, bearer, make_tenant
+from support.host import ACME, Host, connect_host
+from support.service import SERVICE_TOKEN, bearer, make_tenant
 
-ACME = "https://acme.atlassian.net"
-BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 PEOPLE = {"u-alice": ("alice@acme.test", "alice-token"), "u-bob": ("bob@acme.test", "bob-token")}
 START = "2024-01-15T09:00:00Z"
 
@@ -72,35 +70,16 @@ def emulator() -> FastAPI:
 
 
 @pytest.fixture
-async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Host:
-    tenant = await make_tenant(api)
-    site = await api.post(
-        "/api/v1/sites", json={"url": ACME, "auth": BOT, "default_project": "WEB"}, headers=tenant.headers()
-    )
-    assert site.status_code == 201
-    return Host(api, tenant, site.json()["id"], emulator, container)
+async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Timesheet:
+    return await connect_host(api, emulator, container, Timesheet)
 
 
-class Host:
-    def __init__(
-        self, api: httpx.AsyncClient, tenant: Tenant, site_id: str, emulator: FastAPI, container: Container
-    ) -> None:
-        self.api, self.tenant, self.site_id = api, tenant, site_id
-        self.emulator, self.container = emulator, container
-
-    @property
-    def jira(self) -> EmulatedSite:
-        site: EmulatedSite = self.emulator.state.emulator.sites["acme"]
-        return site
-
+class Timesheet(Host):
     def writes(self) -> WorklogWrites:
         stack: Any = self.emulator.middleware_stack
         while not isinstance(stack, WorklogWrites):
             stack = stack.app
         return stack
-
-    async def call(self, method: str, path: str, body: Any = None, role: str = "admin") -> httpx.Response:
-        return await self.api.request(method, path, json=body, headers=self.tenant.headers(role))
 
     async def settings(self, **worklogs: Any) -> None:
         answer = await self.call("PUT", "/api/v1/settings", {"worklogs": worklogs})
@@ -132,19 +111,6 @@ class Host:
     async def worklog(self, entry_id: str) -> dict[str, Any]:
         return dict((await self.get(entry_id))["worklog"])
 
-    async def settle(self, limit_s: float = 15) -> None:
-        """Until the worker has nothing left to do."""
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            with self.container.engine.connect() as connection:
-                busy = connection.execute(
-                    text("SELECT count(*) FROM operations WHERE status IN ('pending','running')")
-                ).scalar_one()
-            if busy == 0:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the worker did not finish")
-
     async def issue(self, summary: str = "Login fails", estimate: str | None = "4h") -> str:
         fields: dict[str, Any] = {
             "project": {"key": "WEB"},
@@ -167,11 +133,6 @@ class Host:
     def remaining(self, key: str) -> int | None:
         return self.jira_issue(key).remaining_estimate_seconds
 
-    def account(self, email: str) -> str:
-        account = self.emulator.state.emulator.account_by_email(email)
-        assert account is not None
-        return str(account.account_id)
-
     async def as_admin(self, method: str, path: str, body: Any = None) -> Any:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.emulator),
@@ -181,18 +142,6 @@ class Host:
             answer = await jira.request(method, path, json=body)
             assert answer.is_success, answer.text
             return answer.json() if answer.content else None
-
-    async def control(self, method: str, path: str, body: Any = None) -> Any:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.emulator), base_url="http://emulator"
-        ) as client:
-            answer = await client.request(method, f"/_emulator{path}", json=body)
-            assert answer.is_success, answer.text
-            return answer.json()
-
-    async def events(self, kind: str) -> list[dict[str, Any]]:
-        feed = (await self.call("GET", "/api/v1/events?limit=500")).json()["events"]
-        return [e for e in feed if e["type"] == kind]
 
     async def states(self, entry_id: str) -> list[str]:
         """The entry's states in the order the event feed reported them."""
@@ -214,7 +163,6 @@ class Host:
                 now=self.container.clock.now(),
             )
             uow.commit()
-        await asyncio.sleep(0.2)  # the worker's next claim enqueues it
         await self.settle()
 
 
@@ -229,7 +177,7 @@ def text_of(worklog: EmulatedWorklog) -> str:
 # -- a finished entry becomes a worklog ---------------------------------------------------------------
 
 
-async def test_a_finished_entry_becomes_a_worklog_authored_by_its_user(host: Host) -> None:
+async def test_a_finished_entry_becomes_a_worklog_authored_by_its_user(host: Timesheet) -> None:
     key = await host.issue()
     await host.connect("u-alice")
     answer = await host.put(
@@ -272,7 +220,7 @@ async def test_a_finished_entry_becomes_a_worklog_authored_by_its_user(host: Hos
     }
 
 
-async def test_an_explicit_key_wins_and_ended_at_gives_the_duration(host: Host) -> None:
+async def test_an_explicit_key_wins_and_ended_at_gives_the_duration(host: Timesheet) -> None:
     first, second = await host.issue(), await host.issue("Checkout")
     await host.connect("u-alice")
     await host.entry(
@@ -291,7 +239,7 @@ async def test_an_explicit_key_wins_and_ended_at_gives_the_duration(host: Host) 
 
 @pytest.mark.parametrize("estimate", ["auto", "leave"])
 async def test_the_estimate_setting_decides_whether_the_remaining_estimate_moves(
-    host: Host, estimate: str
+    host: Timesheet, estimate: str
 ) -> None:
     await host.settings(estimate=estimate, delete_worklogs=True)
     key = await host.issue(estimate="4h")
@@ -315,7 +263,7 @@ async def test_the_estimate_setting_decides_whether_the_remaining_estimate_moves
 # -- why an entry is not (yet) a worklog ----------------------------------------------------------------
 
 
-async def test_each_state_says_why_an_entry_is_not_a_worklog(host: Host) -> None:
+async def test_each_state_says_why_an_entry_is_not_a_worklog(host: Timesheet) -> None:
     key = await host.issue()
     await host.connect("u-alice")
     cases = {
@@ -347,7 +295,7 @@ async def test_each_state_says_why_an_entry_is_not_a_worklog(host: Host) -> None
     assert [w.time_spent_seconds for w in host.worklogs(key)] == [900]
 
 
-async def test_rounding_is_applied_before_the_minimum_is_checked(host: Host) -> None:
+async def test_rounding_is_applied_before_the_minimum_is_checked(host: Timesheet) -> None:
     key = await host.issue(estimate=None)
     await host.connect("u-alice")
     await host.settings(rounding_minutes=5, min_seconds=120)
@@ -365,7 +313,7 @@ async def test_rounding_is_applied_before_the_minimum_is_checked(host: Host) -> 
 # -- edits, moves and lost answers --------------------------------------------------------------------
 
 
-async def test_an_edit_updates_the_worklog_and_a_new_key_moves_it(host: Host) -> None:
+async def test_an_edit_updates_the_worklog_and_a_new_key_moves_it(host: Timesheet) -> None:
     first, second = await host.issue(), await host.issue("Checkout")
     await host.connect("u-alice")
     await host.entry("te-1", description=f"Fix login {first}")
@@ -395,7 +343,7 @@ async def test_an_edit_updates_the_worklog_and_a_new_key_moves_it(host: Host) ->
     ]
 
 
-async def test_a_lost_answer_on_create_makes_exactly_one_worklog(host: Host) -> None:
+async def test_a_lost_answer_on_create_makes_exactly_one_worklog(host: Timesheet) -> None:
     key = await host.issue()
     await host.connect("u-alice")
     await host.control(
@@ -418,7 +366,9 @@ async def test_a_lost_answer_on_create_makes_exactly_one_worklog(host: Host) -> 
     assert host.remaining(key) == 4 * 3600 - 1800
 
 
-async def test_a_lost_answer_then_a_new_key_still_ends_with_one_worklog_on_the_new_issue(host: Host) -> None:
+async def test_a_lost_answer_then_a_new_key_still_ends_with_one_worklog_on_the_new_issue(
+    host: Timesheet,
+) -> None:
     first, second = await host.issue(), await host.issue("Checkout")
     await host.connect("u-alice")
     await host.control(
@@ -446,7 +396,7 @@ async def test_a_lost_answer_then_a_new_key_still_ends_with_one_worklog_on_the_n
     assert [e["data"]["why"] for e in await host.events("worklog.deleted")] == ["moved"]
 
 
-async def test_worklogs_on_one_issue_are_written_one_at_a_time(host: Host) -> None:
+async def test_worklogs_on_one_issue_are_written_one_at_a_time(host: Timesheet) -> None:
     first, second = await host.issue(), await host.issue("Checkout")
     await host.connect("u-alice")
     await host.control(
@@ -472,7 +422,7 @@ async def test_worklogs_on_one_issue_are_written_one_at_a_time(host: Host) -> No
 # -- users and sites ----------------------------------------------------------------------------------
 
 
-async def test_a_user_who_connects_later_has_their_waiting_entries_synced(host: Host) -> None:
+async def test_a_user_who_connects_later_has_their_waiting_entries_synced(host: Timesheet) -> None:
     key = await host.issue()
     await host.connect("u-alice")
     await host.entry("a-1", description=key)
@@ -504,7 +454,7 @@ async def test_a_user_who_connects_later_has_their_waiting_entries_synced(host: 
     assert sorted(w.time_spent_seconds for w in host.worklogs(key)) == [600, 900, 2400]
 
 
-async def test_disconnecting_the_site_stops_all_sync_and_deletes_nothing(host: Host) -> None:
+async def test_disconnecting_the_site_stops_all_sync_and_deletes_nothing(host: Timesheet) -> None:
     key = await host.issue()
     await host.connect("u-alice")
     await host.settings(delete_worklogs=True)
@@ -523,7 +473,7 @@ async def test_disconnecting_the_site_stops_all_sync_and_deletes_nothing(host: H
 
 
 async def test_an_oauth_user_connection_authors_worklogs_and_keeps_its_refreshed_tokens(
-    host: Host, container: Container
+    host: Timesheet, container: Container
 ) -> None:
     key = await host.issue()
     started = await host.call("POST", "/api/v1/users/u-alice/jira", {"auth": {"type": "oauth"}})
@@ -561,7 +511,7 @@ async def test_an_oauth_user_connection_authors_worklogs_and_keeps_its_refreshed
 # -- deleting -------------------------------------------------------------------------------------------
 
 
-async def test_deleting_an_entry_deletes_its_worklog_only_with_delete_worklogs_on(host: Host) -> None:
+async def test_deleting_an_entry_deletes_its_worklog_only_with_delete_worklogs_on(host: Timesheet) -> None:
     key = await host.issue()
     await host.connect("u-alice")
     await host.entry("kept", description=key, duration_s=600)
@@ -587,7 +537,7 @@ async def test_deleting_an_entry_deletes_its_worklog_only_with_delete_worklogs_o
     assert (await host.call("DELETE", "/api/v1/time-entries/nope")).status_code == 404
 
 
-async def test_a_delete_jira_refuses_is_recorded_with_its_reason_and_not_retried(host: Host) -> None:
+async def test_a_delete_jira_refuses_is_recorded_with_its_reason_and_not_retried(host: Timesheet) -> None:
     forbidden, gone, closed = await host.issue("a"), await host.issue("b"), await host.issue("c")
     await host.connect("u-alice")
     await host.settings(delete_worklogs=True)
@@ -629,7 +579,7 @@ async def test_a_delete_jira_refuses_is_recorded_with_its_reason_and_not_retried
 
 
 async def test_worklogs_edited_or_deleted_by_hand_are_reported_as_drifted_and_never_overwritten(
-    host: Host,
+    host: Timesheet,
 ) -> None:
     key = await host.issue(estimate=None)
     await host.connect("u-alice")
@@ -679,7 +629,7 @@ async def test_worklogs_edited_or_deleted_by_hand_are_reported_as_drifted_and_ne
     assert (await host.worklog("te-2"))["worklog_id"] in seconds  # a new worklog replaces the deleted one
 
 
-async def test_deleting_an_entry_never_deletes_a_worklog_a_person_edited(host: Host) -> None:
+async def test_deleting_an_entry_never_deletes_a_worklog_a_person_edited(host: Timesheet) -> None:
     key = await host.issue()
     await host.connect("u-alice")
     await host.settings(delete_worklogs=True)
@@ -705,7 +655,7 @@ async def test_deleting_an_entry_never_deletes_a_worklog_a_person_edited(host: H
     )
 
 
-async def test_a_create_jira_refuses_fails_with_its_reason_and_is_not_retried(host: Host) -> None:
+async def test_a_create_jira_refuses_fails_with_its_reason_and_is_not_retried(host: Timesheet) -> None:
     created = await host.as_admin(
         "POST",
         "/rest/api/3/issue",
@@ -737,7 +687,7 @@ def _adf(text: str) -> dict[str, Any]:
 # -- switched off -----------------------------------------------------------------------------------------
 
 
-async def test_entries_wait_while_worklog_sync_is_switched_off(host: Host) -> None:
+async def test_entries_wait_while_worklog_sync_is_switched_off(host: Timesheet) -> None:
     key = await host.issue()
     await host.connect("u-alice")
     await host.settings(enabled=False)
@@ -754,7 +704,7 @@ async def test_entries_wait_while_worklog_sync_is_switched_off(host: Host) -> No
 # -- access and bad input -----------------------------------------------------------------------------------
 
 
-async def test_a_member_key_bound_to_a_user_acts_only_on_their_entries(host: Host) -> None:
+async def test_a_member_key_bound_to_a_user_acts_only_on_their_entries(host: Timesheet) -> None:
     bound = await host.api.post(
         f"/api/v1/workspaces/{host.tenant.workspace_id}/api-keys",
         json={"role": "member", "name": "alice's timer", "user": "u-alice"},
@@ -772,7 +722,7 @@ async def test_a_member_key_bound_to_a_user_acts_only_on_their_entries(host: Hos
     assert (await host.put("te-a", user="u-bob")).status_code == 409  # an entry's user never changes
 
 
-async def test_bad_time_entries_answer_4xx_naming_the_field_and_write_nothing(host: Host) -> None:
+async def test_bad_time_entries_answer_4xx_naming_the_field_and_write_nothing(host: Timesheet) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({"user": None}, "user"),
         ({"started_at": "2024-01-15T09:00:00"}, "started_at"),

@@ -4,32 +4,22 @@ issue's workflow and status. Through the HTTP API with a running worker, on SQLi
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
-from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
 from jirabridge.workers.runner import Worker
-from support.service import Tenant, make_tenant
+from support.host import ACME, Host, connect_host
 
-ACME = "https://acme.atlassian.net"
-BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 STATUS_MAP = {"Open": "To Do", "Acknowledged": "In Progress", "Fixed": "Done"}
 
 
 @pytest.fixture
-async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Host:
-    tenant = await make_tenant(api)
-    site = await api.post(
-        "/api/v1/sites", json={"url": ACME, "auth": BOT, "default_project": "WEB"}, headers=tenant.headers()
-    )
-    assert site.status_code == 201
-    host = Host(api, tenant, site.json()["id"], emulator, container)
+async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, container: Container) -> Calls:
+    host = await connect_host(api, emulator, container, Calls)
     await host.call(
         "PUT",
         f"/api/v1/sites/{host.site_id}/projects/WEB",
@@ -38,51 +28,22 @@ async def host(api: httpx.AsyncClient, worker: Worker, emulator: FastAPI, contai
     return host
 
 
-class Host:
-    def __init__(
-        self, api: httpx.AsyncClient, tenant: Tenant, site_id: str, emulator: FastAPI, container: Container
-    ) -> None:
-        self.api, self.tenant, self.site_id = api, tenant, site_id
-        self.emulator, self.container = emulator, container
-
-    @property
-    def jira(self) -> EmulatedSite:
-        site: EmulatedSite = self.emulator.state.emulator.sites["acme"]
-        return site
-
-    async def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        answer = await self.api.request(method, path, json=body, headers=self.tenant.headers())
+class Calls(Host):
+    async def call(
+        self, method: str, path: str, body: Any = None, role: str = "admin", key: str | None = None
+    ) -> httpx.Response:
+        answer = await super().call(method, path, body, role, key)
         assert answer.status_code < 300, answer.text
         return answer
 
-    async def emulator_control(self, method: str, path: str, body: Any = None) -> Any:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.emulator), base_url="http://emulator"
-        ) as client:
-            answer = await client.request(method, f"/_emulator{path}", json=body)
-            assert answer.is_success, answer.text
-            return answer.json()
-
     async def count_calls(self) -> None:
         """From now on the emulator logs every REST call (a latency rule of 0 ms records its hits)."""
-        await self.emulator_control("DELETE", "/faults")
-        await self.emulator_control("POST", "/faults", {"rules": [{"kind": "latency", "path": "^/rest/"}]})
+        await self.control("DELETE", "/faults")
+        await self.control("POST", "/faults", {"rules": [{"kind": "latency", "path": "^/rest/"}]})
 
     async def calls(self) -> list[tuple[str, str]]:
-        hits = (await self.emulator_control("GET", "/faults"))["hits"]
+        hits = (await self.control("GET", "/faults"))["hits"]
         return [(h["method"], h["path"]) for h in hits]
-
-    async def settle(self, limit_s: float = 10) -> None:
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            with self.container.engine.connect() as connection:
-                busy = connection.execute(
-                    text("SELECT count(*) FROM operations WHERE status IN ('pending','running')")
-                ).scalar_one()
-            if busy == 0:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the worker did not finish")
 
     async def ticket(self, item_id: str, status: str = "Open") -> str:
         item = {"title": f"finding {item_id}", "status": status, "url": f"https://host.example/{item_id}"}
@@ -106,7 +67,7 @@ class Host:
 
 
 async def test_a_new_ticket_in_the_status_the_item_maps_to_costs_a_create_and_a_remote_link(
-    host: Host,
+    host: Calls,
 ) -> None:
     await host.ticket("f-1")  # the first create of the workflow reads the new issue's status
     await host.count_calls()
@@ -122,7 +83,7 @@ async def test_a_new_ticket_in_the_status_the_item_maps_to_costs_a_create_and_a_
     assert host.jira.issue_by_ref(key).status == "To Do"  # type: ignore[union-attr]
 
 
-async def test_a_status_change_in_a_workflow_seen_before_is_one_call(host: Host) -> None:
+async def test_a_status_change_in_a_workflow_seen_before_is_one_call(host: Calls) -> None:
     await host.ticket("f-1")
     await host.set_status("f-1", "Acknowledged")  # reads the issue: learns what To Do allows
     key = await host.ticket("f-2")
@@ -135,7 +96,7 @@ async def test_a_status_change_in_a_workflow_seen_before_is_one_call(host: Host)
     assert (await host.link("f-2"))["jira_status"] == "In Progress"
 
 
-async def test_an_issue_moved_in_jira_meanwhile_still_ends_where_the_items_status_maps(host: Host) -> None:
+async def test_an_issue_moved_in_jira_meanwhile_still_ends_where_the_items_status_maps(host: Calls) -> None:
     await host.ticket("f-1")
     await host.set_status("f-1", "Acknowledged")
     await host.set_status("f-1", "Open")  # learns what In Progress allows
