@@ -13,9 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
-from jirabridge.storage.tables import Item, Link, ProjectSettings
+from jirabridge.storage.tables import Item, Link
 
 ASSIGN_KIND = "issue.assign"
 OUTBOUND_MODES = ("outbound", "two_way")
@@ -54,5 +55,5 @@ def assignee_changed(uow: UnitOfWork, now: datetime, item: Item) -> None:
 
 
 def pushes_assignee(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> bool:
-    row = uow.session.get(ProjectSettings, (workspace_id, site_id, issue_key.rsplit("-", 1)[0]))
-    return row is not None and (row.settings or {}).get("assignee_sync") in OUTBOUND_MODES
+    settings = project_settings(uow, workspace_id, site_id, project_of(issue_key))
+    return settings.get("assignee_sync") in OUTBOUND_MODES

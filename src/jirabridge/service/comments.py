@@ -22,6 +22,7 @@ from jirabridge.domain.descriptions import text_to_adf
 from jirabridge.errors import Conflict, Forbidden, NotFound
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
+from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
@@ -161,9 +162,7 @@ def _posted_or_posting(uow: UnitOfWork, comment: ItemComment) -> list[tuple[str,
     return [
         (site_id, key)
         for site_id, key in found
-        if items_service.project_settings(
-            uow, comment.workspace_id, site_id, items_service.project_of(key)
-        ).get("comment_sync")
+        if project_settings(uow, comment.workspace_id, site_id, project_of(key)).get("comment_sync")
         in OUTBOUND_MODES
     ]
 
@@ -187,9 +186,7 @@ def _outbound_links(uow: UnitOfWork, workspace_id: str, item_type: str, item_id:
     for link in items_service.item_links(uow, workspace_id, item_type, item_id):
         if link.issue_key is None or link.sync_state == "broken" or (link.site_id, link.issue_key) in seen:
             continue
-        settings = items_service.project_settings(
-            uow, workspace_id, link.site_id, items_service.project_of(link.issue_key)
-        )
+        settings = project_settings(uow, workspace_id, link.site_id, project_of(link.issue_key))
         if settings.get("comment_sync") in OUTBOUND_MODES:
             found.append(link)
             seen.add((link.site_id, link.issue_key))

@@ -37,6 +37,7 @@ from jirabridge.domain import inbound as domain
 from jirabridge.domain import mappings
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
+from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
@@ -101,9 +102,7 @@ def apply(uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *, 
     if isinstance(change, domain.IssueDeleted):
         _deleted(uow, now, site, key, links)
         return
-    sync = domain.project_sync(
-        items_service.project_settings(uow, site.workspace_id, site.id, items_service.project_of(key))
-    )
+    sync = domain.project_sync(project_settings(uow, site.workspace_id, site.id, project_of(key)))
     if isinstance(change, domain.CommentChanged):
         if sync.comment_inbound:
             _comment(uow, now, site, key, links, change.comment)
@@ -180,9 +179,7 @@ def _push_to_other_issues(uow: UnitOfWork, now: datetime, item: Item, site_id: s
     for link in items_service.item_links(uow, item.workspace_id, item.type, item.id):
         if link.issue_key is None or (link.site_id, link.issue_key) == (site_id, key):
             continue
-        settings = items_service.project_settings(
-            uow, item.workspace_id, link.site_id, items_service.project_of(link.issue_key)
-        )
+        settings = project_settings(uow, item.workspace_id, link.site_id, project_of(link.issue_key))
         if settings.get("status_sync", "two_way") in items_service.STATUS_MODES_THAT_PUSH:
             items_service.enqueue_status_sync(uow, now, item.workspace_id, link.site_id, link.issue_key)
 

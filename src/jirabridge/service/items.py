@@ -20,10 +20,11 @@ from jirabridge.errors import NotFound
 from jirabridge.ids import new_id
 from jirabridge.service import assignees, routing
 from jirabridge.service import settings as workspace_settings
+from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import Item, ItemComment, Link, ProjectSettings, Site, Workspace
+from jirabridge.storage.tables import Item, ItemComment, Link, Site, Workspace
 
 STATUS_MODES_THAT_PUSH = ("two_way", "outbound")
 
@@ -74,15 +75,6 @@ def issue_links(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str
         Link.workspace_id == workspace_id, Link.site_id == site_id, Link.issue_key == issue_key
     )
     return list(uow.session.scalars(query.order_by(Link.linked_at)))
-
-
-def project_settings(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> dict[str, Any]:
-    row = uow.session.get(ProjectSettings, (workspace_id, site_id, project))
-    return dict(row.settings) if row else {}
-
-
-def project_of(issue_key: str) -> str:
-    return issue_key.rsplit("-", 1)[0]
 
 
 def upsert_item(

@@ -29,19 +29,17 @@ from jirabridge.domain import rules as domain_rules
 from jirabridge.domain.cardinality import PENDING_PREFIX, Cardinality, check_link
 from jirabridge.domain.items import Item as DomainItem
 from jirabridge.errors import Invalid
-from jirabridge.ids import new_id
 from jirabridge.service import rule_sets
 from jirabridge.service import settings as workspace_settings
+from jirabridge.service.project_rows import project_settings
 from jirabridge.service.rule_sets import Destination, StoredRule
-from jirabridge.service.ticket_fields import TicketRequest, build_fields, new_marker
+from jirabridge.service.ticket_fields import TicketRequest, build_fields
+from jirabridge.service.ticket_queue import queue_create
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import Item, Link, ProjectSettings, Site
+from jirabridge.storage.tables import Item, Link, Site
 
 log = logging.getLogger("jirabridge.rules")
-
-CREATE_KIND = "issue.create"
 
 
 @dataclass(frozen=True)
@@ -116,36 +114,7 @@ def auto_create(
         )
     except Invalid as invalid:
         return AutoCreate("skipped", "missing_required_fields", invalid.detail)
-    marker = new_marker()
-    fields["labels"] = [*fields.get("labels", []), marker]
-    link = Link(
-        id=new_id("lk"),
-        workspace_id=item.workspace_id,
-        item_type=item.type,
-        item_id=item.id,
-        site_id=site.id,
-        sync_state="pending",
-        created_by_jirabridge=True,
-        linked_at=now,
-    )
-    uow.session.add(link)
-    remote = {"url": item.url, "title": f"{item.type} {item.id}: {item.title}"[:255]} if item.url else None
-    outbox.enqueue(
-        uow.session,
-        workspace_id=item.workspace_id,
-        kind=CREATE_KIND,
-        payload={
-            "link_id": link.id,
-            "site_id": site.id,
-            "fields": fields,
-            "marker": marker,
-            "remote_link": remote,
-            "rule_id": rule.id,
-        },
-        ordering_key=f"link:{link.id}",
-        now=now,
-        site_id=site.id,
-    )
+    link = queue_create(uow, now, item, site.id, fields, extra={"rule_id": rule.id})
     return AutoCreate("queued", link=link)
 
 
@@ -161,11 +130,6 @@ def _cardinality_violation(uow: UnitOfWork, item: Item) -> str | None:
         Cardinality(configured or Cardinality.MANY_TO_MANY), keys, [], "(new issue)", (item.type, item.id)
     )
     return violation.reason if violation else None
-
-
-def project_settings(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> dict[str, Any]:
-    row = uow.session.get(ProjectSettings, (workspace_id, site_id, project))
-    return dict(row.settings) if row else {}
 
 
 def destination_for(uow: UnitOfWork, workspace_id: str, rule_id: str | None) -> Destination | None:

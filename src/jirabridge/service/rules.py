@@ -33,10 +33,11 @@ from jirabridge.domain import templates
 from jirabridge.domain.items import Item as DomainItem
 from jirabridge.errors import FieldError, Invalid
 from jirabridge.ids import new_id
-from jirabridge.service import metadata, routing, rule_sets
+from jirabridge.service import metadata, rule_sets
 from jirabridge.service.db import run_db
 from jirabridge.service.metadata import CreateScreen
 from jirabridge.service.ports import Services
+from jirabridge.service.project_rows import project_settings
 from jirabridge.service.rule_sets import Destination, StoredRule
 from jirabridge.service.sites import list_sites
 from jirabridge.service.ticket_fields import FILLED_BY_JIRA, TicketRequest, build_fields
@@ -305,7 +306,7 @@ def preview(uow: UnitOfWork, workspace_id: str, item: DomainItem) -> dict[str, A
     if rule.screen is None:
         answer["problems"].append({"field": "destination", "message": "save the rules again to check them"})
         return answer
-    settings = routing.project_settings(uow, workspace_id, destination.site, destination.project)
+    settings = project_settings(uow, workspace_id, destination.site, destination.project)
     try:
         fields = build_fields(
             item,

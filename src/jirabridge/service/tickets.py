@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,10 +26,12 @@ from jirabridge.service import metadata, routing
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import IssueInfo, Services
+from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.rule_sets import Destination
 from jirabridge.service.sites import connected_site, list_sites, site_access
-from jirabridge.service.ticket_fields import MARKER_PREFIX, build_fields
 from jirabridge.service.ticket_fields import TicketRequest as TicketRequest
+from jirabridge.service.ticket_fields import build_fields
+from jirabridge.service.ticket_queue import queue_create
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
@@ -77,7 +78,7 @@ def _context(
         site=site,
         existing=items_service.item_links(uow, workspace_id, item_type, item_id),
         cardinality=_cardinality(uow, workspace_id, item_type),
-        settings=items_service.project_settings(uow, workspace_id, site.id, chosen),
+        settings=project_settings(uow, workspace_id, site.id, chosen),
         project=chosen,
         destination=destination,
     )
@@ -130,43 +131,10 @@ async def create_ticket(
         )
     screen = await metadata.create_fields(services, ctx.site, ctx.project, issue_type_name)
     fields = await run_db(services, lambda uow: _fields(uow, ctx, request, screen))
-    marker = MARKER_PREFIX + secrets.token_hex(6)
-    fields["labels"] = [*fields.get("labels", []), marker]
 
     def save(uow: UnitOfWork) -> Link:
         fresh = _read_for_create(uow, workspace_id, item_type, item_id, request)
-        now = services.clock.now()
-        link = Link(
-            id=new_id("lk"),
-            workspace_id=workspace_id,
-            item_type=item_type,
-            item_id=item_id,
-            site_id=fresh.site.id,
-            sync_state="pending",
-            created_by_jirabridge=True,
-            linked_at=now,
-        )
-        uow.session.add(link)
-        remote = (
-            {"url": fresh.item.url, "title": f"{fresh.item.type} {fresh.item.id}: {fresh.item.title}"[:255]}
-            if fresh.item.url
-            else None
-        )
-        outbox.enqueue(
-            uow.session,
-            workspace_id=workspace_id,
-            kind="issue.create",
-            payload={
-                "link_id": link.id,
-                "site_id": fresh.site.id,
-                "fields": fields,
-                "marker": marker,
-                "remote_link": remote,
-            },
-            ordering_key=f"link:{link.id}",
-            now=now,
-            site_id=fresh.site.id,
-        )
+        link = queue_create(uow, services.clock.now(), fresh.item, fresh.site.id, fields)
         uow.commit()
         return link
 
@@ -264,7 +232,7 @@ async def link_issue(
             item_type,
             item_id,
             site_id or (named_site.id if named_site else None),
-            items_service.project_of(key),
+            project_of(key),
         )
         if any(lk.issue_key == key and lk.site_id == ctx.site.id for lk in ctx.existing):
             raise Conflict(f"{item_type}/{item_id} is already linked to {key}")

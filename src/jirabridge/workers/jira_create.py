@@ -31,6 +31,7 @@ from jirabridge import jira
 from jirabridge.domain import mappings
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.service.db import read_db, run_db
+from jirabridge.service.project_rows import project_of
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
@@ -127,7 +128,7 @@ class CreateIssue:
         self, client: jira.JiraClient, site_id: str, fields: Any, created: jira.CreatedIssue
     ) -> _Found:
         """The new issue with its status: the initial status of its workflow when known, else read."""
-        project = created.key.rsplit("-", 1)[0]
+        project = project_of(created.key)
         issue_type = fields.get("issuetype") if isinstance(fields, dict) else None
         type_ref = str((issue_type or {}).get("id") or (issue_type or {}).get("name") or "")
         key = (site_id, project, type_ref)
@@ -252,7 +253,7 @@ def _pushes_status(
 ) -> bool:
     """The new issue may need a transition at once: the item may be in a status that maps to another
     Jira status than the one the issue starts in."""
-    project = issue.key.rsplit("-", 1)[0]
+    project = project_of(issue.key)
     row = uow.session.get(ProjectSettings, (workspace_id, site_id, project))
     settings = dict(row.settings or {}) if row is not None else {}
     if row is None or settings.get("status_sync", "two_way") not in common.PUSHING_MODES:

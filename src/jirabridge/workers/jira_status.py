@@ -27,6 +27,7 @@ from jirabridge import jira
 from jirabridge.domain import grouping, mappings
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.db import read_db, run_db
+from jirabridge.service.project_rows import project_of
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.tables import Item, ProjectSettings
 from jirabridge.workers import jira_common as common
@@ -52,7 +53,7 @@ class _Plan:
 
 def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
     links = common.issue_links(uow, workspace_id, site_id, key)
-    row = uow.session.get(ProjectSettings, (workspace_id, site_id, key.rsplit("-", 1)[0]))
+    row = uow.session.get(ProjectSettings, (workspace_id, site_id, project_of(key)))
     settings: dict[str, Any] = dict(row.settings or {}) if row is not None else {}
     items: list[Item] = []
     seen: set[tuple[str, str]] = set()
@@ -115,7 +116,7 @@ class SyncStatus:
                 type_id = issue.fields.issuetype.id if issue.fields.issuetype else None
                 if current is not None and type_id and issue.transitions is not None:
                     now = self.container.clock.now()
-                    project = key.rsplit("-", 1)[0]
+                    project = project_of(key)
                     self.transitions.remember(site_id, project, type_id, current, issue.transitions, now)
                 if grouped:
                     done = await self.pool.done_statuses(site_id, client, self.container.clock.now())
@@ -161,7 +162,7 @@ class SyncStatus:
             or mappings.same_name(plan.link_status, target)
         ):
             return None  # "already there" is always checked against Jira
-        project = key.rsplit("-", 1)[0]
+        project = project_of(key)
         now = self.container.clock.now()
         known = self.transitions.find(site_id, project, plan.issue_type_id, plan.link_status, target, now)
         if known is None:

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 from jirabridge.domain.items import Item as DomainItem
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.entrypoints.http.items import AttributeValue
-from jirabridge.entrypoints.http.models import Request
+from jirabridge.entrypoints.http.models import Request, inline_schema
 from jirabridge.errors import FieldError, Invalid
 from jirabridge.service import items as items_service
 from jirabridge.service import rules
@@ -91,28 +91,10 @@ def _parsed(body: Any) -> RulesDocument:
         raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors) from None
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """A model's JSON schema with its `$defs` inlined, to sit in the OpenAPI description as is."""
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve(defs[ref.removeprefix("#/$defs/")])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    resolved: dict[str, Any] = resolve(schema)
-    return resolved
-
-
 _PUT_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": _inline(RulesDocument.model_json_schema())}},
+        "content": {"application/json": {"schema": inline_schema(RulesDocument.model_json_schema())}},
     }
 }
 

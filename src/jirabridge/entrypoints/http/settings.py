@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
+from jirabridge.entrypoints.http.models import inline_schema
 from jirabridge.service import settings
 
 router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
@@ -63,33 +64,15 @@ class SettingsView(SettingsDocument):
     callback: CallbackView  # type: ignore[assignment]
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """A model's JSON schema with its `$defs` inlined, to sit in the OpenAPI description as is."""
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve(defs[ref.removeprefix("#/$defs/")])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    resolved: dict[str, Any] = resolve(schema)
-    return resolved
-
-
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-_PUT_BODY = {"requestBody": {"required": True, **_json(_inline(SettingsDocument.model_json_schema()))}}
+_PUT_BODY = {"requestBody": {"required": True, **_json(inline_schema(SettingsDocument.model_json_schema()))}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The settings",
-        **_json(_inline(SettingsView.model_json_schema(mode="serialization"))),
+        **_json(inline_schema(SettingsView.model_json_schema(mode="serialization"))),
     }
 }
 

@@ -1,0 +1,61 @@
+"""Queueing the Jira issue of a new ticket: a pending link and its `issue.create` operation, in the
+caller's transaction. Tickets created by hand (service/tickets.py) and by a rule's auto-create
+(service/routing.py) take this one path, so both get the marker label that makes the create
+duplicate-proof and the remote link back to the item (workers/jira_create.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jirabridge.ids import new_id
+from jirabridge.service.ticket_fields import new_marker
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage import outbox
+from jirabridge.storage.tables import Item, Link
+
+CREATE_KIND = "issue.create"
+MAX_REMOTE_TITLE = 255
+
+
+def queue_create(
+    uow: UnitOfWork,
+    now: datetime,
+    item: Item,
+    site_id: str,
+    fields: dict[str, Any],
+    *,
+    extra: dict[str, Any] | None = None,
+) -> Link:
+    """A pending link of `item` and the operation that creates its issue with `fields` (plus the
+    marker label). `extra` goes into the operation's payload (e.g. the rule that asked for it)."""
+    marker = new_marker()
+    link = Link(
+        id=new_id("lk"),
+        workspace_id=item.workspace_id,
+        item_type=item.type,
+        item_id=item.id,
+        site_id=site_id,
+        sync_state="pending",
+        created_by_jirabridge=True,
+        linked_at=now,
+    )
+    uow.session.add(link)
+    title = f"{item.type} {item.id}: {item.title}"[:MAX_REMOTE_TITLE]
+    outbox.enqueue(
+        uow.session,
+        workspace_id=item.workspace_id,
+        kind=CREATE_KIND,
+        payload={
+            "link_id": link.id,
+            "site_id": site_id,
+            "fields": {**fields, "labels": [*fields.get("labels", []), marker]},
+            "marker": marker,
+            "remote_link": {"url": item.url, "title": title} if item.url else None,
+            **(extra or {}),
+        },
+        ordering_key=f"link:{link.id}",
+        now=now,
+        site_id=site_id,
+    )
+    return link
