@@ -35,8 +35,10 @@ from jirabridge.jira._errors import (
     Unauthorized,
     maybe_applied,
 )
+from jirabridge.jira._issues import BULK_CREATE_MAX
 from jirabridge.jira._models import (
     AccessibleResource,
+    BulkCreateError,
     BulkCreateResult,
     BulkFetchResult,
     ChangeHistory,
@@ -75,10 +77,12 @@ __all__ = [
     "ATLASSIAN_API_URL",
     "ATLASSIAN_AUTHORIZE_URL",
     "ATLASSIAN_TOKEN_URL",
+    "BULK_CREATE_MAX",
     "AccessibleResource",
     "Action",
     "BadRequest",
     "BasicTokenAuth",
+    "BulkCreateError",
     "BulkCreateResult",
     "BulkFetchResult",
     "ChangeHistory",

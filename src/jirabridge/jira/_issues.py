@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from jirabridge.jira._errors import BadRequest
 from jirabridge.jira._models import (
     BulkCreateResult,
     BulkFetchResult,
@@ -48,13 +49,21 @@ class IssuesAPI:
         return parse(CreatedIssue, await self._r.request("POST", "/issue", json=body))
 
     async def create_bulk(self, issues: Sequence[Fields]) -> BulkCreateResult:
-        """Up to 50 issues in one call. Jira creates what it can: the result lists the created ones
-        and, by position (`failed_element_number`), the refused ones. When all fail the call raises
-        `BadRequest`."""
+        """Up to 50 issues in one call. Jira creates what it can: the result lists the created ones,
+        in the order they were asked for, and by position (`failed_element_number`) the refused ones.
+        When every one is refused Jira answers 400 with the same list, returned here like any other
+        result; a 400 without it (the request itself is wrong) raises `BadRequest`."""
         if not 0 < len(issues) <= BULK_CREATE_MAX:
             raise ValueError(f"create_bulk takes 1 to {BULK_CREATE_MAX} issues, not {len(issues)}")
         body = {"issueUpdates": [{"fields": dict(f)} for f in issues]}
-        return parse(BulkCreateResult, await self._r.request("POST", "/issue/bulk", json=body))
+        try:
+            answer = await self._r.request("POST", "/issue/bulk", json=body)
+        except BadRequest as error:
+            refused = _all_refused(error)
+            if refused is None:
+                raise
+            return refused
+        return parse(BulkCreateResult, answer)
 
     async def get(
         self,
@@ -148,3 +157,17 @@ class IssuesAPI:
 
 class _Transitions(JiraModel):
     transitions: list[Transition] = Field(default_factory=list)
+
+
+def _all_refused(error: BadRequest) -> BulkCreateResult | None:
+    """The per-issue errors of a bulk create Jira refused entirely, when its answer lists them."""
+    try:
+        body = error.response.json() if error.response is not None else None
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("errors"), list) or not body["errors"]:
+        return None
+    try:
+        return BulkCreateResult.model_validate(body)
+    except ValueError:
+        return None

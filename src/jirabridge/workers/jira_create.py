@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from jirabridge import jira
 from jirabridge.domain import mappings
@@ -37,6 +37,7 @@ from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, Link, Operation, ProjectSettings, Site
 from jirabridge.workers import jira_common as common
+from jirabridge.workers.bulk_create import Answer, BulkCreates, note_sent
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -65,6 +66,7 @@ class CreateIssue:
     def __init__(self, container: Container) -> None:
         self.container = container
         self.pool = common.pool_for(container)
+        self.bulk = BulkCreates(container, self.pool)
         # (site id, project key, issue type id) -> (until, status name, status category)
         self._initial: dict[tuple[str, str, str], tuple[datetime, str, str | None]] = {}
 
@@ -93,10 +95,13 @@ class CreateIssue:
                             after_s=grace - waited,
                         )
                 if found is None:
-                    await run_db(self.container, lambda uow: self._note_sent(uow, job, True))
                     sending = True
-                    created = await client.issues.create(payload["fields"])
+                    created = await self._send(client, job, site_id)
                     sending = False
+                    if not isinstance(created, jira.CreatedIssue):  # Jira refused it in a bulk call
+                        if isinstance(created, Fail):
+                            await run_db(self.container, lambda uow: self._failed(uow, link_id, created))
+                        return created
                     found = await self._status_of_new(client, site_id, payload["fields"], created)
                 else:
                     log.info("jira.create.adopted op=%s issue=%s", job.id, found.key)
@@ -105,7 +110,7 @@ class CreateIssue:
             outcome = common.classify(error)
             if sending and not jira.maybe_applied(error):
                 # Jira said the create was not applied: the next attempt need not wait for the index.
-                await run_db(self.container, lambda uow: self._note_sent(uow, job, False))
+                await run_db(self.container, lambda uow: note_sent(uow, [job.id], None))
             if isinstance(outcome, Fail):
                 await run_db(self.container, lambda uow: self._failed(uow, link_id, outcome))
             return outcome
@@ -115,6 +120,16 @@ class CreateIssue:
         return Done({"issue_key": found.key, "issue_id": found.id})
 
     # -- Jira --------------------------------------------------------------------------------------
+
+    async def _send(self, client: jira.JiraClient, job: Job, site_id: str) -> Answer:
+        """A first attempt joins the creates due with it in one bulk call; a retry (which has just
+        looked for its issue by marker) sends its create alone."""
+        fields = job.payload["fields"]
+        if job.attempts == 1:
+            return await self.bulk.create(job, site_id, fields)
+        now = self.container.clock.now()
+        await run_db(self.container, lambda uow: note_sent(uow, [job.id], now))
+        return await client.issues.create(fields)
 
     @staticmethod
     async def _find(client: jira.JiraClient, marker: str) -> _Found | None:
@@ -165,16 +180,6 @@ class CreateIssue:
             site_url=site.url if site is not None else "",
             create_sent_at=_parse_time(sent) if isinstance(sent, str) else None,
         )
-
-    def _note_sent(self, uow: UnitOfWork, job: Job, sent: bool) -> None:
-        moment = self.container.clock.now().astimezone(UTC).isoformat()
-        uow.session.execute(
-            update(Operation)
-            .where(Operation.id == job.id)
-            .values(result={"create_sent_at": moment} if sent else None)
-            .execution_options(synchronize_session=False)
-        )
-        uow.commit()
 
     @staticmethod
     def _failed(uow: UnitOfWork, link_id: str, outcome: Fail) -> None:

@@ -102,6 +102,16 @@ async def test_bulk_create_reports_each_refusal_by_position(client: JiraClient) 
     assert sorted(i.fields.summary or "" for i in fetched.issues) == ["one", "three"]
 
 
+async def test_a_bulk_create_refused_entirely_lists_every_refusal_instead_of_raising(
+    client: JiraClient,
+) -> None:
+    result = await client.issues.create_bulk([{"project": {"key": "NOPE"}}, task(summary="")])
+
+    assert result.issues == []
+    assert [e.failed_element_number for e in result.errors] == [0, 1]
+    assert all(e.status == 400 and e.element_errors for e in result.errors)
+
+
 async def test_a_missing_required_field_names_the_field(client: JiraClient) -> None:
     with pytest.raises(BadRequest) as caught:
         await client.issues.create({"project": {"key": "SEC"}, "issuetype": {"name": "Bug"}, "summary": "x"})

@@ -216,7 +216,7 @@ async def world(api: httpx.AsyncClient, container: Container, emulator: FastAPI)
 
 
 def create_payload(
-    world: World, link_id: str, *, summary: str = "Null rate spike", **extra: Any
+    world: World, link_id: str, *, summary: str = "Null rate spike", marker: str = MARKER, **extra: Any
 ) -> dict[str, Any]:
     bug = world.acme.projects["WEB"].issue_type("Bug")
     assert bug is not None
@@ -224,12 +224,12 @@ def create_payload(
         "project": {"key": "WEB"},
         "issuetype": {"id": bug.id},
         "summary": summary,
-        "labels": ["anomalies", MARKER],
+        "labels": ["anomalies", marker],
     } | extra
     return {
         "link_id": link_id,
         "fields": fields,
-        "marker": MARKER,
+        "marker": marker,
         "remote_link": {
             "url": "https://host.example/anomalies/42",
             "title": "anomaly an-42: Null rate spike",
@@ -241,8 +241,31 @@ def enqueue_create(world: World, link_id: str, **extra: Any) -> str:
     return world.enqueue("issue.create", create_payload(world, link_id, **extra), f"link:{link_id}")
 
 
-def marked(world: World) -> list[Any]:
-    return [i for i in world.acme.issues.values() if MARKER in i.labels]
+def marked(world: World, marker: str = MARKER) -> list[Any]:
+    return [i for i in world.acme.issues.values() if marker in i.labels]
+
+
+async def count_calls(world: World) -> None:
+    """From now on the emulator logs every REST call (a latency rule of 0 ms records its hits)."""
+    await world.control("POST", "/faults", {"rules": [{"kind": "latency", "path": "^/rest/"}]})
+
+
+async def posts(world: World) -> list[str]:
+    hits = (await world.control("GET", "/faults"))["hits"]
+    return [h["path"] for h in hits if h["method"] == "POST"]
+
+
+def three_pending_tickets(world: World, **extra_of_second: Any) -> dict[str, str]:
+    """Three items with a pending link each, their creates queued at once: {marker: operation id}."""
+    world.add(world.settings(), *(world.item(f"an-{n}", None) for n in range(3)))
+    world.add(*(world.link(f"lk_{n}", f"an-{n}", None) for n in range(3)))
+    ops = {}
+    for n in range(3):
+        marker = f"jb-00000000000{n}"
+        extra = extra_of_second if n == 1 else {}
+        payload = create_payload(world, f"lk_{n}", summary=f"spike {n}", marker=marker, **extra)
+        ops[marker] = world.enqueue("issue.create", payload, f"link:lk_{n}")
+    return ops
 
 
 # -- issue.create ---------------------------------------------------------------------------------
@@ -330,6 +353,60 @@ async def test_a_create_jira_refuses_fails_with_its_field_errors(world: World) -
     link = world.links()["lk_1"]
     assert link.sync_state == "failed" and "bad_request" in (link.last_error or "")
     assert marked(world) == []
+
+
+# -- issue.create in bulk -------------------------------------------------------------------------
+
+
+async def test_creates_due_together_go_to_jira_in_one_bulk_call(world: World) -> None:
+    ops = three_pending_tickets(world)
+    await count_calls(world)
+
+    await world.drain()
+
+    created = [path for path in await posts(world) if not path.endswith("/remotelink")]
+    assert created == ["/rest/api/3/issue/bulk"]
+    links = world.links()
+    for n, (marker, op) in enumerate(ops.items()):
+        [issue] = marked(world, marker)
+        assert issue.summary == f"spike {n}"  # each operation got its own issue, not a neighbour's
+        assert world.operation(op).status == "done"
+        assert (links[f"lk_{n}"].issue_key, links[f"lk_{n}"].sync_state) == (issue.key, "synced")
+        assert len(issue.remote_links) == 1
+    assert [e["type"] for e in await world.events()].count("ticket.created") == 3
+
+
+async def test_a_create_refused_within_a_bulk_call_fails_alone_with_its_field_errors(world: World) -> None:
+    ops = three_pending_tickets(world, priority={"name": "Apocalyptic"})
+
+    await world.drain()
+
+    refused = world.operation(ops["jb-000000000001"])
+    assert (refused.status, refused.reason) == ("failed", "bad_request")
+    assert "priority" in (refused.detail or "")
+    links = world.links()
+    assert links["lk_1"].sync_state == "failed" and marked(world, "jb-000000000001") == []
+    for n in (0, 2):
+        [issue] = marked(world, f"jb-00000000000{n}")
+        assert links[f"lk_{n}"].issue_key == issue.key and issue.summary == f"spike {n}"
+
+
+async def test_a_bulk_create_whose_answer_was_lost_makes_exactly_one_issue_each(world: World) -> None:
+    ops = three_pending_tickets(world)
+    lost = {"kind": "lost_answer", "method": "POST", "path": "/issue/bulk$", "count": 1, "hang_s": 0.05}
+    await world.control("POST", "/faults", {"rules": [lost]})
+
+    await world.drain()  # all three applied in Jira, the answer lost: each retried on its own
+    assert all(world.operation(op).status == "pending" for op in ops.values())
+    world.clock.advance(40)
+    await world.control("POST", "/clock", {"advance_s": 3})  # Jira's search index has caught up
+    await world.drain()
+
+    links = world.links()
+    for n, (marker, op) in enumerate(ops.items()):
+        [issue] = marked(world, marker)
+        assert world.operation(op).status == "done" and links[f"lk_{n}"].issue_key == issue.key
+    assert [e["type"] for e in await world.events()].count("ticket.created") == 3
 
 
 # -- issue.sync_status ----------------------------------------------------------------------------
