@@ -441,9 +441,10 @@ class Stack:
         one may be retrying for minutes — so this is the work the host's changes implied."""
         from sqlalchemy import func, select
 
+        from jirabridge.storage.db import READ_ONLY
         from jirabridge.storage.tables import Operation
 
-        with self._db().connect() as connection:
+        with self._db().connect().execution_options(**{READ_ONLY: True}) as connection:
             query = select(func.count()).where(Operation.status.in_(("pending", "running")))
             if not include_periodic:
                 query = query.where(~Operation.ordering_key.like("schedule:%"))

@@ -66,6 +66,8 @@ class OutboundResult:
     baseline_sample: int = 0
     refused: int = 0
     per_site: dict[str, float] = field(default_factory=dict)  # changes/s per site
+    emulator_cpu_s: float = 0.0  # while the workers ran (it shares the machine's cores)
+    sustained_calls_per_s: float | None = None  # see `Samples`
 
     @property
     def rate(self) -> float:
@@ -106,7 +108,7 @@ def run_outbound(
         per_site_status = counts(changes, guess).get("status", 0) // sites + 1
         base_per_site = max(per_site_status, 50)
         baseline_base = baseline_changes
-        stack.start_emulator(bench_seed(names, issues=base_per_site + baseline_base))
+        emulator = stack.start_emulator(bench_seed(names, issues=base_per_site + baseline_base))
         stack.start_service()
         mix = mix or default_mix(stack)
         tenant = stack.seed_tenant(names)
@@ -160,7 +162,10 @@ def run_outbound(
         for proc in procs:
             proc.stats()
         before = {proc.pid: proc.stats().cpu_s for proc in procs}
-        ended = stack.wait_drained(include_periodic=False)
+        emulator_before = emulator.stats().cpu_s
+        samples = Samples(stack, procs)
+        ended = stack.wait_drained(include_periodic=False, on_poll=samples.take)
+        emulator_cpu_s = emulator.stats().cpu_s - emulator_before
         calls = stack.jira_calls(procs)
         stats = _final(procs, before)
         failed = float(stack.failed()[0])
@@ -180,10 +185,42 @@ def run_outbound(
             baseline=baseline,
             baseline_sample=baseline_changes,
             refused=len(pushed.refused),
+            emulator_cpu_s=emulator_cpu_s,
+            sustained_calls_per_s=samples.sustained_calls_per_s(),
         )
         if sites > 1:
             result.per_site = per_site_rates(stack, tenant.sites, pushed.changes, started_at)
         return result
+
+
+class Samples:
+    """Jira calls made and operations left, about once a second while the workers run. The sustained
+    rate is the call rate between the moments 10 % and 90 % of the operations there were at the
+    start had finished: the rate the workers hold, without the start (workers warming up) and the
+    tail (the last operations of an issue run one after another, so the end is not rate-limited)."""
+
+    def __init__(self, stack: Stack, procs: Sequence[Proc], every_s: float = 1.0) -> None:
+        self.stack, self.procs, self.every_s = stack, procs, every_s
+        self.points: list[tuple[float, int, float]] = []  # (monotonic, operations left, calls)
+        self._next = 0.0
+
+    def take(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.every_s
+        left = self.stack.outstanding(include_periodic=False)
+        self.points.append((now, left, sum(self.stack.jira_calls(self.procs).values())))
+
+    def sustained_calls_per_s(self) -> float | None:
+        if len(self.points) < 3:
+            return None
+        start = max(left for _, left, _ in self.points)
+        first = next((p for p in self.points if p[1] <= 0.9 * start), None)
+        last = next((p for p in self.points if p[1] <= 0.1 * start), None)
+        if first is None or last is None or last[0] - first[0] < 2:
+            return None
+        return (last[2] - first[2]) / (last[0] - first[0])
 
 
 def _final(procs: Sequence[Proc], before: dict[int, float]) -> list[ProcStats]:
@@ -246,6 +283,12 @@ def report(result: OutboundResult, options: StackOptions, workers: int, title: s
         f"throughput: {result.rate:.1f} changes/s, {calls_per_s:.1f} Jira calls/s = "
         f"{calls_per_s / limit:.0%} of the rate limit (target >= {TARGET_SHARE_OF_LIMIT:.0%}); "
         f"changes/s = {result.rate / limit:.0%} of it",
+        (
+            f"sustained (from 10 % to 90 % of the operations done): {result.sustained_calls_per_s:.1f} "
+            f"Jira calls/s = {result.sustained_calls_per_s / limit:.0%} of the rate limit"
+            if result.sustained_calls_per_s is not None
+            else "sustained: - (too short a run to tell)"
+        ),
         f"Jira calls per change: {calls_per_change:.2f} (target <= {TARGET_CALLS_PER_CHANGE}); "
         f"per Jira write made (201/204 answers: issues, remote links, transitions, comments, worklogs): "
         f"{result.total_calls / max(writes, 1):.2f}; "
@@ -253,7 +296,9 @@ def report(result: OutboundResult, options: StackOptions, workers: int, title: s
         f"429s: {result.share_429:.2%} of calls (target <= {TARGET_429_SHARE:.0%})",
         f"worker CPU: {result.cpu_s:.1f} s = "
         f"{1000 * result.cpu_s / max(result.changes, 1):.2f} ms per change; "
-        f"peak RSS {result.peak_rss_mb:.0f} MB",
+        f"peak RSS {result.peak_rss_mb:.0f} MB; "
+        f"cores busy while syncing: workers {result.cpu_s / max(result.drain_s, 1e-9):.2f}, "
+        f"emulator {result.emulator_cpu_s / max(result.drain_s, 1e-9):.2f}",
         f"operations failed for good: {result.failed_operations:g}",
     ]
     if result.per_site:
@@ -289,6 +334,8 @@ def as_json(result: OutboundResult) -> dict[str, Any]:
         "calls_per_change": result.total_calls / result.changes if result.changes else None,
         "share_429": result.share_429,
         "worker_cpu_s": result.cpu_s,
+        "emulator_cpu_s": result.emulator_cpu_s,
+        "sustained_calls_per_s": result.sustained_calls_per_s,
         "peak_rss_mb": result.peak_rss_mb,
         "failed_operations": result.failed_operations,
         "per_site": result.per_site,

@@ -12,6 +12,9 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+_OPENED_KEPT = 256
+_UNREADABLE = "a stored secret cannot be decrypted with JIRABRIDGE_SECRET_KEY"
+
 
 class SecretKeyError(Exception):
     """The configured key is missing or cannot decrypt a stored secret."""
@@ -28,6 +31,7 @@ class SecretBox:
             self._fernet = MultiFernet([Fernet(k.encode()) for k in parts])
         except ValueError as exc:
             raise SecretKeyError(f"JIRABRIDGE_SECRET_KEY is not a valid Fernet key: {exc}") from None
+        self._opened: dict[str, bytes] = {}
 
     @staticmethod
     def generate_key() -> str:
@@ -37,12 +41,21 @@ class SecretBox:
         return self._fernet.encrypt(json.dumps(values, sort_keys=True).encode()).decode()
 
     def open(self, token: str | None) -> dict[str, Any]:
+        """The values sealed in `token` (a fresh dict each time). A worker opens the same site
+        credentials for every Jira call, so the last few opened are kept, decrypted, in memory: the
+        process holds them in its auth objects anyway."""
         if not token:
             return {}
-        try:
-            data: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
-        except InvalidToken:
-            raise SecretKeyError("a stored secret cannot be decrypted with JIRABRIDGE_SECRET_KEY") from None
+        plain = self._opened.get(token)
+        if plain is None:
+            try:
+                plain = self._fernet.decrypt(token.encode())
+            except InvalidToken:
+                raise SecretKeyError(_UNREADABLE) from None
+            if len(self._opened) >= _OPENED_KEPT:
+                self._opened.clear()
+            self._opened[token] = plain
+        data: dict[str, Any] = json.loads(plain)
         return data
 
     def rotate(self, token: str) -> str:
@@ -50,4 +63,4 @@ class SecretBox:
         try:
             return self._fernet.rotate(token.encode()).decode()
         except InvalidToken:
-            raise SecretKeyError("a stored secret cannot be decrypted with JIRABRIDGE_SECRET_KEY") from None
+            raise SecretKeyError(_UNREADABLE) from None

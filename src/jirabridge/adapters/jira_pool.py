@@ -32,7 +32,7 @@ import httpx
 
 from jirabridge import jira
 from jirabridge.adapters.jira_http import host_guard, oauth_app
-from jirabridge.service.db import read_db, run_db
+from jirabridge.service.db import read_db
 from jirabridge.service.ports import SiteAccess
 from jirabridge.service.sites import site_access
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -189,7 +189,7 @@ class JiraPool:
         def load(uow: UnitOfWork) -> UserConnection | None:
             return find_connection(uow, site.workspace_id, site.id, user_id)
 
-        connection = await run_db(self.services, load)
+        connection = await read_db(self.services, load)
         if connection is None:
             raise UserNotConnected(site_id, user_id)
         access = user_access(self.services, site, connection)

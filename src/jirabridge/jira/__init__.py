@@ -38,7 +38,7 @@ from jirabridge.jira._errors import (
 from jirabridge.jira._issues import BULK_CREATE_MAX
 from jirabridge.jira._models import (
     AccessibleResource,
-    BulkCreateError,
+    BulkCreateRefusal,
     BulkCreateResult,
     BulkFetchResult,
     ChangeHistory,
@@ -82,7 +82,7 @@ __all__ = [
     "Action",
     "BadRequest",
     "BasicTokenAuth",
-    "BulkCreateError",
+    "BulkCreateRefusal",
     "BulkCreateResult",
     "BulkFetchResult",
     "ChangeHistory",

@@ -174,7 +174,7 @@ class CreatedIssue(JiraModel):
     self_: str | None = Field(default=None, alias="self")
 
 
-class BulkCreateError(JiraModel):
+class BulkCreateRefusal(JiraModel):
     status: int | None = None
     failed_element_number: int
     element_errors: dict[str, Any] = {}
@@ -182,7 +182,7 @@ class BulkCreateError(JiraModel):
 
 class BulkCreateResult(JiraModel):
     issues: list[CreatedIssue] = []
-    errors: list[BulkCreateError] = []
+    errors: list[BulkCreateRefusal] = []
 
 
 class SearchPage(JiraModel):

@@ -32,7 +32,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import case, exists, func, select, text, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
@@ -40,7 +40,7 @@ from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 from jirabridge.errors import Conflict, NotFound
 from jirabridge.ids import new_id
 from jirabridge.storage import schedules
-from jirabridge.storage.tables import Link, Operation
+from jirabridge.storage.tables import OUTSTANDING_WHERE, Link, Operation
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 OUTSTANDING = (PENDING, RUNNING)
@@ -100,9 +100,13 @@ def claim(
     now = _utc(now)
     candidate = aliased(Operation, name="candidate")
     earlier = aliased(Operation, name="earlier")
-    due = or_(
-        and_(candidate.status == PENDING, candidate.run_after <= now),
-        and_(candidate.status == RUNNING, candidate.leased_until < now),
+    # Pending and due, or running with its lease run out. Written as one CASE rather than an OR so
+    # that the planner walks `ix_operations_outstanding` in `seq` order and stops at `limit`; with an
+    # OR, SQLite gathered every pending operation through two index ranges and sorted them: a claim
+    # took 12 ms, under the write lock, with 3,000 pending.
+    due = case(
+        (candidate.status == PENDING, candidate.run_after <= now),
+        else_=candidate.leased_until < now,
     )
     first_of_its_key = ~exists().where(
         earlier.ordering_key == candidate.ordering_key,
@@ -111,7 +115,8 @@ def claim(
     )
     chosen = (
         select(candidate.seq)
-        .where(due, first_of_its_key)
+        # Literally the condition of the partial index (a bound parameter would not match it).
+        .where(text(f"candidate.{OUTSTANDING_WHERE}"), due, first_of_its_key)
         .order_by(candidate.seq)
         .limit(limit)
         .with_for_update(skip_locked=True)

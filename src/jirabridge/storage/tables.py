@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -128,6 +129,12 @@ class OAuthState(Base):
     expires_at: Mapped[datetime]
 
 
+# Operations still to run (pending or running), as the partial index below states it. Written with
+# NOT IN so that only that index serves it: an `IN` would also match `ix_operations_claim`, which
+# SQLite then preferred (and sorted every pending operation).
+OUTSTANDING_WHERE = "status NOT IN ('done', 'failed')"
+
+
 class Operation(Base):
     """The outbox: Jira work committed with the change that implies it, run later by a worker."""
 
@@ -135,6 +142,14 @@ class Operation(Base):
     __table_args__ = (
         Index("ix_operations_claim", "status", "run_after"),
         Index("ix_operations_ordering", "ordering_key", "seq"),
+        # The claim walks the outstanding operations oldest first and stops at the first few it
+        # can take, instead of gathering and sorting every pending one (storage/outbox.py `claim`).
+        Index(
+            "ix_operations_outstanding",
+            "seq",
+            sqlite_where=text(OUTSTANDING_WHERE),
+            postgresql_where=text(OUTSTANDING_WHERE),
+        ),
     )
 
     seq: Mapped[int] = mapped_column(

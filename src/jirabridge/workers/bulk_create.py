@@ -148,7 +148,7 @@ def answers_by_position(result: jira.BulkCreateResult, asked: int) -> list[Answe
     return answers
 
 
-def refusal_outcome(error: jira.BulkCreateError) -> Outcome:
+def refusal_outcome(error: jira.BulkCreateRefusal) -> Outcome:
     """What Jira's refusal of one create in a bulk call means, as `jira_common.classify` would say it
     for the same answer to a single create."""
     status = error.status or 400

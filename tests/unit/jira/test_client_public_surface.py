@@ -51,6 +51,8 @@ EXPECTED = {
     "Issue",
     "IssueFields",
     "CreatedIssue",
+    "BULK_CREATE_MAX",
+    "BulkCreateRefusal",
     "BulkCreateResult",
     "BulkFetchResult",
     "SearchPage",

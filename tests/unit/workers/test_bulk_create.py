@@ -11,8 +11,8 @@ def created(key: str) -> jira.CreatedIssue:
     return jira.CreatedIssue.model_validate({"id": key.split("-")[1], "key": key, "self": f"https://x/{key}"})
 
 
-def refused(position: int, status: int, errors: dict[str, str]) -> jira.BulkCreateError:
-    return jira.BulkCreateError.model_validate(
+def refused(position: int, status: int, errors: dict[str, str]) -> jira.BulkCreateRefusal:
+    return jira.BulkCreateRefusal.model_validate(
         {
             "status": status,
             "failedElementNumber": position,

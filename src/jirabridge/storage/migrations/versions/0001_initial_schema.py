@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:33:22.134024
+Create Date: 2026-11-23 15:24:33.224088
 """
 
 from __future__ import annotations
@@ -188,6 +188,13 @@ def upgrade() -> None:
     with op.batch_alter_table("operations", schema=None) as batch_op:
         batch_op.create_index("ix_operations_claim", ["status", "run_after"], unique=False)
         batch_op.create_index("ix_operations_ordering", ["ordering_key", "seq"], unique=False)
+        batch_op.create_index(
+            "ix_operations_outstanding",
+            ["seq"],
+            unique=False,
+            sqlite_where=sa.text("status NOT IN ('done', 'failed')"),
+            postgresql_where=sa.text("status NOT IN ('done', 'failed')"),
+        )
         batch_op.create_index(batch_op.f("ix_operations_workspace_id"), ["workspace_id"], unique=False)
 
     op.create_table(
@@ -503,6 +510,11 @@ def downgrade() -> None:
     op.drop_table("rule_sets")
     with op.batch_alter_table("operations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_operations_workspace_id"))
+        batch_op.drop_index(
+            "ix_operations_outstanding",
+            sqlite_where=sa.text("status NOT IN ('done', 'failed')"),
+            postgresql_where=sa.text("status NOT IN ('done', 'failed')"),
+        )
         batch_op.drop_index("ix_operations_ordering")
         batch_op.drop_index("ix_operations_claim")
 
