@@ -160,6 +160,7 @@ class StackOptions:
     # What the workers pace themselves to per site (JIRABRIDGE_JIRA_RATE_PER_SITE), default 90 % of the
     # limit: the pacer's token bucket lets a burst of a tenth of its rate through on top of the rate.
     pacer_rate: float | None = None
+    connections: int = 16  # JIRABRIDGE_JIRA_MAX_CONNECTIONS of the workers
     concurrency: int = 32
     database_url: str | None = None  # default: a SQLite file in `directory`
     directory: Path | None = None  # default: a temporary directory, removed at the end
@@ -209,6 +210,7 @@ class Stack:
             "JIRABRIDGE_PUBLIC_URL": self.service_url,
             "JIRABRIDGE_ALLOWED_JIRA_HOSTS": f"127.0.0.1:{self.emulator_port}",
             "JIRABRIDGE_JIRA_RATE_PER_SITE": str(options.pacing()),
+            "JIRABRIDGE_JIRA_MAX_CONNECTIONS": str(options.connections),
             "JIRABRIDGE_TICKET_WAIT_S": "0",  # the host does not wait for keys: the work queues up
             "JIRABRIDGE_JIRA_TIMEOUT_S": str(options.jira_timeout_s),
             "JIRABRIDGE_CREATE_VERIFY_GRACE_S": str(options.create_verify_grace_s),

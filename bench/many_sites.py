@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=5000)
     parser.add_argument("--mix", default=None)
     stack_arguments(parser)
-    parser.set_defaults(concurrency=128)
+    parser.set_defaults(concurrency=128, connections=64)
     args = parser.parse_args(argv)
     options = stack_options(args)
     result = run_outbound(

@@ -357,6 +357,7 @@ def stack_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=32, help="operations in flight per worker")
+    parser.add_argument("--connections", type=int, default=16, help="a worker's connections to Jira")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, database)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -371,6 +372,7 @@ def stack_options(args: argparse.Namespace) -> StackOptions:
         rate_limit=args.rate_limit,
         pacer_rate=args.pacer_rate,
         concurrency=args.concurrency,
+        connections=args.connections,
         database_url=args.database_url,
         keep=args.keep or args.profile,
         profile=args.profile,

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # Requests per second the worker sends to one Jira site, shared by all its jobs (Jira Cloud allows
     # bursts of about 100/s per tenant and endpoint; staying well under it leaves room for others).
     jira_rate_per_site: float = Field(default=20.0, gt=0)
+    # Connections a worker keeps to Jira, across sites: enough for the calls in flight (a site paced
+    # at 50/s answering in 250 ms keeps about 13 busy). httpcore checks every pooled connection on
+    # each request, so a pool far larger than needed costs CPU (docs/performance.md).
+    jira_max_connections: int = Field(default=16, gt=0)
     # A create whose answer was lost is looked for (by its marker label) before it is sent again; Jira's
     # search index lags, so for this many seconds after the last try "not found" means "wait", not
     # "create again".

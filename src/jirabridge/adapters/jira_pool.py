@@ -113,6 +113,10 @@ class JiraPool:
                 event_hooks={"request": [self._guard], "response": [self._count]},
                 follow_redirects=False,
                 headers={"User-Agent": "jirabridge"},
+                limits=httpx.Limits(
+                    max_connections=self.settings.jira_max_connections,
+                    max_keepalive_connections=self.settings.jira_max_connections,
+                ),
             )
         self._users += 1
         return self._http
