@@ -341,11 +341,15 @@ def retry_failure(session: Session, workspace_id: str, op_id: str, now: datetime
     return operation
 
 
-def queue_depth(session: Session) -> dict[str, int]:
-    """How many operations are pending, running and failed, across workspaces (for metrics)."""
+def queue_depth(session: Session, *, periodic: bool = False) -> dict[str, int]:
+    """How many operations are pending, running and failed, across workspaces (for metrics): the
+    work host changes and Jira events implied, or with `periodic` the rounds of schedules (polls,
+    drift checks, webhook refreshes), which are always there and would keep the first from ever
+    reaching zero."""
+    scheduled = Operation.ordering_key.like(schedules.ORDERING_PREFIX + "%")
     rows = session.execute(
         select(Operation.status, func.count())
-        .where(Operation.status.in_((PENDING, RUNNING, FAILED)))
+        .where(Operation.status.in_((PENDING, RUNNING, FAILED)), scheduled if periodic else ~scheduled)
         .group_by(Operation.status)
     )
     counts = {status: count for status, count in rows}

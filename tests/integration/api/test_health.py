@@ -90,6 +90,14 @@ async def test_metrics_show_queue_depth_failures_and_events(
         record_event(
             uow.session, workspace_id=tenant.workspace_id, type="link.created", source="host", at=NOW
         )
+        outbox.enqueue(
+            uow.session,
+            workspace_id=tenant.workspace_id,
+            kind="inbound.poll",
+            payload={},
+            ordering_key="schedule:poll:site:DQ",
+            now=NOW,
+        )
         uow.commit()
     [job] = outbox.claim(container.sessions, worker_id="w", now=NOW, limit=1, lease_s=60)
     outbox.record(container.sessions, job, Fail("forbidden", "no permission"), NOW, worker_id="w")
@@ -101,5 +109,7 @@ async def test_metrics_show_queue_depth_failures_and_events(
     assert 'jirabridge_outbox_operations{status="running"} 0.0' in lines
     assert 'jirabridge_outbox_operations{status="failed"} 1.0' in lines
     assert 'jirabridge_outbox_failed_operations{reason="forbidden"} 1.0' in lines
+    # A periodic round (a poll) is counted apart, so the queue above can reach zero when idle.
+    assert 'jirabridge_outbox_periodic_operations{status="pending"} 1.0' in lines
     assert "jirabridge_database_up 1.0" in lines
     assert any(line.startswith("jirabridge_events_total ") and float(line.split()[1]) >= 1 for line in lines)

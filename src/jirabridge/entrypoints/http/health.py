@@ -76,6 +76,7 @@ class StorageCollector(Collector):
         return [
             GaugeMetricFamily("jirabridge_database_up", ""),
             GaugeMetricFamily("jirabridge_outbox_operations", "", labels=["status"]),
+            GaugeMetricFamily("jirabridge_outbox_periodic_operations", "", labels=["status"]),
             GaugeMetricFamily("jirabridge_outbox_failed_operations", "", labels=["reason"]),
             CounterMetricFamily("jirabridge_events", ""),
         ]
@@ -85,6 +86,7 @@ class StorageCollector(Collector):
         try:
             with self._container.uow() as uow:
                 depth = outbox.queue_depth(uow.session)
+                periodic = outbox.queue_depth(uow.session, periodic=True)
                 by_reason = uow.session.execute(
                     select(Operation.reason, func.count())
                     .where(Operation.status == outbox.FAILED)
@@ -99,11 +101,21 @@ class StorageCollector(Collector):
         up.add_metric([], 1)
         yield up
         queue = GaugeMetricFamily(
-            "jirabridge_outbox_operations", "Outbox operations by status (queue depth).", labels=["status"]
+            "jirabridge_outbox_operations",
+            "Outbox operations by status (queue depth), periodic rounds left out.",
+            labels=["status"],
         )
         for status, count in sorted(depth.items()):
             queue.add_metric([status], count)
         yield queue
+        rounds = GaugeMetricFamily(
+            "jirabridge_outbox_periodic_operations",
+            "Rounds of periodic work (polls, worklog drift checks, webhook refreshes) by status.",
+            labels=["status"],
+        )
+        for status, count in sorted(periodic.items()):
+            rounds.add_metric([status], count)
+        yield rounds
         failures = GaugeMetricFamily(
             "jirabridge_outbox_failed_operations",
             "Operations that failed for good (GET /api/v1/sync/failures), by reason.",
