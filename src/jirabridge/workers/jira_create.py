@@ -5,7 +5,9 @@
 `labels = "<marker>"` and adopts what it finds. Jira's search index lags behind writes, so "nothing
 found" is trusted only once `create_verify_grace_s` has passed since the last create was sent (the
 moment is written on the operation, `result.create_sent_at`, before each send, so a worker killed
-mid-call leaves it too); until then the operation waits and looks again.
+mid-call leaves it too); until then the operation waits and looks again. A first attempt is sent
+together with the other creates due at the same moment for its site, in one bulk call
+(workers/bulk_create.py); retries go alone.
 
 On success, in one transaction: the link gets the key, id and status (`synced`), a `ticket.created`
 event is recorded, and `issue.remote_link` (when the item has a URL) and `issue.sync_status` (when
