@@ -28,7 +28,7 @@ READ_ONLY = "jirabridge_read_only"  # execution option: this transaction never w
 
 BUSY_TIMEOUT_S = 30
 # SQLite connections are cheap to keep and costly to open (the pragmas below run on each): keep as
-# many as the threads that use them (the worker's handlers run up to 40 at once), none opened per use.
+# many as the threads that may use them at once (the service answers requests on up to 40 threads).
 SQLITE_POOL = {"pool_size": 40, "max_overflow": 20}
 _HOLDS_WRITE_LOCK = "jirabridge_write_lock"
 
