@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # search index lags, so for this many seconds after the last try "not found" means "wait", not
     # "create again".
     create_verify_grace_s: float = Field(default=30.0, ge=0)
+    # Operations that finished successfully are deleted by the workers after this many days (failed
+    # ones stay, for the failures API).
+    keep_done_operations_days: float = Field(default=7.0, gt=0)
     # How often each site's worklog change feeds are read for worklogs edited or deleted by hand.
     worklog_drift_interval_s: float = Field(default=300.0, gt=0)
 

@@ -32,7 +32,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, select, text, update
+from sqlalchemy import case, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
@@ -339,6 +339,27 @@ def retry_failure(session: Session, workspace_id: str, op_id: str, now: datetime
     operation.detail = None
     operation.updated_at = now
     return operation
+
+
+DONE_KEPT = timedelta(days=7)
+PRUNE_BATCH = 5000
+
+
+def prune_done(
+    sessions: sessionmaker[Session], *, now: datetime, kept: timedelta = DONE_KEPT, limit: int = PRUNE_BATCH
+) -> int:
+    """Delete up to `limit` operations that finished successfully more than `kept` ago; answers how
+    many. Nothing reads them after that (failed ones stay for the failures API), and the table would
+    otherwise grow with every change ever synced. Workers call it now and then (runner.py)."""
+    cutoff = _utc(now) - kept
+    old = select(Operation.seq).where(Operation.status == DONE, Operation.updated_at < cutoff).limit(limit)
+    with sessions() as session, session.begin():
+        result = session.execute(
+            delete(Operation)
+            .where(Operation.seq.in_(old.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def queue_depth(session: Session, *, periodic: bool = False) -> dict[str, int]:

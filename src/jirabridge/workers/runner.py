@@ -32,7 +32,7 @@ import signal
 import socket
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,12 +60,15 @@ class Queue(Protocol):
         self, *, worker_id: str, op_ids: Collection[str], now: datetime, lease_s: float
     ) -> set[str]: ...
 
+    def prune(self, *, now: datetime) -> int: ...
+
 
 @dataclass(frozen=True)
 class SqlQueue:
     sessions: sessionmaker[Session]
     max_attempts: int = outbox.MAX_ATTEMPTS
     backoff: Backoff = DEFAULT_BACKOFF
+    keep_done: timedelta = outbox.DONE_KEPT
 
     def claim(self, *, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Job]:
         return outbox.claim(
@@ -93,6 +96,9 @@ class SqlQueue:
             self.sessions, worker_id=worker_id, op_ids=op_ids, now=now, lease_s=lease_s
         )
 
+    def prune(self, *, now: datetime) -> int:
+        return outbox.prune_done(self.sessions, now=now, kept=self.keep_done)
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -101,6 +107,7 @@ class WorkerOptions:
     poll_s: float = 1.0  # how often an idle worker looks for due work
     job_timeout_s: float = 300.0
     once: bool = False
+    prune_every_s: float = 600.0  # how often finished operations past their keeping time are deleted
 
 
 def default_worker_id() -> str:
@@ -160,15 +167,16 @@ class Worker:
             self.options.concurrency,
             ",".join(sorted(self.handlers)) or "-",
         )
-        heartbeat = asyncio.create_task(self._heartbeat())
+        background = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._prune())]
         try:
             await self._loop(self._wakeup)
             if self._running:
                 await asyncio.gather(*self._running.values(), return_exceptions=True)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         log.info("outbox.worker.stopped worker=%s", self.worker_id)
 
     async def _loop(self, wakeup: asyncio.Event) -> None:
@@ -274,6 +282,18 @@ class Worker:
             self.metrics.operations.labels(job.kind, "done").inc()
             log.info("outbox.job.done op=%s kind=%s attempt=%d", job.id, job.kind, job.attempts)
 
+    async def _prune(self) -> None:
+        """Now and then, delete operations that finished long ago (outbox.prune_done)."""
+        while True:
+            await asyncio.sleep(self.options.prune_every_s)
+            try:
+                pruned = await asyncio.to_thread(self.queue.prune, now=self.clock.now())
+            except Exception as error:
+                log.warning("outbox.prune.failed worker=%s error=%s", self.worker_id, type(error).__name__)
+                continue
+            if pruned:
+                log.info("outbox.pruned worker=%s operations=%d", self.worker_id, pruned)
+
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.options.lease_s / 3)
@@ -314,7 +334,11 @@ def run_worker(
     if metrics_port is not None:
         metrics.serve(metrics_port)
     worker = Worker(
-        SqlQueue(container.sessions, max_attempts=max_attempts),
+        SqlQueue(
+            container.sessions,
+            max_attempts=max_attempts,
+            keep_done=timedelta(days=container.settings.keep_done_operations_days),
+        ),
         registry.build(container),
         container.clock,
         options,

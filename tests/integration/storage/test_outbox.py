@@ -233,6 +233,29 @@ def test_queue_depth_counts_outstanding_and_failed_work(sessions: sessionmaker[S
         assert outbox.queue_depth(session) == {"pending": 1, "running": 1, "failed": 1}
 
 
+def test_operations_done_long_ago_are_pruned_and_everything_else_stays(
+    sessions: sessionmaker[Session],
+) -> None:
+    old_done, old_failed, outstanding, recent_done = (add(sessions, f"WEB-{n}") for n in range(4))
+    first = {job.id: job for job in claim(sessions, limit=2)}
+    outbox.record(sessions, first[old_done], Done(), at(1), worker_id="w1")
+    outbox.record(sessions, first[old_failed], Fail("forbidden"), at(1), worker_id="w1")
+    week_later = at(1) + outbox.DONE_KEPT
+    [late] = [
+        job
+        for job in claim(sessions, seconds=week_later.timestamp() - T0.timestamp())
+        if job.id == recent_done
+    ]
+    outbox.record(sessions, late, Done(), week_later, worker_id="w1")
+
+    pruned = outbox.prune_done(sessions, now=week_later + timedelta(seconds=1))
+
+    assert pruned == 1
+    with sessions() as session:
+        left = set(session.scalars(select(Operation.id)))
+    assert left == {old_failed, outstanding, recent_done}  # failures stay for the failures API
+
+
 def test_concurrent_claimers_never_get_the_same_operation(sessions: sessionmaker[Session]) -> None:
     ids = [add(sessions, f"K-{n % 40}") for n in range(160)]
     claimed: Counter[str] = Counter()

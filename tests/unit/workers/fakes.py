@@ -40,6 +40,7 @@ class FakeQueue:
         self.claims = 0
         self._ids = itertools.count(1)
         self.lose_leases = False
+        self.prunes = 0
 
     def add(self, kind: str, key: str | None = None, **payload: Any) -> str:
         op_id = f"op_{next(self._ids)}"
@@ -80,3 +81,7 @@ class FakeQueue:
 
     def extend(self, *, worker_id: str, op_ids: Collection[str], now: datetime, lease_s: float) -> set[str]:
         return {i for i in op_ids if self.row(i).owner == worker_id}
+
+    def prune(self, *, now: datetime) -> int:
+        self.prunes += 1
+        return 0

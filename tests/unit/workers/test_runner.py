@@ -221,3 +221,14 @@ async def test_once_does_not_stop_on_a_claim_that_raced_a_finishing_job() -> Non
     release.set()
     await asyncio.wait_for(running, timeout=10)
     assert [queue.row(first).status, queue.row(second).status] == ["done", "done"]
+
+
+async def test_a_running_worker_prunes_finished_operations_now_and_then() -> None:
+    queue = FakeQueue()
+    running = worker(queue, {}, WorkerOptions(poll_s=0.01, prune_every_s=0.02))
+    task = asyncio.create_task(running.run())
+    await asyncio.sleep(0.15)
+    running.stop()
+    await task
+
+    assert queue.prunes >= 2
