@@ -14,6 +14,8 @@ keeps its operation while a killed worker's operations are claimed again once th
   signal cancels what is still running; those operations are claimed again when their lease expires.
 - `once`: drain what is due now (including operations that become due because the one before them on
   the same issue finished) and return.
+- Every `prune_every_s` (10 minutes) a worker deletes operations that finished successfully longer
+  ago than the configured keeping time (`outbox.prune_done`), so the table does not grow forever.
 - Claims are batched: while operations run, the worker claims again only once a quarter of its slots
   (at least one) are free, not after every finished operation. A claim is a write transaction; with
   one per operation they were a good part of a busy worker's database time (bench/outbound.py).
