@@ -407,28 +407,19 @@ class Stack:
 
     # -- watching the work ---------------------------------------------------------------------------
 
-    def queue(self) -> dict[str, float]:
-        """The outbox depth by status, from the service's /metrics."""
-        text = httpx.get(f"{self.service_url}/metrics", timeout=30).text
-        return {
-            labels["status"]: value
-            for name, labels, value in parse_metrics(text)
-            if name == "jirabridge_outbox_operations"
-        }
+    def _depth(self, *, periodic: bool) -> dict[str, int]:
+        """The outbox by status (outbox.queue_depth): the changes' work, or the periodic rounds."""
+        from sqlalchemy.orm import Session
+
+        from jirabridge.storage import outbox
+        from jirabridge.storage.db import READ_ONLY
+
+        with self._db().connect().execution_options(**{READ_ONLY: True}) as connection:
+            return outbox.queue_depth(Session(bind=connection), periodic=periodic)
 
     def failed(self) -> tuple[int, int]:
         """Operations that failed for good: (the changes' work, periodic ones)."""
-        from sqlalchemy import func, select
-
-        from jirabridge.storage.tables import Operation
-
-        periodic = Operation.ordering_key.like("schedule:%")
-        with self._db().connect() as connection:
-            rows = connection.execute(
-                select(periodic, func.count()).where(Operation.status == "failed").group_by(periodic)
-            ).all()
-        counts = {bool(flag): int(n) for flag, n in rows}
-        return counts.get(False, 0), counts.get(True, 0)
+        return self._depth(periodic=False)["failed"], self._depth(periodic=True)["failed"]
 
     def _db(self) -> Any:
         if self._engine is None:
@@ -441,17 +432,8 @@ class Stack:
         """Operations pending or running. Without `include_periodic`, the periodic ones (pollers,
         drift checks: see storage/schedules.py) are left out — they keep coming back, and under faults
         one may be retrying for minutes — so this is the work the host's changes implied."""
-        from sqlalchemy import func, select
-
-        from jirabridge.storage.db import READ_ONLY
-        from jirabridge.storage.tables import Operation
-
-        with self._db().connect().execution_options(**{READ_ONLY: True}) as connection:
-            query = select(func.count()).where(Operation.status.in_(("pending", "running")))
-            if not include_periodic:
-                query = query.where(~Operation.ordering_key.like("schedule:%"))
-            count = connection.execute(query).scalar_one()
-        return int(count)
+        kinds = (False, True) if include_periodic else (False,)
+        return sum(d["pending"] + d["running"] for d in (self._depth(periodic=p) for p in kinds))
 
     def wait_drained(
         self,

@@ -23,6 +23,31 @@ ACME = "https://acme.atlassian.net"
 BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 
 
+def worker_idle(container: Container) -> bool:
+    """Nothing left for the worker: no operation pending or running and no schedule due.
+
+    Schedules are read first: a worker's claim moves a due schedule on and adds its operation in one
+    commit, so once the schedule is no longer due, its operation is visible."""
+    with container.sessions() as session:
+        due = session.scalar(
+            select(func.count()).select_from(Schedule).where(Schedule.next_run_at <= datetime.now(UTC))
+        )
+        busy = session.scalar(
+            select(func.count()).select_from(Operation).where(Operation.status.in_(("pending", "running")))
+        )
+    return busy == 0 and due == 0
+
+
+async def emulator_control(emulator: FastAPI, method: str, path: str, body: Any = None) -> Any:
+    """The emulator's control API (`/_emulator/...`); asserts success, answers the JSON (None if empty)."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=emulator), base_url="http://emulator"
+    ) as client:
+        answer = await client.request(method, f"/_emulator{path}", json=body)
+        assert answer.is_success, answer.text
+        return answer.json() if answer.content else None
+
+
 class Host:
     def __init__(
         self, api: httpx.AsyncClient, tenant: Tenant, site_id: str, emulator: FastAPI, container: Container
@@ -61,12 +86,7 @@ class Host:
 
     async def control(self, method: str, path: str, body: Any = None) -> Any:
         """The emulator's control API (`/_emulator/...`)."""
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.emulator), base_url="http://emulator"
-        ) as client:
-            answer = await client.request(method, f"/_emulator{path}", json=body)
-            assert answer.is_success, answer.text
-            return answer.json() if answer.content else None
+        return await emulator_control(self.emulator, method, path, body)
 
     # -- the worker ----------------------------------------------------------------------------------
 
@@ -74,20 +94,7 @@ class Host:
         """Until the worker has nothing left to do and no schedule is due."""
         deadline = asyncio.get_running_loop().time() + limit_s
         while asyncio.get_running_loop().time() < deadline:
-            with self.container.sessions() as session:
-                # Schedules first: a worker's claim moves a due schedule on and adds its operation in
-                # one commit, so once the schedule is no longer due, its operation is visible.
-                due = session.scalar(
-                    select(func.count())
-                    .select_from(Schedule)
-                    .where(Schedule.next_run_at <= datetime.now(UTC))
-                )
-                busy = session.scalar(
-                    select(func.count())
-                    .select_from(Operation)
-                    .where(Operation.status.in_(("pending", "running")))
-                )
-            if busy == 0 and due == 0:
+            if worker_idle(self.container):
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("the worker did not finish")

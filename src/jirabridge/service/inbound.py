@@ -26,7 +26,6 @@ Every change emits an event (source `jira`) on the feed and to the host callback
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,8 +50,6 @@ from jirabridge.storage.tables import (
     Site,
     UserConnection,
 )
-
-log = logging.getLogger("jirabridge.inbound")
 
 APPLY_KIND = "inbound.apply"
 BROKEN = "broken"
@@ -108,15 +105,6 @@ def apply(uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *, 
             _comment(uow, now, site, key, links, change.comment)
         return
     seen = max((_aware(lk.jira_updated_at) for lk in links if lk.jira_updated_at), default=None)
-    log.debug(
-        "inbound.apply issue=%s source=%s updated=%s seen=%s status=%s known=%s",
-        key,
-        source,
-        change.updated.isoformat(),
-        seen.isoformat() if seen else None,
-        change.status,
-        links[0].jira_status,
-    )
     if not domain.is_stale(seen, change.updated):
         _status(uow, now, site, key, links, change, sync)
         if change.has_assignee:

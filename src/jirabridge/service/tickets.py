@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from jirabridge.domain import grouping, mappings
+from jirabridge.domain import grouping
 from jirabridge.domain.cardinality import Cardinality, check_link
+from jirabridge.domain.inbound import project_sync
 from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
@@ -299,11 +300,7 @@ async def link_issue(
 def _status_on_link(uow: UnitOfWork, now: datetime, ctx: Context, info: IssueInfo) -> None:
     """A ticket already done gives the new item the mapped done status (grouped tickets); otherwise
     the project's `on_link_status`, if any. Linking never moves the ticket."""
-    mapping = mappings.StatusMapping(
-        outbound=dict(ctx.settings.get("status_map") or {}),
-        inbound=dict(ctx.settings.get("inbound_status_map") or {}),
-        resolved_status=ctx.settings.get("resolved_status"),
-    )
+    mapping = project_sync(ctx.settings).mapping
     new_status = grouping.on_link(info.status, info.status_category, ctx.item.status, mapping)
     if new_status is None and info.status_category != "done":
         new_status = ctx.settings.get("on_link_status")

@@ -31,13 +31,14 @@ from sqlalchemy import select
 
 from jirabridge import jira
 from jirabridge.domain import mappings
+from jirabridge.domain.inbound import project_sync
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.service.db import read_db, run_db
-from jirabridge.service.project_rows import project_of
+from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import Item, Link, Operation, ProjectSettings, Site
+from jirabridge.storage.tables import Item, Link, Operation, Site
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.bulk_create import Answer, BulkCreates, note_sent
 
@@ -260,20 +261,14 @@ def _pushes_status(
 ) -> bool:
     """The new issue may need a transition at once: the item may be in a status that maps to another
     Jira status than the one the issue starts in."""
-    project = project_of(issue.key)
-    row = uow.session.get(ProjectSettings, (workspace_id, site_id, project))
-    settings = dict(row.settings or {}) if row is not None else {}
-    if row is None or settings.get("status_sync", "two_way") not in common.PUSHING_MODES:
+    settings = project_settings(uow, workspace_id, site_id, project_of(issue.key))
+    sync = project_sync(settings)
+    if not settings or sync.status_sync not in common.PUSHING_MODES:
         return False
     found = uow.session.get(Item, (workspace_id, *item))
     if found is None or not found.status:
         return False
-    mapping = mappings.StatusMapping(
-        outbound=dict(settings.get("status_map") or {}),
-        inbound=dict(settings.get("inbound_status_map") or {}),
-        resolved_status=settings.get("resolved_status"),
-    )
-    target = mappings.outbound_status(mapping, found.status)
+    target = mappings.outbound_status(sync.mapping, found.status)
     return target is not None and not mappings.same_name(target, issue.status)
 
 

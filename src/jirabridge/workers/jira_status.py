@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
 from jirabridge.domain import grouping, mappings
+from jirabridge.domain.inbound import project_sync
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.db import read_db, run_db
-from jirabridge.service.project_rows import project_of
+from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import Item, ProjectSettings
+from jirabridge.storage.tables import Item
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.transition_cache import TransitionCache
 
@@ -53,8 +54,8 @@ class _Plan:
 
 def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
     links = common.issue_links(uow, workspace_id, site_id, key)
-    row = uow.session.get(ProjectSettings, (workspace_id, site_id, project_of(key)))
-    settings: dict[str, Any] = dict(row.settings or {}) if row is not None else {}
+    settings = project_settings(uow, workspace_id, site_id, project_of(key))  # {}: not configured
+    sync = project_sync(settings)
     items: list[Item] = []
     seen: set[tuple[str, str]] = set()
     for link in links:
@@ -69,12 +70,8 @@ def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
     seen_types = {link.issue_type_id for link in live}
     return _Plan(
         links=common.refs(links),
-        mode=settings.get("status_sync", "two_way") if row is not None else None,
-        mapping=mappings.StatusMapping(
-            outbound=dict(settings.get("status_map") or {}),
-            inbound=dict(settings.get("inbound_status_map") or {}),
-            resolved_status=settings.get("resolved_status"),
-        ),
+        mode=sync.status_sync if settings else None,
+        mapping=sync.mapping,
         item_statuses=[item.status for item in items],
         changed=changed,
         transition_fields=dict(settings.get("transition_fields") or {}),

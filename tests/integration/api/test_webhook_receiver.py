@@ -28,8 +28,9 @@ from jira_emulator.state import Delivery
 from jira_emulator.webhooks import drain
 from jirabridge.bootstrap import Container
 from jirabridge.entrypoints.http.app import create_app
-from jirabridge.storage.tables import Operation, Schedule, WebhookDelivery
+from jirabridge.storage.tables import WebhookDelivery
 from jirabridge.workers.runner import Worker
+from support.host import worker_idle
 from support.service import OAUTH_CLIENT, Tenant, make_tenant
 
 ACME = "https://acme.atlassian.net"
@@ -118,18 +119,7 @@ class Host:
         await drain(self.emulator)
         deadline = asyncio.get_running_loop().time() + limit_s
         while asyncio.get_running_loop().time() < deadline:
-            with self.container.sessions() as session:
-                busy = session.scalar(
-                    select(func.count())
-                    .select_from(Operation)
-                    .where(Operation.status.in_(("pending", "running")))
-                )
-                due = session.scalar(
-                    select(func.count())
-                    .select_from(Schedule)
-                    .where(Schedule.next_run_at <= datetime.now(UTC))
-                )
-            if busy == 0 and due == 0:
+            if worker_idle(self.container):
                 await drain(self.emulator)
                 return
             await asyncio.sleep(0.05)

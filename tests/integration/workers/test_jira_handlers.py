@@ -33,6 +33,7 @@ from jirabridge.storage.tables import (
 )
 from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.host import emulator_control
 from support.service import Tenant, make_tenant
 
 ACME = "https://acme.atlassian.net"
@@ -67,12 +68,7 @@ class World:
         return site
 
     async def control(self, method: str, path: str, body: Any = None) -> Any:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.emulator), base_url="http://emulator"
-        ) as client:
-            answer = await client.request(method, f"/_emulator{path}", json=body)
-            assert answer.is_success, answer.text
-            return answer.json()
+        return await emulator_control(self.emulator, method, path, body)
 
     async def jira(self, method: str, path: str, body: Any = None) -> Any:
         async with httpx.AsyncClient(

@@ -65,6 +65,13 @@ def readyz(request: Request) -> Any:
     return JSONResponse({"status": "ready", "checks": {"database": "ok", "migrations": "current"}})
 
 
+def _gauge(name: str, documentation: str, label: str, counts: Iterable[tuple[str, int]]) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, count in sorted(counts):
+        gauge.add_metric([value], count)
+    return gauge
+
+
 class StorageCollector(Collector):
     """Reads the queue and the feed at each scrape; a database error reports `jirabridge_database_up 0`."""
 
@@ -100,30 +107,24 @@ class StorageCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
-        queue = GaugeMetricFamily(
+        yield _gauge(
             "jirabridge_outbox_operations",
             "Outbox operations by status (queue depth), periodic rounds left out.",
-            labels=["status"],
+            "status",
+            depth.items(),
         )
-        for status, count in sorted(depth.items()):
-            queue.add_metric([status], count)
-        yield queue
-        rounds = GaugeMetricFamily(
+        yield _gauge(
             "jirabridge_outbox_periodic_operations",
             "Rounds of periodic work (polls, worklog drift checks, webhook refreshes) by status.",
-            labels=["status"],
+            "status",
+            periodic.items(),
         )
-        for status, count in sorted(periodic.items()):
-            rounds.add_metric([status], count)
-        yield rounds
-        failures = GaugeMetricFamily(
+        yield _gauge(
             "jirabridge_outbox_failed_operations",
             "Operations that failed for good (GET /api/v1/sync/failures), by reason.",
-            labels=["reason"],
+            "reason",
+            ((r or "unknown", int(c)) for r, c in by_reason),
         )
-        for reason, count in sorted((r or "unknown", int(c)) for r, c in by_reason):
-            failures.add_metric([reason], count)
-        yield failures
         yield CounterMetricFamily("jirabridge_events", "Events recorded in the feed.", value=recorded)
 
 
