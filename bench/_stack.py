@@ -157,8 +157,8 @@ class Proc:
 class StackOptions:
     latency_ms: int = 250
     rate_limit: int = 50  # the emulator's per-site limit, requests per second
-    # What the workers pace themselves to per site (JIRABRIDGE_JIRA_RATE_PER_SITE), default 90 % of the
-    # limit: the pacer's token bucket lets a burst of a tenth of its rate through on top of the rate.
+    # The per-site limit the workers are told (JIRABRIDGE_JIRA_RATE_PER_SITE), default the emulator's:
+    # their pacer keeps any second under it with a margin for jitter (jira/_pacing.py).
     pacer_rate: float | None = None
     connections: int = 16  # JIRABRIDGE_JIRA_MAX_CONNECTIONS of the workers
     concurrency: int = 32
@@ -174,7 +174,7 @@ class StackOptions:
     profile: bool = False  # run workers under cProfile (worker-N.prof in the run's directory)
 
     def pacing(self) -> float:
-        return self.pacer_rate if self.pacer_rate is not None else round(self.rate_limit * 0.9, 2)
+        return self.pacer_rate if self.pacer_rate is not None else float(self.rate_limit)
 
 
 @dataclass

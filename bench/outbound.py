@@ -353,7 +353,10 @@ def stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=int, default=250, help="emulator latency per call")
     parser.add_argument("--rate-limit", type=int, default=50, help="emulator requests/s per site")
     parser.add_argument(
-        "--pacer-rate", type=float, default=None, help="worker pacing per site (default 90%% of the limit)"
+        "--pacer-rate",
+        type=float,
+        default=None,
+        help="the per-site limit the workers are told (default: the emulator's)",
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=32, help="operations in flight per worker")

@@ -177,7 +177,9 @@ class JiraPool:
         base, auth = self._auth(site)
         http = self._acquire_http()
         try:
-            yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)
+            yield jira.JiraClient(
+                base, auth, pacer=self.pacer(site.url), http=http, pace_on_the_wire=self.transport is None
+            )
         finally:
             await self._release_http()
 
@@ -200,7 +202,9 @@ class JiraPool:
         base, auth = self._access_auth(f"user:{connection.id}", access)
         http = self._acquire_http()
         try:
-            yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)
+            yield jira.JiraClient(
+                base, auth, pacer=self.pacer(site.url), http=http, pace_on_the_wire=self.transport is None
+            )
         finally:
             await self._release_http()
 

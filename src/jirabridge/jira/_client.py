@@ -38,7 +38,11 @@ USER_AGENT = "jirabridge"
 class JiraClient:
     """`base_url` is the site (`https://acme.atlassian.net`) for API tokens, or the gateway
     (`gateway_base_url(cloud_id)`) for OAuth. Pass `http` to share one connection pool between
-    clients (it is then not closed by this client), or `transport` for tests."""
+    clients (it is then not closed by this client), or `transport` for tests.
+
+    With a pacer, a call takes its turn when it is written on its connection (`pace_on_the_wire`),
+    which needs httpx's own transport (it reports that moment); other transports (ASGI, mocks) take
+    it before the call. The default: on the wire when this client makes its own connections."""
 
     def __init__(
         self,
@@ -49,12 +53,15 @@ class JiraClient:
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        pace_on_the_wire: bool | None = None,
     ) -> None:
         self._owns_http = http is None
+        if pace_on_the_wire is None:
+            pace_on_the_wire = http is None and transport is None
         self.http = http or httpx.AsyncClient(
             transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT}
         )
-        self._r = Requester(self.http, base_url, auth, pacer)
+        self._r = Requester(self.http, base_url, auth, pacer, on_the_wire=pace_on_the_wire)
         self.base_url = self._r.base_url
         self.pacer = pacer
         self.issues = IssuesAPI(self._r)

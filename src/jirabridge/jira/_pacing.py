@@ -2,18 +2,28 @@
 
 One `SitePacer` per Jira site, shared by every client (and every user connection) calling that site:
 
-- a token bucket at `rate` requests per second with a small `burst`, so a sliding one-second window
-  on Jira's side never sees more than `burst + rate` calls;
-- `X-RateLimit-NearLimit: true` (Jira: under 20 % of the budget left) stops bursts for `slow_s` (or
-  until `X-RateLimit-Reset`, when that is sooner): calls go strictly one every 1/rate seconds, so the
-  window never sees more than the rate; and slows to `near_limit_factor` of the rate (default 1: a
-  pacer set under the site's limit, as it should be, is *always* near it — halving there, as this
-  did first, capped a busy site at about 60 % of its limit; bench/outbound.py);
+- `rate` is the site's limit, calls per second; the pacer hands out turns so that any `1 + guard_s`
+  seconds hold at most `rate` of them (a sliding window). Jira counts calls as they arrive, a little
+  later and less evenly than their turns (the caller's event loop, the network, Jira's front end); a
+  second on Jira's side then holds calls whose turns lie within `1 + guard_s` seconds as long as
+  that spread stays under `guard_s`, so Jira never sees more than `rate` in a second. A busy site
+  gets `rate / (1 + guard_s)` calls per second: 47.2 of 50. Unlike a token bucket, a turn nobody
+  took (no call was waiting for a moment) can still be used later in the window;
+- the client takes its turn once the request has its connection and is about to be written
+  (`on_the_wire`, an httpx `trace` extension), not before it waits for a connection: a queue for
+  connections released calls in clumps, and so did event-loop stalls between turn and write;
+- turns at least `spacing_s` apart (half the average spacing), so the window fills evenly instead of
+  in one burst that Jira would spread out on arrival;
 - a 429 pauses what its `RateLimit-Reason` names, for `Retry-After` seconds: the quota reasons
   (`jira-quota-global-based`, `jira-quota-tenant-based`) pause every call to the site, the per-issue
   reason (`jira-per-issue-on-write`) only writes to that issue, the burst reason (or none) only that
   endpoint (method + path template);
+- a burst 429 also lowers the window's allowance by a tenth (other clients, or another worker
+  process, are using the site's budget too), and each quiet second gives one call back, up to `rate`;
 - a 503 with `Retry-After` pauses the site: Jira itself is overloaded.
+
+`X-RateLimit-NearLimit` is counted, not acted on: the window already keeps the site under its limit,
+and a pacer using its budget is always near it.
 
 The clock is injectable so tests run without sleeping.
 """
@@ -21,18 +31,28 @@ The clock is injectable so tests run without sleeping.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
-from jirabridge.jira._errors import parse_reset, retry_after_seconds
+from jirabridge.jira._errors import retry_after_seconds
 
 QUOTA_REASONS = frozenset({"jira-quota-global-based", "jira-quota-tenant-based"})
 PER_ISSUE_REASON = "jira-per-issue-on-write"
 DEFAULT_PAUSE_S = 1.0  # a 429 without Retry-After still gets a pause
+# How much later than their turns calls may reach Jira, and how unevenly, without a second on Jira's
+# side holding more than `rate` of them (see the module docstring; docs/performance.md).
+DEFAULT_GUARD_S = 0.06
+TIGHTEN_BY = 0.1  # a burst 429 lowers the window's allowance by this share
+EASE_PER_S = 1.0  # calls given back to the allowance per second without one
+
+
+Trace = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 
 
 class Clock(Protocol):
@@ -60,45 +80,70 @@ class PacerStats:
 
 
 class SitePacer:
-    """Call `await acquire(endpoint, issue)` before each request and `observe(...)` after it. The
-    client does both when it is given a pacer."""
+    """Call `await acquire(endpoint, issue)` before each request (or `wait_pauses` before it and
+    `on_the_wire()` as its trace extension) and `observe(...)` after it. The client does this when it
+    is given a pacer."""
 
     def __init__(
         self,
         rate: float = 50.0,
         *,
-        burst: float | None = None,
-        near_limit_factor: float = 1.0,
-        slow_s: float = 1.0,
+        guard_s: float = DEFAULT_GUARD_S,
+        spacing_s: float | None = None,
         clock: Clock | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
+        if guard_s < 0:
+            raise ValueError("guard_s must not be negative")
         self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate / 10)
-        self.near_limit_factor = near_limit_factor
-        self.slow_s = slow_s
+        self.window_s = 1.0 + guard_s
+        # A rate under 1/s still lets one call through per window, stretched to keep the rate.
+        self.limit = max(1, math.floor(rate))
+        if rate < 1:
+            self.window_s /= rate
+        self.spacing_s = spacing_s if spacing_s is not None else self.window_s / self.limit / 2
         self.clock: Clock = clock or SystemClock()
         self.stats = PacerStats()
-        self._tokens = self.burst
-        self._last = self.clock.monotonic()
+        self._allowance = float(self.limit)  # lowered by burst 429s, back to `limit` when quiet
+        self._eased_at = self.clock.monotonic()
+        self._tightened_at = -math.inf
+        self._turns: deque[float] = deque()  # turns handed out, oldest first (non-decreasing)
         self._site_until = 0.0
-        self._slow_until = 0.0
         self._endpoint_until: dict[str, float] = {}
         self._issue_until: dict[str, float] = {}
+
+    @property
+    def allowance(self) -> int:
+        """Calls the window currently admits (`rate`, less after burst 429s)."""
+        self._ease(self.clock.monotonic())
+        return max(1, math.floor(self._allowance))
 
     # --- before a request -------------------------------------------------------------------------
 
     async def acquire(self, endpoint: str | None = None, issue: str | None = None) -> None:
-        """Wait for any pause that covers this call, then for a token."""
-        await self._wait_pauses(endpoint, issue)
+        """Wait for any pause that covers this call, then for a turn."""
+        await self.wait_pauses(endpoint, issue)
+        await self.take_turn()
+        await self.wait_pauses(endpoint, issue)  # a 429 may have come while it waited for its turn
+
+    async def take_turn(self) -> None:
         wait = self._reserve()
         if wait > 0:
             self.stats.waited_s += wait
             await self.clock.sleep(wait)
-            # A 429 may have arrived while we waited for our turn.
-            await self._wait_pauses(endpoint, issue)
         self.stats.acquired += 1
+
+    def on_the_wire(self) -> Trace:
+        """An httpx `trace` extension that takes the turn when the request has its connection and is
+        about to be written: the latest moment before Jira counts it. (Pauses are waited out before,
+        with `wait_pauses`: a call must not hold a connection through a pause.)"""
+
+        async def trace(event: str, info: Mapping[str, Any]) -> None:
+            if event.endswith(".send_request_headers.started"):
+                await self.take_turn()
+
+        return trace
 
     def blocked_for(self, endpoint: str | None = None, issue: str | None = None) -> float:
         """Seconds until a call to this endpoint/issue is no longer paused (0: not paused)."""
@@ -110,26 +155,27 @@ class SitePacer:
         )
         return max(0.0, until - now)
 
-    def current_rate(self) -> float:
-        slowed = self.clock.monotonic() < self._slow_until
-        return self.rate * (self.near_limit_factor if slowed else 1.0)
-
-    async def _wait_pauses(self, endpoint: str | None, issue: str | None) -> None:
+    async def wait_pauses(self, endpoint: str | None = None, issue: str | None = None) -> None:
         while (wait := self.blocked_for(endpoint, issue)) > 0:
             self.stats.waited_s += wait
             await self.clock.sleep(wait)
 
     def _reserve(self) -> float:
-        """Take a token now, going into debt if none is left; answer how long the debt takes to
-        clear. Synchronous, so atomic on the event loop: concurrent callers queue up in order."""
+        """Take the next free turn and answer how long until it comes. Synchronous, so atomic on the
+        event loop: concurrent callers get their turns in order."""
         now = self.clock.monotonic()
-        rate = self.current_rate()
-        # Near the limit, no burst: at most one token banked (the call about to go).
-        ceiling = 1.0 if now < self._slow_until else self.burst
-        self._tokens = min(ceiling, self._tokens + (now - self._last) * rate)
-        self._last = now
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / rate
+        allowance = self.allowance
+        turns = self._turns
+        at = now
+        if turns:
+            at = max(at, turns[-1] + self.spacing_s)
+            if len(turns) >= allowance:
+                # The window ending at this turn may hold `allowance - 1` others.
+                at = max(at, turns[-allowance] + self.window_s)
+        turns.append(at)
+        while len(turns) > self.limit:
+            turns.popleft()
+        return at - now
 
     # --- after a response ---------------------------------------------------------------------------
 
@@ -137,10 +183,8 @@ class SitePacer:
         self, response: httpx.Response, endpoint: str | None = None, issue: str | None = None
     ) -> None:
         headers = response.headers
-        now = self.clock.monotonic()
         if headers.get("X-RateLimit-NearLimit", "").strip().lower() == "true":
             self.stats.near_limit += 1
-            self._slow_until = max(self._slow_until, now + self._seconds_to_reset(headers))
         status = response.status_code
         if status == 429:
             self.stats.rate_limited += 1
@@ -148,6 +192,8 @@ class SitePacer:
             self.stats.reasons[reason or "none"] = self.stats.reasons.get(reason or "none", 0) + 1
             pause = retry_after_seconds(headers)
             self.pause(pause if pause is not None else DEFAULT_PAUSE_S, reason, endpoint, issue)
+            if reason not in QUOTA_REASONS and reason != PER_ISSUE_REASON:
+                self._tighten()
         elif status == 503 and (pause := retry_after_seconds(headers)) is not None:
             self.pause(pause, "jira-quota-global-based", endpoint, issue)
 
@@ -168,13 +214,21 @@ class SitePacer:
             assert issue is not None
             self._issue_until[issue] = max(self._issue_until.get(issue, 0.0), until)
 
-    def _seconds_to_reset(self, headers: httpx.Headers) -> float:
-        """How long to stay slow: `slow_s`, or less when the limit resets sooner. (The reset has
-        minute precision, so a later reset is no reason to crawl for up to a minute.)"""
-        reset = parse_reset(headers.get("X-RateLimit-Reset"))
-        if reset is None:
-            return self.slow_s
-        return max(0.0, min(self.slow_s, (reset - datetime.now(UTC)).total_seconds()))
+    def _tighten(self) -> None:
+        """Once per window: the calls already sent when the first 429 came are refused as well, and
+        they are no news."""
+        now = self.clock.monotonic()
+        if now < self._tightened_at + self.window_s:
+            return
+        self._ease(now)
+        self._allowance = max(1.0, self._allowance * (1 - TIGHTEN_BY))
+        self._tightened_at = now
+
+    def _ease(self, now: float) -> None:
+        """One call back per quiet second."""
+        if self._allowance < self.limit:
+            self._allowance = min(float(self.limit), self._allowance + (now - self._eased_at) * EASE_PER_S)
+        self._eased_at = now
 
     def _prune(self) -> None:
         # Keep memory flat: pauses that have passed are forgotten.

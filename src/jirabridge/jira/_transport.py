@@ -24,13 +24,20 @@ Params = Mapping[str, str | int | bool | list[str] | None]
 
 class Requester:
     def __init__(
-        self, http: httpx.AsyncClient, base_url: str, auth: httpx.Auth, pacer: SitePacer | None
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        auth: httpx.Auth,
+        pacer: SitePacer | None,
+        *,
+        on_the_wire: bool = False,
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.api = f"{self.base_url}/rest/api/3"
         self.auth = auth
         self.pacer = pacer
+        self.on_the_wire = on_the_wire
 
     async def request(
         self,
@@ -51,9 +58,14 @@ class Requester:
         url = self.api + template.format(**values)
         endpoint = f"{method} {template}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        if self.pacer is not None:
-            await self.pacer.acquire(endpoint, issue)
         request = self.http.build_request(method, url, params=query, json=json)
+        if self.pacer is not None and self.on_the_wire:
+            # Pauses are waited out before a connection is taken; the turn is taken on it, just before
+            # the request is written, so waiting for a connection cannot bunch calls up.
+            await self.pacer.wait_pauses(endpoint, issue)
+            request.extensions["trace"] = self.pacer.on_the_wire()
+        elif self.pacer is not None:
+            await self.pacer.acquire(endpoint, issue)
         try:
             response = await self.http.send(request, auth=self.auth)
         except httpx.TimeoutException as exc:

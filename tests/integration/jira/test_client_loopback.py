@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -58,6 +59,31 @@ async def test_the_client_over_loopback(served: str) -> None:
         assert [c.id for c in await jira.comments.list(created.key)] == [comment.id]
         assert [i.key async for i in jira.search.issues("labels = loopback")] == [created.key]
         assert created.self_ is not None and created.self_.startswith(f"{served}/sites/acme/")
+
+
+async def test_calls_paced_on_the_wire_are_never_refused(served: str) -> None:
+    # Thirty calls at once through four connections, the pacer told the site's limit. Each call takes
+    # its turn from httpx's trace of the request being written (one turn per call, none lost), and
+    # Jira never sees more than its limit in a second.
+    async with httpx.AsyncClient(base_url=served) as control:
+        limits = {"sites": {"acme": {"requests_per_s": 10}}}
+        assert (await control.post("/_emulator/rate-limits", json=limits)).status_code == 200
+        slow = {"latency_ms": 250}  # like Jira Cloud: connections are busy a while
+        assert (await control.post("/_emulator/faults", json=slow)).status_code == 200
+        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=4))
+        auth = BasicTokenAuth("admin@acme.test", "admin-token")
+        pacer = SitePacer(rate=10)
+        async with (
+            http,
+            JiraClient(f"{served}/sites/acme", auth, pacer=pacer, http=http, pace_on_the_wire=True) as jira,
+        ):
+            started = time.monotonic()
+            await asyncio.gather(*(jira.myself() for _ in range(30)))
+            elapsed = time.monotonic() - started
+        refused = (await control.get("/_emulator/rate-limits")).json()["rejections"]
+    assert refused == {} and pacer.stats.rate_limited == 0
+    assert pacer.stats.acquired == 30
+    assert elapsed >= 2 * 1.06  # three windows of ten: the pacer, not the connections, set the pace
 
 
 async def test_a_hung_create_times_out_and_may_have_been_applied(served: str) -> None:

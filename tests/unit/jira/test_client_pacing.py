@@ -1,11 +1,15 @@
-"""The per-site pacer: a token bucket, near-limit slowing, and pauses scoped by the 429's reason."""
+"""The per-site pacer: a sliding window under the site's limit, and pauses scoped by the 429's reason."""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jirabridge.jira import SitePacer
 
@@ -29,60 +33,129 @@ def answer(status: int, **headers: str) -> httpx.Response:
     return httpx.Response(status, headers={k.replace("_", "-"): v for k, v in headers.items()})
 
 
-async def test_the_bucket_lets_a_burst_through_then_spaces_calls_at_the_rate() -> None:
+async def turns_of(pacer: SitePacer, clock: FakeClock, gaps: list[float]) -> list[float]:
+    """The moments calls get their turns when they ask `gaps` apart (one caller at a time)."""
+    times = []
+    for gap in gaps:
+        clock.now += gap
+        await pacer.acquire()
+        times.append(clock.now)
+    return times
+
+
+def most_in_a_window(times: list[float], seconds: float) -> int:
+    ordered = sorted(times)
+    return max(bisect.bisect_left(ordered, t + seconds) - i for i, t in enumerate(ordered))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps=st.lists(st.floats(min_value=0, max_value=0.1), min_size=1, max_size=300),
+    lags=st.lists(st.floats(min_value=0, max_value=0.06), min_size=300, max_size=300),
+)
+def test_jira_never_sees_more_than_the_rate_in_a_second(gaps: list[float], lags: list[float]) -> None:
+    # Whatever the callers do, and however late (up to the guard) each call reaches Jira after its
+    # turn, no second on Jira's side holds more calls than the site's limit.
     clock = FakeClock()
-    pacer = SitePacer(rate=10, burst=2, clock=clock)
+    pacer = SitePacer(rate=50, guard_s=0.06, clock=clock)
+    turns = asyncio.run(turns_of(pacer, clock, gaps))
+    assert most_in_a_window(turns, 1.06) <= 50
+    arrivals = [t + lag for t, lag in zip(turns, lags, strict=False)]
+    assert most_in_a_window(arrivals, 1.0) <= 50
+
+
+async def test_a_busy_site_gets_its_rate_less_the_guard() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=50, guard_s=0.06, clock=clock)
+    start = clock.now
+    await asyncio.gather(*(pacer.acquire() for _ in range(50 * 10)))
+    # 500 calls: 50 in each window of 1.06 s, spread over its first half (turns are spaced at twice
+    # the rate); the last one 9 windows and 49 spacings after the first.
+    assert clock.now - start == pytest.approx(9 * 1.06 + 49 * pacer.spacing_s)
+    assert pacer.spacing_s == pytest.approx(1.06 / 100)
+    assert pacer.stats.acquired == 500
+
+
+async def test_turns_nobody_took_are_used_later_in_the_window() -> None:
+    # A token bucket loses what it cannot bank; the window lets a busy moment make up for a quiet one.
+    clock = FakeClock()
+    pacer = SitePacer(rate=10, guard_s=0, clock=clock)
     for _ in range(2):
         await pacer.acquire()
-    assert clock.slept == []
+    clock.now += 0.5  # nobody called for half a second
+    start = clock.now
+    for _ in range(8):
+        await pacer.acquire()
+    # The other 8 of this second's 10 go at once, only spaced at twice the rate.
+    assert clock.now - start == pytest.approx(7 * 0.05)
+    await pacer.acquire()  # the eleventh waits for the first to leave the window
+    assert clock.now == pytest.approx(1000.0 + 1.0)
+
+
+async def test_turns_are_spaced_even_in_a_burst() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=20, guard_s=0, clock=clock)
+    turns = await turns_of(pacer, clock, [0.0] * 5)
+    assert [round(b - a, 6) for a, b in itertools.pairwise(turns)] == [0.025] * 4
+
+
+async def test_a_rate_under_one_a_second_still_lets_calls_through() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=0.5, guard_s=0, clock=clock)
+    start = clock.now
+    for _ in range(3):
+        await pacer.acquire()
+    assert clock.now - start == pytest.approx(4.0)
+
+
+async def test_a_burst_429_lowers_the_allowance_once_then_it_comes_back() -> None:
+    # Other clients use the site too: back off by a tenth, once per window (the calls already sent
+    # are refused as well), and take a call back per quiet second.
+    clock = FakeClock()
+    pacer = SitePacer(rate=50, clock=clock)
+    refused = answer(429, Retry_After="1", RateLimit_Reason="jira-burst-based")
+    pacer.observe(refused, "POST /issue/{issue}/comment", "WEB-1")
+    pacer.observe(refused, "POST /issue/{issue}/comment", "WEB-2")
+    assert pacer.allowance == 45
+    clock.now += 2
+    assert pacer.allowance == 47
+    pacer.observe(refused, "POST /issue/{issue}/comment", "WEB-3")
+    assert pacer.allowance == 42  # 47.0 less a tenth
+    clock.now += 60
+    assert pacer.allowance == 50
+
+
+@pytest.mark.parametrize("reason", ["jira-per-issue-on-write", "jira-quota-tenant-based"])
+async def test_per_issue_and_quota_429s_leave_the_allowance_alone(reason: str) -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=50, clock=clock)
+    pacer.observe(
+        answer(429, Retry_After="1", RateLimit_Reason=reason), "POST /issue/{issue}/comment", "WEB-1"
+    )
+    assert pacer.allowance == 50
+
+
+async def test_near_limit_is_counted_and_changes_nothing() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=10, guard_s=0, clock=clock)
+    pacer.observe(answer(200, X_RateLimit_NearLimit="true"))
     start = clock.now
     for _ in range(10):
         await pacer.acquire()
-    assert clock.now - start == pytest.approx(1.0)  # ten more at 10/s take one second
+    assert clock.now - start == pytest.approx(9 * 0.05)
+    assert pacer.stats.near_limit == 1
 
 
-async def test_a_sliding_second_never_sees_more_than_burst_plus_rate() -> None:
+async def test_on_the_wire_takes_a_turn_only_when_the_request_is_written() -> None:
     clock = FakeClock()
-    pacer = SitePacer(rate=50, clock=clock)
-    times = []
-    for _ in range(300):
-        await pacer.acquire()
-        times.append(clock.now)
-    worst = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
-    assert worst <= 50 + pacer.burst
-
-
-async def test_near_limit_slows_the_site_down() -> None:
-    clock = FakeClock()
-    pacer = SitePacer(rate=10, burst=1, near_limit_factor=0.5, slow_s=5, clock=clock)
-    await pacer.acquire()
-    pacer.observe(answer(200, X_RateLimit_NearLimit="true"))
-    assert pacer.current_rate() == 5
-    start = clock.now
-    for _ in range(5):
-        await pacer.acquire()
-    assert clock.now - start == pytest.approx(1.0)  # 5 calls at 5/s
-    clock.now += 10
-    assert pacer.current_rate() == 10
-
-
-async def test_near_limit_stops_bursts_but_keeps_the_configured_rate() -> None:
-    # A pacer set under the site's limit is always "near" it: it must keep its rate there (halving it
-    # capped a busy site at ~60 % of its limit) and only stop bursting, so the window never overflows.
-    clock = FakeClock()
-    pacer = SitePacer(rate=10, burst=5, slow_s=5, clock=clock)
-    clock.now += 10  # idle: a full burst is banked
-    pacer.observe(answer(200, X_RateLimit_NearLimit="true"))
-    assert pacer.current_rate() == 10
-    start = clock.now
-    for _ in range(5):
-        await pacer.acquire()
-    assert clock.now - start == pytest.approx(0.4)  # one now, then one every 0.1 s: no burst
-    clock.now += 10  # the warning is over: bursts are allowed again
-    start = clock.now
-    for _ in range(5):
-        await pacer.acquire()
-    assert clock.now == start
+    pacer = SitePacer(rate=10, guard_s=0, clock=clock)
+    trace = pacer.on_the_wire()
+    await trace("connection.connect_tcp.started", {})
+    await trace("http11.send_request_headers.complete", {})
+    assert pacer.stats.acquired == 0
+    await trace("http11.send_request_headers.started", {"request": None})
+    await trace("http2.send_request_headers.started", {"request": None})
+    assert pacer.stats.acquired == 2
 
 
 async def test_a_burst_429_pauses_only_that_endpoint() -> None:
@@ -130,13 +203,15 @@ async def test_a_503_with_retry_after_pauses_the_site() -> None:
 
 async def test_concurrent_callers_share_the_rate() -> None:
     clock = FakeClock()
-    pacer = SitePacer(rate=20, burst=1, clock=clock)
+    pacer = SitePacer(rate=20, guard_s=0, clock=clock)
     start = clock.now
     await asyncio.gather(*(pacer.acquire() for _ in range(21)))
-    assert clock.now - start == pytest.approx(1.0)
+    assert clock.now - start == pytest.approx(1.0)  # the 21st waits for the first to leave the window
     assert pacer.stats.acquired == 21
 
 
-def test_a_rate_must_be_positive() -> None:
+def test_a_rate_must_be_positive_and_the_guard_not_negative() -> None:
     with pytest.raises(ValueError, match="positive"):
         SitePacer(rate=0)
+    with pytest.raises(ValueError, match="negative"):
+        SitePacer(rate=10, guard_s=-0.1)
