@@ -28,8 +28,9 @@ class Settings(BaseSettings):
     jira_timeout_s: float = 10.0
     # How long `POST …/tickets` waits for the worker to create the issue before answering 202.
     ticket_wait_s: float = 5.0
-    # Requests per second the worker sends to one Jira site, shared by all its jobs (Jira Cloud allows
-    # bursts of about 100/s per tenant and endpoint; staying well under it leaves room for others).
+    # The most requests per second Jira sees from a worker for one site, shared by all its jobs: the
+    # site's limit or a share of it (Jira Cloud allows bursts of about 100/s per tenant and endpoint;
+    # staying well under it leaves room for others). The pacer keeps a margin (jira/_pacing.py).
     jira_rate_per_site: float = Field(default=20.0, gt=0)
     # Connections a worker keeps to Jira, across sites: enough for the calls in flight (a site paced
     # at 50/s answering in 250 ms keeps about 13 busy). httpcore checks every pooled connection on

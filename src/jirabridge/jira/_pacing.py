@@ -9,9 +9,10 @@ One `SitePacer` per Jira site, shared by every client (and every user connection
   that spread stays under `guard_s`, so Jira never sees more than `rate` in a second. A busy site
   gets `rate / (1 + guard_s)` calls per second: 47.2 of 50. Unlike a token bucket, a turn nobody
   took (no call was waiting for a moment) can still be used later in the window;
-- the client takes its turn once the request has its connection and is about to be written
-  (`on_the_wire`, an httpx `trace` extension), not before it waits for a connection: a queue for
-  connections released calls in clumps, and so did event-loop stalls between turn and write;
+- a call takes its turn before it asks for a connection (so a site's queue holds none), and is
+  checked again against a second window of the same size when its request has its connection and
+  is about to be written (`on_the_wire`, an httpx `trace` extension): calls that waited for a
+  connection, or for a stalled event loop, used to reach Jira in clumps;
 - turns at least `spacing_s` apart (half the average spacing), so the window fills evenly instead of
   in one burst that Jira would spread out on arrival;
 - a 429 pauses what its `RateLimit-Reason` names, for `Retry-After` seconds: the quota reasons
@@ -79,10 +80,35 @@ class PacerStats:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class _Window:
+    """Turns such that any `seconds` hold at most `allowance` of them, at least `spacing` apart."""
+
+    seconds: float
+    spacing: float
+    size: int  # the largest allowance: older turns no longer matter
+    turns: deque[float] = field(default_factory=deque)  # oldest first, non-decreasing
+
+    def next_turn(self, now: float, allowance: int) -> float:
+        """Take the next free turn. Synchronous, so atomic on the event loop: concurrent callers get
+        their turns in order."""
+        turns = self.turns
+        at = now
+        if turns:
+            at = max(at, turns[-1] + self.spacing)
+            if len(turns) >= allowance:
+                # The window ending at this turn may hold `allowance - 1` others.
+                at = max(at, turns[-allowance] + self.seconds)
+        turns.append(at)
+        while len(turns) > self.size:
+            turns.popleft()
+        return at
+
+
 class SitePacer:
-    """Call `await acquire(endpoint, issue)` before each request (or `wait_pauses` before it and
-    `on_the_wire()` as its trace extension) and `observe(...)` after it. The client does this when it
-    is given a pacer."""
+    """Call `await acquire(endpoint, issue)` before each request (and give it `on_the_wire()` as its
+    trace extension when the transport is httpx's own) and `observe(...)` after it. The client does
+    this when it is given a pacer."""
 
     def __init__(
         self,
@@ -108,7 +134,9 @@ class SitePacer:
         self._allowance = float(self.limit)  # lowered by burst 429s, back to `limit` when quiet
         self._eased_at = self.clock.monotonic()
         self._tightened_at = -math.inf
-        self._turns: deque[float] = deque()  # turns handed out, oldest first (non-decreasing)
+        # Turns before a connection is taken, and again when the request is written on it.
+        self._ahead = _Window(self.window_s, self.spacing_s, self.limit)
+        self._wire = _Window(self.window_s, self.spacing_s, self.limit)
         self._site_until = 0.0
         self._endpoint_until: dict[str, float] = {}
         self._issue_until: dict[str, float] = {}
@@ -124,26 +152,28 @@ class SitePacer:
     async def acquire(self, endpoint: str | None = None, issue: str | None = None) -> None:
         """Wait for any pause that covers this call, then for a turn."""
         await self.wait_pauses(endpoint, issue)
-        await self.take_turn()
+        await self._take(self._ahead)
+        self.stats.acquired += 1
         await self.wait_pauses(endpoint, issue)  # a 429 may have come while it waited for its turn
 
-    async def take_turn(self) -> None:
-        wait = self._reserve()
-        if wait > 0:
-            self.stats.waited_s += wait
-            await self.clock.sleep(wait)
-        self.stats.acquired += 1
-
     def on_the_wire(self) -> Trace:
-        """An httpx `trace` extension that takes the turn when the request has its connection and is
-        about to be written: the latest moment before Jira counts it. (Pauses are waited out before,
-        with `wait_pauses`: a call must not hold a connection through a pause.)"""
+        """An httpx `trace` extension for a call that has its turn: when the request has its
+        connection and is about to be written, it waits if the writes of the last window are already
+        `allowance`. Calls that waited for a connection, or for a stalled event loop, would otherwise
+        leave together; they now leave spaced and never overflow Jira's window."""
 
         async def trace(event: str, info: Mapping[str, Any]) -> None:
             if event.endswith(".send_request_headers.started"):
-                await self.take_turn()
+                await self._take(self._wire)
 
         return trace
+
+    async def _take(self, window: _Window) -> None:
+        now = self.clock.monotonic()
+        wait = window.next_turn(now, self.allowance) - now
+        if wait > 0:
+            self.stats.waited_s += wait
+            await self.clock.sleep(wait)
 
     def blocked_for(self, endpoint: str | None = None, issue: str | None = None) -> float:
         """Seconds until a call to this endpoint/issue is no longer paused (0: not paused)."""
@@ -159,23 +189,6 @@ class SitePacer:
         while (wait := self.blocked_for(endpoint, issue)) > 0:
             self.stats.waited_s += wait
             await self.clock.sleep(wait)
-
-    def _reserve(self) -> float:
-        """Take the next free turn and answer how long until it comes. Synchronous, so atomic on the
-        event loop: concurrent callers get their turns in order."""
-        now = self.clock.monotonic()
-        allowance = self.allowance
-        turns = self._turns
-        at = now
-        if turns:
-            at = max(at, turns[-1] + self.spacing_s)
-            if len(turns) >= allowance:
-                # The window ending at this turn may hold `allowance - 1` others.
-                at = max(at, turns[-allowance] + self.window_s)
-        turns.append(at)
-        while len(turns) > self.limit:
-            turns.popleft()
-        return at - now
 
     # --- after a response ---------------------------------------------------------------------------
 

@@ -59,13 +59,10 @@ class Requester:
         endpoint = f"{method} {template}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         request = self.http.build_request(method, url, params=query, json=json)
-        if self.pacer is not None and self.on_the_wire:
-            # Pauses are waited out before a connection is taken; the turn is taken on it, just before
-            # the request is written, so waiting for a connection cannot bunch calls up.
-            await self.pacer.wait_pauses(endpoint, issue)
-            request.extensions["trace"] = self.pacer.on_the_wire()
-        elif self.pacer is not None:
+        if self.pacer is not None:
             await self.pacer.acquire(endpoint, issue)
+            if self.on_the_wire:
+                request.extensions["trace"] = self.pacer.on_the_wire()
         try:
             response = await self.http.send(request, auth=self.auth)
         except httpx.TimeoutException as exc:

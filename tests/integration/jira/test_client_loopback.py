@@ -62,9 +62,9 @@ async def test_the_client_over_loopback(served: str) -> None:
 
 
 async def test_calls_paced_on_the_wire_are_never_refused(served: str) -> None:
-    # Thirty calls at once through four connections, the pacer told the site's limit. Each call takes
-    # its turn from httpx's trace of the request being written (one turn per call, none lost), and
-    # Jira never sees more than its limit in a second.
+    # Thirty calls at once through four connections, the pacer told the site's limit: calls that
+    # waited for a connection are checked again when written (httpx's trace), and Jira never sees
+    # more than its limit in a second.
     async with httpx.AsyncClient(base_url=served) as control:
         limits = {"sites": {"acme": {"requests_per_s": 10}}}
         assert (await control.post("/_emulator/rate-limits", json=limits)).status_code == 200

@@ -146,16 +146,34 @@ async def test_near_limit_is_counted_and_changes_nothing() -> None:
     assert pacer.stats.near_limit == 1
 
 
-async def test_on_the_wire_takes_a_turn_only_when_the_request_is_written() -> None:
+async def test_calls_that_waited_for_a_connection_leave_spaced_not_in_a_clump() -> None:
+    # Ten calls got their turns over a second, then all waited for a connection that came free at
+    # once: on the wire they are spaced again, and no second sees more than the limit.
     clock = FakeClock()
     pacer = SitePacer(rate=10, guard_s=0, clock=clock)
-    trace = pacer.on_the_wire()
-    await trace("connection.connect_tcp.started", {})
-    await trace("http11.send_request_headers.complete", {})
-    assert pacer.stats.acquired == 0
-    await trace("http11.send_request_headers.started", {"request": None})
-    await trace("http2.send_request_headers.started", {"request": None})
-    assert pacer.stats.acquired == 2
+    wire = pacer.on_the_wire()
+    for _ in range(10):
+        await pacer.acquire()
+    for _ in range(10):  # the second window's turns, written late and all at once
+        await pacer.acquire()
+    written = []
+    for _ in range(20):
+        await wire("http11.send_request_headers.started", {})
+        written.append(clock.now)
+    assert most_in_a_window(written, 1.0) <= 10
+    assert min(b - a for a, b in itertools.pairwise(written)) >= pacer.spacing_s - 1e-9
+
+
+async def test_on_the_wire_acts_only_when_the_request_is_written() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=1, guard_s=0, clock=clock)
+    wire = pacer.on_the_wire()
+    await wire("http11.send_request_headers.started", {})
+    for event in ("connection.connect_tcp.started", "http11.send_request_headers.complete"):
+        await wire(event, {})
+    assert clock.slept == []  # only the write of a request is counted
+    await wire("http2.send_request_headers.started", {})
+    assert clock.slept == [pytest.approx(1.0)]
 
 
 async def test_a_burst_429_pauses_only_that_endpoint() -> None:
