@@ -4,8 +4,9 @@
         await jira.issues.get("WEB-1")
 
 - One `SitePacer` per Jira site (by URL, so two workspaces connecting one site share its budget) at
-  `settings.jira_rate_per_site` requests per second: every job calling that site waits its turn,
-  taken when its request is written on a connection (`pace_on_the_wire`; not with a test transport).
+  `settings.jira_rate_per_site` requests per second: every job calling that site waits its turn, and
+  is checked again when its request is written on a connection (`pace_on_the_wire`; not with a test
+  transport).
 - One httpx client (connection pool) for every site, open while any job uses it and closed when the
   last one is done, so an idle worker holds no sockets. Every request first passes a guard: nothing
   leaves for a host that is neither an allowed Jira site nor the configured Atlassian endpoints, even

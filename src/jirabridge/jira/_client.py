@@ -40,9 +40,10 @@ class JiraClient:
     (`gateway_base_url(cloud_id)`) for OAuth. Pass `http` to share one connection pool between
     clients (it is then not closed by this client), or `transport` for tests.
 
-    With a pacer, a call takes its turn when it is written on its connection (`pace_on_the_wire`),
-    which needs httpx's own transport (it reports that moment); other transports (ASGI, mocks) take
-    it before the call. The default: on the wire when this client makes its own connections."""
+    With a pacer, a call takes its turn before it asks for a connection and, with `pace_on_the_wire`,
+    is checked again when its request is written, which needs httpx's own transport (it reports that
+    moment; ASGI and mock transports do not). The default: on when this client makes its own
+    connections."""
 
     def __init__(
         self,
