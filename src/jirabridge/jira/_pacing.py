@@ -151,10 +151,10 @@ class SitePacer:
 
     async def acquire(self, endpoint: str | None = None, issue: str | None = None) -> None:
         """Wait for any pause that covers this call, then for a turn."""
-        await self.wait_pauses(endpoint, issue)
+        await self._wait_pauses(endpoint, issue)
         await self._take(self._ahead)
         self.stats.acquired += 1
-        await self.wait_pauses(endpoint, issue)  # a 429 may have come while it waited for its turn
+        await self._wait_pauses(endpoint, issue)  # a 429 may have come while it waited for its turn
 
     def on_the_wire(self) -> Trace:
         """An httpx `trace` extension for a call that has its turn: when the request has its
@@ -185,7 +185,7 @@ class SitePacer:
         )
         return max(0.0, until - now)
 
-    async def wait_pauses(self, endpoint: str | None = None, issue: str | None = None) -> None:
+    async def _wait_pauses(self, endpoint: str | None = None, issue: str | None = None) -> None:
         while (wait := self.blocked_for(endpoint, issue)) > 0:
             self.stats.waited_s += wait
             await self.clock.sleep(wait)
