@@ -5,8 +5,7 @@
 
 - One `SitePacer` per Jira site (by URL, so two workspaces connecting one site share its budget) at
   `settings.jira_rate_per_site` requests per second: every job calling that site waits its turn, and
-  is checked again when its request is written on a connection (`pace_on_the_wire`; not with a test
-  transport).
+  is checked again when its request is written on a connection.
 - One httpx client (connection pool) for every site, open while any job uses it and closed when the
   last one is done, so an idle worker holds no sockets. Every request first passes a guard: nothing
   leaves for a host that is neither an allowed Jira site nor the configured Atlassian endpoints, even
@@ -179,9 +178,7 @@ class JiraPool:
         base, auth = self._auth(site)
         http = self._acquire_http()
         try:
-            yield jira.JiraClient(
-                base, auth, pacer=self.pacer(site.url), http=http, pace_on_the_wire=self.transport is None
-            )
+            yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)
         finally:
             await self._release_http()
 
@@ -204,9 +201,7 @@ class JiraPool:
         base, auth = self._access_auth(f"user:{connection.id}", access)
         http = self._acquire_http()
         try:
-            yield jira.JiraClient(
-                base, auth, pacer=self.pacer(site.url), http=http, pace_on_the_wire=self.transport is None
-            )
+            yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)
         finally:
             await self._release_http()
 

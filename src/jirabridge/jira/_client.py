@@ -40,10 +40,9 @@ class JiraClient:
     (`gateway_base_url(cloud_id)`) for OAuth. Pass `http` to share one connection pool between
     clients (it is then not closed by this client), or `transport` for tests.
 
-    With a pacer, a call takes its turn before it asks for a connection and, with `pace_on_the_wire`,
-    is checked again when its request is written, which needs httpx's own transport (it reports that
-    moment; ASGI and mock transports do not). The default: on when this client makes its own
-    connections."""
+    With a pacer, a call takes its turn before it asks for a connection and is checked again when its
+    request is written (`SitePacer.on_the_wire`: httpx's own transport reports that moment; ASGI and
+    mock transports do not, and then only the first check applies)."""
 
     def __init__(
         self,
@@ -54,15 +53,12 @@ class JiraClient:
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        pace_on_the_wire: bool | None = None,
     ) -> None:
         self._owns_http = http is None
-        if pace_on_the_wire is None:
-            pace_on_the_wire = http is None and transport is None
         self.http = http or httpx.AsyncClient(
             transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT}
         )
-        self._r = Requester(self.http, base_url, auth, pacer, on_the_wire=pace_on_the_wire)
+        self._r = Requester(self.http, base_url, auth, pacer)
         self.base_url = self._r.base_url
         self.pacer = pacer
         self.issues = IssuesAPI(self._r)

@@ -73,6 +73,7 @@ class SystemClock:
 @dataclass
 class PacerStats:
     acquired: int = 0
+    checked_on_the_wire: int = 0
     waited_s: float = 0.0
     rate_limited: int = 0
     site_pauses: int = 0
@@ -115,7 +116,6 @@ class SitePacer:
         rate: float = 50.0,
         *,
         guard_s: float = DEFAULT_GUARD_S,
-        spacing_s: float | None = None,
         clock: Clock | None = None,
     ) -> None:
         if rate <= 0:
@@ -128,7 +128,7 @@ class SitePacer:
         self.limit = max(1, math.floor(rate))
         if rate < 1:
             self.window_s /= rate
-        self.spacing_s = spacing_s if spacing_s is not None else self.window_s / self.limit / 2
+        self.spacing_s = self.window_s / self.limit / 2
         self.clock: Clock = clock or SystemClock()
         self.stats = PacerStats()
         self._allowance = float(self.limit)  # lowered by burst 429s, back to `limit` when quiet
@@ -165,6 +165,7 @@ class SitePacer:
         async def trace(event: str, info: Mapping[str, Any]) -> None:
             if event.endswith(".send_request_headers.started"):
                 await self._take(self._wire)
+                self.stats.checked_on_the_wire += 1
 
         return trace
 

@@ -24,20 +24,13 @@ Params = Mapping[str, str | int | bool | list[str] | None]
 
 class Requester:
     def __init__(
-        self,
-        http: httpx.AsyncClient,
-        base_url: str,
-        auth: httpx.Auth,
-        pacer: SitePacer | None,
-        *,
-        on_the_wire: bool = False,
+        self, http: httpx.AsyncClient, base_url: str, auth: httpx.Auth, pacer: SitePacer | None
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.api = f"{self.base_url}/rest/api/3"
         self.auth = auth
         self.pacer = pacer
-        self.on_the_wire = on_the_wire
 
     async def request(
         self,
@@ -61,8 +54,7 @@ class Requester:
         request = self.http.build_request(method, url, params=query, json=json)
         if self.pacer is not None:
             await self.pacer.acquire(endpoint, issue)
-            if self.on_the_wire:
-                request.extensions["trace"] = self.pacer.on_the_wire()
+            request.extensions["trace"] = self.pacer.on_the_wire()
         try:
             response = await self.http.send(request, auth=self.auth)
         except httpx.TimeoutException as exc:
