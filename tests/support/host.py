@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from jira_emulator.state import Site as EmulatedSite
+from jira_emulator.webhooks import drain
 from jirabridge.bootstrap import Container
 from jirabridge.storage.tables import Operation, Schedule
 from support.service import Tenant, bearer, make_tenant
@@ -36,6 +37,21 @@ def worker_idle(container: Container) -> bool:
             select(func.count()).select_from(Operation).where(Operation.status.in_(("pending", "running")))
         )
     return busy == 0 and due == 0
+
+
+async def wait_until_idle(container: Container, limit_s: float, emulator: FastAPI | None = None) -> None:
+    """Until the worker has nothing left to do and no schedule is due; with `emulator`, also until
+    its webhook deliveries (which may queue more work) are done, before and after."""
+    if emulator is not None:
+        await drain(emulator)
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while asyncio.get_running_loop().time() < deadline:
+        if worker_idle(container):
+            if emulator is not None:
+                await drain(emulator)
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker did not finish")
 
 
 async def emulator_control(emulator: FastAPI, method: str, path: str, body: Any = None) -> Any:
@@ -92,12 +108,7 @@ class Host:
 
     async def settle(self, limit_s: float = 15) -> None:
         """Until the worker has nothing left to do and no schedule is due."""
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            if worker_idle(self.container):
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the worker did not finish")
+        await wait_until_idle(self.container, limit_s)
 
     async def wait_for_retry(self, kind: str, limit_s: float = 10) -> None:
         """Until an operation of `kind` has failed an attempt and waits for its next one."""

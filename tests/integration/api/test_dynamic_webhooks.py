@@ -4,24 +4,23 @@ before Jira's 30-day expiry, and the deliveries it brings verify (JWT) and apply
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.types import Receive, Scope, Send
 
 from jira_emulator import create_app as create_emulator
 from jira_emulator.state import Webhook as EmulatedWebhook
-from jira_emulator.webhooks import drain
 from jirabridge.bootstrap import Container
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.storage.tables import Operation, Schedule, WebhookDelivery
 from jirabridge.workers.runner import Worker
+from support.host import wait_until_idle
 from support.service import Tenant, make_tenant
 
 ACME = "https://acme.atlassian.net"
@@ -117,25 +116,7 @@ class Host:
         return now
 
     async def settle(self, limit_s: float = 10) -> None:
-        await drain(self.emulator)
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            with self.container.sessions() as session:
-                busy = session.scalar(
-                    select(func.count())
-                    .select_from(Operation)
-                    .where(Operation.status.in_(("pending", "running")))
-                )
-                due = session.scalar(
-                    select(func.count())
-                    .select_from(Schedule)
-                    .where(Schedule.next_run_at <= datetime.now(UTC))
-                )
-            if busy == 0 and due == 0:
-                await drain(self.emulator)
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the worker did not finish")
+        await wait_until_idle(self.container, limit_s, self.emulator)
 
     def failed(self) -> list[tuple[str, str | None]]:
         with self.container.sessions() as session:

@@ -25,12 +25,11 @@ from starlette.types import Receive, Scope, Send
 
 from jira_emulator import create_app as create_emulator
 from jira_emulator.state import Delivery
-from jira_emulator.webhooks import drain
 from jirabridge.bootstrap import Container
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.storage.tables import WebhookDelivery
 from jirabridge.workers.runner import Worker
-from support.host import worker_idle
+from support.host import wait_until_idle
 from support.service import OAUTH_CLIENT, Tenant, make_tenant
 
 ACME = "https://acme.atlassian.net"
@@ -116,14 +115,7 @@ class Host:
         return str(hook["secret"])
 
     async def settle(self, limit_s: float = 10) -> None:
-        await drain(self.emulator)
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while asyncio.get_running_loop().time() < deadline:
-            if worker_idle(self.container):
-                await drain(self.emulator)
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the worker did not finish")
+        await wait_until_idle(self.container, limit_s, self.emulator)
 
     def deliveries(self) -> list[Delivery]:
         found: list[Delivery] = self.emulator.state.emulator.deliveries
