@@ -161,7 +161,7 @@ class StackOptions:
     # their pacer keeps any second under it with a margin for jitter (jira/_pacing.py).
     pacer_rate: float | None = None
     connections: int = 16  # JIRABRIDGE_JIRA_MAX_CONNECTIONS of the workers
-    concurrency: int = 32
+    concurrency: int = 40
     database_url: str | None = None  # default: a SQLite file in `directory`
     directory: Path | None = None  # default: a temporary directory, removed at the end
     lease_s: float = 60.0

@@ -359,7 +359,7 @@ def stack_arguments(parser: argparse.ArgumentParser) -> None:
         help="the per-site limit the workers are told (default: the emulator's)",
     )
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--concurrency", type=int, default=32, help="operations in flight per worker")
+    parser.add_argument("--concurrency", type=int, default=40, help="operations in flight per worker")
     parser.add_argument("--connections", type=int, default=16, help="a worker's connections to Jira")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, database)")

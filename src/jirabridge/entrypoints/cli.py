@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from jirabridge import __version__
+from jirabridge.workers.runner import DEFAULT_CONCURRENCY
 
 app = typer.Typer(help="jirabridge: a Jira Cloud integration service.", no_args_is_help=True)
 
@@ -41,7 +42,7 @@ def migrate() -> None:
 def worker(
     once: bool = typer.Option(False, "--once", help="Run what is due now, then exit (tests, cron)."),
     # A Jira call takes ~250 ms, so a site that allows 50 calls/s needs 13 or more in flight to use them.
-    concurrency: int = typer.Option(32, min=1, help="Operations run at the same time."),
+    concurrency: int = typer.Option(DEFAULT_CONCURRENCY, min=1, help="Operations run at the same time."),
     metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
     lease_s: float = typer.Option(
         60.0, min=1.0, help="Seconds before a silent worker's operations are run by another."

@@ -20,7 +20,10 @@ One `SitePacer` per Jira site, shared by every client (and every user connection
   reason (`jira-per-issue-on-write`) only writes to that issue, the burst reason (or none) only that
   endpoint (method + path template);
 - a burst 429 also lowers the window's allowance by a tenth (other clients, or another worker
-  process, are using the site's budget too), and each quiet second gives one call back, up to `rate`;
+  process, are using the site's budget too), at most once per window. The allowance comes back
+  faster the longer the site stays quiet (`EASE` × t² / 2 calls after t seconds without a cut): a
+  lone 429 — calls that reached Jira bunched — costs about two seconds at 90 %, while 429s that
+  keep coming (someone else is using the budget) keep lowering it until they stop;
 - a 503 with `Retry-After` pauses the site: Jira itself is overloaded.
 
 `X-RateLimit-NearLimit` is counted, not acted on: the window already keeps the site under its limit,
@@ -50,7 +53,7 @@ DEFAULT_PAUSE_S = 1.0  # a 429 without Retry-After still gets a pause
 # side holding more than `rate` of them (see the module docstring; docs/performance.md).
 DEFAULT_GUARD_S = 0.06
 TIGHTEN_BY = 0.1  # a burst 429 lowers the window's allowance by this share
-EASE_PER_S = 1.0  # calls given back to the allowance per second without one
+EASE = 2.0  # calls/s², see the module docstring
 
 
 Trace = Callable[[str, Mapping[str, Any]], Awaitable[None]]
@@ -131,8 +134,7 @@ class SitePacer:
         self.spacing_s = self.window_s / self.limit / 2
         self.clock: Clock = clock or SystemClock()
         self.stats = PacerStats()
-        self._allowance = float(self.limit)  # lowered by burst 429s, back to `limit` when quiet
-        self._eased_at = self.clock.monotonic()
+        self._cut_to = float(self.limit)  # the allowance right after the last burst 429
         self._tightened_at = -math.inf
         # Turns before a connection is taken, and again when the request is written on it.
         self._ahead = _Window(self.window_s, self.spacing_s, self.limit)
@@ -144,8 +146,7 @@ class SitePacer:
     @property
     def allowance(self) -> int:
         """Calls the window currently admits (`rate`, less after burst 429s)."""
-        self._ease(self.clock.monotonic())
-        return max(1, math.floor(self._allowance))
+        return max(1, math.floor(self._eased(self.clock.monotonic())))
 
     # --- before a request -------------------------------------------------------------------------
 
@@ -234,15 +235,13 @@ class SitePacer:
         now = self.clock.monotonic()
         if now < self._tightened_at + self.window_s:
             return
-        self._ease(now)
-        self._allowance = max(1.0, self._allowance * (1 - TIGHTEN_BY))
+        self._cut_to = max(1.0, self._eased(now) * (1 - TIGHTEN_BY))
         self._tightened_at = now
 
-    def _ease(self, now: float) -> None:
-        """One call back per quiet second."""
-        if self._allowance < self.limit:
-            self._allowance = min(float(self.limit), self._allowance + (now - self._eased_at) * EASE_PER_S)
-        self._eased_at = now
+    def _eased(self, now: float) -> float:
+        """The allowance now: the last cut, given back faster the longer it has been quiet."""
+        quiet = now - self._tightened_at
+        return min(float(self.limit), self._cut_to + EASE * quiet * quiet / 2)
 
     def _prune(self) -> None:
         # Keep memory flat: pauses that have passed are forgotten.

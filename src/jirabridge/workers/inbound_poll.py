@@ -43,6 +43,10 @@ log = logging.getLogger("jirabridge.worker.poll")
 POLL_KIND = "inbound.poll"
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 100
+# Issues applied per transaction. A page's 100 in one transaction held SQLite's write lock for long
+# enough that the worker's other operations queued behind it and its Jira calls fell below the
+# site's pace while a big poll ran (bench/outbound.py); applying a change twice is harmless.
+APPLY_CHUNK = 10
 FIELDS = ("status", "assignee", "updated")
 
 
@@ -131,7 +135,9 @@ class Poll:
                         if s is not None
                     ]
                     issues += len(changes)
-                    applied += await run_db(self.container, self._applier(job.workspace_id, site_id, changes))
+                    for start in range(0, len(changes), APPLY_CHUNK):
+                        apply = self._applier(job.workspace_id, site_id, changes[start : start + APPLY_CHUNK])
+                        applied += await run_db(self.container, apply)
         except common.CALL_ERRORS as error:
             return common.classify(error)
         await run_db(

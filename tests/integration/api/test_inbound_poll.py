@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from jirabridge.bootstrap import Container
+from jirabridge.workers.inbound_poll import APPLY_CHUNK
 from jirabridge.workers.runner import Worker
 from support.host import Host, connect_host
 
@@ -90,6 +91,25 @@ async def test_a_status_change_in_jira_reaches_the_item_and_the_feed(
     assert event["data"]["from"] == "Open" and event["data"]["to"] == "Acknowledged"
     # Nothing moved Jira back: the host's change came from Jira.
     assert host.jira.issue_by_ref(key).status == "In Progress"  # type: ignore[union-attr]
+
+
+async def test_a_poll_applies_every_change_when_they_take_several_transactions(
+    host: Inbound, alice: httpx.AsyncClient
+) -> None:
+    # A poll applies its changes a few at a time (APPLY_CHUNK per transaction): none is left out at
+    # the seams, and every item follows its ticket.
+    await host.project()
+    count = APPLY_CHUNK * 2 + 3
+    keys = []
+    for n in range(count):
+        await host.item(f"e-{n}", status="Open")
+        keys.append(await host.ticket(f"e-{n}"))
+    for key in keys:
+        await move(alice, key, "In Progress")
+    await host.reconcile()
+    statuses = [(await host.get(f"e-{n}"))["status"] for n in range(count)]
+    assert statuses == ["Acknowledged"] * count
+    assert len(await host.events("item.status_changed")) == count
 
 
 async def test_done_category_without_a_mapping_takes_the_resolved_status(

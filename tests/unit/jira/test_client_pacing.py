@@ -110,19 +110,34 @@ async def test_a_rate_under_one_a_second_still_lets_calls_through() -> None:
 
 async def test_a_burst_429_lowers_the_allowance_once_then_it_comes_back() -> None:
     # Other clients use the site too: back off by a tenth, once per window (the calls already sent
-    # are refused as well), and take a call back per quiet second.
+    # are refused as well); the longer it stays quiet, the faster the allowance comes back.
     clock = FakeClock()
     pacer = SitePacer(rate=50, clock=clock)
     refused = answer(429, Retry_After="1", RateLimit_Reason="jira-burst-based")
     pacer.observe(refused, "POST /issue/{issue}/comment", "WEB-1")
     pacer.observe(refused, "POST /issue/{issue}/comment", "WEB-2")
     assert pacer.allowance == 45
-    clock.now += 2
-    assert pacer.allowance == 47
+    clock.now += 1
+    assert pacer.allowance == 46
+    clock.now += 1
+    assert pacer.allowance == 49  # a lone 429 costs about two seconds
     pacer.observe(refused, "POST /issue/{issue}/comment", "WEB-3")
-    assert pacer.allowance == 42  # 47.0 less a tenth
+    assert pacer.allowance == 44  # 49.0 less a tenth
     clock.now += 60
     assert pacer.allowance == 50
+
+
+async def test_429s_that_keep_coming_keep_lowering_the_allowance() -> None:
+    # Someone else uses the budget all the time: each window's 429 costs more than the quiet gives back.
+    clock = FakeClock()
+    pacer = SitePacer(rate=50, clock=clock)
+    refused = answer(429, Retry_After="1", RateLimit_Reason="jira-burst-based")
+    seen = []
+    for n in range(6):
+        pacer.observe(refused, "POST /issue/{issue}/comment", f"WEB-{n}")
+        seen.append(pacer.allowance)
+        clock.now += 1.1
+    assert seen == sorted(seen, reverse=True) and seen[-1] <= 35
 
 
 @pytest.mark.parametrize("reason", ["jira-per-issue-on-write", "jira-quota-tenant-based"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -13,7 +14,7 @@ from prometheus_client import generate_latest
 
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.workers.metrics import WorkerMetrics
-from jirabridge.workers.runner import Worker, WorkerOptions
+from jirabridge.workers.runner import GC_YOUNG_THRESHOLD, Worker, WorkerOptions, calm_garbage_collector
 from unit.workers.fakes import FakeQueue, FixedClock
 
 FAST = WorkerOptions(concurrency=4, poll_s=0.01, once=True)
@@ -232,3 +233,16 @@ async def test_a_running_worker_prunes_finished_operations_now_and_then() -> Non
     await task
 
     assert queue.prunes >= 2
+
+
+def test_the_worker_process_runs_with_a_calm_garbage_collector() -> None:
+    # What exists when the worker starts is frozen out of full collections, and collections run after
+    # many more new objects: a full one held the loop for 70-100 ms every few seconds before.
+    before = gc.get_threshold()
+    try:
+        calm_garbage_collector()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
