@@ -35,6 +35,8 @@ from typing import Any
 
 import httpx
 
+from jirabridge.workers.runner import DEFAULT_CONCURRENCY
+
 BIN = Path(sys.executable).parent
 BOT_EMAIL, BOT_TOKEN = "bot@bench.test", "bot-token"
 PROJECT = "BEN"
@@ -161,7 +163,7 @@ class StackOptions:
     # their pacer keeps any second under it with a margin for jitter (jira/_pacing.py).
     pacer_rate: float | None = None
     connections: int = 16  # JIRABRIDGE_JIRA_MAX_CONNECTIONS of the workers
-    concurrency: int = 40
+    concurrency: int = DEFAULT_CONCURRENCY  # as `jirabridge worker`
     database_url: str | None = None  # default: a SQLite file in `directory`
     directory: Path | None = None  # default: a temporary directory, removed at the end
     lease_s: float = 60.0

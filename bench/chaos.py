@@ -53,6 +53,7 @@ from bench._workload import (
     plan,
     push,
 )
+from jirabridge.workers.runner import DEFAULT_CONCURRENCY
 
 SITE = "bench"
 
@@ -124,7 +125,7 @@ class ChaosOptions:
     seed: int = 11
     latency_ms: int = 50
     rate_limit: int = 50
-    concurrency: int = 40
+    concurrency: int = DEFAULT_CONCURRENCY  # as `jirabridge worker`
     database_url: str | None = None
     mix: dict[str, float] | None = None
     kill_gap_s: tuple[float, float] = (2.0, 12.0)  # between a restart and the next kill
@@ -425,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--rate-limit", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--mix", default=None)
     parser.add_argument("--kill-gap-s", type=float, nargs=2, default=(2.0, 12.0), metavar=("MIN", "MAX"))

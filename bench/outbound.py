@@ -44,6 +44,7 @@ from bench._stack import (
 )
 from bench._workload import Change, connect_worklog_user, counts, default_mix, parse_mix, plan, push
 from bench.baseline import BaselineResult, run_baseline
+from jirabridge.workers.runner import DEFAULT_CONCURRENCY
 
 TARGET_CALLS_PER_CHANGE = 1.2
 TARGET_SHARE_OF_LIMIT = 0.9
@@ -359,7 +360,9 @@ def stack_arguments(parser: argparse.ArgumentParser) -> None:
         help="the per-site limit the workers are told (default: the emulator's)",
     )
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--concurrency", type=int, default=40, help="operations in flight per worker")
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="operations in flight per worker"
+    )
     parser.add_argument("--connections", type=int, default=16, help="a worker's connections to Jira")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, database)")
