@@ -96,6 +96,16 @@ def test_assign_issue_by_email_and_unassign(client: JIRA) -> None:
     assert client.issue(issue.key).fields.assignee is None
 
 
+def test_assign_issue_by_account_id(client: JIRA) -> None:
+    # On Cloud the client searches `/user/search?query=<accountId>` and keeps the exact id it finds.
+    issue = _new_bug(client)
+    bob = client.search_users(query="bob")[0]
+    assert [u.accountId for u in client.search_users(query=bob.accountId)] == [bob.accountId]
+    assert client.search_users(query=bob.accountId[:-1]) == []  # the id matches whole, not by prefix
+    assert client.assign_issue(issue, bob.accountId)
+    assert client.issue(issue.key).fields.assignee.accountId == bob.accountId
+
+
 def test_transitions_by_name_and_id(client: JIRA) -> None:
     issue = _new_bug(client)
     names = {t["name"] for t in client.transitions(issue)}

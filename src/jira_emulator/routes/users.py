@@ -19,7 +19,12 @@ def _members(ctx: Ctx) -> list[Account]:
 
 
 def _matches(account: Account, query: str) -> bool:
-    """Jira matches the start of the display name's words, or the email when it is visible."""
+    """Jira Cloud matches the start of the display name's words, the start of the email when it is
+    visible, or the whole accountId exactly (Atlassian's description names only the first two, but
+    Cloud answers the account for its exact id, and the PyPI `jira` client's `assign_issue` relies on
+    it: it searches `query=<accountId>` and picks the exact id from the answer)."""
+    if query == account.account_id:
+        return True
     q = query.lower()
     words = account.display_name.lower().split()
     return (
