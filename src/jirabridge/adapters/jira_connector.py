@@ -128,6 +128,15 @@ class HttpJiraConnector:
 
     async def _issue_type(self, client: jira.JiraClient, project: str, name: str) -> str:
         types = await _classified(lambda: client.metadata.create_issue_types(project))
+        if not types:
+            # Jira's create metadata lists only the types the caller may create, and a project (seen
+            # by the check before) always has some: none at all means the account may not create
+            # issues there, not that the type is missing.
+            raise ConnectFailed(
+                "forbidden",
+                f"the account cannot create issues in {project}: it lacks the Create issues permission "
+                f"(CREATE_ISSUES); grant it to the account in {project}'s permission scheme",
+            )
         if not any(name.lower() in (t.name.lower(), t.id) for t in types):
             offered = ", ".join(t.name for t in types) or "none"
             raise ConnectFailed(

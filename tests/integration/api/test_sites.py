@@ -93,7 +93,7 @@ async def test_rejected_credentials_and_urls_answer_422_and_store_nothing(
         assert connection.execute(text("SELECT count(*) FROM sites")).scalar_one() == 0
 
 
-async def test_members_cannot_connect_edit_or_disconnect(api: httpx.AsyncClient, tenant: Tenant) -> None:
+async def test_members_cannot_connect_edit_test_or_disconnect(api: httpx.AsyncClient, tenant: Tenant) -> None:
     refused = await api.post(
         "/api/v1/sites", json={"url": ACME, "auth": BOT}, headers=tenant.headers("member")
     )
@@ -104,6 +104,10 @@ async def test_members_cannot_connect_edit_or_disconnect(api: httpx.AsyncClient,
         await api.patch(f"/api/v1/sites/{site['id']}", json={"default_project": "DQ"}, headers=member)
     ).status_code == 403
     assert (await api.delete(f"/api/v1/sites/{site['id']}", headers=member)).status_code == 403
+    # The connection test is configuration too: it says what the site's credentials may do.
+    tested = await api.post(f"/api/v1/sites/{site['id']}/test", json={"project": "WEB"}, headers=member)
+    assert tested.status_code == 403
+    assert tested.headers["content-type"].startswith("application/problem+json")
     assert (await api.get(f"/api/v1/sites/{site['id']}", headers=member)).json()["default_project"] == "WEB"
 
 
@@ -164,7 +168,7 @@ async def test_connection_test_passes_and_names_each_failure(
     path = f"/api/v1/sites/{site['id']}/test"
 
     async def run(body: dict[str, str]) -> dict[str, object]:
-        answer = await api.post(path, json=body, headers=tenant.headers("member"))
+        answer = await api.post(path, json=body, headers=tenant.headers("manager"))
         assert answer.status_code == 200
         return dict(answer.json())
 
@@ -182,6 +186,10 @@ async def test_connection_test_passes_and_names_each_failure(
         "issue_type",
         "issue_type_not_found",
     )
+    # LOCK is visible to the bot, which may not create issues there: the type exists, the right is missing.
+    locked = await run({"project": "LOCK", "issue_type": "Task"})
+    assert failure(locked) == ("issue_type", "forbidden")
+    assert "CREATE_ISSUES" in locked["checks"][-1]["message"]  # type: ignore[index]
 
     await _emulator(
         emulator,

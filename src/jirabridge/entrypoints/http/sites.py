@@ -131,8 +131,9 @@ def disconnect_site(site_id: str, who: Manager, uow: Uow, services: Services) ->
 
 @router.post("/api/v1/sites/{site_id}/test")
 async def run_connection_test(
-    site_id: str, who: Member, services: Services, body: TestSite | None = None
+    site_id: str, who: Manager, services: Services, body: TestSite | None = None
 ) -> dict[str, Any]:
+    """Run the connection test (configuration, like editing the site: managers and admins)."""
     assert who.workspace_id is not None
     body = body or TestSite()
     checks = await sites.connection_test(
