@@ -68,6 +68,8 @@ class FieldInput:
             return rich_text_in(value, self.ctx.api_version)
         if f.id == "priority":
             return self._priority(value)
+        if f.id == "resolution":
+            return self._resolution(value)
         if f.id == "labels":
             return _labels(value)
         if f.id in ("assignee", "reporter"):
@@ -86,6 +88,18 @@ class FieldInput:
                 f"The priority selected is invalid. Could not find priority by id or name: {ref}"
             )
         return priority.id
+
+    def _resolution(self, value: Any) -> str | None:
+        """A resolution by `{"name": …}` or `{"id": …}`; its name (resolutions are kept by name)."""
+        if value is None:
+            return None
+        ref = str(value.get("name") or value.get("id") or "") if isinstance(value, dict) else ""
+        names = self.site.resolutions
+        by_id = {str(10000 + i): name for i, name in enumerate(names)}
+        found = ref if ref in names else by_id.get(ref)
+        if found is None:
+            raise ValueError(f"Could not find resolution by id or name: '{ref}'")
+        return found
 
     def _user(self, value: Any, field_id: str) -> str | None:
         if value is None:

@@ -3,6 +3,8 @@ and publish the event (which feeds the search index and webhooks)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from jira_emulator.context import Ctx
 from jira_emulator.events import JiraEvent
 from jira_emulator.state import Account, ChangeHistory, ChangeItem, Comment, Issue, Worklog
@@ -60,3 +62,30 @@ def record_change(
 def touch(ctx: Ctx, issue: Issue) -> None:
     """A change with no changelog entry of its own (a comment, a worklog) still moves `updated`."""
     issue.updated = ctx.state.now()
+
+
+def add_comment(
+    ctx: Ctx,
+    issue: Issue,
+    author: Account,
+    body: dict[str, Any],
+    *,
+    visibility: dict[str, Any] | None = None,
+    properties: dict[str, Any] | None = None,
+) -> Comment:
+    """A new comment by `author` (through the comment API or a transition's `update.comment`)."""
+    now = ctx.state.now()
+    comment = Comment(
+        id=ctx.site.next_id(),
+        author=author.account_id,
+        body=body,
+        created=now,
+        updated=now,
+        update_author=author.account_id,
+        visibility=visibility,
+        properties=dict(properties or {}),
+    )
+    issue.comments.append(comment)
+    touch(ctx, issue)
+    publish(ctx, "comment_created", issue, author, event_type="issue_commented", comment=comment)
+    return comment

@@ -258,9 +258,51 @@ def changelog_json(ctx: Ctx, history: ChangeHistory) -> dict[str, Any]:
     }
 
 
+def resolution_id(ctx: Ctx, name: str) -> str:
+    names = ctx.site.resolutions
+    return str(10000 + (names.index(name) if name in names else len(names)))
+
+
 def resolution_json(ctx: Ctx, name: str) -> dict[str, Any]:
-    ident = {"Done": "10000", "Won't Do": "10001"}.get(name, "10002")
+    ident = resolution_id(ctx, name)
     return {"self": ctx.rest(f"/resolution/{ident}"), "id": ident, "description": name, "name": name}
+
+
+def field_meta_json(ctx: Ctx, f: FieldDef, required: bool, *, create_meta: bool = False) -> dict[str, Any]:
+    """A field of a create screen (`create_meta`: Jira's FieldCreateMetadata, with `fieldId`) or of a
+    transition screen (FieldMetadata, without it): type, operations and the values it allows."""
+    schema: dict[str, Any] = {"type": f.schema_type}
+    if f.items:
+        schema["items"] = f.items
+    if f.custom:
+        schema["custom"] = f.custom_type
+        schema["customId"] = int(f.id.removeprefix("customfield_"))
+    else:
+        schema["system"] = f.id
+    if f.id == "comment":
+        operations = ["add", "edit", "remove"]
+    elif f.schema_type == "array":
+        operations = ["add", "set", "remove"]
+    else:
+        operations = ["set"]
+    body: dict[str, Any] = {"required": required, "schema": schema, "name": f.name, "key": f.id}
+    if create_meta:
+        body["fieldId"] = f.id
+    body["hasDefaultValue"] = f.id == "priority"
+    body["operations"] = operations
+    if f.id == "priority":
+        body["allowedValues"] = [priority_json(ctx, p) for p in ctx.site.priorities]
+        default = ctx.site.priority_by_ref(ctx.site.default_priority or "")
+        if default:
+            body["defaultValue"] = priority_json(ctx, default)
+    elif f.id == "resolution":
+        body["allowedValues"] = [resolution_json(ctx, name) for name in ctx.site.resolutions]
+    elif f.allowed_values is not None:
+        body["allowedValues"] = [
+            {"self": ctx.rest(f"/customFieldOption/{10000 + i}"), "value": v, "id": str(10000 + i)}
+            for i, v in enumerate(f.allowed_values)
+        ]
+    return body
 
 
 def issue_fields(ctx: Ctx, site: Site, issue: Issue) -> dict[str, Any]:

@@ -48,7 +48,10 @@ class TransitionSeed(_Model):
     name: str
     to: str
     from_: list[str] = Field(default_factory=list, alias="from")
+    # The transition screen: fields it requires ("resolution", "comment", a custom field) and fields it
+    # offers without requiring them. Neither: the transition has no screen.
     required_fields: list[str] = Field(default_factory=list)
+    optional_fields: list[str] = Field(default_factory=list)
 
 
 class WorkflowSeed(_Model):
@@ -100,6 +103,7 @@ class SiteSeed(_Model):
     index_lag_s: float = 0.0
     priorities: list[str] = Field(default_factory=lambda: ["Highest", "High", "Medium", "Low", "Lowest"])
     default_priority: str = "Medium"
+    resolutions: list[str] = Field(default_factory=lambda: list(st.DEFAULT_RESOLUTIONS))
     custom_fields: list[CustomFieldSeed] = Field(default_factory=list)
     projects: list[ProjectSeed] = Field(default_factory=list)
     issues: list[IssueSeed] = Field(default_factory=list)
@@ -136,6 +140,43 @@ DEFAULT_WORKFLOW = WorkflowSeed(
         TransitionSeed.model_validate({"name": "Done", "to": "Done", "from": ["In Progress", "In Review"]}),
         TransitionSeed.model_validate(
             {"name": "Won't do", "to": "Won't Do", "from": ["To Do", "In Progress", "In Review"]}
+        ),
+        TransitionSeed.model_validate({"name": "Reopen", "to": "To Do", "from": ["Done", "Won't Do"]}),
+    ],
+)
+
+# The default workflow with screens on some transitions, as real Jira workflows have: done needs a
+# resolution, giving up also a comment, review the environment (HELP in the default seed).
+SCREENS_WORKFLOW = WorkflowSeed(
+    statuses=DEFAULT_WORKFLOW.statuses,
+    initial="To Do",
+    transitions=[
+        TransitionSeed.model_validate({"name": "Start progress", "to": "In Progress", "from": ["To Do"]}),
+        TransitionSeed.model_validate({"name": "Stop progress", "to": "To Do", "from": ["In Progress"]}),
+        TransitionSeed.model_validate(
+            {
+                "name": "Review",
+                "to": "In Review",
+                "from": ["In Progress"],
+                "required_fields": ["customfield_10050"],
+            }
+        ),
+        TransitionSeed.model_validate(
+            {
+                "name": "Done",
+                "to": "Done",
+                "from": ["In Progress", "In Review"],
+                "required_fields": ["resolution"],
+                "optional_fields": ["comment"],
+            }
+        ),
+        TransitionSeed.model_validate(
+            {
+                "name": "Won't do",
+                "to": "Won't Do",
+                "from": ["To Do", "In Progress", "In Review"],
+                "required_fields": ["resolution", "comment"],
+            }
         ),
         TransitionSeed.model_validate({"name": "Reopen", "to": "To Do", "from": ["Done", "Won't Do"]}),
     ],
@@ -235,6 +276,7 @@ def _build_site(s: SiteSeed, members: set[str], by_email: dict[str, str], state:
         statuses={},
         fields=fields,
         index_lag_s=s.index_lag_s,
+        resolutions=list(s.resolutions),
     )
     site.admins = {by_email[email.lower()] for email in s.admins}
     default = site.priority_by_ref(s.default_priority)
@@ -254,9 +296,16 @@ def _build_site(s: SiteSeed, members: set[str], by_email: dict[str, str], state:
                 to=t.to,
                 from_statuses=list(t.from_),
                 required_fields=list(t.required_fields),
+                optional_fields=list(t.optional_fields),
             )
             for i, t in enumerate(workflow_seed.transitions)
         ]
+        for t in transitions:
+            unknown = [f for f in t.screen if f not in fields]
+            if unknown:
+                raise ValueError(
+                    f"transition {t.name!r} of {p.key} names unknown fields: {', '.join(unknown)}"
+                )
         issue_types = [
             st.IssueTypeDef(
                 # Company-managed projects share one id per issue type across the site.
@@ -429,6 +478,12 @@ def default_seed() -> Seed:
                                 "admin@acme.test": sorted(st.PERMISSIONS),
                                 "*": ["BROWSE_PROJECTS"],
                             },
+                        },
+                        {
+                            "key": "HELP",
+                            "name": "Help Desk",
+                            "lead": "admin@acme.test",
+                            "workflow": SCREENS_WORKFLOW.model_dump(by_alias=True),
                         },
                     ],
                 },

@@ -88,6 +88,9 @@ class StatusDef:
     editable: bool = True
 
 
+DEFAULT_RESOLUTIONS = ("Done", "Won't Do", "Duplicate", "Cannot Reproduce")
+
+
 @dataclass
 class TransitionDef:
     id: str
@@ -95,8 +98,16 @@ class TransitionDef:
     to: str  # status name
     # Statuses the transition is available from; empty means a global transition (from any status).
     from_statuses: list[str] = field(default_factory=list)
-    # Field ids the transition screen requires (for example "resolution" or a custom field).
+    # Field ids the transition screen requires (for example "resolution", "comment" or a custom field).
     required_fields: list[str] = field(default_factory=list)
+    # Further fields on the transition screen, which may be given but need not be.
+    optional_fields: list[str] = field(default_factory=list)
+
+    @property
+    def screen(self) -> list[str]:
+        """Every field of the transition screen; empty: the transition has no screen."""
+        extra = [f for f in self.optional_fields if f not in self.required_fields]
+        return [*self.required_fields, *extra]
 
 
 @dataclass
@@ -315,6 +326,8 @@ class Site:
     statuses: dict[str, StatusDef]  # by name
     fields: dict[str, FieldDef]  # by id
     default_priority: str | None = None  # priority id
+    # Resolution names, in Jira's order; ids are 10000 upwards in this order.
+    resolutions: list[str] = field(default_factory=lambda: list(DEFAULT_RESOLUTIONS))
     issues: dict[str, Issue] = field(default_factory=dict)  # by id
     keys: dict[str, str] = field(default_factory=dict)  # issue key (current and moved) -> id
     webhooks: dict[int, Webhook] = field(default_factory=dict)

@@ -200,6 +200,27 @@ async def test_transitions_and_assignee(jira: httpx.AsyncClient, openapi: OpenAp
     assert issue["fields"]["assignee"]["accountId"] == alice["accountId"]
 
 
+async def test_transition_screens(jira: httpx.AsyncClient, openapi: OpenApiChecker) -> None:
+    # HELP's workflow (default seed) puts screens on its transitions: Done requires a resolution.
+    key = (await _create(jira, openapi, project={"key": "HELP"}, issuetype={"name": "Task"}))["key"]
+    url = f"/rest/api/3/issue/{key}/transitions"
+    start = next(t for t in (await jira.get(url)).json()["transitions"] if t["to"]["name"] == "In Progress")
+    openapi.check(await jira.post(url, json={"transition": {"id": start["id"]}}))
+    listed = openapi.check(await jira.get(url, params={"expand": "transitions.fields"}))
+    done = next(t for t in listed["transitions"] if t["to"]["name"] == "Done")
+    assert done["hasScreen"] is True and done["fields"]["resolution"]["required"] is True
+    issue = openapi.check(await jira.get(f"/rest/api/3/issue/{key}", params={"expand": "transitions.fields"}))
+    assert "resolution" in next(t for t in issue["transitions"] if t["to"]["name"] == "Done")["fields"]
+    refused = await jira.post(url, json={"transition": {"id": done["id"]}})
+    assert refused.status_code == 400
+    assert openapi.check(refused)["errors"] == {"resolution": "Resolution is required."}
+    moved = await jira.post(
+        url, json={"transition": {"id": done["id"]}, "fields": {"resolution": {"name": "Done"}}}
+    )
+    openapi.check(moved)
+    assert moved.status_code == 204
+
+
 async def test_comments(jira: httpx.AsyncClient, openapi: OpenApiChecker) -> None:
     key = (await _create(jira, openapi))["key"]
     comment = openapi.check(await jira.post(f"/rest/api/3/issue/{key}/comment", json={"body": ADF_TEXT}))

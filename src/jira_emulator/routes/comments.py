@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from jira_emulator import render
+from jira_emulator import mutations, render
 from jira_emulator.adf import rich_text_in
 from jira_emulator.context import Ctx, caller, require
 from jira_emulator.errors import JiraError
@@ -78,22 +78,12 @@ async def add_comment(request: Request, issue_ref: str) -> dict[str, Any]:
     issue, project = visible_issue(ctx, me, issue_ref)
     require(project, me, "ADD_COMMENTS", "You do not have the permission to comment on this issue.")
     data = _read_body(ctx, await request.json())
-    now = ctx.state.now()
-    comment = Comment(
-        id=ctx.site.next_id(),
-        author=me.account_id,
-        body=data["body"],
-        created=now,
-        updated=now,
-        update_author=me.account_id,
-        visibility=data["visibility"],
-        properties={
-            str(p["key"]): p.get("value") for p in data["properties"] if isinstance(p, dict) and "key" in p
-        },
+    properties = {
+        str(p["key"]): p.get("value") for p in data["properties"] if isinstance(p, dict) and "key" in p
+    }
+    comment = mutations.add_comment(
+        ctx, issue, me, data["body"], visibility=data["visibility"], properties=properties
     )
-    issue.comments.append(comment)
-    touch(ctx, issue)
-    publish(ctx, "comment_created", issue, me, event_type="issue_commented", comment=comment)
     return _json(ctx, request, issue, comment)
 
 

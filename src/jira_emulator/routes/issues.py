@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from jira_emulator import render
+from jira_emulator.adf import rich_text_in
 from jira_emulator.context import Ctx, caller, require
 from jira_emulator.errors import JiraError, not_found_issue
 from jira_emulator.fields_in import FieldInput, apply_values
-from jira_emulator.mutations import publish, record_change
+from jira_emulator.mutations import add_comment, publish, record_change
 from jira_emulator.state import Account, ChangeItem, DeletedWorklog, Issue, IssueTypeDef, Project
 
 router = APIRouter()
@@ -137,7 +138,7 @@ def transitions_json(
             "id": t.id,
             "name": t.name,
             "to": render.status_json(ctx, ctx.site.statuses[t.to]),
-            "hasScreen": bool(t.required_fields),
+            "hasScreen": bool(t.screen),
             "isGlobal": not t.from_statuses,
             "isInitial": False,
             "isAvailable": True,
@@ -146,16 +147,8 @@ def transitions_json(
         }
         if with_fields:
             entry["fields"] = {
-                fid: {
-                    "required": True,
-                    "schema": {"type": ctx.site.fields[fid].schema_type, "system": fid}
-                    if fid in ctx.site.fields and not ctx.site.fields[fid].custom
-                    else {"type": ctx.site.fields[fid].schema_type if fid in ctx.site.fields else "string"},
-                    "name": ctx.site.fields[fid].name if fid in ctx.site.fields else fid,
-                    "key": fid,
-                    "operations": ["set"],
-                }
-                for fid in t.required_fields
+                fid: render.field_meta_json(ctx, ctx.site.fields[fid], fid in t.required_fields)
+                for fid in t.screen
             }
         out.append(entry)
     return out
@@ -312,24 +305,67 @@ async def do_transition(request: Request, issue_ref: str) -> Response:
         raise JiraError(400, f"Transition id '{transition_id}' is not valid for this issue.")
     form = FieldInput(ctx, ctx.site, project)
     fields = body.get("fields") or {}
-    resolution = fields.pop("resolution", None) if isinstance(fields, dict) else None
-    issue_type = next(it for it in project.issue_types if it.id == issue.issue_type_id)
-    form.read(
-        fields,
-        allowed={*transition.required_fields, *issue_type.optional_fields, *issue_type.required_fields},
-    )
-    missing = [f for f in transition.required_fields if f != "resolution" and f not in form.values]
-    for field_id in missing:
+    update = body.get("update") or {}
+    if not isinstance(fields, dict) or not isinstance(update, dict):
+        raise JiraError(400, "Can not deserialize the request body: fields and update must be objects.")
+    screen = set(transition.screen)  # Jira refuses any field the transition screen does not show
+    comments = _transition_comments(ctx, form, update, screen)
+    both = sorted(set(fields) & set(update))
+    for field_id in both:
+        form.errors[field_id] = f"Field '{field_id}' cannot be set in both 'fields' and 'update'."
+    sets = {
+        k: ops[0]["set"] for k, ops in update.items() if k != "comment" and k not in both and _one_set(ops)
+    }
+    for field_id in set(update) - {"comment", *both, *sets}:
         form.errors[field_id] = (
-            f"{ctx.site.fields[field_id].name if field_id in ctx.site.fields else field_id} is required."
+            f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
         )
-    if "resolution" in transition.required_fields and not resolution:
-        form.errors["resolution"] = "Resolution is required."
+    # A comment is only ever added through `update`, never set through `fields`.
+    form.read({k: v for k, v in fields.items() if k not in both} | sets, allowed=screen - {"comment"})
+    form.require([f for f in transition.required_fields if f != "comment"])
+    if "comment" in transition.required_fields and not comments and "comment" not in form.errors:
+        form.errors["comment"] = "Comment is required."
+    if comments:
+        require(project, me, "ADD_COMMENTS", "You do not have the permission to comment on this issue.")
     form.raise_errors()
+    resolution = form.values.pop("resolution", None)
     items = apply_values(ctx, issue, form.values)
     items += _move(ctx, issue, transition.to, resolution)
     record_change(ctx, issue, me, items)
+    for comment_body in comments:
+        add_comment(ctx, issue, me, comment_body)
     return Response(status_code=204)
+
+
+def _one_set(ops: Any) -> bool:
+    return isinstance(ops, list) and len(ops) == 1 and isinstance(ops[0], dict) and set(ops[0]) == {"set"}
+
+
+def _transition_comments(
+    ctx: Ctx, form: FieldInput, update: dict[str, Any], screen: set[str]
+) -> list[dict[str, Any]]:
+    """The bodies of `update.comment: [{"add": {"body": …}}]`; errors go to the form."""
+    ops = update.get("comment")
+    if ops is None:
+        return []
+    if "comment" not in screen:
+        form.errors["comment"] = (
+            "Field 'comment' cannot be set. It is not on the appropriate screen, or unknown."
+        )
+        return []
+    bodies: list[dict[str, Any]] = []
+    for op in ops if isinstance(ops, list) else [ops]:
+        added = op.get("add") if isinstance(op, dict) else None
+        try:
+            body = rich_text_in(added.get("body"), ctx.api_version) if isinstance(added, dict) else None
+        except ValueError as exc:
+            form.errors["comment"] = str(exc)
+            return []
+        if body is None or not body.get("content"):
+            form.errors["comment"] = "Comment body can not be empty!"
+            return []
+        bodies.append(body)
+    return bodies
 
 
 def _move(ctx: Ctx, issue: Issue, to: str, resolution: Any) -> list[ChangeItem]:
@@ -342,8 +378,9 @@ def _move(ctx: Ctx, issue: Issue, to: str, resolution: Any) -> list[ChangeItem]:
         issue.status_category_changed = now
     new_resolution = None
     if new.category == "done":
-        name = resolution.get("name") if isinstance(resolution, dict) else None
-        new_resolution = name or ("Won't Do" if to == "Won't Do" else "Done")
+        # Given on the transition screen, else set as the usual post function of a done transition does.
+        given = resolution if isinstance(resolution, str) else None
+        new_resolution = given or ("Won't Do" if to == "Won't Do" else "Done")
     if new_resolution != issue.resolution:
         items.append(
             ChangeItem("resolution", "resolution", "jira", None, issue.resolution, None, new_resolution)

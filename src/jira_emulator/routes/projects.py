@@ -123,34 +123,7 @@ async def get_issue_type(request: Request, issue_type_id: str) -> dict[str, Any]
 
 
 def _create_meta_field(ctx: Ctx, f: FieldDef, required: bool) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": f.schema_type}
-    if f.items:
-        schema["items"] = f.items
-    if f.custom:
-        schema["custom"] = f.custom_type
-        schema["customId"] = int(f.id.removeprefix("customfield_"))
-    else:
-        schema["system"] = f.id
-    body: dict[str, Any] = {
-        "required": required,
-        "schema": schema,
-        "name": f.name,
-        "key": f.id,
-        "fieldId": f.id,
-        "hasDefaultValue": f.id == "priority",
-        "operations": ["set"] if f.schema_type != "array" else ["add", "set", "remove"],
-    }
-    if f.id == "priority":
-        body["allowedValues"] = [render.priority_json(ctx, p) for p in ctx.site.priorities]
-        default = ctx.site.priority_by_ref(ctx.site.default_priority or "")
-        if default:
-            body["defaultValue"] = render.priority_json(ctx, default)
-    elif f.allowed_values is not None:
-        body["allowedValues"] = [
-            {"self": ctx.rest(f"/customFieldOption/{10000 + i}"), "value": v, "id": str(10000 + i)}
-            for i, v in enumerate(f.allowed_values)
-        ]
-    return body
+    return render.field_meta_json(ctx, f, required, create_meta=True)
 
 
 def create_meta_fields(ctx: Ctx, project: Project, it: IssueTypeDef) -> list[dict[str, Any]]:
@@ -266,7 +239,7 @@ async def status_categories(request: Request) -> list[dict[str, Any]]:
 @router.get("/resolution")
 async def resolutions(request: Request) -> list[dict[str, Any]]:
     ctx, _ = caller(request)
-    return [render.resolution_json(ctx, name) for name in ("Done", "Won't Do")]
+    return [render.resolution_json(ctx, name) for name in ctx.site.resolutions]
 
 
 @router.get("/field")

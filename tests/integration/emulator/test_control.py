@@ -107,7 +107,7 @@ async def test_state_dump_shows_the_work_but_no_secrets(jira: httpx.AsyncClient)
     assert issue["reporter"] == "admin@acme.test"
     assert [c["body"] for c in issue["comments"]] == ["A comment"]
     assert {"field": "summary", "from": "Dump me", "to": "Dumped"} in issue["changelog"][-1]["items"]
-    assert [p["key"] for p in state["sites"]["acme"]["projects"]] == ["WEB", "SEC", "DQ", "LOCK"]
+    assert [p["key"] for p in state["sites"]["acme"]["projects"]] == ["WEB", "SEC", "DQ", "LOCK", "HELP"]
     json.dumps(state)  # plain JSON all the way down
 
 

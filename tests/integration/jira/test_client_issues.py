@@ -135,9 +135,16 @@ async def test_bad_credentials_and_missing_permissions(make_client: MakeClient) 
 
 
 async def test_a_transition_with_fields(client: JiraClient) -> None:
-    key = (await client.issues.create(task())).key
-    wont_do = next(t for t in await client.issues.transitions(key) if t.to.name == "Won't Do")
-    await client.issues.transition(key, wont_do.id, fields={"resolution": {"name": "Duplicate"}})
+    # HELP's "Won't do" (default seed) requires a resolution and a comment.
+    key = (await client.issues.create(task(project="HELP"))).key
+    wont_do = next(
+        t for t in await client.issues.transitions(key, with_fields=True) if t.to.name == "Won't Do"
+    )
+    assert wont_do.has_screen and sorted(wont_do.required_fields()) == ["comment", "resolution"]
+    comment = {"body": adf.from_text("Same as HELP-0")}
+    await client.issues.transition(
+        key, wont_do.id, fields={"resolution": {"name": "Duplicate"}}, update={"comment": [{"add": comment}]}
+    )
     issue = await client.issues.get(key, fields=["status", "resolution"])
     assert issue.fields.status is not None and issue.fields.status.name == "Won't Do"
     assert issue.fields.get("resolution", {}).get("name") == "Duplicate"
