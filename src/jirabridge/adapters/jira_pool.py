@@ -130,7 +130,7 @@ class JiraPool:
 
     # -- clients -----------------------------------------------------------------------------------
 
-    async def _load_site(self, site_id: str, workspace_id: str | None) -> Site:
+    async def _load_site(self, site_id: str, workspace_id: str | None, *, disconnected: bool = False) -> Site:
         def load(uow: UnitOfWork) -> Site | None:
             return uow.session.get(Site, site_id)
 
@@ -138,7 +138,7 @@ class JiraPool:
         if (
             site is None
             or (workspace_id is not None and site.workspace_id != workspace_id)
-            or site.status != "connected"
+            or (site.status != "connected" and not disconnected)
             or site.credentials is None
         ):
             raise SiteUnavailable(site_id)
@@ -171,10 +171,12 @@ class JiraPool:
 
     @contextlib.asynccontextmanager
     async def client(
-        self, site_id: str, *, workspace_id: str | None = None
+        self, site_id: str, *, workspace_id: str | None = None, disconnected: bool = False
     ) -> AsyncIterator[jira.JiraClient]:
-        """A client for a connected site (of `workspace_id`, when given); `SiteUnavailable` otherwise."""
-        site = await self._load_site(site_id, workspace_id)
+        """A client for a connected site (of `workspace_id`, when given); `SiteUnavailable` otherwise.
+        `disconnected`: also for a site being disconnected whose credentials are still kept (to
+        delete the admin webhook jirabridge registered)."""
+        site = await self._load_site(site_id, workspace_id, disconnected=disconnected)
         base, auth = self._auth(site)
         http = self._acquire_http()
         try:

@@ -38,6 +38,7 @@ from jirabridge.jira._errors import (
 from jirabridge.jira._issues import BULK_CREATE_MAX
 from jirabridge.jira._models import (
     AccessibleResource,
+    AdminWebhook,
     BulkCreateRefusal,
     BulkCreateResult,
     BulkFetchResult,
@@ -70,7 +71,7 @@ from jirabridge.jira._models import (
 )
 from jirabridge.jira._pacing import SitePacer
 from jirabridge.jira._retry import Decision, RetryPolicy
-from jirabridge.jira._webhooks import WebhookSpec
+from jirabridge.jira._webhooks import AdminWebhookSpec, WebhookSpec
 from jirabridge.jira._worklogs import jira_datetime
 
 __all__ = [
@@ -80,6 +81,8 @@ __all__ = [
     "BULK_CREATE_MAX",
     "AccessibleResource",
     "Action",
+    "AdminWebhook",
+    "AdminWebhookSpec",
     "BadRequest",
     "BasicTokenAuth",
     "BulkCreateRefusal",

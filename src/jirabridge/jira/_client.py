@@ -7,8 +7,8 @@
             ...
 
 Operations are grouped by resource (`issues`, `search`, `comments`, `worklogs`, `remote_links`,
-`properties`, `users`, `projects`, `metadata`, `webhooks`). Every call raises from one error tree
-(`jirabridge.jira.JiraError`), is paced by the site's `SitePacer` when one is given, and is not
+`properties`, `users`, `projects`, `metadata`, `webhooks`, `admin_webhooks`). Every call raises from
+one error tree (`jirabridge.jira.JiraError`), is paced by the site's `SitePacer` when one is given, and is not
 retried: wrap it in a `RetryPolicy` (`await policy.run(jira.issues.get, "WEB-1")`) or let the worker
 decide with `policy.decide(error, attempt)`.
 """
@@ -28,7 +28,7 @@ from jirabridge.jira._pacing import SitePacer
 from jirabridge.jira._properties import PropertiesAPI
 from jirabridge.jira._search import SearchAPI
 from jirabridge.jira._transport import Requester
-from jirabridge.jira._webhooks import WebhooksAPI
+from jirabridge.jira._webhooks import AdminWebhooksAPI, WebhooksAPI
 from jirabridge.jira._worklogs import WorklogsAPI
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -71,6 +71,7 @@ class JiraClient:
         self.projects = ProjectsAPI(self._r)
         self.metadata = MetadataAPI(self._r)
         self.webhooks = WebhooksAPI(self._r)
+        self.admin_webhooks = AdminWebhooksAPI(self._r)
 
     def __repr__(self) -> str:
         return f"JiraClient({self.base_url!r})"

@@ -294,6 +294,27 @@ class Webhook(JiraModel):
     field_ids_filter: list[str] | None = None
 
 
+class AdminWebhook(JiraModel):
+    """A webhook a Jira administrator manages (`/rest/webhooks/1.0/webhook`). Jira never returns
+    its secret; the id is the last segment of `self`."""
+
+    self_: str = Field(alias="self")
+    name: str = ""
+    url: str
+    events: list[str] = []
+    filters: dict[str, str] = {}
+    exclude_body: bool = False
+    enabled: bool = True
+
+    @property
+    def id(self) -> int:
+        return int(self.self_.rstrip("/").rsplit("/", 1)[-1])
+
+    @property
+    def jql_filter(self) -> str:
+        return self.filters.get("issue-related-events-section", "")
+
+
 class WebhookRegistration(JiraModel):
     """One entry of the registration answer: the new id, or why it was refused."""
 

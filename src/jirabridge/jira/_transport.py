@@ -41,14 +41,16 @@ class Requester:
         params: Params | None = None,
         json: Any = None,
         issue: str | None = None,
+        root: str | None = None,
     ) -> httpx.Response:
-        """Send one call. `template` is the path after `/rest/api/3` with `{name}` placeholders
-        filled from `path` (escaped); it also names the endpoint for pacing. `issue` lets the pacer
-        hold back writes to one issue after a per-issue 429."""
+        """Send one call. `template` is the path after `/rest/api/3` (or after `root`, e.g.
+        `/rest/webhooks/1.0`) with `{name}` placeholders filled from `path` (escaped); it also names
+        the endpoint for pacing. `issue` lets the pacer hold back writes to one issue after a
+        per-issue 429."""
         values = {k: quote(str(v), safe="") for k, v in (path or {}).items()}
         # Jira's per-issue limit counts writes only: reads of a held-back issue go ahead.
         issue = issue if method != "GET" else None
-        url = self.api + template.format(**values)
+        url = (self.api if root is None else self.base_url + root) + template.format(**values)
         endpoint = f"{method} {template}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         request = self.http.build_request(method, url, params=query, json=json)

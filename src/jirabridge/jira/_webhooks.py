@@ -1,4 +1,6 @@
-"""Dynamic webhooks (OAuth apps): register, list, delete, and refresh before the 30-day expiry."""
+"""Webhooks. Dynamic ones (OAuth apps): register, list, delete, and refresh before the 30-day expiry.
+Admin ones (`/rest/webhooks/1.0`, a site administrator with an API token): list, create, update,
+delete; Jira answers 403 to an account that is not a Jira administrator."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from typing import Any
 
 from pydantic import Field
 
-from jirabridge.jira._models import JiraModel, Webhook, WebhookRegistration
-from jirabridge.jira._transport import Requester, parse
+from jirabridge.jira._models import AdminWebhook, JiraModel, Webhook, WebhookRegistration
+from jirabridge.jira._transport import Requester, parse, parse_list
+
+ADMIN_ROOT = "/rest/webhooks/1.0"
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,31 @@ class WebhookSpec:
         body: dict[str, Any] = {"events": list(self.events), "jqlFilter": self.jql_filter, **self.extra}
         if self.field_ids_filter is not None:
             body["fieldIdsFilter"] = list(self.field_ids_filter)
+        return body
+
+
+@dataclass(frozen=True)
+class AdminWebhookSpec:
+    """An admin webhook as jirabridge asks for it: signed with `secret` (Jira sends
+    `X-Hub-Signature`), issue events filtered by `jql_filter` (empty: every issue)."""
+
+    name: str
+    url: str
+    events: Sequence[str]
+    jql_filter: str
+    secret: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "url": self.url,
+            "events": list(self.events),
+            "filters": {"issue-related-events-section": self.jql_filter},
+            "excludeBody": False,
+            "enabled": True,
+        }
+        if self.secret is not None:
+            body["secret"] = self.secret
         return body
 
 
@@ -71,3 +100,26 @@ class WebhooksAPI:
             "PUT", "/webhook/refresh", json={"webhookIds": [int(i) for i in ids]}
         )
         return datetime.fromtimestamp(parse(_Expiry, response).expiration_date / 1000, UTC)
+
+
+class AdminWebhooksAPI:
+    """`/rest/webhooks/1.0/webhook`: the webhooks of Jira's admin page (Settings → System → WebHooks)."""
+
+    def __init__(self, requester: Requester) -> None:
+        self._r = requester
+
+    async def list(self) -> list[AdminWebhook]:
+        return parse_list(AdminWebhook, await self._r.request("GET", "/webhook", root=ADMIN_ROOT))
+
+    async def create(self, spec: AdminWebhookSpec) -> AdminWebhook:
+        response = await self._r.request("POST", "/webhook", json=spec.to_json(), root=ADMIN_ROOT)
+        return parse(AdminWebhook, response)
+
+    async def update(self, webhook_id: int, spec: AdminWebhookSpec) -> AdminWebhook:
+        response = await self._r.request(
+            "PUT", "/webhook/{id}", path={"id": webhook_id}, json=spec.to_json(), root=ADMIN_ROOT
+        )
+        return parse(AdminWebhook, response)
+
+    async def delete(self, webhook_id: int) -> None:
+        await self._r.request("DELETE", "/webhook/{id}", path={"id": webhook_id}, root=ADMIN_ROOT)

@@ -1,10 +1,12 @@
-"""Keeping an OAuth site's dynamic webhooks in step (see domain/dynamic_webhooks.py).
+"""Keeping a site's webhook in step (see domain/dynamic_webhooks.py and domain/site_webhooks.py).
 
-Each connected OAuth site has a schedule `webhooks:{site}` running `webhooks.sync` (workers/
-jira_webhooks.py) every 12 hours: enough to refresh the 30-day webhooks well before they expire. It is
-created when the site connects, made due at once whenever the site's project settings change (so a
-project that gains inbound sync gets deliveries within seconds), and removed on disconnect.
-API-token sites use an admin webhook an administrator sets up by hand (docs/inbound.md).
+Each connected site has a schedule `webhooks:{site}` every 12 hours: `webhooks.sync` (workers/
+jira_webhooks.py) for an OAuth site's dynamic webhook (enough to refresh the 30-day webhooks well
+before they expire), `webhooks.admin_sync` (workers/jira_admin_webhooks.py) for an API-token site's
+admin webhook. It is created when the site connects, made due at once whenever the site's project
+settings change (so a project that gains inbound sync gets deliveries within seconds) or its webhook
+secret is rotated, and removed on disconnect, when an admin webhook jirabridge registered is deleted
+(`webhooks.admin_remove`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from sqlalchemy import select
 
 from jirabridge.domain.inbound import project_sync
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage import schedules
+from jirabridge.storage import outbox, schedules
 from jirabridge.storage.tables import ProjectSettings, Site
 
 SYNC_KIND = "webhooks.sync"
+ADMIN_SYNC_KIND = "webhooks.admin_sync"
+ADMIN_REMOVE_KIND = "webhooks.admin_remove"
 EVERY_S = 12 * 3600.0
 
 
@@ -27,16 +31,16 @@ def schedule_key(site_id: str) -> str:
 
 
 def follow_site(uow: UnitOfWork, now: datetime, site: Site) -> None:
-    """An OAuth site that is connected syncs its webhooks now and then twice a day (caller commits).
-    Call it when the site connects and when its project settings change."""
-    if site.auth_type != "oauth" or site.status != "connected":
+    """A connected site syncs its webhook now and then twice a day (caller commits). Call it when the
+    site connects, when its project settings change and when its webhook secret is rotated."""
+    if site.status != "connected":
         return
     key = schedule_key(site.id)
     schedules.ensure(
         uow.session,
         key=key,
         workspace_id=site.workspace_id,
-        kind=SYNC_KIND,
+        kind=SYNC_KIND if site.auth_type == "oauth" else ADMIN_SYNC_KIND,
         payload={"site_id": site.id},
         every_s=EVERY_S,
         now=now,
@@ -52,8 +56,23 @@ def follow_site_id(uow: UnitOfWork, now: datetime, site_id: str) -> None:
         follow_site(uow, now, site)
 
 
-def forget_site(uow: UnitOfWork, site_id: str) -> None:
-    schedules.remove_prefix(uow.session, schedule_key(site_id))
+def forget_site(uow: UnitOfWork, now: datetime, site: Site) -> bool:
+    """Stop syncing the site's webhook; an admin webhook jirabridge registered is deleted by the worker
+    (`webhooks.admin_remove`). True when that deletion is queued: the site's credentials must then
+    stay until it has run (the handler deletes them)."""
+    schedules.remove_prefix(uow.session, schedule_key(site.id))
+    if site.auth_type != "api_token" or not site.webhook_ids or site.credentials is None:
+        return False
+    outbox.enqueue(
+        uow.session,
+        workspace_id=site.workspace_id,
+        kind=ADMIN_REMOVE_KIND,
+        payload={"site_id": site.id, "webhook_ids": list(site.webhook_ids)},
+        ordering_key=f"webhooks:{site.id}:remove",
+        now=now,
+        site_id=site.id,
+    )
+    return True
 
 
 def inbound_projects(uow: UnitOfWork, workspace_id: str, site_id: str) -> list[str]:

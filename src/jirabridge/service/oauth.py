@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.errors import Invalid
 from jirabridge.ids import new_secret
 from jirabridge.service import dynamic_webhooks
@@ -49,6 +50,7 @@ async def complete_oauth(container: Services, *, state: str, code: str) -> tuple
             current.credentials = container.secrets.seal(
                 {**grant.credentials, "webhook_secret": new_secret()}
             )
+            current.webhook_status = WebhookStatus.PENDING
             mark_connected(uow, current, current.is_default)
             dynamic_webhooks.follow_site(uow, container.clock.now(), current)
         uow.commit()

@@ -6,12 +6,14 @@ Calls to Jira happen between transactions (see service/ports.py): each function 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from jirabridge.domain.site_urls import SiteUrlError, normalise_site_url
+from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
 from jirabridge.service import dynamic_webhooks, polling
@@ -133,8 +135,11 @@ async def connect_api_token(
         site.credentials = container.secrets.seal(
             {"email": email, "api_token": api_token, "webhook_secret": new_secret()}
         )
+        site.webhook_status = WebhookStatus.PENDING
         uow.session.add(site)
         mark_connected(uow, site, make_default)
+        uow.session.flush()
+        dynamic_webhooks.follow_site(uow, container.clock.now(), site)
         uow.commit()
         return site
 
@@ -204,7 +209,6 @@ def disconnect_site(container: Services, uow: UnitOfWork, workspace_id: str, sit
     site = get_site(uow, workspace_id, site_id)
     now = container.clock.now()
     site.status = "disconnected"
-    site.credentials = None
     site.disconnected_at = now
     was_default = site.is_default
     site.is_default = False
@@ -220,16 +224,22 @@ def disconnect_site(container: Services, uow: UnitOfWork, workspace_id: str, sit
         if successor is not None:
             successor.is_default = True
     polling.forget_site(uow, site.id)
-    # Its dynamic webhooks stay in Jira until they expire (the credentials to delete them are gone
-    # now); their deliveries answer 404, as the site no longer receives any.
-    dynamic_webhooks.forget_site(uow, site.id)
+    # An admin webhook jirabridge registered is deleted by the worker, which then deletes the
+    # credentials it needed; otherwise they go now. Dynamic webhooks stay in Jira until they expire;
+    # their deliveries answer 404, as the site no longer receives any.
+    if not dynamic_webhooks.forget_site(uow, now, site):
+        site.credentials = None
     from jirabridge.service import time_entries  # it imports this module
 
     time_entries.site_disconnected(uow, now, workspace_id, site.id)
     # Work still queued for the site would only fail against a dead connection: end it visibly.
     uow.session.execute(
         update(Operation)
-        .where(Operation.site_id == site.id, Operation.status == "pending")
+        .where(
+            Operation.site_id == site.id,
+            Operation.status == "pending",
+            Operation.kind != dynamic_webhooks.ADMIN_REMOVE_KIND,
+        )
         .values(
             status="failed", reason="site_disconnected", detail="the site was disconnected", updated_at=now
         )
@@ -264,12 +274,40 @@ def site_access(container: Services, site: Site) -> SiteAccess:
     return SiteAccess(site.url, site.auth_type, credentials, cloud_id=site.cloud_id, save_credentials=save)
 
 
+@dataclass(frozen=True)
+class WebhookState:
+    """Where the site's webhook stands, as the site's JSON and the connection test show it."""
+
+    status: str | None  # WebhookStatus; None for a site not connected yet
+    reason: str | None
+    action: str | None  # the step a person must take, when one must
+
+
+def webhook_state(site: Site) -> WebhookState:
+    if site.status != "connected" or site.webhook_status is None:
+        return WebhookState(None, None, None)
+    problem = site.webhook_problem or {}
+    return WebhookState(site.webhook_status, problem.get("reason"), problem.get("action"))
+
+
+def webhook_check(site: Site) -> Check:
+    state = webhook_state(site)
+    if state.status == WebhookStatus.NOT_REGISTERED:
+        return Check("webhook", False, "webhook_not_registered", f"{state.reason}. {state.action}")
+    if state.status == WebhookStatus.PENDING:
+        return Check("webhook", True, None, "the webhook is being registered by the worker")
+    if state.status == WebhookStatus.NOT_NEEDED:
+        return Check("webhook", True, None, "no project takes Jira's changes, so no webhook is needed yet")
+    return Check("webhook", True, None, "the webhook is registered in Jira")
+
+
 async def connection_test(
     container: Services, workspace_id: str, site_id: str, *, project: str | None, issue_type: str | None
 ) -> list[Check]:
     site = await run_db(container, lambda uow: get_site(uow, workspace_id, site_id))
     if site.status != "connected":
         return [Check("auth", False, "unauthorized", "the OAuth connection was not completed")]
-    return await container.connector.test(
+    checks = await container.connector.test(
         site_access(container, site), project=project or site.default_project, issue_type=issue_type
     )
+    return [*checks, webhook_check(site)]

@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jirabridge.errors import Conflict, Invalid, NotFound, Unauthorized
 from jirabridge.ids import new_secret
-from jirabridge.service import inbound, webhook_payloads
+from jirabridge.service import dynamic_webhooks, inbound, webhook_payloads
 from jirabridge.service.ports import Services
 from jirabridge.service.sites import get_site
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -202,6 +202,8 @@ def rotate_secret(container: Services, uow: UnitOfWork, workspace_id: str, site_
     secret = new_secret()
     stored: dict[str, Any] = container.secrets.open(site.credentials)
     site.credentials = container.secrets.seal({**stored, SECRET_KEY: secret})
+    # A webhook jirabridge registered gets the new secret from the worker within seconds.
+    dynamic_webhooks.follow_site(uow, container.clock.now(), site)
     uow.commit()
     log.info("webhook.secret_rotated site=%s", site.id)
     return site, secret

@@ -98,6 +98,15 @@ class Site(Base):
     # Jira will drop them unless refreshed. None while none is registered.
     webhook_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
     webhook_expires_at: Mapped[datetime | None]
+    # Where the site's webhook stands (domain/site_webhooks.py `WebhookStatus`) and, when it is not
+    # registered, `{"reason", "action"}`: why, and the step a person must take. API-token sites:
+    # `webhook_ids` holds the id of the admin webhook jirabridge registered.
+    webhook_status: Mapped[str | None] = mapped_column(String(20))
+    webhook_problem: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # The keys of the projects the site's account can see, as the worker last listed them
+    # (workers/site_projects.py); None until it has. Time entries find their site by them.
+    project_keys: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    projects_listed_at: Mapped[datetime | None]
 
 
 class UserConnection(Base):
@@ -172,6 +181,8 @@ class Operation(Base):
     issue_key: Mapped[str | None] = mapped_column(String(50))
     # What the handler reported with Done, kept for inspection (e.g. the id of what it created).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # W3C trace context of the request that queued it, so the worker's spans join its trace.
+    traceparent: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

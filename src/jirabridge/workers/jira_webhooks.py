@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from jirabridge import jira
 from jirabridge.domain import dynamic_webhooks as domain
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
+from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.service import dynamic_webhooks
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -106,6 +107,8 @@ class SyncWebhooks:
                 return  # disconnected meanwhile
             site.webhook_ids = ids or None
             site.webhook_expires_at = expires
+            site.webhook_status = (WebhookStatus.REGISTERED if ids else WebhookStatus.NOT_NEEDED).value
+            site.webhook_problem = None
             uow.commit()
 
         await run_db(self.container, save)

@@ -31,6 +31,7 @@ BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
     "jirabridge.workers.jira_worklogs",
     "jirabridge.workers.inbound_poll",
     "jirabridge.workers.jira_webhooks",
+    "jirabridge.workers.jira_admin_webhooks",
 )
 
 

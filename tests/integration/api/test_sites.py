@@ -174,7 +174,7 @@ async def test_connection_test_passes_and_names_each_failure(
 
     ok = await run({"project": "WEB", "issue_type": "Bug"})
     assert ok["ok"] is True
-    assert [c["check"] for c in ok["checks"]] == ["reach", "auth", "project", "issue_type"]  # type: ignore[attr-defined]
+    assert [c["check"] for c in ok["checks"]] == ["reach", "auth", "project", "issue_type", "webhook"]  # type: ignore[attr-defined]
 
     def failure(result: dict[str, object]) -> tuple[str, str]:
         failed = [c for c in result["checks"] if not c["ok"]]  # type: ignore[attr-defined]

@@ -66,6 +66,8 @@ EXPECTED = {
     "Worklog",
     "WorklogChange",
     "WorklogChanges",
+    "AdminWebhook",
+    "AdminWebhookSpec",
     "Webhook",
     "WebhookRegistration",
     "WebhookSpec",

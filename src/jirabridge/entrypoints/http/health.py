@@ -19,12 +19,14 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, Select, func, select, text
+from sqlalchemy.orm import Session
 
 from jirabridge.bootstrap import Container
+from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.entrypoints.http.problems import problem
 from jirabridge.storage import events, migrate, outbox
-from jirabridge.storage.tables import Operation
+from jirabridge.storage.tables import Operation, Site
 
 log = logging.getLogger("jirabridge.health")
 
@@ -62,7 +64,29 @@ def readyz(request: Request) -> Any:
             "Service unavailable",
             "the database is not at the newest migration: run `jirabridge migrate`",
         )
-    return JSONResponse({"status": "ready", "checks": {"database": "ok", "migrations": "current"}})
+    checks = {"database": "ok", "migrations": "current", "webhooks": _webhooks_check(engine)}
+    return JSONResponse({"status": "ready", "checks": checks})
+
+
+def _webhooks_check(engine: Engine) -> str:
+    """Sites whose webhook Jira refused: inbound sync gets nothing but polls there until a person acts.
+    Reported, not a reason to be unready (the service itself works)."""
+    with Session(engine) as session:
+        count = int(session.scalar(_not_registered()) or 0)
+    if not count:
+        return "ok"
+    return (
+        f"not_registered: {count} connected site(s) without a webhook; GET /api/v1/sites shows each "
+        "site's webhook.action"
+    )
+
+
+def _not_registered() -> Select[int]:
+    return (
+        select(func.count())
+        .select_from(Site)
+        .where(Site.status == "connected", Site.webhook_status == WebhookStatus.NOT_REGISTERED.value)
+    )
 
 
 def _gauge(name: str, documentation: str, label: str, counts: Iterable[tuple[str, int]]) -> GaugeMetricFamily:
@@ -85,6 +109,7 @@ class StorageCollector(Collector):
             GaugeMetricFamily("jirabridge_outbox_operations", "", labels=["status"]),
             GaugeMetricFamily("jirabridge_outbox_periodic_operations", "", labels=["status"]),
             GaugeMetricFamily("jirabridge_outbox_failed_operations", "", labels=["reason"]),
+            GaugeMetricFamily("jirabridge_site_webhooks", "", labels=["status"]),
             CounterMetricFamily("jirabridge_events", ""),
         ]
 
@@ -100,6 +125,11 @@ class StorageCollector(Collector):
                     .group_by(Operation.reason)
                 ).all()
                 recorded = events.last_seq(uow.session)
+                webhooks = uow.session.execute(
+                    select(Site.webhook_status, func.count())
+                    .where(Site.status == "connected")
+                    .group_by(Site.webhook_status)
+                ).all()
         except Exception as error:
             log.warning("metrics.database_unreachable error=%s", type(error).__name__)
             up.add_metric([], 0)
@@ -126,6 +156,12 @@ class StorageCollector(Collector):
             ((r or "unknown", int(c)) for r, c in by_reason),
         )
         yield CounterMetricFamily("jirabridge_events", "Events recorded in the feed.", value=recorded)
+        yield _gauge(
+            "jirabridge_site_webhooks",
+            "Connected sites by where their webhook stands (registered, not_registered, pending, not_needed)",
+            "status",
+            ((s or "unknown", int(c)) for s, c in webhooks),
+        )
 
 
 @router.get("/metrics", response_class=Response)

@@ -56,6 +56,7 @@ def _time(moment: datetime | None) -> str | None:
 
 def site_json(container: Container, site: Site) -> dict[str, Any]:
     """A site as the API shows it. No secret, ever."""
+    webhook = sites.webhook_state(site)
     return {
         "id": site.id,
         "url": site.url,
@@ -74,6 +75,9 @@ def site_json(container: Container, site: Site) -> dict[str, Any]:
                 if site.auth_type == "oauth" and site.webhook_expires_at
                 else None
             ),
+            "status": webhook.status,
+            "reason": webhook.reason,
+            "action": webhook.action,
         },
         "created_at": _time(site.created_at),
     }
