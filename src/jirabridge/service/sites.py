@@ -310,4 +310,5 @@ async def connection_test(
     checks = await container.connector.test(
         site_access(container, site), project=project or site.default_project, issue_type=issue_type
     )
-    return [*checks, webhook_check(site)]
+    # The webhook check reads what the worker learned from Jira; after a failed check it says nothing.
+    return [*checks, webhook_check(site)] if all(c.ok for c in checks) else checks
