@@ -14,6 +14,10 @@ from datetime import datetime
 from jirabridge.domain import mappings
 
 INBOUND_MODES = ("two_way", "inbound")  # modes of status/assignee/comment sync that take Jira's changes
+# Why a change Jira reported was not applied (the webhook's answer and log say so).
+STATUS_OFF = "status sync inbound off"
+ASSIGNEE_OFF = "assignee sync inbound off"
+COMMENTS_OFF = "comment sync inbound off"
 
 
 @dataclass(frozen=True)
@@ -122,3 +126,27 @@ def is_stale(seen: datetime | None, updated: datetime) -> bool:
 def status_changed(known: str | None, reported: str | None) -> bool:
     """Jira reports a status other than the one jirabridge last saw (its own moves included)."""
     return reported is not None and not mappings.same_name(known, reported)
+
+
+def status_inbound_switched_on(before: Mapping[str, object] | None, after: Mapping[str, object]) -> bool:
+    """A project's settings start taking Jira's status changes (`status_sync` moved to two_way or
+    inbound from outbound, comment or off). Changes Jira reported meanwhile were recorded on the links
+    but not applied, and some may never have been reported at all: the items need a catch-up from
+    Jira's current status. New settings (`before` None) switch nothing on: a project without settings
+    already takes Jira's status changes (the default is two_way)."""
+    if before is None:
+        return False
+    return not project_sync(before).status_inbound and project_sync(after).status_inbound
+
+
+def catch_up_status(
+    mapping: mappings.StatusMapping, item_status: str | None, jira_status: str | None, category: str | None
+) -> str | None:
+    """The host status an item takes to converge on its issue's current Jira status, or None when it
+    already corresponds (its status is the mapped one, or maps out to Jira's) or nothing maps."""
+    target = mappings.inbound_status(mapping, jira_status, category)
+    if target is None or target == item_status:
+        return None
+    if mappings.same_name(mappings.outbound_status(mapping, item_status), jira_status):
+        return None  # e.g. `New` and `Open` both map to `To Do`: `New` is in step already
+    return target

@@ -21,12 +21,18 @@ What is applied, per linked issue:
 - comments (`comment_sync` inbound/two_way): a Jira comment created after the link appears on every
   linked item once; edits update it; comments jirabridge wrote are recognised and skipped;
 - a deleted issue breaks its links.
-Every change emits an event (source `jira`) on the feed and to the host callback.
+Every change emits an event (source `jira`) on the feed and to the host callback. A change whose
+parts the project's settings take none of (a status while status sync is not inbound) is `skipped`
+with the reason, for the webhook's answer and log; a status is still recorded on the links.
+
+A catch-up (`catch_up=True`, workers/inbound_catch_up.py, when status sync is switched on) hands in
+an issue's current state: its status is applied to every item not already in step with it
+(`domain.inbound.catch_up_status`), even when that status is the one the links recorded.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,9 +63,38 @@ BROKEN = "broken"
 COMMENT_GRACE = timedelta(minutes=1)
 
 
-def receive(uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *, source: str) -> bool:
-    """Apply `change` now, or queue it behind outbound work on its issue. Returns True when applied
-    now. The caller commits."""
+@dataclass(frozen=True)
+class Received:
+    """What became of a change: queued behind outbound work (`deferred`), or applied now — or
+    `skipped`, with why, when the project's settings take none of what it brought."""
+
+    deferred: bool = False
+    skipped: str | None = None
+
+
+@dataclass
+class _Parts:
+    """What the parts of one change came to, for `Received.skipped`."""
+
+    changed: bool = False
+    skipped: list[str] = field(default_factory=list)
+
+    def result(self) -> Received:
+        return Received(skipped="; ".join(self.skipped) if self.skipped and not self.changed else None)
+
+
+def receive(
+    uow: UnitOfWork,
+    now: datetime,
+    site: Site,
+    change: domain.Change,
+    *,
+    source: str,
+    catch_up: bool = False,
+) -> Received:
+    """Apply `change` now, or queue it behind outbound work on its issue. The caller commits.
+    `catch_up`: `change` is the issue's current state read to catch up (`catch_up_status`), applied
+    even when its status is the one already recorded."""
     key = issue_key_of(change)
     ordering_key = f"issue:{site.id}:{key}"
     busy = uow.session.scalar(
@@ -68,26 +103,48 @@ def receive(uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *
         )
     )
     if busy:
+        payload: dict[str, Any] = {"site_id": site.id, "source": source, "change": encode(change)}
+        if catch_up:
+            payload["catch_up"] = True
         outbox.enqueue(
             uow.session,
             workspace_id=site.workspace_id,
             kind=APPLY_KIND,
-            payload={"site_id": site.id, "source": source, "change": encode(change)},
+            payload=payload,
             ordering_key=ordering_key,
             now=now,
             site_id=site.id,
             issue_key=key,
         )
-        return False
-    apply(uow, now, site, change, source=source)
-    return True
+        return Received(deferred=True)
+    return apply(uow, now, site, change, source=source, catch_up=catch_up)
+
+
+def linked_issue_keys(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> list[str]:
+    """The issues of `project` that items are linked to (broken links aside), for a catch-up."""
+    # `WEB-` up to `WEB.` ('.' follows '-'): the project's keys, through the (site, issue key) index.
+    query = (
+        select(Link.issue_key)
+        .where(
+            Link.workspace_id == workspace_id,
+            Link.site_id == site_id,
+            Link.issue_key > f"{project}-",
+            Link.issue_key < f"{project}.",
+            Link.sync_state != BROKEN,
+        )
+        .distinct()
+        .order_by(Link.issue_key)
+    )
+    return [key for key in uow.session.scalars(query) if key is not None and project_of(key) == project]
 
 
 def issue_key_of(change: domain.Change) -> str:
     return change.issue_key if isinstance(change, domain.CommentChanged) else change.key
 
 
-def apply(uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *, source: str) -> None:
+def apply(
+    uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *, source: str, catch_up: bool = False
+) -> Received:
     key = issue_key_of(change)
     links = [
         lk
@@ -95,25 +152,25 @@ def apply(uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *, 
         if lk.sync_state != BROKEN
     ]
     if not links:
-        return
+        return Received()
     if isinstance(change, domain.IssueDeleted):
         _deleted(uow, now, site, key, links)
-        return
+        return Received()
     sync = domain.project_sync(project_settings(uow, site.workspace_id, site.id, project_of(key)))
+    parts = _Parts()
     if isinstance(change, domain.CommentChanged):
-        if sync.comment_inbound:
-            _comment(uow, now, site, key, links, change.comment)
-        return
+        _comments(uow, now, site, key, links, (change.comment,), sync, parts)
+        return parts.result()
     seen = max((_aware(lk.jira_updated_at) for lk in links if lk.jira_updated_at), default=None)
     if not domain.is_stale(seen, change.updated):
-        _status(uow, now, site, key, links, change, sync)
+        _status(uow, now, site, key, links, change, sync, parts, catch_up=catch_up)
         if change.has_assignee:
-            _assignee(uow, now, site, key, links, change, sync)
+            _assignee(uow, now, site, key, links, change, sync, parts)
         for link in links:
             link.jira_updated_at = change.updated
-    if change.comments is not None and sync.comment_inbound:
-        for comment in change.comments:
-            _comment(uow, now, site, key, links, comment)
+    if change.comments is not None:
+        _comments(uow, now, site, key, links, change.comments, sync, parts)
+    return parts.result()
 
 
 # -- status ----------------------------------------------------------------------------------------
@@ -127,22 +184,34 @@ def _status(
     links: list[Link],
     change: domain.IssueSnapshot,
     sync: domain.ProjectSync,
+    parts: _Parts,
+    *,
+    catch_up: bool,
 ) -> None:
-    known = links[0].jira_status
-    if not domain.status_changed(known, change.status):
+    changed = domain.status_changed(links[0].jira_status, change.status)
+    if not changed and not catch_up:
         return
     for link in links:
         link.jira_status = change.status
         link.jira_status_category = change.status_category
-        if link.sync_state == "failed" and (link.last_error or "").startswith("transition_not_allowed"):
+        if (
+            changed
+            and link.sync_state == "failed"
+            and (link.last_error or "").startswith("transition_not_allowed")
+        ):
             link.sync_state, link.last_error = "synced", None
     if not sync.status_inbound:
-        return
-    target = mappings.inbound_status(sync.mapping, change.status, change.status_category)
-    if target is None:
+        # Recorded (outbound moves need to know where the issue is) but not applied: switching
+        # inbound on again catches up (`catch_up_status`).
+        if changed:
+            parts.skipped.append(domain.STATUS_OFF)
         return
     for item in _items(uow, links):
-        if item.status == target:
+        if catch_up:
+            target = domain.catch_up_status(sync.mapping, item.status, change.status, change.status_category)
+        else:
+            target = mappings.inbound_status(sync.mapping, change.status, change.status_category)
+        if target is None or item.status == target:
             continue
         if item.status_changed_at is not None and _aware(item.status_changed_at) > change.updated:
             continue  # the host changed it after Jira did: the host's change wins and is pushed out
@@ -159,6 +228,7 @@ def _status(
             "item.status_changed",
             {"from": previous, "to": target, "jira_status": change.status, "jira_user": _user(change.actor)},
         )
+        parts.changed = True
         _push_to_other_issues(uow, now, item, site.id, key)
 
 
@@ -183,6 +253,7 @@ def _assignee(
     links: list[Link],
     change: domain.IssueSnapshot,
     sync: domain.ProjectSync,
+    parts: _Parts,
 ) -> None:
     account = change.assignee.account_id if change.assignee else None
     if all(link.jira_assignee == account for link in links):
@@ -190,6 +261,7 @@ def _assignee(
     for link in links:
         link.jira_assignee = account
     if not sync.assignee_inbound:
+        parts.skipped.append(domain.ASSIGNEE_OFF)
         return
     host_user = None if change.assignee is None else host_user_for(uow, site, change.assignee)
     for item in _items(uow, links):
@@ -205,6 +277,7 @@ def _assignee(
         if change.assignee is not None and host_user is None:
             data["unmapped"] = True
         _event(uow, now, site, key, item, "item.assignee_changed", data)
+        parts.changed = True
 
 
 def host_user_for(uow: UnitOfWork, site: Site, user: domain.JiraUser) -> str | None:
@@ -234,6 +307,26 @@ def host_user_for(uow: UnitOfWork, site: Site, user: domain.JiraUser) -> str | N
 # -- comments --------------------------------------------------------------------------------------
 
 
+def _comments(
+    uow: UnitOfWork,
+    now: datetime,
+    site: Site,
+    key: str,
+    links: list[Link],
+    comments: tuple[domain.CommentSnapshot, ...],
+    sync: domain.ProjectSync,
+    parts: _Parts,
+) -> None:
+    if not comments:
+        return
+    if not sync.comment_inbound:
+        parts.skipped.append(domain.COMMENTS_OFF)
+        return
+    for comment in comments:
+        if _comment(uow, now, site, key, links, comment):
+            parts.changed = True
+
+
 def _comment(
     uow: UnitOfWork,
     now: datetime,
@@ -241,15 +334,16 @@ def _comment(
     key: str,
     links: list[Link],
     comment: domain.CommentSnapshot,
-) -> None:
+) -> bool:
+    """Add or update the comment on the items; True when something changed."""
     ref = uow.session.get(JiraCommentRef, (site.id, comment.id))
     if ref is not None and ref.source != "jira":
-        return  # jirabridge wrote it: never sent back
+        return False  # jirabridge wrote it: never sent back
     jira_ref = f"{site.id}:{comment.id}"
     if ref is None:
         linked_at = min(_aware(lk.linked_at) for lk in links)
         if comment.created < linked_at - COMMENT_GRACE:
-            return  # older than the link: history, not a change
+            return False  # older than the link: history, not a change
         uow.session.add(
             JiraCommentRef(
                 workspace_id=site.workspace_id,
@@ -276,9 +370,10 @@ def _comment(
             )
             uow.session.add(stored)
             _event(uow, now, site, key, item, "item.comment_added", _comment_data(stored, comment))
-        return
+        return True
     if ref.jira_updated_at is not None and comment.updated <= _aware(ref.jira_updated_at):
-        return
+        return False
+    changed = False
     ref.jira_updated_at = comment.updated
     copies = uow.session.scalars(
         select(ItemComment).where(
@@ -291,8 +386,10 @@ def _comment(
         stored.body = comment.body
         stored.updated_at = comment.updated
         owner = uow.session.get(Item, (site.workspace_id, stored.item_type, stored.item_id))
+        changed = True
         if owner is not None:
             _event(uow, now, site, key, owner, "item.comment_updated", _comment_data(stored, comment))
+    return changed
 
 
 def _comment_data(stored: ItemComment, comment: domain.CommentSnapshot) -> dict[str, Any]:

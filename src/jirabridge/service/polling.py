@@ -5,19 +5,28 @@ A project with any inbound sync (status, assignee or comments taking Jira's chan
 kept in step with the project settings in the same transaction that stores them. Switching inbound
 sync off removes the schedule but keeps the watermark, so switching it on again catches up on
 everything changed meanwhile.
+
+The watermark alone does not catch up on status: while status sync was not inbound, Jira's status
+changes that did arrive (by webhook, or by a poll for assignees or comments) were recorded on the
+links without being applied, and a change made while jirabridge was down may never arrive. So when
+status sync is switched (back) on, an `inbound.catch_up` operation reads the current status of every
+linked issue of the project from Jira (workers/inbound_catch_up.py) and the items converge on it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from jirabridge.domain.inbound import project_sync
+from jirabridge.domain.inbound import project_sync, status_inbound_switched_on
 from jirabridge.errors import NotFound
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage import schedules
+from jirabridge.storage import outbox, schedules
 from jirabridge.storage.tables import ProjectSettings
 
 POLL_KIND = "inbound.poll"
+CATCH_UP_KIND = "inbound.catch_up"
 DEFAULT_INTERVAL_S = 300
 DRIFT_PREFIX = "worklogs:drift:"  # service/time_entries.py: the sites' worklog drift checks
 
@@ -26,10 +35,24 @@ def schedule_key(site_id: str, project: str) -> str:
     return f"poll:{site_id}:{project}"
 
 
-def follow_settings(uow: UnitOfWork, now: datetime, row: ProjectSettings) -> None:
-    """Add, change or remove the project's poll schedule to match its settings (caller commits)."""
+def follow_settings(
+    uow: UnitOfWork, now: datetime, row: ProjectSettings, previous: Mapping[str, Any] | None = None
+) -> None:
+    """Add, change or remove the project's poll schedule to match its settings, and catch up on
+    Jira's statuses when status sync is switched on (`previous`: the settings replaced, None for new
+    ones). The caller commits."""
     key = schedule_key(row.site_id, row.project_key)
     settings = dict(row.settings or {})
+    if status_inbound_switched_on(previous, settings):
+        outbox.enqueue(
+            uow.session,
+            workspace_id=row.workspace_id,
+            kind=CATCH_UP_KIND,
+            payload={"site_id": row.site_id, "project": row.project_key},
+            ordering_key=f"catch_up:{row.site_id}:{row.project_key}",
+            now=now,
+            site_id=row.site_id,
+        )
     if not project_sync(settings).any_inbound:
         schedules.remove(uow.session, key)
         return

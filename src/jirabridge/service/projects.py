@@ -124,6 +124,7 @@ async def put_project(
         _check_room(uow, fresh, meta.key)
         row = _row(uow, workspace_id, site_id, meta.key)
         created = row is None
+        previous = None if row is None else dict(row.settings or {})
         now = services.clock.now()
         if row is None:
             row = ProjectSettings(
@@ -132,7 +133,7 @@ async def put_project(
             uow.session.add(row)
         row.settings = settings
         row.updated_at = now
-        polling.follow_settings(uow, now, row)
+        polling.follow_settings(uow, now, row, previous)
         dynamic_webhooks.follow_site(uow, now, fresh)
         uow.commit()
         return _view(row), created

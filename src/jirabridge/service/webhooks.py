@@ -14,7 +14,9 @@ writes nothing unless every step passes:
    (Jira delivers at least once and keeps the identifier across retries): answered, not applied;
 4. the payload becomes an inbound change (service/webhook_payloads.py) handed to `inbound.receive`,
    which applies it now or queues it behind the issue's outbound work. No Jira call is made, so the
-   answer is fast; an event jirabridge does not use is answered and ignored.
+   answer is fast; an event jirabridge does not use is answered and ignored; a change the project's
+   settings take nothing of (its status while status sync is not inbound) is answered `skipped` with
+   the reason.
 
 Identifiers are kept for `DEDUP_WINDOW` (Jira retries for hours, not days); older rows are pruned
 while deliveries are recorded, at most once per `PRUNE_EVERY_S` seconds per app.
@@ -32,6 +34,7 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,7 +62,17 @@ JWT_LEEWAY_S = 30  # clock skew between Atlassian and us
 MAX_IDENTIFIER = 200  # the column's size
 
 # What a delivery came to (the `outcome` label of the metric, the `status` of the answer).
-APPLIED, DEFERRED, DUPLICATE, IGNORED = "applied", "deferred", "duplicate", "ignored"
+APPLIED, DEFERRED, DUPLICATE, IGNORED, SKIPPED = "applied", "deferred", "duplicate", "ignored", "skipped"
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What a delivery came to: `outcome`, and for `skipped` why (the project's settings take none
+    of what it brought, e.g. `status sync inbound off`)."""
+
+    outcome: str
+    site_id: str | None
+    reason: str | None = None
 
 
 def webhook_url(public_url: str, token: str) -> str:
@@ -90,8 +103,8 @@ def take_delivery(
     headers: Mapping[str, str],
     body: bytes,
     prune: bool = False,
-) -> tuple[str, str | None]:
-    """Verify, deduplicate and apply one delivery; commits. Returns (outcome, site id). Raises
+) -> Taken:
+    """Verify, deduplicate and apply one delivery; commits. Returns what it came to. Raises
     NotFound, Unauthorized or Invalid having written nothing. `headers` must be case-insensitive
     (Starlette's are)."""
     site = uow.session.scalar(select(Site).where(Site.webhook_token == token))
@@ -103,7 +116,7 @@ def take_delivery(
     if len(identifier) > MAX_IDENTIFIER:
         raise Invalid.field("X-Atlassian-Webhook-Identifier", f"longer than {MAX_IDENTIFIER} characters")
     if identifier and uow.session.get(WebhookDelivery, (site.id, identifier)) is not None:
-        return DUPLICATE, site.id
+        return Taken(DUPLICATE, site.id)
     try:
         payload = json.loads(body) if body else {}
     except ValueError:
@@ -122,17 +135,27 @@ def take_delivery(
             uow.session.flush()
         except IntegrityError:
             uow.session.rollback()
-            return DUPLICATE, site.id
-    outcome = IGNORED
+            return Taken(DUPLICATE, site.id)
+    taken = Taken(IGNORED, site.id)
     if change is not None:
-        outcome = APPLIED if inbound.receive(uow, now, site, change, source="webhook") else DEFERRED
+        received = inbound.receive(uow, now, site, change, source="webhook")
+        if received.deferred:
+            taken = Taken(DEFERRED, site.id)
+        elif received.skipped:
+            taken = Taken(SKIPPED, site.id, received.skipped)
+        else:
+            taken = Taken(APPLIED, site.id)
     if prune:
         prune_deliveries(uow, now)
     uow.commit()
     log.info(
-        "webhook.received site=%s event=%s outcome=%s", site.id, webhook_payloads.event_name(payload), outcome
+        "webhook.received site=%s event=%s outcome=%s%s",
+        site.id,
+        webhook_payloads.event_name(payload),
+        taken.outcome,
+        f' reason="{taken.reason}"' if taken.reason else "",
     )
-    return outcome, site.id
+    return taken
 
 
 def _verify(container: Services, site: Site, headers: Mapping[str, str], body: bytes) -> None:

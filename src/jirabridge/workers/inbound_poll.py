@@ -161,7 +161,7 @@ class Poll:
             if site is None or site.workspace_id != workspace_id:
                 return 0
             now = self.container.clock.now()
-            applied = sum(inbound.receive(uow, now, site, c, source="poll") for c in changes)
+            applied = sum(not inbound.receive(uow, now, site, c, source="poll").deferred for c in changes)
             uow.commit()
             return applied
 
@@ -189,7 +189,8 @@ class ApplyDeferred:
             site = uow.session.get(Site, site_id)
             if site is None or site.workspace_id != job.workspace_id:
                 return False
-            inbound.apply(uow, self.container.clock.now(), site, change, source=source)
+            catch_up = bool(job.payload.get("catch_up"))
+            inbound.apply(uow, self.container.clock.now(), site, change, source=source, catch_up=catch_up)
             uow.commit()
             return True
 

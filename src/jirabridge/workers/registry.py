@@ -30,6 +30,7 @@ BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
     "jirabridge.workers.jira_handlers",
     "jirabridge.workers.jira_worklogs",
     "jirabridge.workers.inbound_poll",
+    "jirabridge.workers.inbound_catch_up",
     "jirabridge.workers.jira_webhooks",
     "jirabridge.workers.jira_admin_webhooks",
 )

@@ -314,6 +314,116 @@ async def test_unused_events_are_answered_and_old_identifiers_pruned(
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body"
 
 
+# --- status changes while inbound status sync is off -----------------------------------------------
+# The project polls comments every hour (its first poll ran when it was set up), so a change reaches
+# jirabridge by webhook, by a reconcile, or — switching status sync back on — by the catch-up alone.
+
+
+async def status_sync(host: Host, mode: str) -> None:
+    answer = await host.call(
+        "PUT", f"/api/v1/sites/{host.site_id}/projects/WEB", INBOUND | {"status_sync": mode}
+    )
+    assert answer.status_code == 200, answer.text
+    await host.settle()
+
+
+def jira_status(host: Host, key: str) -> str:
+    return str(host.emulator.state.emulator.sites["acme"].issue_by_ref(key).status)
+
+
+async def assert_caught_up(host: Host, key: str) -> None:
+    assert await host.status("e-1") == "Open"  # not applied while off
+    await status_sync(host, "two_way")
+    assert await host.status("e-1") == "Acknowledged"
+    [event] = await host.events("item.status_changed")
+    assert (event["source"], event["issue_key"]) == ("jira", key)
+    assert event["data"]["from"] == "Open" and event["data"]["to"] == "Acknowledged"
+    assert event["data"]["jira_status"] == "In Progress"
+    assert jira_status(host, key) == "In Progress"  # nothing moved Jira back
+
+
+async def test_a_status_change_delivered_while_inbound_is_off_is_skipped_then_caught_up(
+    host: Host, alice: httpx.AsyncClient
+) -> None:
+    key = await host.ticket("e-1")
+    secret = await host.admin_webhook()
+    await status_sync(host, "outbound")
+    await host.control("POST", "/_emulator/webhooks/faults", {"drop_next": 1})  # kept, sent below
+    await move(alice, key, "In Progress")
+    await host.settle()
+    [delivery] = host.deliveries()
+    answer = await resend(host, delivery, {"X-Hub-Signature": sign(secret, delivery.body.encode())})
+    assert answer.json() == {"status": "skipped", "reason": "status sync inbound off"}
+    assert (await host.metric("skipped"), await host.metric("applied")) == (1.0, 0.0)
+    link = (await host.call("GET", "/api/v1/items/error/e-1")).json()["links"][0]
+    assert link["jira_status"] == "In Progress"  # known, for outbound moves
+    await assert_caught_up(host, key)
+
+
+async def test_a_status_change_polled_while_inbound_is_off_is_caught_up(
+    host: Host, alice: httpx.AsyncClient
+) -> None:
+    key = await host.ticket("e-1")
+    await status_sync(host, "off")
+    await move(alice, key, "In Progress")
+    reconcile = await host.call("POST", "/api/v1/sync/reconcile", {"site": host.site_id, "project": "WEB"})
+    assert reconcile.status_code == 202  # comments are polled: the poll sees the status too
+    await host.settle()
+    link = (await host.call("GET", "/api/v1/items/error/e-1")).json()["links"][0]
+    assert link["jira_status"] == "In Progress"
+    await assert_caught_up(host, key)
+
+
+async def test_a_status_change_never_reported_is_caught_up_from_jira(
+    host: Host, alice: httpx.AsyncClient
+) -> None:
+    # No webhook is set up and the next poll is an hour away: only reading Jira finds the change.
+    key = await host.ticket("e-1")
+    await status_sync(host, "outbound")
+    await move(alice, key, "In Progress")
+    await host.settle()
+    link = (await host.call("GET", "/api/v1/items/error/e-1")).json()["links"][0]
+    assert link["jira_status"] == "To Do"
+    await assert_caught_up(host, key)
+
+
+async def test_switching_status_sync_on_leaves_items_that_are_in_step_alone(
+    host: Host, alice: httpx.AsyncClient
+) -> None:
+    key = await host.ticket("e-1")
+    await status_sync(host, "outbound")
+    # The host moved on after Jira's change: its change wins, and was pushed out already.
+    await move(alice, key, "In Progress")
+    answer = await host.call("PUT", "/api/v1/items/error/e-2", {"title": "e-2", "status": "Fixed"})
+    assert answer.status_code == 201
+    await host.call("PUT", "/api/v1/items/error/e-1", {"title": "e-1", "status": "Fixed"})
+    await host.settle()
+    assert jira_status(host, key) == "Done"
+    await status_sync(host, "two_way")
+    assert await host.status("e-1") == "Fixed"
+    assert await host.events("item.status_changed") == []
+
+
+async def test_a_comment_delivered_while_comment_sync_is_off_is_skipped(
+    host: Host, alice: httpx.AsyncClient
+) -> None:
+    key = await host.ticket("e-1")
+    secret = await host.admin_webhook()
+    answer = await host.call(
+        "PUT", f"/api/v1/sites/{host.site_id}/projects/WEB", INBOUND | {"comment_sync": "outbound"}
+    )
+    assert answer.status_code == 200, answer.text
+    await host.settle()
+    await host.control("POST", "/_emulator/webhooks/faults", {"drop_next": 1})
+    posted = await alice.post(f"/rest/api/3/issue/{key}/comment", json={"body": adf("Seen on prod")})
+    assert posted.status_code == 201, posted.text
+    await host.settle()
+    [delivery] = host.deliveries()
+    answer = await resend(host, delivery, {"X-Hub-Signature": sign(secret, delivery.body.encode())})
+    assert answer.json() == {"status": "skipped", "reason": "comment sync inbound off"}
+    assert (await host.call("GET", "/api/v1/items/error/e-1/comments")).json()["comments"] == []
+
+
 # --- the admin webhook secret ----------------------------------------------------------------------
 
 

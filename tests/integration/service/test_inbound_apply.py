@@ -41,9 +41,9 @@ class World:
         with self.container.uow() as uow:
             site = uow.session.get(Site, self.site_id)
             assert site is not None
-            applied = inbound.receive(uow, now or at(100), site, change, source="webhook")
+            received = inbound.receive(uow, now or at(100), site, change, source="webhook")
             uow.commit()
-            return applied
+            return not received.deferred
 
     def item(self, item_id: str) -> Item:
         with self.container.uow() as uow:

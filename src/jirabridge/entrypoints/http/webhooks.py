@@ -31,7 +31,7 @@ class _State:
     def __init__(self, registry: CollectorRegistry | None) -> None:
         self.deliveries = Counter(
             "jirabridge_webhook_deliveries",
-            "Jira webhook deliveries received, by outcome (applied, deferred, duplicate, ignored, "
+            "Jira webhook deliveries received, by outcome (applied, deferred, skipped, duplicate, ignored, "
             "unauthorized, unknown_site, invalid).",
             ["outcome"],
             registry=registry,
@@ -67,19 +67,22 @@ async def receive_webhook(site_token: str, request: Request, services: Services)
     headers = request.headers
     prune = state.pruner.due()
 
-    def take(uow: UnitOfWork) -> tuple[str, str | None]:
+    def take(uow: UnitOfWork) -> webhooks.Taken:
         return webhooks.take_delivery(
             services, uow, token=site_token, headers=headers, body=body, prune=prune
         )
 
     try:
-        outcome, _ = await run_db(services, take)
+        taken = await run_db(services, take)
     except JirabridgeError as exc:
         label = {NotFound: "unknown_site", Unauthorized: "unauthorized"}.get(type(exc), "invalid")
         state.deliveries.labels(label).inc()
         raise
-    state.deliveries.labels(outcome).inc()
-    return {"status": outcome}
+    state.deliveries.labels(taken.outcome).inc()
+    answer: dict[str, Any] = {"status": taken.outcome}
+    if taken.reason:
+        answer["reason"] = taken.reason
+    return answer
 
 
 @router.post("/api/v1/sites/{site_id}/webhook-secret", tags=["sites"])
