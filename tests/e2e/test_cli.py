@@ -6,8 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -98,3 +100,40 @@ def test_operator_creates_a_workspace_and_key_and_rotates_the_secret_key(tmp_pat
     assert SecretBox(new_key).open(sealed) == {"secret": "s3cret-callback-secret"}
     with pytest.raises(SecretKeyError):
         SecretBox(old_key).open(sealed)
+
+
+def test_serve_access_log_redacts_the_oauth_code_and_state_and_carries_the_request_id(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "JIRABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'jb.db'}",
+        "JIRABRIDGE_SECRET_KEY": SecretBox.generate_key(),
+    }
+    assert _cli("migrate", env=env).returncode == 0
+    port = _free_port()
+    command = [sys.executable, "-m", "jirabridge.entrypoints.cli", "serve", "--port", str(port)]
+    server = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        answer = httpx.get(
+            f"{base}/oauth/callback?code=AUTHCODE4242&state=STATE9191&x=1",
+            headers={"X-Request-ID": "e2e-callback-1"},
+        )
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert answer.status_code == 422 and answer.headers["X-Request-ID"] == "e2e-callback-1"
+    assert "AUTHCODE4242" not in answer.text and "STATE9191" not in answer.text
+    line = next(line for line in out.splitlines() if "/oauth/callback" in line)
+    assert "GET /oauth/callback?code=REDACTED&state=REDACTED&x=1 HTTP/1.1" in line, line
+    assert '" 422 ' in line and line.endswith(" request_id=e2e-callback-1"), line
+    for secret in ("AUTHCODE4242", "STATE9191"):
+        assert secret not in out and secret not in err

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from jirabridge import __version__
 from jirabridge.workers.runner import DEFAULT_CONCURRENCY
+
+if TYPE_CHECKING:
+    from jirabridge.bootstrap import Container
 
 app = typer.Typer(help="jirabridge: a Jira Cloud integration service.", no_args_is_help=True)
 
@@ -18,21 +22,65 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, *, request_ids: bool = False) -> None:
     import logging
 
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from jirabridge.request_context import RequestIdFilter
+
+    line = "%(asctime)s %(levelname)s %(name)s %(message)s" + (" request_id=%(request_id)s" * request_ids)
+    logging.basicConfig(level=level.upper(), format=line)
+    if request_ids:  # the service's logs say which request they belong to
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RequestIdFilter())
+
+
+def _keys(container: Container) -> str | None:
+    key = container.settings.secret_key
+    return key.get_secret_value() if key else None
+
+
+def _refuse(container: Container, message: str) -> typer.Exit:
+    """One line on stderr, no traceback, exit code 2: what the operator must do."""
+    container.close()
+    typer.echo(f"jirabridge: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _check_secret_key(container: Container, *, strict: bool) -> None:
+    """Refuse to run with a JIRABRIDGE_SECRET_KEY that cannot read the stored secrets: running would
+    fail on every old secret and encrypt new ones that the right key cannot read. Unless `strict`, a
+    database that cannot be read yet (down, or not migrated) is left to /readyz to report."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from jirabridge.secrets_box import SecretKeyError
+    from jirabridge.service.secrets import ensure_key_check
+
+    try:
+        with container.uow() as uow:
+            ensure_key_check(uow, _keys(container), container.clock.now())
+    except SecretKeyError as exc:
+        raise _refuse(container, str(exc)) from None
+    except SQLAlchemyError as exc:
+        if strict:
+            raise
+        typer.echo(f"jirabridge: the secret key was not checked: {type(exc).__name__}", err=True)
 
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (JIRABRIDGE_DATABASE_URL) to the newest version."""
+    """Create or upgrade the database schema (JIRABRIDGE_DATABASE_URL) to the newest version, and
+    record a check of JIRABRIDGE_SECRET_KEY (refuses a key that cannot read the stored secrets)."""
+    from sqlalchemy import inspect
+
     from jirabridge.bootstrap import build
     from jirabridge.storage.migrate import upgrade
 
     container = build()
     try:
+        if inspect(container.engine).has_table("secret_key_checks"):
+            _check_secret_key(container, strict=True)  # before changing anything
         upgrade(container.engine)
+        _check_secret_key(container, strict=True)
     finally:
         container.close()
     typer.echo("database schema is up to date")
@@ -57,6 +105,7 @@ def worker(
 
     _configure_logging(log_level)
     container = build()
+    _check_secret_key(container, strict=False)
     options = WorkerOptions(concurrency=concurrency, lease_s=lease_s, poll_s=poll_s, once=once)
     try:
         run_worker(container, options, metrics_port=metrics_port, max_attempts=max_attempts)
@@ -74,12 +123,20 @@ def serve(
     import uvicorn
 
     from jirabridge.bootstrap import build
+    from jirabridge.entrypoints.http.access_log import uvicorn_log_config
     from jirabridge.entrypoints.http.app import create_app
 
-    _configure_logging(log_level)
+    _configure_logging(log_level, request_ids=True)
     container = build()
+    _check_secret_key(container, strict=False)
     try:
-        uvicorn.run(create_app(container), host=host, port=port, log_level=log_level.lower())
+        uvicorn.run(
+            create_app(container),
+            host=host,
+            port=port,
+            log_level=log_level.lower(),
+            log_config=uvicorn_log_config(),
+        )
     finally:
         container.close()
 
@@ -111,17 +168,25 @@ def generate_secret_key() -> None:
 
 @app.command("rotate-secrets")
 def rotate_secrets() -> None:
-    """Re-encrypt every stored secret under the first key of JIRABRIDGE_SECRET_KEY."""
+    """Re-encrypt every stored secret under the first key of JIRABRIDGE_SECRET_KEY; the other keys
+    can be removed afterwards."""
     from jirabridge.bootstrap import build
+    from jirabridge.secrets_box import SecretKeyError
     from jirabridge.service.secrets import rotate_secrets as rotate
 
     container = build()
     try:
         with container.uow() as uow:
-            count = rotate(uow, container.secrets)
+            report = rotate(uow, container.secrets, container.clock.now())
+    except SecretKeyError as exc:
+        raise _refuse(container, f"nothing was re-encrypted: {exc}") from None
     finally:
         container.close()
-    typer.echo(f"re-encrypted {count} stored secrets under the newest key")
+    typer.echo(
+        f"re-encrypted {report.total} stored secrets under the newest key: {report.sites} site "
+        f"credentials (API tokens, OAuth tokens, webhook secrets), {report.user_connections} user "
+        f"connections, {report.callback_secrets} callback secrets; the other keys can now be removed"
+    )
 
 
 workspace_app = typer.Typer(help="Workspaces and API keys (the service token's powers, from the shell).")

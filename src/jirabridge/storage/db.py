@@ -34,6 +34,9 @@ _HOLDS_WRITE_LOCK = "jirabridge_write_lock"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # SQLAlchemy puts a failed statement's parameters in its error message, and those can be sealed
+    # credentials or an OAuth state: keep them out of errors, hence out of logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
         pool = SQLITE_POOL if ":memory:" not in url else {}

@@ -425,3 +425,16 @@ class WorklogWatermark(Base):
     updated_since_ms: Mapped[int] = mapped_column(BigInteger)
     deleted_since_ms: Mapped[int] = mapped_column(BigInteger)
     checked_at: Mapped[datetime]
+
+
+class SecretKeyCheck(Base):
+    """Proof of which keys sealed the stored secrets, so a process started with another key refuses
+    to run instead of writing secrets no single key can read (service/secrets.py). One row per key
+    that has encrypted since the last `rotate-secrets`; never the key itself."""
+
+    __tablename__ = "secret_key_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Fernet ciphertext of a fixed text under that key.
+    token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

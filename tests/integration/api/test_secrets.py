@@ -49,7 +49,8 @@ async def test_rotation_re_encrypts_every_secret_under_the_new_key(
         SecretBox(new_key).open(sealed_before)
 
     with container.uow() as uow:
-        assert rotate_secrets(uow, SecretBox(f"{new_key},{old_key}")) == 2  # the site and the callback
+        report = rotate_secrets(uow, SecretBox(f"{new_key},{old_key}"), container.clock.now())
+    assert (report.sites, report.callback_secrets, report.total) == (1, 1, 2)
 
     rotated = settings.model_copy(update={"secret_key": SecretStr(new_key)})
     after = build(rotated, jira_transport=httpx.ASGITransport(app=emulator))

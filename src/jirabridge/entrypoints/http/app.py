@@ -12,6 +12,7 @@ from jirabridge.entrypoints.http import (
     health,
     items,
     problems,
+    request_ids,
     rules,
     sites,
     sync,
@@ -28,6 +29,7 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(title="jirabridge", version=__version__)
     app.state.container = container
     problems.install(app)
+    app.add_middleware(request_ids.RequestIdMiddleware)
     app.include_router(workspaces.router)
     app.include_router(sites.router)
     app.include_router(project_settings.router)

@@ -1,8 +1,9 @@
 """Liveness, readiness and Prometheus metrics: `GET /healthz`, `/readyz`, `/metrics`. No credentials.
 
 - `/healthz` answers while the process serves requests; it touches nothing else.
-- `/readyz` answers 200 once the database is reachable and at the newest migration, 503 (a problem
-  body) otherwise; a load balancer sends traffic only to ready instances.
+- `/readyz` answers 200 once the database is reachable, at the newest migration and its stored
+  secrets can be read with JIRABRIDGE_SECRET_KEY (service/secrets.py), 503 (a problem body saying
+  which) otherwise; a load balancer sends traffic only to ready instances.
 - `/metrics` reads the outbox and the feed at scrape time into a registry of this app's own (not
   prometheus-client's global one: tests build many apps in one process). The worker serves its own
   counters (operations by kind and outcome, retries) on `jirabridge worker --metrics-port`.
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from jirabridge.bootstrap import Container
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.entrypoints.http.problems import problem
+from jirabridge.service.secrets import key_problem
 from jirabridge.storage import events, migrate, outbox
 from jirabridge.storage.tables import Operation, Site
 
@@ -64,7 +66,19 @@ def readyz(request: Request) -> Any:
             "Service unavailable",
             "the database is not at the newest migration: run `jirabridge migrate`",
         )
-    checks = {"database": "ok", "migrations": "current", "webhooks": _webhooks_check(engine)}
+    container = _container(request)
+    keys = container.settings.secret_key.get_secret_value() if container.settings.secret_key else None
+    with container.uow() as uow:
+        wrong_key = key_problem(uow.session, keys)
+    if wrong_key is not None:
+        log.warning("readyz.secret_key_mismatch")
+        return problem(503, "unavailable", "Service unavailable", wrong_key)
+    checks = {
+        "database": "ok",
+        "migrations": "current",
+        "secret_key": "ok",
+        "webhooks": _webhooks_check(engine),
+    }
     return JSONResponse({"status": "ready", "checks": checks})
 
 

@@ -1,4 +1,5 @@
-"""Errors as `application/problem+json` (RFC 9457) with field errors for validation."""
+"""Errors as `application/problem+json` (RFC 9457) with field errors for validation, and the request's
+id (`request_id`, also in the `X-Request-ID` header and the logs: request_ids.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from jirabridge.errors import FieldError, JirabridgeError
+from jirabridge.request_context import current_request_id
 
 PROBLEM_BASE = "https://jirabridge.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -21,6 +23,9 @@ def problem(
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     if errors is not None:
         body["errors"] = errors
+    rid = current_request_id()
+    if rid is not None:
+        body["request_id"] = rid
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
