@@ -220,3 +220,17 @@ async def test_rotation_through_three_keys_keeps_every_secret_readable(
             assert user_access(container, site, connection).credentials["api_token"] == "alice-token"
             target = callback_target(uow, container.secrets, tenant.workspace_id)
         assert target == ("https://host.example/hooks", CALLBACK_SECRET)
+
+
+async def test_a_secret_the_running_key_cannot_open_answers_503_with_the_reason(
+    api: httpx.AsyncClient, settings: Settings, emulator: FastAPI
+) -> None:
+    """A process whose key stopped matching while it ran (another one rotated the secrets)."""
+    tenant, site_id, _ = await connect_everything(api)
+    async with restarted(settings, emulator, SecretBox.generate_key()) as (client, _):
+        answer = await client.post(
+            f"/api/v1/sites/{site_id}/test", json={"project": "WEB"}, headers=tenant.headers()
+        )
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "JIRABRIDGE_SECRET_KEY" in answer.json()["detail"] and answer.json()["request_id"]

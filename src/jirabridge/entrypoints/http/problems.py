@@ -3,6 +3,7 @@ id (`request_id`, also in the `X-Request-ID` header and the logs: request_ids.py
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,9 @@ from starlette.exceptions import HTTPException
 
 from jirabridge.errors import FieldError, JirabridgeError
 from jirabridge.request_context import current_request_id
+from jirabridge.secrets_box import SecretKeyError
+
+log = logging.getLogger("jirabridge.http")
 
 PROBLEM_BASE = "https://jirabridge.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -61,7 +65,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
 
 
+async def _secret_key_error(request: Request, exc: Exception) -> JSONResponse:
+    # The key changed under a running process (another one rotated the secrets, or it started while
+    # the database was down): say so rather than answer a bare 500. The message names no secret.
+    log.error("secrets.unreadable path=%s", request.url.path)
+    return problem(503, "unavailable", "Service unavailable", str(exc))
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(JirabridgeError, _jirabridge_error)
+    app.add_exception_handler(SecretKeyError, _secret_key_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
