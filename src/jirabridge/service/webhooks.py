@@ -117,9 +117,11 @@ def take_delivery(
         raise Invalid.field("X-Atlassian-Webhook-Identifier", f"longer than {MAX_IDENTIFIER} characters")
     if identifier and uow.session.get(WebhookDelivery, (site.id, identifier)) is not None:
         return Taken(DUPLICATE, site.id)
+    if not body.strip():
+        raise Invalid.field("body", "empty: a delivery is a JSON object")
     try:
-        payload = json.loads(body) if body else {}
-    except ValueError:
+        payload = json.loads(body)
+    except ValueError:  # (too deep a nesting is refused while the body streams in: http/limits.py)
         raise Invalid.field("body", "not JSON") from None
     if not isinstance(payload, dict):
         raise Invalid.field("body", "not a JSON object")

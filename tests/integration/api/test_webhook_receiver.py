@@ -314,6 +314,21 @@ async def test_unused_events_are_answered_and_old_identifiers_pruned(
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body"
 
 
+async def test_an_empty_delivery_answers_422_and_writes_nothing(host: Host) -> None:
+    shown = (await host.call("POST", f"/api/v1/sites/{host.site_id}/webhook-secret")).json()
+    token = shown["url"].rsplit("/", 1)[1]
+    for empty in (b"", b"  \n"):
+        answer = await host.deliver(
+            token,
+            empty,
+            {"X-Hub-Signature": sign(shown["secret"], empty), "X-Atlassian-Webhook-Identifier": "e"},
+        )
+        assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["errors"] == [{"field": "body", "message": "empty: a delivery is a JSON object"}]
+    assert host.recorded() == 0
+    assert await host.metric("invalid") == 2.0
+
+
 # --- status changes while inbound status sync is off -----------------------------------------------
 # The project polls comments every hour (its first poll ran when it was set up), so a change reaches
 # jirabridge by webhook, by a reconcile, or — switching status sync back on — by the catch-up alone.

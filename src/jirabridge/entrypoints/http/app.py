@@ -11,6 +11,7 @@ from jirabridge.entrypoints.http import (
     failures,
     health,
     items,
+    limits,
     problems,
     request_ids,
     rules,
@@ -29,7 +30,8 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(title="jirabridge", version=__version__)
     app.state.container = container
     problems.install(app)
-    app.add_middleware(request_ids.RequestIdMiddleware)
+    limits.install(app, by_prefix={webhooks.PATH_PREFIX: webhooks.MAX_BODY})
+    app.add_middleware(request_ids.RequestIdMiddleware)  # added last: the outermost, ids on every answer
     app.include_router(workspaces.router)
     app.include_router(sites.router)
     app.include_router(project_settings.router)
