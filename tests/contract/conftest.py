@@ -40,7 +40,10 @@ def loopback(emulator: FastAPI) -> Iterator[Loopback]:
 
 @pytest.fixture(scope="session")
 def openapi() -> OpenApiChecker:
-    """Atlassian's OpenAPI description, loaded once per session; skips when /work/shared is absent."""
+    """Atlassian's OpenAPI description, loaded once per session; skips when there is no copy."""
     if not SPEC_PATH.is_file():
-        pytest.skip(f"Atlassian's OpenAPI description is not at {SPEC_PATH} (../shared next to the repo)")
+        pytest.skip(
+            "Atlassian's OpenAPI description of Jira Cloud is not in the repository: "
+            "set JIRA_OPENAPI_JSON to a downloaded copy to run these checks"
+        )
     return load_checker(SPEC_PATH)

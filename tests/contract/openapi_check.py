@@ -20,6 +20,7 @@ shapes coincide (no rich-text fields).
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,8 +33,12 @@ from openapi_schema_validator import OAS30ReadValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-# /work/shared next to the repository: `../shared/jira/...` from the repo root.
-SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "jira" / "jira-platform-openapi.json"
+# Atlassian's text, so not in the repository: JIRA_OPENAPI_JSON names a downloaded copy; without it, the
+# copy a development machine may keep next to the checkout (`../shared/jira/`) is used if present.
+SPEC_PATH = Path(
+    os.environ.get("JIRA_OPENAPI_JSON")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "jira" / "jira-platform-openapi.json"
+)
 SPEC_URI = "urn:atlassian:jira-platform-openapi"
 _REST_PATH = re.compile(r"/rest/api/[23](/.*)$")
 _JIRA_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$")

@@ -60,6 +60,23 @@ def test_demo_starts_everything_connects_a_site_and_passes_the_connection_test(t
     assert (tmp_path / "jirabridge-demo.db").is_file()
 
 
+@pytest.mark.parametrize("busy", ["--port", "--emulator-port"])
+def test_demo_on_a_busy_port_says_so_in_one_line_naming_the_option(busy: str, tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        ports = {"--port": str(_free_port()), "--emulator-port": str(_free_port())}
+        ports[busy] = str(taken.getsockname()[1])
+        done = _cli(
+            "demo", *(x for option in ports.items() for x in option), "--data-dir", str(tmp_path), env={}
+        )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"jirabridge demo: cannot listen on 127.0.0.1:{ports[busy]} (Address already in use); "
+        f"choose another port with {busy}"
+    ]
+    assert not (tmp_path / "jirabridge-demo.db").exists()
+
+
 def test_operator_creates_a_workspace_and_key_and_rotates_the_secret_key(tmp_path: Path) -> None:
     old_key, new_key = SecretBox.generate_key(), SecretBox.generate_key()
     env = {"JIRABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'jb.db'}", "JIRABRIDGE_SECRET_KEY": old_key}

@@ -158,6 +158,14 @@ def demo(
     run_demo(DemoOptions(host, port, emulator_port, data_dir, exit_after))
 
 
+@app.command("api-docs")
+def api_docs() -> None:
+    """Print the HTTP API reference (docs/api.md) generated from the service's OpenAPI description."""
+    from jirabridge.entrypoints.api_docs import openapi_app, render
+
+    typer.echo(render(openapi_app()), nl=False)
+
+
 @app.command("generate-secret-key")
 def generate_secret_key() -> None:
     """Print a new key for JIRABRIDGE_SECRET_KEY."""

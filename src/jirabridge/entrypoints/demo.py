@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +61,23 @@ def _settings(options: DemoOptions, data_dir: Path) -> Settings:
     )
 
 
-async def _start(app: FastAPI, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
+def _listen(host: str, port: int, option: str) -> socket.socket:
+    """Binds before anything starts, so a busy port is one line naming the option to change (uvicorn
+    would fail later, halfway through the start, with a long traceback)."""
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        typer.echo(
+            f"jirabridge demo: cannot listen on {host}:{port} ({reason}); choose another port with {option}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+async def _start(app: FastAPI, listening: socket.socket) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[listening]))
     while not server.started:
         if task.done():
             task.result()  # a bind error surfaces here
@@ -194,15 +210,17 @@ def _report(service: str, emulator: str, result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def _main(options: DemoOptions, data_dir: Path) -> None:
+async def _main(
+    options: DemoOptions, data_dir: Path, emulator_socket: socket.socket, service_socket: socket.socket
+) -> None:
     settings = _settings(options, data_dir)
     container: Container = build(settings)
     upgrade(container.engine)
     service = f"http://{options.host}:{options.port}"
     emulator = f"http://{options.host}:{options.emulator_port}"
     servers = [
-        await _start(create_emulator(), options.host, options.emulator_port),
-        await _start(create_app(container), options.host, options.port),
+        await _start(create_emulator(), emulator_socket),
+        await _start(create_app(container), service_socket),
     ]
     worker = Worker(
         SqlQueue(container.sessions), registry.build(container), container.clock, WorkerOptions(poll_s=0.2)
@@ -227,9 +245,11 @@ async def _main(options: DemoOptions, data_dir: Path) -> None:
 
 def run_demo(options: DemoOptions) -> None:
     with contextlib.ExitStack() as stack:
+        emulator_socket = stack.enter_context(_listen(options.host, options.emulator_port, "--emulator-port"))
+        service_socket = stack.enter_context(_listen(options.host, options.port, "--port"))
         data_dir = options.data_dir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="jirabridge-demo-"))
         )
         data_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_main(options, data_dir))
+            asyncio.run(_main(options, data_dir, emulator_socket, service_socket))

@@ -12,7 +12,7 @@ from jirabridge.service import events
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
 
-@router.get("")
+@router.get("", summary="Read the event feed")
 def list_events(
     who: Member,
     uow: Uow,

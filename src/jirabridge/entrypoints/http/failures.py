@@ -43,7 +43,7 @@ def render(operation: Operation) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", summary="List failed operations")
 def list_failures(
     who: Member,
     uow: Uow,
@@ -61,7 +61,7 @@ def list_failures(
     }
 
 
-@router.post("/{op_id}/retry")
+@router.post("/{op_id}/retry", summary="Retry a failed operation")
 def retry_failure(op_id: str, who: Manager, uow: Uow, services: Services) -> dict[str, Any]:
     """Put the operation back in the queue with fresh attempts (409 unless it failed for good)."""
     assert who.workspace_id is not None

@@ -40,13 +40,16 @@ def _container(request: Request) -> Container:
     return built
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Liveness")
 def healthz() -> dict[str, str]:
+    """Answers 200 while the process runs. No credentials."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready (problem+json)"}})
+@router.get("/readyz", responses={503: {"description": "Not ready (problem+json)"}}, summary="Readiness")
 def readyz(request: Request) -> Any:
+    """200 when the database answers and its schema is current; 503 (problem+json) otherwise. No
+    credentials."""
     engine = _container(request).engine
     try:
         with engine.connect() as connection:
@@ -178,8 +181,10 @@ class StorageCollector(Collector):
         )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, summary="Prometheus metrics")
 def metrics(request: Request) -> Response:
+    """The outbox by status, failures by reason, events and webhook deliveries, in Prometheus' text format.
+    No credentials."""
     registry: CollectorRegistry = request.app.state.metrics_registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

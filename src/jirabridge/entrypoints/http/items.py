@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
@@ -24,6 +24,21 @@ IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", min_le
 
 
 class PutItem(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "SQL injection in /search",
+                    "description": "Found by the nightly scan.",
+                    "status": "Open",
+                    "severity": "critical",
+                    "attributes": {"service": "web-store", "cvss": 9.1},
+                    "url": "https://host.example/findings/1",
+                }
+            ]
+        }
+    )
+
     title: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=100_000)
     status: str | None = Field(default=None, min_length=1, max_length=100)
@@ -36,6 +51,21 @@ class PutItem(Request):
 
 
 class CreateTicket(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {},
+                {
+                    "project": "WEB",
+                    "issue_type": "Bug",
+                    "summary": "SQL injection in /search",
+                    "labels": ["security"],
+                    "assignee": "u-alice",
+                },
+            ]
+        }
+    )
+
     site: str | None = Field(default=None, max_length=40)
     project: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]{1,9}$")
     issue_type: str | None = Field(default=None, min_length=1, max_length=255)
@@ -52,24 +82,42 @@ class CreateTicket(Request):
 
 
 class LinkIssue(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"issue": "WEB-12"},
+                {"issue": "https://acme.atlassian.net/browse/WEB-12", "backlink": True},
+            ]
+        }
+    )
+
     issue: str = Field(min_length=3, max_length=2000)
     site: str | None = Field(default=None, max_length=40)
     backlink: bool = False
 
 
 class AddComment(Request):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"body": "Fixed in release 4.2", "author": "u-alice"}]}
+    )
+
     body: str = Field(min_length=1, max_length=30_000)
     author: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class EditComment(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "Fixed in release 4.2.1"}]})
+
     body: str = Field(min_length=1, max_length=30_000)
 
 
-@router.put("/{item_type}/{item_id}")
+@router.put("/{item_type}/{item_id}", summary="Create or update an item")
 def put_item(
     item_type: ItemType, item_id: ItemId, body: PutItem, who: Member, uow: Uow, services: Services
 ) -> JSONResponse:
+    """An item is the host's record that tickets belong to (a finding, an error, an anomaly), named by its
+    type and the host's id. 201 when new. A changed `status` moves its linked Jira issues through the
+    project's `status_map` (in the background)."""
     assert who.workspace_id is not None
     data = items_service.ItemInput(**body.model_dump())
     item, created = items_service.upsert_item(
@@ -78,20 +126,22 @@ def put_item(
     return JSONResponse(items_service.item_json(uow, item), status_code=201 if created else 200)
 
 
-@router.get("/{item_type}/{item_id}")
+@router.get("/{item_type}/{item_id}", summary="Read an item")
 def get_item(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow) -> dict[str, Any]:
+    """The item as stored, with its links to Jira issues and each link's sync state."""
     assert who.workspace_id is not None
     return items_service.item_json(uow, items_service.find_item(uow, who.workspace_id, item_type, item_id))
 
 
-@router.delete("/{item_type}/{item_id}", status_code=204)
+@router.delete("/{item_type}/{item_id}", status_code=204, summary="Delete an item")
 def delete_item(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow, services: Services) -> Response:
+    """The item and its links are removed from jirabridge; nothing is deleted in Jira."""
     assert who.workspace_id is not None
     items_service.delete_item(uow, services.clock.now(), who.workspace_id, item_type, item_id)
     return Response(status_code=204)
 
 
-@router.post("/{item_type}/{item_id}/tickets", status_code=201)
+@router.post("/{item_type}/{item_id}/tickets", status_code=201, summary="Create a Jira ticket for an item")
 async def create_ticket(
     item_type: ItemType,
     item_id: ItemId,
@@ -115,7 +165,7 @@ async def create_ticket(
     return JSONResponse(answer, status_code=status)
 
 
-@router.post("/{item_type}/{item_id}/links", status_code=201)
+@router.post("/{item_type}/{item_id}/links", status_code=201, summary="Link an existing Jira issue")
 async def link_issue(
     item_type: ItemType,
     item_id: ItemId,
@@ -124,6 +174,10 @@ async def link_issue(
     services: Services,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
+    """Links the item to an issue that already exists, by key (`WEB-12`) or browse URL, after checking it
+    exists. `backlink` also adds a remote link in Jira back to the item's URL. The workspace's
+    `link_cardinality` decides how many items an issue may serve. `Idempotency-Key` makes a retried POST
+    answer the same."""
     assert who.workspace_id is not None
     workspace_id = who.workspace_id
 
@@ -144,16 +198,17 @@ async def link_issue(
     return JSONResponse(answer, status_code=status)
 
 
-@router.delete("/{item_type}/{item_id}/links/{issue_key}", status_code=204)
+@router.delete("/{item_type}/{item_id}/links/{issue_key}", status_code=204, summary="Unlink an issue")
 def unlink(
     item_type: ItemType, item_id: ItemId, issue_key: str, who: Member, uow: Uow, services: Services
 ) -> Response:
+    """Removes the link; the issue stays in Jira untouched."""
     assert who.workspace_id is not None
     items_service.unlink(uow, services.clock.now(), who.workspace_id, item_type, item_id, issue_key)
     return Response(status_code=204)
 
 
-@router.post("/{item_type}/{item_id}/comments", status_code=201)
+@router.post("/{item_type}/{item_id}/comments", status_code=201, summary="Add a comment to an item")
 async def add_comment(
     item_type: ItemType,
     item_id: ItemId,
@@ -162,6 +217,9 @@ async def add_comment(
     services: Services,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
+    """The comment goes to every linked issue whose project has `comment_sync` `outbound` or `two_way`,
+    posted as its author's Jira account when they connected one, else by the site's account with the
+    author's name. `Idempotency-Key` makes a retried POST answer the same."""
     assert who.workspace_id is not None
     workspace_id, author = who.workspace_id, body.author or who.user_id
     if body.author is not None and body.author != who.user_id:
@@ -184,7 +242,7 @@ async def add_comment(
     return JSONResponse(answer, status_code=status)
 
 
-@router.patch("/{item_type}/{item_id}/comments/{comment_id}")
+@router.patch("/{item_type}/{item_id}/comments/{comment_id}", summary="Edit a host comment")
 def edit_comment(
     item_type: ItemType,
     item_id: ItemId,
@@ -201,8 +259,10 @@ def edit_comment(
     return comments.comment_json(comment)
 
 
-@router.get("/{item_type}/{item_id}/comments")
+@router.get("/{item_type}/{item_id}/comments", summary="List an item's comments")
 def list_comments(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow) -> dict[str, Any]:
+    """Comments from both sides, oldest first: the host's (`source` `host`) and those made in Jira
+    (`source` `jira`)."""
     assert who.workspace_id is not None
     found = comments.list_comments(uow, who.workspace_id, item_type, item_id)
     return {"comments": [comments.comment_json(c) for c in found]}

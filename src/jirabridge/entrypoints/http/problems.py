@@ -3,6 +3,7 @@ id (`request_id`, also in the `X-Request-ID` header and the logs: request_ids.py
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -52,9 +53,27 @@ def _field_error(error: FieldError) -> dict[str, Any]:
     return shown
 
 
+def invalid_json(body: bytes, position: int, reason: str) -> str:
+    """Where the JSON broke, the way `json.JSONDecodeError` says it (a bare character index, which is
+    what FastAPI reports as the error's location, reads like a field name)."""
+    text = body.decode(json.detect_encoding(body), "replace")
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    return f"invalid JSON at line {line} column {column} (char {position}): {reason}"
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))} for e in exc.errors()]
+    errors = []
+    for e in exc.errors():
+        location = tuple(e.get("loc", ()))
+        if e.get("type") == "json_invalid" and len(location) == 2 and isinstance(location[1], int):
+            reason = str(e.get("ctx", {}).get("error", "JSON decode error"))
+            errors.append(
+                {"field": "body", "message": invalid_json(await request.body(), location[1], reason)}
+            )
+        else:
+            errors.append({"field": _field(location), "message": str(e.get("msg"))})
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, "validation", "Invalid request", detail, errors)
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
@@ -32,6 +32,23 @@ MAX_POLL_INTERVAL_S = 86400
 class ProjectDocument(Request):
     """The project settings document (SPEC section 2). Names of Jira things are checked against the
     site; host statuses and severities are the host's own and are free text."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "default_issue_type": "Bug",
+                    "status_sync": "two_way",
+                    "status_map": {"Open": "To Do", "Acknowledged": "In Progress", "Fixed": "Done"},
+                    "priority_map": {"critical": "Highest", "high": "High"},
+                    "assignee_sync": "two_way",
+                    "comment_sync": "two_way",
+                    "poll_interval_s": 300,
+                    "field_defaults": {"*": {"labels": ["svc-{attributes.service}"]}},
+                }
+            ]
+        }
+    )
 
     default_issue_type: Name | None = Field(
         default=None, description="Issue type of tickets created without one (a name of the project)."
@@ -73,16 +90,20 @@ def _listing(view: ProjectView) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", summary="List project settings")
 def list_projects(site_id: str, who: Member, uow: Uow) -> dict[str, Any]:
+    """The settings of every project of the site that has some, with when they last changed."""
     assert who.workspace_id is not None
     return {"projects": [_listing(v) for v in projects.list_projects(uow, who.workspace_id, site_id)]}
 
 
-@router.put("/{key}", response_model=ProjectDocument)
+@router.put("/{key}", response_model=ProjectDocument, summary="Save project settings")
 async def put_project(
     site_id: str, key: ProjectKey, body: ProjectDocument, who: Manager, services: Services
 ) -> JSONResponse:
+    """Replaces the project's whole settings document (a field left out takes its default). Every Jira name
+    in it — issue type, statuses, priorities, field ids — is checked against the site first: an unknown
+    one answers 422 naming it. 201 when the project had no settings yet."""
     assert who.workspace_id is not None
     view, created = await projects.put_project(
         services, who.workspace_id, site_id, key, body.model_dump(mode="json")
@@ -90,14 +111,16 @@ async def put_project(
     return JSONResponse(view.settings, status_code=201 if created else 200)
 
 
-@router.get("/{key}", response_model=ProjectDocument)
+@router.get("/{key}", response_model=ProjectDocument, summary="Read project settings")
 def get_project(site_id: str, key: ProjectKey, who: Member, uow: Uow) -> dict[str, Any]:
+    """The project's settings document, in the shape `PUT` takes, so a read, edit, write round trip works."""
     assert who.workspace_id is not None
     return projects.get_project(uow, who.workspace_id, site_id, key).settings
 
 
-@router.delete("/{key}", status_code=204)
+@router.delete("/{key}", status_code=204, summary="Delete project settings")
 def delete_project(site_id: str, key: ProjectKey, who: Manager, uow: Uow, services: Services) -> Response:
+    """The project goes back to no settings: no sync of statuses, assignees or comments, and no polling."""
     assert who.workspace_id is not None
     projects.delete_project(services, uow, who.workspace_id, site_id, key)
     return Response(status_code=204)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from jirabridge.domain.items import Item as DomainItem
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
@@ -55,6 +55,27 @@ class RuleDocument(Request):
 
 
 class RulesDocument(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rules": [
+                        {
+                            "name": "Web store errors",
+                            "query": "service:web-store AND severity:(high OR critical)",
+                            "destination": {
+                                "project": "WEB",
+                                "issue_type": "Bug",
+                                "fields": {"labels": ["svc-{attributes.service}"]},
+                            },
+                            "auto_create": True,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     rules: list[RuleDocument] = Field(max_length=MAX_RULES)
 
 
@@ -73,6 +94,22 @@ class PreviewItem(Request):
 
 
 class PreviewRequest(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"item": {"type": "error", "id": "e-1"}},
+                {
+                    "item": {
+                        "type": "error",
+                        "title": "TypeError in checkout",
+                        "severity": "high",
+                        "attributes": {"service": "web-store"},
+                    }
+                },
+            ]
+        }
+    )
+
     item: PreviewItem
 
 
@@ -99,13 +136,14 @@ _PUT_BODY = {
 }
 
 
-@router.get("")
+@router.get("", summary="Read the routing rules")
 def get_rules(who: Member, uow: Uow) -> dict[str, Any]:
+    """The workspace's ordered rules; the first that matches a new item decides where its ticket goes."""
     assert who.workspace_id is not None
     return rules.get_rules(uow, who.workspace_id)
 
 
-@router.put("", openapi_extra=_PUT_BODY)
+@router.put("", openapi_extra=_PUT_BODY, summary="Replace the routing rules")
 async def put_rules(
     who: Manager, services: Services, body: Any = Body(default=None, include_in_schema=False)
 ) -> dict[str, Any]:
@@ -129,7 +167,7 @@ async def put_rules(
     return await rules.put_rules(services, who.workspace_id, wanted)
 
 
-@router.post("/preview")
+@router.post("/preview", summary="Preview routing for an item")
 def preview(body: PreviewRequest, who: Member, uow: Uow) -> dict[str, Any]:
     """Which rule the item would match and the ticket it would create; nothing is written or sent."""
     assert who.workspace_id is not None

@@ -49,7 +49,29 @@ class CallbackView(BaseModel):
 
 
 class SettingsDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # as domain/settings.py: unknown fields are refused
+    # As domain/settings.py: unknown fields are refused.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "link_cardinality": {"error": "many_to_one"},
+                    "worklogs": {
+                        "enabled": True,
+                        "delete_worklogs": False,
+                        "estimate": "auto",
+                        "min_seconds": 60,
+                        "rounding_minutes": 0,
+                    },
+                    "host_name": "Acme Monitor",
+                    "callback": {
+                        "url": "https://host.example/jirabridge/callback",
+                        "secret": "a-long-random-callback-secret",
+                    },
+                }
+            ]
+        },
+    )
 
     link_cardinality: dict[str, Literal["one_to_one", "many_to_one", "many_to_many"]] = {}
     worklogs: WorklogsDocument = WorklogsDocument()
@@ -77,13 +99,15 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("", responses=_RESPONSES)
+@router.get("", responses=_RESPONSES, summary="Read workspace settings")
 def get_settings(who: Member, uow: Uow) -> dict[str, Any]:
+    """The workspace's settings; the callback secret is never returned (`callback.secret_set` says whether
+    one is stored)."""
     assert who.workspace_id is not None
     return settings.get_settings(uow, who.workspace_id)
 
 
-@router.put("", responses=_RESPONSES, openapi_extra=_PUT_BODY)
+@router.put("", responses=_RESPONSES, openapi_extra=_PUT_BODY, summary="Replace workspace settings")
 def put_settings(
     who: Manager, uow: Uow, services: Services, body: Any = Body(default=None, include_in_schema=False)
 ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.requests import Request as HttpRequest
 
 from jirabridge.bootstrap import Container
@@ -34,6 +34,24 @@ class OAuthAuth(Request):
 
 
 class ConnectSite(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://acme.atlassian.net",
+                    "auth": {"type": "api_token", "email": "bot@acme.example", "api_token": "ATATT3x…"},
+                    "default_project": "WEB",
+                },
+                {
+                    "url": "https://acme.atlassian.net",
+                    "auth": {"type": "oauth"},
+                    "default_project": "WEB",
+                    "default": True,
+                },
+            ]
+        }
+    )
+
     url: str = Field(min_length=1, max_length=500)
     auth: ApiTokenAuth | OAuthAuth = Field(discriminator="type")
     default_project: ProjectKey | None = None
@@ -41,11 +59,15 @@ class ConnectSite(Request):
 
 
 class EditSite(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"default_project": "OPS", "default": True}]})
+
     default_project: ProjectKey | None = None
     default: bool | None = None
 
 
 class TestSite(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"project": "WEB", "issue_type": "Bug"}]})
+
     project: ProjectKey | None = None
     issue_type: str | None = Field(default=None, min_length=1, max_length=255)
 
@@ -83,8 +105,13 @@ def site_json(container: Container, site: Site) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/sites", status_code=201)
+@router.post("/api/v1/sites", status_code=201, summary="Connect a Jira site")
 async def connect_site(body: ConnectSite, who: Manager, services: Services) -> JSONResponse:
+    """With an API token (`auth.type` `api_token`): the credentials are checked against the site and the
+    site is `connected` at once (201). With OAuth 2.0 (`auth.type` `oauth`): the site is `pending` and
+    the answer (202) carries `authorize_url`, where a Jira administrator gives consent; Atlassian then
+    sends them back to `/oauth/callback`, which connects the site. Credentials are stored encrypted and
+    never returned. A site connected while the workspace has no default becomes its default."""
     assert who.workspace_id is not None
     if isinstance(body.auth, ApiTokenAuth):
         site = await sites.connect_api_token(
@@ -107,37 +134,46 @@ async def connect_site(body: ConnectSite, who: Manager, services: Services) -> J
     return JSONResponse(site_json(services, site) | {"authorize_url": authorize_url}, status_code=202)
 
 
-@router.get("/api/v1/sites")
+@router.get("/api/v1/sites", summary="List sites")
 def list_sites(who: Member, uow: Uow, services: Services) -> dict[str, Any]:
+    """The workspace's sites that are not disconnected, oldest first."""
     assert who.workspace_id is not None
     return {"sites": [site_json(services, s) for s in sites.list_sites(uow, who.workspace_id)]}
 
 
-@router.get("/api/v1/sites/{site_id}")
+@router.get("/api/v1/sites/{site_id}", summary="Read a site")
 def get_site(site_id: str, who: Member, uow: Uow, services: Services) -> dict[str, Any]:
+    """One site: its URL, how it is connected, its status, its default project and its webhook address."""
     assert who.workspace_id is not None
     return site_json(services, sites.get_site(uow, who.workspace_id, site_id))
 
 
-@router.patch("/api/v1/sites/{site_id}")
+@router.patch("/api/v1/sites/{site_id}", summary="Edit a site")
 def edit_site(site_id: str, body: EditSite, who: Manager, uow: Uow, services: Services) -> dict[str, Any]:
+    """Change the default project or make the site the workspace's default; fields left out are unchanged."""
     assert who.workspace_id is not None
     changes = body.model_dump(exclude_unset=True)
     return site_json(services, sites.update_site(uow, who.workspace_id, site_id, changes))
 
 
-@router.delete("/api/v1/sites/{site_id}", status_code=204)
+@router.delete("/api/v1/sites/{site_id}", status_code=204, summary="Disconnect a site")
 def disconnect_site(site_id: str, who: Manager, uow: Uow, services: Services) -> Response:
+    """Stops the site's sync: its credentials and its users' are deleted, work still queued for it fails
+    with `site_disconnected`, and its webhooks answer 404. Links, items and history stay."""
     assert who.workspace_id is not None
     sites.disconnect_site(services, uow, who.workspace_id, site_id)
     return Response(status_code=204)
 
 
-@router.post("/api/v1/sites/{site_id}/test")
+@router.post("/api/v1/sites/{site_id}/test", summary="Test a site's connection")
 async def run_connection_test(
     site_id: str, who: Manager, services: Services, body: TestSite | None = None
 ) -> dict[str, Any]:
-    """Run the connection test (configuration, like editing the site: managers and admins)."""
+    """Checks, in order, that Jira answers at the site, that the credentials sign in, that the project
+    (default: the site's) is visible, that issues of the type can be created there, and that the site's
+    webhook is registered; it stops at the first that fails. Each check has `ok`, a `code` naming what
+    failed and a message saying what to do; nothing is written in Jira. Configuration, like editing
+    the site: managers and admins."""
     assert who.workspace_id is not None
     body = body or TestSite()
     checks = await sites.connection_test(
@@ -149,7 +185,7 @@ async def run_connection_test(
     }
 
 
-@router.get("/oauth/callback", response_model=None)
+@router.get("/oauth/callback", response_model=None, summary="OAuth callback")
 async def oauth_callback(
     request: HttpRequest,
     services: Services,

@@ -14,13 +14,17 @@ router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
 
 class ReconcileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{}, {"site": "st_5f0c2d8e9a1b4c3d2e1f0a9b", "project": "WEB"}]},
+    )
 
     site: str | None = Field(default=None, max_length=40, description="Only this site's projects.")
     project: str | None = Field(default=None, max_length=50, description="Only this project key.")
 
 
-@router.post("/reconcile", status_code=202)
+@router.post("/reconcile", status_code=202, summary="Poll Jira now")
 def reconcile(
     who: Manager, uow: Uow, services: Services, body: ReconcileRequest | None = None
 ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BeforeValidator, Field
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field
 
 from jirabridge.domain.issue_keys import ISSUE_KEY_PATTERN
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
@@ -33,6 +33,21 @@ Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), Field(strict=Fal
 
 
 class PutTimeEntry(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user": "u-alice",
+                    "started_at": "2024-01-15T09:00:00Z",
+                    "duration_s": 1800,
+                    "description": "Fix login WEB-12",
+                    "project": "Web",
+                    "task": "Bugs",
+                }
+            ]
+        }
+    )
+
     user: str = Field(min_length=1, max_length=200, description="The host user who did the work.")
     started_at: Time
     duration_s: int | None = Field(
@@ -57,7 +72,7 @@ class PutTimeEntry(Request):
     )
 
 
-@router.put("/{entry_id}")
+@router.put("/{entry_id}", summary="Create or replace a time entry")
 def put_time_entry(
     entry_id: EntryId, body: PutTimeEntry, who: Member, uow: Uow, services: Services
 ) -> JSONResponse:
@@ -91,15 +106,17 @@ def put_time_entry(
     return JSONResponse(time_entries.entry_json(entry), status_code=201 if created else 200)
 
 
-@router.get("/{entry_id}")
+@router.get("/{entry_id}", summary="Read a time entry")
 def get_time_entry(entry_id: EntryId, who: Member, uow: Uow) -> dict[str, Any]:
+    """The entry with its worklog: `worklog.state` and its reason, the Jira worklog id and issue once
+    written."""
     assert who.workspace_id is not None
     entry = time_entries.find_entry(uow, who.workspace_id, entry_id)
     time_entries.check_owner(who, entry)
     return time_entries.entry_json(entry)
 
 
-@router.delete("/{entry_id}", status_code=204)
+@router.delete("/{entry_id}", status_code=204, summary="Delete a time entry")
 def delete_time_entry(entry_id: EntryId, who: Member, uow: Uow, services: Services) -> Response:
     """Delete an entry; its worklog is deleted in Jira only with `worklogs.delete_worklogs` on. The
     entry stays readable, in state `deleted` (or `failed` when Jira refused the delete)."""

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
@@ -20,11 +20,24 @@ UserId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class UpsertUser(Request):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "alice@acme.example", "name": "Alice Analyst"}]}
+    )
+
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     name: str | None = Field(default=None, max_length=200)
 
 
 class ConnectUser(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"auth": {"type": "api_token", "email": "alice@acme.example", "api_token": "ATATT3x…"}},
+                {"site": "st_5f0c2d8e9a1b4c3d2e1f0a9b", "auth": {"type": "oauth"}},
+            ]
+        }
+    )
+
     site: str | None = Field(default=None, min_length=1, max_length=40)
     auth: ApiTokenAuth | OAuthAuth = Field(discriminator="type")
 
@@ -41,18 +54,23 @@ def connection_json(connection: UserConnection) -> dict[str, Any]:
     }
 
 
-@router.put("/{user_id}")
+@router.put("/{user_id}", summary="Create or update a host user")
 def upsert_user(
     user_id: UserId, body: UpsertUser, who: Member, uow: Uow, services: Services
 ) -> dict[str, Any]:
+    """A person of the host application, by the host's own id. A member key bound to a user may only act
+    for that user."""
     assert who.workspace_id is not None
     users.check_acts_for(who, user_id)
     user = users.upsert_user(services, uow, who.workspace_id, user_id, email=body.email, name=body.name)
     return {"id": user.id, "email": user.email, "name": user.name}
 
 
-@router.post("/{user_id}/jira", status_code=201)
+@router.post("/{user_id}/jira", status_code=201, summary="Connect a user's Jira account")
 async def connect_user(user_id: UserId, body: ConnectUser, who: Member, services: Services) -> JSONResponse:
+    """Lets jirabridge act as this person in Jira (their comments and worklogs are theirs). With an API
+    token: checked and connected at once (201). With OAuth: 202 with `authorize_url` for the person to
+    give consent. `site` defaults to the workspace's default site."""
     assert who.workspace_id is not None
     users.check_acts_for(who, user_id)
     if isinstance(body.auth, ApiTokenAuth):
@@ -75,8 +93,10 @@ async def connect_user(user_id: UserId, body: ConnectUser, who: Member, services
     return JSONResponse(body_out, status_code=202)
 
 
-@router.get("/{user_id}/jira")
+@router.get("/{user_id}/jira", summary="Read a user's Jira connections")
 def read_user_connections(user_id: UserId, who: Member, uow: Uow) -> dict[str, Any]:
+    """The user's connection to each site, with the Jira account it maps to. No credential is ever
+    returned."""
     assert who.workspace_id is not None
     users.check_acts_for(who, user_id)
     return {
@@ -84,10 +104,12 @@ def read_user_connections(user_id: UserId, who: Member, uow: Uow) -> dict[str, A
     }
 
 
-@router.delete("/{user_id}/jira", status_code=204)
+@router.delete("/{user_id}/jira", status_code=204, summary="Disconnect a user's Jira account")
 def disconnect_user(
     user_id: UserId, who: Member, uow: Uow, site: Annotated[str | None, Query(max_length=40)] = None
 ) -> Response:
+    """Forgets the user's Jira identity and its credentials on one site (`?site=`) or every site.
+    Nothing in Jira is deleted."""
     assert who.workspace_id is not None
     users.check_acts_for(who, user_id)
     users.disconnect(uow, who.workspace_id, user_id, site)

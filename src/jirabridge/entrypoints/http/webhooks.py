@@ -51,6 +51,7 @@ def _state(app: FastAPI) -> _State:
 
 @router.post(
     PATH_PREFIX + "{site_token}",
+    summary="Receive a Jira webhook delivery",
     responses={
         401: {"description": "Unsigned or forged delivery (problem+json); nothing was written"},
         404: {"description": "No connected site has this token"},
@@ -81,7 +82,7 @@ async def receive_webhook(site_token: str, request: Request, services: Services)
     return answer
 
 
-@router.post("/api/v1/sites/{site_id}/webhook-secret", tags=["sites"])
+@router.post("/api/v1/sites/{site_id}/webhook-secret", tags=["sites"], summary="New admin webhook secret")
 def new_webhook_secret(site_id: str, who: Manager, uow: Uow, services: Services) -> dict[str, Any]:
     """A new secret for the site's admin webhook, shown this once with the URL to paste into Jira
     (System → WebHooks). The previous secret stops verifying at once."""

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from jirabridge.domain.access import Role
 from jirabridge.entrypoints.http.deps import Services, ServiceToken, Uow
@@ -18,10 +18,21 @@ router = APIRouter(prefix="/api/v1/workspaces", tags=["workspaces"])
 
 
 class CreateWorkspace(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Acme"}]})
+
     name: str = Field(min_length=1, max_length=200)
 
 
 class CreateApiKey(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"role": "admin", "name": "host backend"},
+                {"role": "member", "name": "alice's browser", "user": "u-alice"},
+            ]
+        }
+    )
+
     role: Literal["admin", "manager", "member"]
     name: str = Field(min_length=1, max_length=200)
     user: str | None = Field(default=None, min_length=1, max_length=200)
@@ -42,28 +53,35 @@ def _key(record: ApiKey) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, summary="Create a workspace")
 def create_workspace(body: CreateWorkspace, _: ServiceToken, uow: Uow, services: Services) -> dict[str, Any]:
+    """A new, empty workspace: the tenant that owns sites, items and settings. Needs the service token
+    (`JIRABRIDGE_SERVICE_TOKEN`)."""
     workspace = workspaces.create_workspace(uow, services.clock, body.name)
     return {"id": workspace.id, "name": workspace.name, "created_at": _time(workspace.created_at)}
 
 
-@router.post("/{workspace_id}/api-keys", status_code=201)
+@router.post("/{workspace_id}/api-keys", status_code=201, summary="Issue an API key")
 def create_api_key(
     workspace_id: str, body: CreateApiKey, _: ServiceToken, uow: Uow, services: Services
 ) -> dict[str, Any]:
+    """A new API key of the workspace with a role (`admin`, `manager` or `member`), optionally bound to one
+    host user. The key is in this answer only: it is stored as a hash. Needs the service token."""
     issued = workspaces.issue_api_key(
         uow, services.clock, workspace_id, role=Role(body.role), name=body.name, user_id=body.user
     )
     return _key(issued.record) | {"key": issued.key}
 
 
-@router.get("/{workspace_id}/api-keys")
+@router.get("/{workspace_id}/api-keys", summary="List API keys")
 def list_api_keys(workspace_id: str, _: ServiceToken, uow: Uow) -> dict[str, Any]:
+    """The workspace's API keys, revoked ones included, without the keys themselves. Needs the service
+    token."""
     return {"api_keys": [_key(k) for k in workspaces.list_api_keys(uow, workspace_id)]}
 
 
-@router.delete("/{workspace_id}/api-keys/{key_id}", status_code=204)
+@router.delete("/{workspace_id}/api-keys/{key_id}", status_code=204, summary="Revoke an API key")
 def revoke_api_key(workspace_id: str, key_id: str, _: ServiceToken, uow: Uow, services: Services) -> Response:
+    """The key stops working at once; it stays listed with `revoked_at`. Needs the service token."""
     workspaces.revoke_api_key(uow, services.clock, workspace_id, key_id)
     return Response(status_code=204)
