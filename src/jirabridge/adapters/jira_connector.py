@@ -24,6 +24,7 @@ from jirabridge.service.ports import (
     OAuthGrant,
     ProjectMeta,
     SiteAccess,
+    SiteFields,
     StatusMeta,
 )
 
@@ -210,6 +211,13 @@ class HttpJiraConnector:
             )
             for f in fields
         ]
+
+    async def site_fields(self, access: SiteAccess) -> SiteFields:
+        async with self._http() as http:
+            client = self._client(http, access)
+            fields = await _classified(client.metadata.fields)
+            resolutions = await _classified(client.metadata.resolutions)
+        return SiteFields({f.id: f.name for f in fields}, tuple(r.name for r in resolutions))
 
 
 def _allowed(values: list[dict[str, Any]] | None) -> tuple[str, ...] | None:

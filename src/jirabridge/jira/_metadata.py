@@ -15,6 +15,7 @@ from jirabridge.jira._models import (
     JiraModel,
     Priority,
     Project,
+    Resolution,
     Status,
     User,
 )
@@ -101,6 +102,9 @@ class MetadataAPI:
 
     async def fields(self) -> builtins.list[FieldDefinition]:
         return await self._r.get_list(FieldDefinition, "/field")
+
+    async def resolutions(self) -> builtins.list[Resolution]:
+        return await self._r.get_list(Resolution, "/resolution")
 
     async def create_issue_types(self, project: str) -> builtins.list[IssueType]:
         """The issue types the caller may create in `project` (empty without permission)."""

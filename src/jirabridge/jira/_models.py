@@ -72,6 +72,11 @@ class Priority(JiraModel):
     name: str
 
 
+class Resolution(JiraModel):
+    id: str
+    name: str
+
+
 class FieldSchema(JiraModel):
     type: str
     items: str | None = None

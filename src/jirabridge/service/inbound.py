@@ -59,6 +59,8 @@ from jirabridge.storage.tables import (
 
 APPLY_KIND = "inbound.apply"
 BROKEN = "broken"
+# A status sync that failed before touching Jira: once Jira's status changes, the link shows it again.
+STATUS_FAILURES = ("transition_not_allowed", "transition_field_required")
 # A comment written this long before its issue was linked still counts as new (clocks differ).
 COMMENT_GRACE = timedelta(minutes=1)
 
@@ -194,11 +196,7 @@ def _status(
     for link in links:
         link.jira_status = change.status
         link.jira_status_category = change.status_category
-        if (
-            changed
-            and link.sync_state == "failed"
-            and (link.last_error or "").startswith("transition_not_allowed")
-        ):
+        if changed and link.sync_state == "failed" and (link.last_error or "").startswith(STATUS_FAILURES):
             link.sync_state, link.last_error = "synced", None
     if not sync.status_inbound:
         # Recorded (outbound moves need to know where the issue is) but not applied: switching

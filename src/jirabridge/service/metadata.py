@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from jirabridge.errors import Invalid, JirabridgeError
-from jirabridge.service.ports import ConnectFailed, FieldMeta, ProjectMeta, Services
+from jirabridge.service.ports import ConnectFailed, FieldMeta, ProjectMeta, Services, SiteFields
 from jirabridge.service.sites import site_access
 from jirabridge.storage.tables import Site
 
@@ -144,6 +144,12 @@ async def create_fields(
         )
         services.metadata_cache.put(key, fields, services.clock.now())
     return CreateScreen(meta.key, issue_type.id, issue_type.name, fields)
+
+
+async def site_fields(services: Services, site: Site, project: str) -> SiteFields:
+    """The site's fields and resolutions, read afresh (only settings with `transition_fields` need
+    them). JiraUnavailable (502) when Jira cannot answer."""
+    return await _ask(site, project, lambda: services.connector.site_fields(site_access(services, site)))
 
 
 async def _ask(

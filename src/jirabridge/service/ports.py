@@ -134,6 +134,15 @@ class FieldMeta:
     has_default: bool = False
 
 
+@dataclass(frozen=True)
+class SiteFields:
+    """What transition field settings are checked against: the site's fields (id → name) and its
+    resolutions."""
+
+    fields: dict[str, str]
+    resolutions: tuple[str, ...]
+
+
 class JiraConnector(Protocol):
     async def verify(self, access: SiteAccess) -> JiraAccount:
         """Who these credentials are on the site (`/myself`); raises ConnectFailed."""
@@ -155,6 +164,9 @@ class JiraConnector(Protocol):
 
     async def create_fields(self, access: SiteAccess, project: str, issue_type_id: str) -> list[FieldMeta]:
         """The create screen of an issue type; ConnectFailed("issue_type_not_found") on 404."""
+
+    async def site_fields(self, access: SiteAccess) -> SiteFields:
+        """Every field of the site and its resolutions; raises ConnectFailed."""
 
 
 class Services(Protocol):

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from jirabridge.domain import templates
 from jirabridge.domain.settings import comment_template_problem
 from jirabridge.errors import Conflict, FieldError, Invalid, NotFound
-from jirabridge.service import dynamic_webhooks, metadata, polling
+from jirabridge.service import dynamic_webhooks, metadata, polling, transition_settings
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import ProjectMeta, Services
@@ -241,6 +241,10 @@ async def _validated(
     settings["field_defaults"] = await _field_defaults(
         services, site, meta, document.get("field_defaults") or {}, problems
     )
+    settings["transition_fields"], transition_problems = await transition_settings.validated(
+        services, site, meta, document.get("transition_fields") or {}
+    )
+    problems.errors.extend(transition_problems)
     problems.raise_any()
     return settings
 

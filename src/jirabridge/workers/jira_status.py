@@ -10,9 +10,12 @@ target. Every link of the issue in the workspace is loaded with its item and the
   remembered for that workflow (`transition_cache`): the transition is posted at once, one call;
   refused (the issue moved in Jira meanwhile): on as below;
 - the issue is read with its transitions; already in the target: done, nothing sent;
-- a transition to the target: sent (with the fields `transition_fields[<target>]` of the project
-  settings supply, for screens that require some), the links take the new status;
+- a transition to the target: sent with the fields its screen shows that the project settings'
+  `transition_fields[<target>]` fill, rendered over the item (`domain.transition_fields`); the links
+  take the new status;
 - none: failed `transition_not_allowed` with a `sync.failed` event per linked item; Jira unchanged;
+- a required screen field nothing fills: failed `transition_field_required` the same way, naming the
+  Jira field and the setting that would fill it; nothing is sent (Jira would refuse it with 400);
 - 404: the links break (`link.broken`) and the operation fails `issue_not_found`; a link already
   broken fails `link_broken` without calling Jira.
 """
@@ -25,14 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
 from jirabridge.domain import grouping, mappings
+from jirabridge.domain import transition_fields as screens
 from jirabridge.domain.inbound import project_sync
+from jirabridge.domain.items import Item as DomainItem
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.db import read_db, run_db
+from jirabridge.service.items import as_domain
 from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.tables import Item
 from jirabridge.workers import jira_common as common
-from jirabridge.workers.transition_cache import TransitionCache
+from jirabridge.workers.transition_cache import TransitionCache, screen_of
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -50,6 +56,7 @@ class _Plan:
     transition_fields: dict[str, Any] = field(default_factory=dict)
     link_status: str | None = None  # the Jira status the links last saw (when they agree)
     issue_type_id: str | None = None
+    item: DomainItem | None = None  # the item whose change queued this: transition field templates use it
 
 
 def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
@@ -77,6 +84,7 @@ def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
         transition_fields=dict(settings.get("transition_fields") or {}),
         link_status=seen_statuses.pop() if len(seen_statuses) == 1 else None,
         issue_type_id=seen_types.pop() if len(seen_types) == 1 else None,
+        item=as_domain(items[changed]) if changed is not None else None,
     )
 
 
@@ -108,7 +116,11 @@ class SyncStatus:
                 return quick
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
-                issue = await client.issues.get(key, fields=["status", "issuetype"], expand=["transitions"])
+                # `transitions.fields` describes each transition's screen; `transitions` is asked too so
+                # the list never depends on Jira honouring the finer expand.
+                issue = await client.issues.get(
+                    key, fields=["status", "issuetype"], expand=["transitions", "transitions.fields"]
+                )
                 current = issue.fields.status.name if issue.fields.status else None
                 type_id = issue.fields.issuetype.id if issue.fields.issuetype else None
                 if current is not None and type_id and issue.transitions is not None:
@@ -138,7 +150,12 @@ class SyncStatus:
                 )
                 if transition is None:
                     return await self._not_allowed(job, site_id, key, plan, current, target)
-                await client.issues.transition(key, transition.id, fields=_fields_for(plan, target))
+                filled = _filled(plan, screen_of(transition), target)
+                if filled.missing:
+                    return await self._field_required(job, site_id, key, current, target, filled.missing)
+                await client.issues.transition(
+                    key, transition.id, fields=filled.fields or None, update=filled.update or None
+                )
         except jira.NotFound:
             return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
         except common.CALL_ERRORS as error:
@@ -164,9 +181,14 @@ class SyncStatus:
         known = self.transitions.find(site_id, project, plan.issue_type_id, plan.link_status, target, now)
         if known is None:
             return None
+        filled = _filled(plan, known.screen, target)
+        if filled.missing:
+            return None  # decided on a fresh read of the screen, not on a remembered one
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
-                await client.issues.transition(key, known.id, fields=_fields_for(plan, target))
+                await client.issues.transition(
+                    key, known.id, fields=filled.fields or None, update=filled.update or None
+                )
         except jira.BadRequest:
             log.info("jira.transition.remembered_refused issue=%s from=%s", key, plan.link_status)
             return None  # the issue is not where the link says: read it and decide
@@ -209,6 +231,34 @@ class SyncStatus:
         self, job: Job, site_id: str, key: str, plan: _Plan, current: str | None, target: str
     ) -> Fail:
         detail = f"No transition from '{current}' to '{target}'"
+        return await self._failed(
+            job, site_id, key, "transition_not_allowed", detail, **{"from": current, "to": target}
+        )
+
+    async def _field_required(
+        self,
+        job: Job,
+        site_id: str,
+        key: str,
+        current: str | None,
+        target: str,
+        missing: list[screens.MissingField],
+    ) -> Fail:
+        detail = screens.missing_detail(missing, key, current, target)
+        fields = [{"field": m.field_id, "name": m.name, "setting": m.setting} for m in missing]
+        return await self._failed(
+            job,
+            site_id,
+            key,
+            "transition_field_required",
+            detail,
+            **{"from": current, "to": target, "fields": fields},
+        )
+
+    async def _failed(
+        self, job: Job, site_id: str, key: str, reason: str, detail: str, **data: object
+    ) -> Fail:
+        """Jira is left alone: the links show the failure, each linked item gets a `sync.failed`."""
         now = self.container.clock.now()
 
         def save(uow: UnitOfWork) -> None:
@@ -216,31 +266,22 @@ class SyncStatus:
             items: list[tuple[str, str]] = []
             for link in links:
                 link.sync_state = "failed"
-                link.last_error = f"transition_not_allowed: {detail}"
+                link.last_error = f"{reason}: {detail}"
                 if (link.item_type, link.item_id) not in items:
                     items.append((link.item_type, link.item_id))
             for item in items:
-                common.record_sync_failed(
-                    uow,
-                    job,
-                    now,
-                    item,
-                    key,
-                    "transition_not_allowed",
-                    detail,
-                    **{"from": current, "to": target},
-                )
+                common.record_sync_failed(uow, job, now, item, key, reason, detail, **data)
             uow.commit()
 
         await run_db(self.container, save)
-        log.info("jira.transition.failed issue=%s reason=transition_not_allowed", key)
-        return Fail("transition_not_allowed", detail)
+        log.info("jira.transition.failed issue=%s reason=%s", key, reason)
+        return Fail(reason, detail)
 
 
-def _fields_for(plan: _Plan, target: str) -> dict[str, Any] | None:
-    """The fields the project settings supply for a transition to `target` (screens that need some)."""
-    fields = next((v for k, v in plan.transition_fields.items() if mappings.same_name(k, target)), None)
-    return fields if isinstance(fields, dict) else None
+def _filled(plan: _Plan, screen: tuple[screens.ScreenField, ...] | None, target: str) -> screens.Filled:
+    """The fields and updates `transition_fields[<target>]` of the project settings give this screen."""
+    assert plan.item is not None  # a sync without items ends before any transition
+    return screens.fill(screen, plan.transition_fields, target, plan.item)
 
 
 def make_sync_status_handler(container: Container) -> Handler:

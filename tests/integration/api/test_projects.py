@@ -21,7 +21,7 @@ from support.service import Tenant, make_tenant
 
 ACME = "https://acme.atlassian.net"
 BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
-EXTRA_PROJECTS = [f"P{n:02d}" for n in range(1, 11)]  # with WEB, SEC, DQ, LOCK: 14 on acme
+EXTRA_PROJECTS = [f"P{n:02d}" for n in range(1, 11)]  # with WEB, SEC, DQ, LOCK, HELP: 15 on acme
 
 SEC_DOCUMENT: dict[str, Any] = {
     "default_issue_type": "Bug",
@@ -39,6 +39,7 @@ SEC_DOCUMENT: dict[str, Any] = {
         "*": {"labels": ["svc-{attributes.service}"]},
         "Bug": {"customfield_10051": "{severity}"},
     },
+    "transition_fields": {},
 }
 
 
@@ -121,6 +122,7 @@ async def test_a_valid_document_round_trips_and_defaults_are_filled(
         "comment_template": None,
         "poll_interval_s": 300,
         "field_defaults": {},
+        "transition_fields": {},
     }
 
     listed = (await api.get(url, headers=tenant.headers("member"))).json()["projects"]

@@ -44,6 +44,7 @@ EXPECTED = {
     "Project",
     "IssueType",
     "Priority",
+    "Resolution",
     "Status",
     "StatusCategory",
     "FieldDefinition",

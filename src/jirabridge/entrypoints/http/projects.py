@@ -79,6 +79,11 @@ class ProjectDocument(Request):
         default_factory=dict,
         description="Issue type name, or `*` for every type → {Jira field id: template over the item}.",
     )
+    transition_fields: dict[Name, dict[Name, Any]] = Field(
+        default_factory=dict,
+        description="Jira status → {Jira field id: template over the item} for the screens of transitions "
+        "to it (a resolution, a comment, a custom field).",
+    )
 
 
 def _listing(view: ProjectView) -> dict[str, Any]:
