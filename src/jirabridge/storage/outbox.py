@@ -162,12 +162,17 @@ def claim(
 
 
 def _enqueue_scheduled(session: Session, now: datetime) -> None:
-    """One operation per due schedule, unless the schedule's previous one is still outstanding."""
-    for schedule in schedules.take_due(session, now):
+    """One operation per due schedule, unless the schedule's previous one is still outstanding. A
+    regular round is then skipped; a round asked for early (`run_now`: settings changed while the
+    previous round ran, which read the old ones) stays due, so it runs as soon as the previous round
+    ends instead of a whole interval later."""
+    for schedule, early in schedules.take_due(session, now):
         ordering_key = schedules.ORDERING_PREFIX + schedule.key
         busy = session.scalar(
             select(exists().where(Operation.ordering_key == ordering_key, Operation.status.in_(OUTSTANDING)))
         )
+        if busy and early:
+            schedule.next_run_at = now
         if not busy:
             enqueue(
                 session,

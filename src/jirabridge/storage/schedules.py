@@ -112,9 +112,10 @@ def run_now(session: Session, *, workspace_id: str, key_prefix: str, now: dateti
     return sorted(row.key for row in rows)
 
 
-def take_due(session: Session, now: datetime, *, limit: int = 100) -> list[Schedule]:
+def take_due(session: Session, now: datetime, *, limit: int = 100) -> list[tuple[Schedule, bool]]:
     """Lock the due schedules (skipping those another worker holds) and move each to its next round.
-    The caller (`outbox.claim`) enqueues their operations in the same transaction."""
+    The caller (`outbox.claim`) enqueues their operations in the same transaction. With each, whether
+    it was asked for early (`run_now`) rather than reached its regular round."""
     now = _utc(now)
     due = list(
         session.scalars(
@@ -125,9 +126,13 @@ def take_due(session: Session, now: datetime, *, limit: int = 100) -> list[Sched
             .with_for_update(skip_locked=True)
         )
     )
+    taken: list[tuple[Schedule, bool]] = []
     for schedule in due:
+        last = schedule.last_enqueued_at
+        early = last is not None and _utc(schedule.next_run_at) < _utc(last) + _s(schedule.every_s)
         schedule.next_run_at = now + _s(schedule.every_s)
-    return due
+        taken.append((schedule, early))
+    return taken
 
 
 def _s(seconds: float) -> timedelta:

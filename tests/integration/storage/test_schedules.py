@@ -77,6 +77,18 @@ def test_a_round_still_running_is_not_stacked_up(sessions: sessionmaker[Session]
     assert len(claim(sessions, 33)) == 1
 
 
+def test_a_round_asked_for_while_one_runs_follows_it(sessions: sessionmaker[Session]) -> None:
+    ensure(sessions, "webhooks:st_1", every_s=3600)
+    running = claim(sessions, 0)
+    assert len(running) == 1
+    with sessions() as session:  # settings changed while the round runs with the old ones
+        schedules.run_now(session, workspace_id="ws_a", key_prefix="webhooks:", now=at(1))
+        session.commit()
+    assert claim(sessions, 1) == []  # not stacked up beside it
+    finish(sessions, running, 1.5)
+    assert len(claim(sessions, 1.5)) == 1  # as soon as it ended, not an hour later
+
+
 def test_a_failed_round_does_not_stop_the_schedule(sessions: sessionmaker[Session]) -> None:
     ensure(sessions, "poll:WEB", every_s=10)
     [job] = claim(sessions, 0)
