@@ -154,3 +154,30 @@ def test_serve_access_log_redacts_the_oauth_code_and_state_and_carries_the_reque
     assert '" 422 ' in line and line.endswith(" request_id=e2e-callback-1"), line
     for secret in ("AUTHCODE4242", "STATE9191"):
         assert secret not in out and secret not in err
+
+
+def test_ui_link_prints_a_one_time_link_that_opens_the_settings(tmp_path: Path) -> None:
+    env = {
+        "JIRABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'jb.db'}",
+        "JIRABRIDGE_PUBLIC_URL": "https://bridge.example",
+    }
+    assert _cli("migrate", env=env).returncode == 0
+    workspace = _cli("workspace", "create", "Acme", env=env).stdout.strip()
+
+    printed = _cli("ui-link", "--workspace", workspace, "--user", "u-1", "--role", "admin", env=env)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.startswith("https://bridge.example/ui/start/jbl_")
+
+    container = build(Settings(database_url=env["JIRABRIDGE_DATABASE_URL"]))
+    try:
+        from jirabridge.service.ui_sessions import open_link
+
+        with container.uow() as uow:
+            token = printed.stdout.strip().rsplit("/", 1)[1]
+            _, session = open_link(uow, container.clock.now(), token)
+        assert session.workspace_id == workspace and session.scope.is_settings
+    finally:
+        container.close()
+
+    refused = _cli("ui-link", "--workspace", workspace, "--user", "u-1", "--item", "anomaly/nope", env=env)
+    assert refused.returncode == 1 and "does not exist" in refused.stderr

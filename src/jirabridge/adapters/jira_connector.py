@@ -23,6 +23,7 @@ from jirabridge.service.ports import (
     JiraAccount,
     OAuthGrant,
     ProjectMeta,
+    ProjectRef,
     SiteAccess,
     SiteFields,
     StatusMeta,
@@ -218,6 +219,27 @@ class HttpJiraConnector:
             fields = await _classified(client.metadata.fields)
             resolutions = await _classified(client.metadata.resolutions)
         return SiteFields({f.id: f.name for f in fields}, tuple(r.name for r in resolutions))
+
+    async def summaries(self, access: SiteAccess, keys: list[str]) -> dict[str, str]:
+        async with self._http() as http:
+            client = self._client(http, access)
+            found = await _classified(lambda: client.issues.bulk_fetch(keys[:100], fields=["summary"]))
+        return {issue.key: issue.fields.summary or "" for issue in found.issues}
+
+    async def list_projects(self, access: SiteAccess) -> list[ProjectRef]:
+        async with self._http() as http:
+            client = self._client(http, access)
+            found = await _classified(client.projects.list)
+        return [ProjectRef(p.key, p.name) for p in found]
+
+    async def assignable_users(self, access: SiteAccess, project: str, query: str) -> list[JiraAccount]:
+        async with self._http() as http:
+            client = self._client(http, access)
+            found = await _classified(
+                lambda: client.users.assignable(project=project, query=query or None),
+                not_found="project_not_found",
+            )
+        return [JiraAccount(u.account_id, u.display_name or u.account_id) for u in found]
 
 
 def _allowed(values: list[dict[str, Any]] | None) -> tuple[str, ...] | None:

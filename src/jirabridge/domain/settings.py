@@ -13,6 +13,8 @@ Defaults:
 - `callback`: no URL.
 - `max_projects_per_site`: 10.
 - `comment_template`: `[{timestamp}] {host} {item_type} Status: {status}` (project settings override it).
+- `ui.allowed_origins`: `[]` — the origins (`https://app.example.com`) that may embed the pages in a
+  frame and that a page session's `return_url` may lead back to.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from jirabridge.domain.ui_sessions import origin
 
 CARDINALITIES = ("one_to_one", "many_to_one", "many_to_many")
 DEFAULT_CARDINALITY = "many_to_many"
@@ -36,6 +40,7 @@ MAX_URL_LENGTH = 2000
 MAX_ITEM_TYPE_LENGTH = 100
 MAX_HOST_NAME_LENGTH = 100
 MAX_TEMPLATE_LENGTH = 2000
+MAX_UI_ORIGINS = 20
 DEFAULT_COMMENT_TEMPLATE = "[{timestamp}] {host} {item_type} Status: {status}"
 TEMPLATE_PLACEHOLDERS = frozenset(
     {"timestamp", "host", "item_type", "item_id", "title", "status", "previous_status", "url"}
@@ -59,6 +64,7 @@ class WorkspaceSettings:
     callback_url: str | None = None
     max_projects_per_site: int = 10
     comment_template: str = DEFAULT_COMMENT_TEMPLATE
+    ui_allowed_origins: tuple[str, ...] = ()
 
     def cardinality(self, item_type: str) -> str:
         return self.link_cardinality.get(item_type, DEFAULT_CARDINALITY)
@@ -269,6 +275,34 @@ def _comment_template(value: object, errors: _Errors) -> str:
     return value
 
 
+def _ui(value: object, errors: _Errors) -> tuple[str, ...]:
+    doc = _object(value, "ui", errors, ("allowed_origins",))
+    if doc is None:
+        return ()
+    origins = doc.get("allowed_origins", [])
+    if not isinstance(origins, list) or len(origins) > MAX_UI_ORIGINS:
+        errors.add("ui.allowed_origins", f"must be a list of at most {MAX_UI_ORIGINS} origins")
+        return ()
+    found: list[str] = []
+    for index, entry in enumerate(origins):
+        normal = origin(entry) if isinstance(entry, str) and len(entry) <= MAX_URL_LENGTH else None
+        parts = urlsplit(entry) if normal is not None else None
+        if (
+            parts is None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+        ):
+            errors.add(
+                f"ui.allowed_origins[{index}]",
+                "must be an origin: scheme, host and optional port, like https://app.example.com",
+            )
+        elif normal is not None and normal not in found:
+            found.append(normal)
+    return tuple(found)
+
+
 TOP_LEVEL = (
     "link_cardinality",
     "worklogs",
@@ -276,6 +310,7 @@ TOP_LEVEL = (
     "callback",
     "max_projects_per_site",
     "comment_template",
+    "ui",
 )
 
 
@@ -301,6 +336,7 @@ def parse_settings(document: object, *, has_secret: bool) -> SettingsUpdate:
         MAX_PROJECTS_LIMIT,
     )
     template = _comment_template(doc.get("comment_template", DEFAULT_COMMENT_TEMPLATE), errors)
+    ui_origins = _ui(doc.get("ui", {}), errors)
     if errors.problems:
         raise SettingsInvalid(errors.problems)
     settings = WorkspaceSettings(
@@ -310,6 +346,7 @@ def parse_settings(document: object, *, has_secret: bool) -> SettingsUpdate:
         callback_url=url,
         max_projects_per_site=max_projects,
         comment_template=template,
+        ui_allowed_origins=ui_origins,
     )
     return SettingsUpdate(settings, secret if url is not None else None)
 
@@ -330,6 +367,7 @@ def to_document(settings: WorkspaceSettings) -> dict[str, Any]:
         "callback": {"url": settings.callback_url},
         "max_projects_per_site": settings.max_projects_per_site,
         "comment_template": settings.comment_template,
+        "ui": {"allowed_origins": list(settings.ui_allowed_origins)},
     }
 
 

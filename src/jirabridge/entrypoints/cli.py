@@ -238,5 +238,48 @@ def workspace_create_key(
         container.close()
 
 
+@app.command("ui-link")
+def ui_link(
+    workspace: str = typer.Option(..., help="The workspace id (ws_…)."),
+    user: str = typer.Option(..., help="The host user the pages act for."),
+    role: str = typer.Option("admin", help="admin, manager or member."),
+    item: str | None = typer.Option(None, help="TYPE/ID: an item's ticket panel instead of the settings."),
+) -> None:
+    """Print a one-time link to the pages (valid five minutes), as POST /api/v1/ui-sessions does."""
+    from jirabridge.bootstrap import build
+    from jirabridge.domain.access import SERVICE, Role
+    from jirabridge.domain.ui_sessions import SETTINGS, Scope
+    from jirabridge.errors import JirabridgeError
+    from jirabridge.service import ui_sessions
+
+    if role not in {r.value for r in Role}:
+        raise typer.BadParameter("must be admin, manager or member", param_hint="--role")
+    scope = SETTINGS
+    if item is not None:
+        item_type, _, item_id = item.partition("/")
+        if not item_type or not item_id:
+            raise typer.BadParameter("must be TYPE/ID, like anomaly/an-42", param_hint="--item")
+        scope = Scope(item_type, item_id)
+    container = build()
+    try:
+        with container.uow() as uow:
+            issued = ui_sessions.issue(
+                uow,
+                container.clock.now(),
+                SERVICE,
+                workspace,
+                user_id=user,
+                role=Role(role),
+                scope=scope,
+                return_url=None,
+            )
+    except JirabridgeError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    typer.echo(ui_sessions.link_url(container.settings.public_url, issued.link_token))
+
+
 if __name__ == "__main__":
     app()

@@ -99,7 +99,7 @@ async def project_meta(services: Services, site: Site, project: str) -> ProjectM
     cached = services.metadata_cache.get(key, services.clock.now())
     if isinstance(cached, ProjectMeta):
         return cached
-    meta = await _ask(
+    meta = await ask_jira(
         site, project, lambda: services.connector.project_meta(site_access(services, site), project)
     )
     services.metadata_cache.put(key, meta, services.clock.now())
@@ -132,7 +132,7 @@ async def create_fields(
         fields: tuple[FieldMeta, ...] = cached
     else:
         fields = tuple(
-            await _ask(
+            await ask_jira(
                 site,
                 meta.key,
                 lambda: services.connector.create_fields(
@@ -149,10 +149,10 @@ async def create_fields(
 async def site_fields(services: Services, site: Site, project: str) -> SiteFields:
     """The site's fields and resolutions, read afresh (only settings with `transition_fields` need
     them). JiraUnavailable (502) when Jira cannot answer."""
-    return await _ask(site, project, lambda: services.connector.site_fields(site_access(services, site)))
+    return await ask_jira(site, project, lambda: services.connector.site_fields(site_access(services, site)))
 
 
-async def _ask(
+async def ask_jira(
     site: Site,
     project: str,
     call: Callable[[], Awaitable[T]],

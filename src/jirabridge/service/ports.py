@@ -143,6 +143,12 @@ class SiteFields:
     resolutions: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ProjectRef:
+    key: str
+    name: str
+
+
 class JiraConnector(Protocol):
     async def verify(self, access: SiteAccess) -> JiraAccount:
         """Who these credentials are on the site (`/myself`); raises ConnectFailed."""
@@ -167,6 +173,15 @@ class JiraConnector(Protocol):
 
     async def site_fields(self, access: SiteAccess) -> SiteFields:
         """Every field of the site and its resolutions; raises ConnectFailed."""
+
+    async def summaries(self, access: SiteAccess, keys: list[str]) -> dict[str, str]:
+        """The summary of each issue that exists (up to 100 keys); missing ones are absent."""
+
+    async def list_projects(self, access: SiteAccess) -> list[ProjectRef]:
+        """The projects the connection can see."""
+
+    async def assignable_users(self, access: SiteAccess, project: str, query: str) -> list[JiraAccount]:
+        """Users who can be assigned issues of `project`, whose name or email starts with `query`."""
 
 
 class Services(Protocol):

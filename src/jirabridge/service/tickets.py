@@ -320,3 +320,19 @@ def _status_on_link(uow: UnitOfWork, now: datetime, ctx: Context, info: IssueInf
             issue_key=info.key,
             data={"from": previous, "to": new_status, "reason": "linked"},
         )
+
+
+def create_defaults(
+    uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str
+) -> tuple[str | None, str | None, str | None]:
+    """Where a ticket created with no site, project or issue type would go — the matching rule's
+    destination, else the default site's default project and its default issue type — as (site id,
+    project, issue type); None where there is none (a form then asks)."""
+    try:
+        ctx = _context(uow, workspace_id, item_type, item_id, None, None, use_rule=True)
+    except Invalid:
+        sites = [s for s in list_sites(uow, workspace_id) if s.status == "connected"]
+        chosen = next((s for s in sites if s.is_default), sites[0] if sites else None)
+        return (chosen.id if chosen else None), None, None
+    rule_type = ctx.destination.issue_type if ctx.destination else None
+    return ctx.site.id, ctx.project, rule_type or ctx.settings.get("default_issue_type")

@@ -99,6 +99,12 @@ def list_events(session: Session, workspace_id: str, *, after: int, limit: int) 
     return list(session.scalars(query))
 
 
+def recent_events(session: Session, workspace_id: str, *, limit: int) -> list[Event]:
+    """The workspace's newest events, newest first."""
+    query = select(Event).where(Event.workspace_id == workspace_id).order_by(Event.seq.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
 def get_event(session: Session, event_id: str) -> Event | None:
     return session.scalar(select(Event).where(Event.id == event_id))
 

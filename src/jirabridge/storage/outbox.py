@@ -367,6 +367,22 @@ def prune_done(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def workspace_depth(session: Session, workspace_id: str) -> dict[str, int]:
+    """`queue_depth` of one workspace's changes (its periodic rounds left out)."""
+    scheduled = Operation.ordering_key.like(schedules.ORDERING_PREFIX + "%")
+    rows = session.execute(
+        select(Operation.status, func.count())
+        .where(
+            Operation.workspace_id == workspace_id,
+            Operation.status.in_((PENDING, RUNNING, FAILED)),
+            ~scheduled,
+        )
+        .group_by(Operation.status)
+    )
+    counts = {status: count for status, count in rows}
+    return {status: int(counts.get(status, 0)) for status in (PENDING, RUNNING, FAILED)}
+
+
 def queue_depth(session: Session, *, periodic: bool = False) -> dict[str, int]:
     """How many operations are pending, running and failed, across workspaces (for metrics): the
     work host changes and Jira events implied, or with `periodic` the rounds of schedules (polls,

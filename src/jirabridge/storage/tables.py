@@ -457,3 +457,25 @@ class SecretKeyCheck(Base):
     # Fernet ciphertext of a fixed text under that key.
     token: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class UiSession(Base):
+    """A session of the pages a host embeds: a one-time link that becomes a session (domain/ui_sessions.py).
+    Both tokens are 256-bit random and stored as SHA-256 only, like API keys."""
+
+    __tablename__ = "ui_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"item_type", "item_id"} or {}
+    return_url: Mapped[str | None] = mapped_column(String(2000))
+    link_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    link_expires_at: Mapped[datetime]
+    # Set when the link is opened (it opens once); the session's token is only known from then on.
+    session_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    session_expires_at: Mapped[datetime | None]
+    # Carried by every form of the session and checked on each POST.
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]

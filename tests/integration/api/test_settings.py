@@ -24,6 +24,7 @@ DEFAULTS = {
     "callback": {"url": None, "secret_set": False},
     "max_projects_per_site": 10,
     "comment_template": "[{timestamp}] {host} {item_type} Status: {status}",
+    "ui": {"allowed_origins": []},
 }
 
 CHOSEN = {
@@ -39,6 +40,7 @@ CHOSEN = {
     "callback": {"url": None},
     "max_projects_per_site": 3,
     "comment_template": "[{timestamp}] {host} {item_type} {item_id} Status: {status}",
+    "ui": {"allowed_origins": ["https://app.qualytics.example"]},
 }
 
 SECRET = "whsec-0123456789abcdef-SENTINEL"

@@ -6,11 +6,13 @@ from fastapi import FastAPI
 
 from jirabridge import __version__
 from jirabridge.bootstrap import Container
+from jirabridge.entrypoints import pages
 from jirabridge.entrypoints.http import (
     events,
     failures,
     health,
     items,
+    jira_lookups,
     limits,
     problems,
     request_ids,
@@ -18,6 +20,7 @@ from jirabridge.entrypoints.http import (
     sites,
     sync,
     time_entries,
+    ui_sessions,
     users,
     webhooks,
     workspaces,
@@ -44,5 +47,8 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(sync.router)
     app.include_router(rules.router)
     app.include_router(webhooks.router)
+    app.include_router(jira_lookups.router)
+    app.include_router(ui_sessions.router)
+    pages.install(app)
     health.install(app, container)
     return app

@@ -48,6 +48,17 @@ class CallbackView(BaseModel):
     secret_set: bool
 
 
+class UiDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # as domain/settings.py: unknown fields are refused
+
+    allowed_origins: list[str] = Field(
+        default=[],
+        max_length=20,
+        description="Origins (https://app.example.com) that may frame the pages and that a page "
+        "session's return_url may lead back to.",
+    )
+
+
 class SettingsDocument(BaseModel):
     # As domain/settings.py: unknown fields are refused.
     model_config = ConfigDict(
@@ -79,6 +90,7 @@ class SettingsDocument(BaseModel):
     callback: CallbackDocument = CallbackDocument()
     max_projects_per_site: int = Field(default=10, ge=1, le=1000)
     comment_template: str = "[{timestamp}] {host} {item_type} Status: {status}"
+    ui: UiDocument = UiDocument()
 
 
 class SettingsView(SettingsDocument):

@@ -1,0 +1,82 @@
+"""`POST /api/v1/ui-sessions`: a one-time link to the pages, for a host's front end to open."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import Field
+
+from jirabridge.domain.access import Principal, Role
+from jirabridge.domain.ui_sessions import SETTINGS, Scope
+from jirabridge.entrypoints.http.deps import Services, Uow, principal
+from jirabridge.entrypoints.http.models import Request
+from jirabridge.errors import Invalid
+from jirabridge.service import ui_sessions
+from jirabridge.service.items import iso_time
+
+router = APIRouter(prefix="/api/v1/ui-sessions", tags=["pages"])
+
+
+class ItemScope(Request):
+    item_type: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,99}$")
+    item_id: str = Field(min_length=1, max_length=200)
+
+
+class CreateUiSession(Request):
+    workspace: str | None = Field(
+        default=None, max_length=40, description="The workspace; only with the service token."
+    )
+    user_id: str = Field(min_length=1, max_length=200, description="The host user the pages act for.")
+    role: Literal["admin", "manager", "member"]
+    scope: Literal["settings"] | ItemScope = Field(
+        description='"settings" for the settings pages, or an item for its ticket panel.'
+    )
+    return_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Where the pages' Done link leads; on an origin of settings ui.allowed_origins.",
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Open the pages for a host user",
+    description="A one-time URL, valid for five minutes, that opens the settings pages or an item's "
+    "ticket panel as `user_id` with `role` (never more than the calling key's role). Admin or "
+    "manager key of the workspace, or the service token with `workspace`.",
+)
+def create_ui_session(
+    body: CreateUiSession,
+    who: Annotated[Principal, Depends(principal)],
+    uow: Uow,
+    services: Services,
+) -> dict[str, Any]:
+    if who.is_service:
+        if body.workspace is None:
+            raise Invalid.field("workspace", "is required with the service token")
+        workspace_id = body.workspace
+    else:
+        assert who.workspace_id is not None
+        if body.workspace not in (None, who.workspace_id):
+            raise Invalid.field("workspace", "an API key opens sessions of its own workspace only")
+        workspace_id = who.workspace_id
+    scope = SETTINGS if body.scope == "settings" else _item_scope(body.scope)
+    issued = ui_sessions.issue(
+        uow,
+        services.clock.now(),
+        who,
+        workspace_id,
+        user_id=body.user_id,
+        role=Role(body.role),
+        scope=scope,
+        return_url=body.return_url,
+    )
+    url = ui_sessions.link_url(services.settings.public_url, issued.link_token)
+    return {"url": url, "expires_at": iso_time(issued.expires_at)}
+
+
+def _item_scope(scope: ItemScope | str) -> Scope:
+    assert isinstance(scope, ItemScope)
+    return Scope(scope.item_type, scope.item_id)
