@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from jirabridge.domain.access import Principal, Role
 from jirabridge.domain.ui_sessions import SETTINGS, Scope
@@ -24,6 +24,20 @@ class ItemScope(Request):
 
 
 class CreateUiSession(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "u-7",
+                    "role": "member",
+                    "scope": {"item_type": "anomaly", "item_id": "an-42"},
+                    "return_url": "https://app.example.com/anomalies/42",
+                },
+                {"user_id": "u-1", "role": "admin", "scope": "settings"},
+            ]
+        }
+    )
+
     workspace: str | None = Field(
         default=None, max_length=40, description="The workspace; only with the service token."
     )
