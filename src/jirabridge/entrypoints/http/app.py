@@ -14,6 +14,7 @@ from jirabridge.entrypoints.http import (
     items,
     jira_lookups,
     limits,
+    openapi,
     problems,
     request_ids,
     rules,
@@ -51,4 +52,5 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(ui_sessions.router)
     pages.install(app)
     health.install(app, container)
+    openapi.install(app)
     return app

@@ -111,7 +111,11 @@ class EditComment(Request):
     body: str = Field(min_length=1, max_length=30_000)
 
 
-@router.put("/{item_type}/{item_id}", summary="Create or update an item")
+@router.put(
+    "/{item_type}/{item_id}",
+    responses={201: {"description": "The item is new"}},
+    summary="Create or update an item",
+)
 def put_item(
     item_type: ItemType, item_id: ItemId, body: PutItem, who: Member, uow: Uow, services: Services
 ) -> JSONResponse:
@@ -141,7 +145,12 @@ def delete_item(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow, ser
     return Response(status_code=204)
 
 
-@router.post("/{item_type}/{item_id}/tickets", status_code=201, summary="Create a Jira ticket for an item")
+@router.post(
+    "/{item_type}/{item_id}/tickets",
+    status_code=201,
+    responses={202: {"description": "Jira did not answer in time: the link is pending"}},
+    summary="Create a Jira ticket for an item",
+)
 async def create_ticket(
     item_type: ItemType,
     item_id: ItemId,

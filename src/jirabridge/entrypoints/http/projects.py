@@ -102,7 +102,12 @@ def list_projects(site_id: str, who: Member, uow: Uow) -> dict[str, Any]:
     return {"projects": [_listing(v) for v in projects.list_projects(uow, who.workspace_id, site_id)]}
 
 
-@router.put("/{key}", response_model=ProjectDocument, summary="Save project settings")
+@router.put(
+    "/{key}",
+    response_model=ProjectDocument,
+    responses={201: {"model": ProjectDocument, "description": "The project's settings are new"}},
+    summary="Save project settings",
+)
 async def put_project(
     site_id: str, key: ProjectKey, body: ProjectDocument, who: Manager, services: Services
 ) -> JSONResponse:

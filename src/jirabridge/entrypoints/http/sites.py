@@ -105,7 +105,12 @@ def site_json(container: Container, site: Site) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/sites", status_code=201, summary="Connect a Jira site")
+@router.post(
+    "/api/v1/sites",
+    status_code=201,
+    responses={202: {"description": "OAuth: the site waits for its grant at `authorize_url`"}},
+    summary="Connect a Jira site",
+)
 async def connect_site(body: ConnectSite, who: Manager, services: Services) -> JSONResponse:
     """With an API token (`auth.type` `api_token`): the credentials are checked against the site and the
     site is `connected` at once (201). With OAuth 2.0 (`auth.type` `oauth`): the site is `pending` and

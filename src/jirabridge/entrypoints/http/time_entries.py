@@ -72,7 +72,11 @@ class PutTimeEntry(Request):
     )
 
 
-@router.put("/{entry_id}", summary="Create or replace a time entry")
+@router.put(
+    "/{entry_id}",
+    responses={201: {"description": "The entry is new"}},
+    summary="Create or replace a time entry",
+)
 def put_time_entry(
     entry_id: EntryId, body: PutTimeEntry, who: Member, uow: Uow, services: Services
 ) -> JSONResponse:

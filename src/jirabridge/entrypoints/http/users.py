@@ -66,7 +66,12 @@ def upsert_user(
     return {"id": user.id, "email": user.email, "name": user.name}
 
 
-@router.post("/{user_id}/jira", status_code=201, summary="Connect a user's Jira account")
+@router.post(
+    "/{user_id}/jira",
+    status_code=201,
+    responses={202: {"description": "OAuth: the connection waits for its grant at `authorize_url`"}},
+    summary="Connect a user's Jira account",
+)
 async def connect_user(user_id: UserId, body: ConnectUser, who: Member, services: Services) -> JSONResponse:
     """Lets jirabridge act as this person in Jira (their comments and worklogs are theirs). With an API
     token: checked and connected at once (201). With OAuth: 202 with `authorize_url` for the person to
