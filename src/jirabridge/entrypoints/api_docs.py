@@ -138,6 +138,7 @@ def _operation(spec: dict[str, Any], method: str, path: str, operation: dict[str
     answers = [
         f"{code} {ANSWERS.get(response.get('description', ''), response.get('description', ''))}".rstrip()
         for code, response in operation.get("responses", {}).items()
+        if code.isdigit()  # `4XX`/`5XX` say every error is problem+json, as the page's top does
     ]
     lines += ["Answers: " + "; ".join(answers) + ".", ""]
     return "\n".join(lines)

@@ -113,7 +113,7 @@ class EditComment(Request):
 
 @router.put(
     "/{item_type}/{item_id}",
-    responses={201: {"description": "The item is new"}},
+    responses={201: {"description": "created: the item is new"}},
     summary="Create or update an item",
 )
 def put_item(
@@ -148,7 +148,7 @@ def delete_item(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow, ser
 @router.post(
     "/{item_type}/{item_id}/tickets",
     status_code=201,
-    responses={202: {"description": "Jira did not answer in time: the link is pending"}},
+    responses={202: {"description": "accepted: Jira did not answer in time, the link is pending"}},
     summary="Create a Jira ticket for an item",
 )
 async def create_ticket(

@@ -105,7 +105,7 @@ def list_projects(site_id: str, who: Member, uow: Uow) -> dict[str, Any]:
 @router.put(
     "/{key}",
     response_model=ProjectDocument,
-    responses={201: {"model": ProjectDocument, "description": "The project's settings are new"}},
+    responses={201: {"model": ProjectDocument, "description": "created: the project's settings are new"}},
     summary="Save project settings",
 )
 async def put_project(

@@ -108,7 +108,7 @@ def site_json(container: Container, site: Site) -> dict[str, Any]:
 @router.post(
     "/api/v1/sites",
     status_code=201,
-    responses={202: {"description": "OAuth: the site waits for its grant at `authorize_url`"}},
+    responses={202: {"description": "OAuth: the site waits for consent at `authorize_url`"}},
     summary="Connect a Jira site",
 )
 async def connect_site(body: ConnectSite, who: Manager, services: Services) -> JSONResponse:

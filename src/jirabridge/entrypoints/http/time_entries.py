@@ -74,7 +74,7 @@ class PutTimeEntry(Request):
 
 @router.put(
     "/{entry_id}",
-    responses={201: {"description": "The entry is new"}},
+    responses={201: {"description": "created: the entry is new"}},
     summary="Create or replace a time entry",
 )
 def put_time_entry(

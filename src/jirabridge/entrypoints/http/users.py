@@ -69,7 +69,7 @@ def upsert_user(
 @router.post(
     "/{user_id}/jira",
     status_code=201,
-    responses={202: {"description": "OAuth: the connection waits for its grant at `authorize_url`"}},
+    responses={202: {"description": "OAuth: the connection waits for consent at `authorize_url`"}},
     summary="Connect a user's Jira account",
 )
 async def connect_user(user_id: UserId, body: ConnectUser, who: Member, services: Services) -> JSONResponse:
