@@ -45,7 +45,8 @@ INTRO = """\
      After changing a route: .venv/bin/jirabridge api-docs > docs/api.md -->
 
 Every operation of jirabridge's HTTP API, generated from the OpenAPI description the service serves
-at `/openapi.json` (browsable at `/docs` of a running service).
+at `/openapi.json` (browsable at `/docs` of a running service). For a walk through the first steps,
+see [getting-started.md](getting-started.md).
 
 - **Authentication**: `Authorization: Bearer <key>`. The service token (`JIRABRIDGE_SERVICE_TOKEN`)
   creates workspaces and API keys; everything else takes an API key of a workspace, whose role
