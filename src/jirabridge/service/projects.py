@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from jirabridge.domain import templates
+from jirabridge.domain import templates, ticket_status
 from jirabridge.domain.settings import comment_template_problem
 from jirabridge.errors import Conflict, FieldError, Invalid, NotFound
 from jirabridge.service import dynamic_webhooks, metadata, polling, transition_settings
@@ -233,6 +233,9 @@ async def _validated(
             )
         priorities[severity] = canonical or priority
     settings["priority_map"] = priorities
+
+    for field, message in ticket_status.problems(document):
+        problems.add(field, message)
 
     template = document.get("comment_template")
     if template is not None and (problem := comment_template_problem(template)) is not None:

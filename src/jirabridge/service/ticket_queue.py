@@ -1,17 +1,21 @@
 """Queueing the Jira issue of a new ticket: a pending link and its `issue.create` operation, in the
 caller's transaction. Tickets created by hand (service/tickets.py) and by a rule's auto-create
 (service/routing.py) take this one path, so both get the marker label that makes the create
-duplicate-proof and the remote link back to the item (workers/jira_create.py)."""
+duplicate-proof and the remote link back to the item (workers/jira_create.py). Once the issue exists,
+`status_on_create` gives the item the project's `on_create_status`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from jirabridge.domain import ticket_status
 from jirabridge.ids import new_id
+from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.ticket_fields import new_marker
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
+from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, Link
 
 CREATE_KIND = "issue.create"
@@ -59,3 +63,31 @@ def queue_create(
         site_id=site_id,
     )
     return link
+
+
+def status_on_create(uow: UnitOfWork, now: datetime, link: Link) -> None:
+    """The ticket created for `link`'s item exists: the item takes the project's `on_create_status`
+    (when its status is one it applies from), with an `item.status_changed` event (reason `created`).
+    Called before the new issue's first status push, which then follows the new status."""
+    if link.issue_key is None:
+        return
+    item = uow.session.get(Item, (link.workspace_id, link.item_type, link.item_id))
+    if item is None:
+        return
+    settings = project_settings(uow, link.workspace_id, link.site_id, project_of(link.issue_key))
+    target = ticket_status.on_create(settings, item.status)
+    if target is None:
+        return
+    previous = item.status
+    item.status = target
+    item.updated_at = now
+    record_event(
+        uow.session,
+        workspace_id=item.workspace_id,
+        type="item.status_changed",
+        source="jirabridge",
+        at=now,
+        item=(item.type, item.id),
+        issue_key=link.issue_key,
+        data={"from": previous, "to": target, "reason": "created"},
+    )

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from jirabridge.domain import grouping
+from jirabridge.domain import ticket_status
 from jirabridge.domain.cardinality import Cardinality, check_link
 from jirabridge.domain.inbound import project_sync
 from jirabridge.errors import Conflict, Invalid, NotFound
@@ -299,11 +299,12 @@ async def link_issue(
 
 def _status_on_link(uow: UnitOfWork, now: datetime, ctx: Context, info: IssueInfo) -> None:
     """A ticket already done gives the new item the mapped done status (grouped tickets); otherwise
-    the project's `on_link_status`, if any. Linking never moves the ticket."""
+    the project's `on_link_status`, if any, from the statuses it applies from (domain/ticket_status.py).
+    Linking never moves the ticket."""
     mapping = project_sync(ctx.settings).mapping
-    new_status = grouping.on_link(info.status, info.status_category, ctx.item.status, mapping)
-    if new_status is None and info.status_category != "done":
-        new_status = ctx.settings.get("on_link_status")
+    new_status = ticket_status.on_link(
+        ctx.settings, mapping, ctx.item.status, info.status, info.status_category
+    )
     if new_status and new_status != ctx.item.status:
         previous = ctx.item.status
         item = uow.session.get(Item, (ctx.item.workspace_id, ctx.item.type, ctx.item.id))

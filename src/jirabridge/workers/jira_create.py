@@ -35,6 +35,7 @@ from jirabridge.domain.inbound import project_sync
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.service.db import read_db, run_db
 from jirabridge.service.project_rows import project_of, project_settings
+from jirabridge.service.ticket_queue import status_on_create
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
@@ -223,6 +224,7 @@ class CreateIssue:
             issue_key=found.key,
             data={"issue_key": found.key, "issue_url": url},
         )
+        status_on_create(uow, now, link)
         remote: Any = job.payload.get("remote_link")
         ordering = common.issue_ordering_key(site_id, found.key)
         if isinstance(remote, dict) and remote.get("url"):

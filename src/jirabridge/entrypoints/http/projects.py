@@ -27,6 +27,7 @@ SyncMode = Literal["off", "outbound", "inbound", "two_way"]
 
 MIN_POLL_INTERVAL_S = 30
 MAX_POLL_INTERVAL_S = 86400
+MAX_FROM_STATUSES = 100
 
 
 class ProjectDocument(Request):
@@ -70,6 +71,19 @@ class ProjectDocument(Request):
     comment_sync: SyncMode = "off"
     on_link_status: Name | None = Field(
         default=None, description="Host status an item takes when an open ticket is linked to it."
+    )
+    on_link_status_from: list[Name] | None = Field(
+        default=None,
+        max_length=MAX_FROM_STATUSES,
+        description="Only items in one of these host statuses take on_link_status; null: any status.",
+    )
+    on_create_status: Name | None = Field(
+        default=None, description="Host status an item takes once the ticket created for it exists."
+    )
+    on_create_status_from: list[Name] | None = Field(
+        default=None,
+        max_length=MAX_FROM_STATUSES,
+        description="Only items in one of these host statuses take on_create_status; null: any status.",
     )
     comment_template: str | None = Field(
         default=None, max_length=2000, description="Status comments (`comment` mode); null: the workspace's."
