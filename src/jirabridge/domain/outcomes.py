@@ -6,6 +6,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+# How many attempts an operation gets before it fails for good, unless the worker is told otherwise
+# (`jirabridge worker --max-attempts`). The outbox stamps the figure in force on every job it hands
+# out (`Job.max_attempts`), so a handler asks the job, never this constant.
+DEFAULT_MAX_ATTEMPTS = 10
+
 
 @dataclass(frozen=True)
 class Done:
@@ -29,6 +34,9 @@ class Fail:
 
     reason: str
     detail: str = ""
+    # True when the handler already put `sync.failed` events on the feed for this failure (one per
+    # linked item, say); otherwise the outbox records one when it stores the failure.
+    announced: bool = False
 
 
 Outcome = Done | Retry | Fail
@@ -45,6 +53,30 @@ class Job:
     payload: dict[str, Any]
     attempts: int
     issue_key: str | None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # the worker's figure, from the claim that made the job
+
+    @property
+    def last_attempt(self) -> bool:
+        """A `Retry` from this attempt fails the operation for good (the outbox gives up on it)."""
+        return self.attempts >= self.max_attempts
+
+    @property
+    def item(self) -> tuple[str, str] | None:
+        """The host item the operation is for (`payload["item"]`, see `storage.outbox.enqueue`)."""
+        return item_of(self.payload)
+
+
+def item_of(payload: dict[str, Any]) -> tuple[str, str] | None:
+    """`{"item": {"type", "id"}}` of an operation's payload as `(type, id)`; operations queued before
+    every kind carried it name their item as `item_type` and `item_id`."""
+    item = payload.get("item")
+    if isinstance(item, dict):
+        kind, ident = item.get("type"), item.get("id")
+    else:
+        kind, ident = payload.get("item_type"), payload.get("item_id")
+    if isinstance(kind, str) and isinstance(ident, str) and kind and ident:
+        return kind, ident
+    return None
 
 
 # A handler runs one job; it must be safe to run again after a crash (check before acting).

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from jirabridge import __version__
+from jirabridge.domain.outcomes import DEFAULT_MAX_ATTEMPTS
 from jirabridge.workers.runner import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
@@ -96,7 +97,9 @@ def worker(
         60.0, min=1.0, help="Seconds before a silent worker's operations are run by another."
     ),
     poll_s: float = typer.Option(1.0, min=0.01, help="Seconds between looks for due work when idle."),
-    max_attempts: int = typer.Option(10, min=1, help="Attempts before an operation fails for good."),
+    max_attempts: int = typer.Option(
+        DEFAULT_MAX_ATTEMPTS, min=1, help="Attempts before an operation fails for good."
+    ),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
 ) -> None:
     """Run the outbox: send the Jira work the service committed. SIGTERM stops it gracefully."""

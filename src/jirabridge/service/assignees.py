@@ -51,6 +51,7 @@ def assignee_changed(uow: UnitOfWork, now: datetime, item: Item) -> None:
             now=now,
             site_id=link.site_id,
             issue_key=link.issue_key,
+            item=(item.type, item.id),
         )
 
 

@@ -79,6 +79,7 @@ def add_host_comment(
             now=now,
             site_id=link.site_id,
             issue_key=link.issue_key,
+            item=(item_type, item_id),
         )
     uow.commit()
     return comment
@@ -123,6 +124,7 @@ def update_host_comment(
             now=now,
             site_id=site_id,
             issue_key=issue_key,
+            item=(item_type, item_id),
         )
     record_event(
         uow.session,

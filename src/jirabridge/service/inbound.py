@@ -237,7 +237,9 @@ def _push_to_other_issues(uow: UnitOfWork, now: datetime, item: Item, site_id: s
             continue
         settings = project_settings(uow, item.workspace_id, link.site_id, project_of(link.issue_key))
         if settings.get("status_sync", "two_way") in items_service.STATUS_MODES_THAT_PUSH:
-            items_service.enqueue_status_sync(uow, now, item.workspace_id, link.site_id, link.issue_key)
+            items_service.enqueue_status_sync(
+                uow, now, item.workspace_id, link.site_id, link.issue_key, (item.type, item.id)
+            )
 
 
 # -- assignee --------------------------------------------------------------------------------------

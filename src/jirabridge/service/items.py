@@ -120,7 +120,8 @@ def status_changed(uow: UnitOfWork, now: datetime, item: Item, previous: str | N
         settings = project_settings(uow, item.workspace_id, link.site_id, project_of(link.issue_key))
         mode = settings.get("status_sync")
         if mode in STATUS_MODES_THAT_PUSH:
-            enqueue_status_sync(uow, now, item.workspace_id, link.site_id, link.issue_key)
+            item_ref = (item.type, item.id)
+            enqueue_status_sync(uow, now, item.workspace_id, link.site_id, link.issue_key, item_ref)
         elif mode == "comment":
             workspace = workspace_settings.load(uow, item.workspace_id)
             text = comment_text(
@@ -144,8 +145,9 @@ def _host_name(uow: UnitOfWork, workspace_id: str) -> str:
 
 
 def enqueue_status_sync(
-    uow: UnitOfWork, now: datetime, workspace_id: str, site_id: str, issue_key: str
+    uow: UnitOfWork, now: datetime, workspace_id: str, site_id: str, issue_key: str, item: tuple[str, str]
 ) -> None:
+    """`item` is the one whose status changed: a failure of the sync is shown on it."""
     outbox.enqueue(
         uow.session,
         workspace_id=workspace_id,
@@ -155,6 +157,7 @@ def enqueue_status_sync(
         now=now,
         site_id=site_id,
         issue_key=issue_key,
+        item=item,
     )
 
 
@@ -176,6 +179,7 @@ def enqueue_comment(
         now=now,
         site_id=link.site_id,
         issue_key=link.issue_key,
+        item=(link.item_type, link.item_id),
     )
 
 

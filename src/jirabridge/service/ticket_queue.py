@@ -61,6 +61,7 @@ def queue_create(
         ordering_key=f"link:{link.id}",
         now=now,
         site_id=site_id,
+        item=(item.type, item.id),
     )
     return link
 

@@ -290,6 +290,7 @@ async def link_issue(
                 now=now,
                 site_id=fresh.site.id,
                 issue_key=info.key,
+                item=(item_type, item_id),
             )
         uow.commit()
         return link

@@ -268,12 +268,12 @@ def enqueue_sync(uow: UnitOfWork, entry: TimeEntry, issue_key: str, now: datetim
             "entry_id": entry.id,
             "issue_key": issue_key,
             "site_id": entry.site_id,
-            "item": {"type": ITEM_TYPE, "id": entry.id},
         },
         ordering_key=ordering_key,
         now=now,
         site_id=entry.site_id,
         issue_key=issue_key,
+        item=(ITEM_TYPE, entry.id),
     )
 
 

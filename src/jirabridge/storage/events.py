@@ -26,7 +26,7 @@ from jirabridge.ids import new_id
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Event, Workspace
 
-CALLBACK_KIND = "callback.deliver"
+CALLBACK_KIND = outbox.CALLBACK_KIND
 SOURCES = ("jira", "host", "jirabridge")
 
 
@@ -78,6 +78,7 @@ def record_event(
             ordering_key=callback_ordering_key(workspace_id),
             now=at,
             issue_key=issue_key,
+            item=item,
         )
     return event
 

@@ -36,7 +36,7 @@ from sqlalchemy import case, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
-from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
+from jirabridge.domain.outcomes import DEFAULT_MAX_ATTEMPTS, Done, Fail, Job, Outcome, Retry, item_of
 from jirabridge.errors import Conflict, NotFound
 from jirabridge.ids import new_id
 from jirabridge.storage import schedules
@@ -44,7 +44,8 @@ from jirabridge.storage.tables import OUTSTANDING_WHERE, Link, Operation
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 OUTSTANDING = (PENDING, RUNNING)
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = DEFAULT_MAX_ATTEMPTS
+CALLBACK_KIND = "callback.deliver"  # its failure is not an event: that would only queue another callback
 MAX_ATTEMPTS_REASON = "max_attempts"
 _DETAIL_LIMIT = 2000
 
@@ -63,10 +64,16 @@ def enqueue(
     now: datetime,
     site_id: str | None = None,
     issue_key: str | None = None,
+    item: tuple[str, str] | None = None,
     run_after: datetime | None = None,
 ) -> Operation:
-    """Add an operation to the caller's session; it exists once the caller commits."""
+    """Add an operation to the caller's session; it exists once the caller commits.
+
+    `item` is the host item the operation is for (the one whose change queued it), stored as the
+    payload's `item`: its failure and the failure's `sync.failed` event name it."""
     now = _utc(now)
+    if item is not None:
+        payload = {**payload, "item": {"type": item[0], "id": item[1]}}
     operation = Operation(
         id=new_id("op"),
         workspace_id=workspace_id,
@@ -156,6 +163,7 @@ def claim(
             payload=dict(row.payload or {}),
             attempts=row.attempts,
             issue_key=row.issue_key,
+            max_attempts=max_attempts,
         )
         for row in rows
     ]
@@ -189,7 +197,8 @@ def _enqueue_scheduled(session: Session, now: datetime) -> None:
 
 def _give_up_on_lost_leases(session: Session, now: datetime, max_attempts: int) -> None:
     """An operation whose worker died on every attempt (it may be what kills it) fails for good."""
-    session.execute(
+    detail = f"the worker running it stopped before finishing, {max_attempts} times"
+    lost = session.execute(
         update(Operation)
         .where(
             Operation.status == RUNNING,
@@ -199,13 +208,26 @@ def _give_up_on_lost_leases(session: Session, now: datetime, max_attempts: int) 
         .values(
             status=FAILED,
             reason=MAX_ATTEMPTS_REASON,
-            detail=f"the worker running it stopped before finishing, {max_attempts} times",
+            detail=detail,
             lease_owner=None,
             leased_until=None,
             updated_at=now,
         )
+        .returning(
+            Operation.id,
+            Operation.workspace_id,
+            Operation.site_id,
+            Operation.kind,
+            Operation.payload,
+            Operation.attempts,
+            Operation.issue_key,
+        )
         .execution_options(synchronize_session=False)
-    )
+    ).all()
+    for row in lost:
+        payload = dict(row.payload or {})
+        job = Job(row.id, row.workspace_id, row.site_id, row.kind, payload, row.attempts, row.issue_key)
+        _failed(session, job, MAX_ATTEMPTS_REASON, detail, now, gave_up=True)
 
 
 def extend_leases(
@@ -283,33 +305,38 @@ def record(
     )
     with sessions() as session, session.begin():
         written = session.scalar(statement)
-        if written is not None and values.get("reason") == MAX_ATTEMPTS_REASON:
-            _gave_up(session, job, str(values["detail"]), now)
+        if written is not None and values["status"] == FAILED:
+            announced = isinstance(outcome, Fail) and outcome.announced
+            if not announced:
+                reason, detail = str(values["reason"]), str(values["detail"] or "")
+                _failed(session, job, reason, detail, now, gave_up=reason == MAX_ATTEMPTS_REASON)
     return str(values["status"]) if written is not None else None
 
 
-def _gave_up(session: Session, job: Job, detail: str, now: datetime) -> None:
-    """A handler never sees the last attempt run out, so the failure is made visible here: the
-    link of a create stops being `pending`, and the host learns it from the event feed (except for
-    callbacks, whose failure would only queue another callback)."""
+def _failed(session: Session, job: Job, reason: str, detail: str, now: datetime, *, gave_up: bool) -> None:
+    """An operation failed for good: the host learns it from the event feed, in the same transaction,
+    as a `sync.failed` event naming what the failure shows (the operation's item and issue key).
+    A handler never sees the last attempt run out, so then the link of a create also stops being
+    `pending` here. A callback's failure is not an event: that would only queue another callback."""
     from jirabridge.storage.events import record_event  # events enqueues through this module
 
     link_id = job.payload.get("link_id")
-    if isinstance(link_id, str):
+    if gave_up and isinstance(link_id, str):
         session.execute(
             update(Link)
             .where(Link.id == link_id, Link.sync_state == "pending")
             .values(sync_state="failed", last_error=detail)
         )
-    if job.kind != "callback.deliver":
+    if job.kind != CALLBACK_KIND:
         record_event(
             session,
             workspace_id=job.workspace_id,
             type="sync.failed",
             source="jirabridge",
             at=now,
+            item=item_of(job.payload),
             issue_key=job.issue_key,
-            data={"operation": job.kind, "op": job.id, "reason": MAX_ATTEMPTS_REASON, "detail": detail},
+            data={"operation": job.kind, "operation_id": job.id, "reason": reason, "detail": detail},
         )
 
 

@@ -123,6 +123,7 @@ class AssignIssue:
             outcome = common.classify(error)
             if isinstance(outcome, Fail):
                 await self._failed(job, site_id, key, outcome.reason, outcome.detail, plan.assignee)
+                return Fail(outcome.reason, outcome.detail, announced=True)
             return outcome
         await run_db(self.container, lambda uow: self._assigned(uow, job, site_id, key, account))
         if current == account:
@@ -143,14 +144,15 @@ class AssignIssue:
         )
         await self._failed(job, site_id, key, "user_not_mapped", detail, user)
         log.info("jira.assign.failed issue=%s reason=user_not_mapped", key)
-        return Fail("user_not_mapped", detail)
+        return Fail("user_not_mapped", detail, announced=True)
 
     async def _failed(
         self, job: Job, site_id: str, key: str, reason: str, detail: str, user: str | None
     ) -> None:
         """A `sync.failed` event on the item whose change queued the assignment."""
         now = self.container.clock.now()
-        item = (str(job.payload["item_type"]), str(job.payload["item_id"]))
+        item = job.item
+        assert item is not None  # service/assignees.py queues every assignment with its item
 
         def save(uow: UnitOfWork) -> None:
             common.record_sync_failed(uow, job, now, item, key, reason, detail, user=user, site=site_id)

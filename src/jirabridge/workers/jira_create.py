@@ -243,6 +243,7 @@ class CreateIssue:
                 now=now,
                 site_id=site_id,
                 issue_key=found.key,
+                item=item_ref,
             )
         if _pushes_status(uow, job.workspace_id, site_id, found, item_ref):
             outbox.enqueue(
@@ -254,6 +255,7 @@ class CreateIssue:
                 now=now,
                 site_id=site_id,
                 issue_key=found.key,
+                item=item_ref,
             )
         uow.commit()
 

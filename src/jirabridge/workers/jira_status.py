@@ -275,7 +275,7 @@ class SyncStatus:
 
         await run_db(self.container, save)
         log.info("jira.transition.failed issue=%s reason=%s", key, reason)
-        return Fail(reason, detail)
+        return Fail(reason, detail, announced=True)  # one event per linked item
 
 
 def _filled(plan: _Plan, screen: tuple[screens.ScreenField, ...] | None, target: str) -> screens.Filled:

@@ -40,7 +40,6 @@ from jirabridge.service import settings as workspace_settings
 from jirabridge.service import time_entries
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import TimeEntry
 from jirabridge.workers import jira_common as common
@@ -169,7 +168,7 @@ class SyncWorklog:
                 await self._outcome(job, entry_id, snap, State.FAILED, f"{refusal[0]}: {refusal[1]}")
                 return Fail(*refusal)
             outcome = common.classify(error)
-            gives_up = isinstance(outcome, Fail) or job.attempts >= outbox.MAX_ATTEMPTS  # the last try
+            gives_up = isinstance(outcome, Fail) or job.last_attempt
             if gives_up and isinstance(outcome, Fail | Retry):
                 why = f"{outcome.reason}: {outcome.detail}" if outcome.detail else outcome.reason
                 await self._outcome(job, entry_id, snap, State.FAILED, why)

@@ -38,7 +38,12 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 def add(
-    sessions: sessionmaker[Session], key: str, *, kind: str = "jira.comment", workspace: str = "ws_a"
+    sessions: sessionmaker[Session],
+    key: str,
+    *,
+    kind: str = "jira.comment",
+    workspace: str = "ws_a",
+    item: tuple[str, str] | None = None,
 ) -> str:
     with sessions() as session:
         operation = outbox.enqueue(
@@ -49,6 +54,7 @@ def add(
             ordering_key=key,
             now=T0,
             issue_key=key,
+            item=item,
         )
         session.commit()
         return operation.id
@@ -163,7 +169,7 @@ def test_retry_honours_retry_after_and_otherwise_backs_off(sessions: sessionmake
 def test_too_many_attempts_fail_for_good_and_a_retry_by_hand_puts_it_back(
     sessions: sessionmaker[Session],
 ) -> None:
-    op_id = add(sessions, "WEB-1")
+    op_id = add(sessions, "WEB-1", item=("anomaly", "an-1"))
     for attempt in range(1, 4):
         [job] = outbox.claim(
             sessions, worker_id="w1", now=at(attempt * 10), limit=1, lease_s=LEASE_S, max_attempts=3
@@ -184,7 +190,12 @@ def test_too_many_attempts_fail_for_good_and_a_retry_by_hand_puts_it_back(
         assert outbox.list_failures(session, "ws_b") == []
         # The host learns it from the feed: no handler saw the last attempt run out.
         [event] = session.scalars(select(Event).where(Event.type == "sync.failed")).all()
-        assert (event.workspace_id, event.data["reason"], event.data["op"]) == ("ws_a", "max_attempts", op_id)
+        assert (event.workspace_id, event.data["reason"], event.data["operation_id"]) == (
+            "ws_a",
+            "max_attempts",
+            op_id,
+        )
+        assert (event.item_type, event.item_id, event.issue_key) == ("anomaly", "an-1", "WEB-1")
     assert claim(sessions, 100) == []
 
     with sessions() as session:
@@ -202,7 +213,7 @@ def test_too_many_attempts_fail_for_good_and_a_retry_by_hand_puts_it_back(
 
 
 def test_an_operation_that_keeps_killing_its_worker_fails_for_good(sessions: sessionmaker[Session]) -> None:
-    op_id = add(sessions, "WEB-1")
+    op_id = add(sessions, "WEB-1", item=("anomaly", "an-1"))
     for attempt in range(3):
         start = attempt * (LEASE_S + 1)
         assert outbox.claim(sessions, worker_id="w", now=at(start), limit=1, lease_s=LEASE_S, max_attempts=3)
@@ -212,6 +223,9 @@ def test_an_operation_that_keeps_killing_its_worker_fails_for_good(sessions: ses
     )
     failed = status(sessions, op_id)
     assert (failed.status, failed.reason) == ("failed", "max_attempts")
+    with sessions() as session:  # on the feed too, naming the item and the issue
+        [event] = session.scalars(select(Event).where(Event.type == "sync.failed")).all()
+        assert (event.data["operation_id"], event.item_id, event.issue_key) == (op_id, "an-1", "WEB-1")
 
 
 def test_failures_page_with_a_cursor(sessions: sessionmaker[Session]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
+from jirabridge.domain.outcomes import item_of
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.service.events import decode_cursor, encode_cursor, rfc3339
 from jirabridge.storage import outbox
@@ -20,10 +21,8 @@ _TAG = "op:"
 
 
 def _item(payload: dict[str, Any]) -> dict[str, str] | None:
-    item = payload.get("item")
-    if isinstance(item, dict) and isinstance(item.get("type"), str) and isinstance(item.get("id"), str):
-        return {"type": item["type"], "id": item["id"]}
-    return None
+    item = item_of(payload)
+    return {"type": item[0], "id": item[1]} if item else None
 
 
 def render(operation: Operation) -> dict[str, Any]:
