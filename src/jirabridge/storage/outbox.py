@@ -54,6 +54,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+as_utc = _utc  # for the modules beside this one (SQLite gives times back without their zone)
+
+
 def enqueue(
     session: Session,
     *,

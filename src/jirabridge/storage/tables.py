@@ -206,6 +206,22 @@ class Operation(Base):
     updated_at: Mapped[datetime]
 
 
+class CallbackEndpoint(Base):
+    """How a workspace's callback endpoint is doing, when it is failing (storage/callbacks.py): the
+    backoff that holds its other deliveries back, shared by every worker. No row: it is healthy."""
+
+    __tablename__ = "callback_endpoints"
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    failures: Mapped[int] = mapped_column(default=0)  # consecutive failed deliveries
+    failing_since: Mapped[datetime]
+    hold_until: Mapped[datetime]  # deliveries other than the probe wait until then
+    last_reason: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime]
+
+
 class Event(Base):
     """The event feed; `seq` is the cursor."""
 

@@ -292,3 +292,32 @@ def test_concurrent_claimers_never_get_the_same_operation(sessions: sessionmaker
         thread.join()
     assert sorted(claimed) == sorted(ids)
     assert set(claimed.values()) == {1}
+
+
+def test_a_failing_callback_endpoints_backoff_doubles_up_to_five_minutes_or_follows_retry_after(
+    sessions: sessionmaker[Session],
+) -> None:
+    from jirabridge.storage import callbacks
+
+    op_id = add(sessions, "callback:ws_a", kind="callback.deliver")
+
+    def failed(session: Session, seconds: float, retry_after_s: float | None) -> float:
+        now = at(seconds)
+        return callbacks.endpoint_failed(
+            session, workspace_id="ws_a", op_id=op_id, reason="r", now=now, retry_after_s=retry_after_s
+        )
+
+    waits = []
+    for n in range(11):
+        with sessions() as session:
+            waits.append(failed(session, n, None))
+            session.commit()
+    assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+    with sessions() as session:
+        told = failed(session, 20, 42)
+        session.commit()
+        assert told == 42
+        assert callbacks.hold_until(session, "ws_a", at(20)) == at(20 + 2 * 42)
+        callbacks.endpoint_answered(session, workspace_id="ws_a", now=at(21))
+        session.commit()
+        assert callbacks.hold_until(session, "ws_a", at(21)) is None

@@ -3,7 +3,8 @@
 - `/healthz` answers while the process serves requests; it touches nothing else.
 - `/readyz` answers 200 once the database is reachable, at the newest migration and its stored
   secrets can be read with JIRABRIDGE_SECRET_KEY (service/secrets.py), 503 (a problem body saying
-  which) otherwise; a load balancer sends traffic only to ready instances.
+  which) otherwise; a load balancer sends traffic only to ready instances. Its body also shows the
+  host callback backlog (`callbacks`, storage/callbacks.py): reported, never a reason to be unready.
 - `/metrics` reads the outbox and the feed at scrape time into a registry of this app's own (not
   prometheus-client's global one: tests build many apps in one process). The worker serves its own
   counters (operations by kind and outcome, retries) on `jirabridge worker --metrics-port`.
@@ -27,7 +28,7 @@ from jirabridge.bootstrap import Container
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.entrypoints.http.problems import problem
 from jirabridge.service.secrets import key_problem
-from jirabridge.storage import events, migrate, outbox
+from jirabridge.storage import callbacks, events, migrate, outbox
 from jirabridge.storage.tables import Operation, Site
 
 log = logging.getLogger("jirabridge.health")
@@ -76,13 +77,26 @@ def readyz(request: Request) -> Any:
     if wrong_key is not None:
         log.warning("readyz.secret_key_mismatch")
         return problem(503, "unavailable", "Service unavailable", wrong_key)
+    with container.uow() as uow:
+        backlog = callbacks.backlog(uow.session, container.clock.now())
     checks = {
         "database": "ok",
         "migrations": "current",
         "secret_key": "ok",
         "webhooks": _webhooks_check(engine),
+        "callbacks": _callbacks_check(backlog),
     }
-    return JSONResponse({"status": "ready", "checks": checks})
+    return JSONResponse({"status": "ready", "checks": checks, "callbacks": backlog.as_json()})
+
+
+def _callbacks_check(backlog: callbacks.Backlog) -> str:
+    """Host callback endpoints that are failing: their deliveries wait (docs/callbacks.md)."""
+    if not backlog.endpoints_failing:
+        return "ok"
+    return (
+        f"backing_off: {backlog.endpoints_failing} workspace callback endpoint(s) failing; "
+        f"{backlog.waiting} delivery(ies) waiting, the oldest for {backlog.oldest_s:.0f} s"
+    )
 
 
 def _webhooks_check(engine: Engine) -> str:
@@ -128,6 +142,9 @@ class StorageCollector(Collector):
             GaugeMetricFamily("jirabridge_outbox_failed_operations", "", labels=["reason"]),
             GaugeMetricFamily("jirabridge_site_webhooks", "", labels=["status"]),
             CounterMetricFamily("jirabridge_events", ""),
+            GaugeMetricFamily("jirabridge_callback_backlog", "", labels=["state"]),
+            GaugeMetricFamily("jirabridge_callback_oldest_waiting_seconds", ""),
+            GaugeMetricFamily("jirabridge_callback_endpoints_failing", ""),
         ]
 
     def collect(self) -> Iterator[Metric]:
@@ -147,6 +164,7 @@ class StorageCollector(Collector):
                     .where(Site.status == "connected")
                     .group_by(Site.webhook_status)
                 ).all()
+                backlog = callbacks.backlog(uow.session, self._container.clock.now())
         except Exception as error:
             log.warning("metrics.database_unreachable error=%s", type(error).__name__)
             up.add_metric([], 0)
@@ -179,6 +197,28 @@ class StorageCollector(Collector):
             "status",
             ((s or "unknown", int(c)) for s, c in webhooks),
         )
+        yield from _callback_metrics(backlog)
+
+
+def _callback_metrics(backlog: callbacks.Backlog) -> Iterator[Metric]:
+    queued = backlog.waiting - backlog.retrying - backlog.held
+    yield _gauge(
+        "jirabridge_callback_backlog",
+        "Host callback deliveries not made yet: queued (due or being sent), retrying (failed, waiting "
+        "for their next attempt), held (waiting while their endpoint backs off, not tried yet).",
+        "state",
+        [("queued", queued), ("retrying", backlog.retrying), ("held", backlog.held)],
+    )
+    yield GaugeMetricFamily(
+        "jirabridge_callback_oldest_waiting_seconds",
+        "How long the oldest callback delivery not made yet has been waiting (0 when none).",
+        value=backlog.oldest_s,
+    )
+    yield GaugeMetricFamily(
+        "jirabridge_callback_endpoints_failing",
+        "Workspaces whose callback endpoint is failing and backing off.",
+        value=backlog.endpoints_failing,
+    )
 
 
 @router.get("/metrics", response_class=Response, summary="Prometheus metrics")
