@@ -29,6 +29,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 
 from jirabridge import __version__
 from jirabridge.clock import Clock
@@ -203,6 +204,14 @@ class StoredEndpoint:
     clock: Clock
 
     def failed(self, workspace_id: str, op_id: str, reason: str, retry_after_s: float | None) -> float:
+        try:
+            return self._failed(workspace_id, op_id, reason, retry_after_s)
+        except IntegrityError:
+            # Two deliveries of a healthy endpoint failed at once and both added its row: the other
+            # one's is there now, and locked for this one in the second try.
+            return self._failed(workspace_id, op_id, reason, retry_after_s)
+
+    def _failed(self, workspace_id: str, op_id: str, reason: str, retry_after_s: float | None) -> float:
         with UnitOfWork(self.container.sessions) as uow:
             wait_s = endpoints.endpoint_failed(
                 uow.session,
