@@ -114,6 +114,9 @@ def _operation(spec: dict[str, Any], method: str, path: str, operation: dict[str
         for parameter in parameters:
             schema = parameter.get("schema", {})
             description = parameter.get("description") or schema.get("description") or ""
+            limits = _limits(schema)
+            if limits:
+                description = f"{description} ({'; '.join(limits)})".strip()
             lines.append(
                 f"| `{parameter['name']}` | {parameter['in']} | {_type(spec, schema)} | "
                 f"{'yes' if parameter.get('required') else 'no'} | {_cell(description)} |"
@@ -181,14 +184,44 @@ def _fields(spec: dict[str, Any], schema: dict[str, Any], prefix: str) -> Iterat
         field = f"{prefix}{name}"
         resolved = _resolve(spec, raw)
         description = raw.get("description") or resolved.get("description") or ""
+        limits = _limits(raw)
+        if "default" in raw and name not in required and raw["default"] not in (None, [], {}):
+            limits.append(f"default `{json.dumps(raw['default'], ensure_ascii=False)}`")
+        if limits:
+            description = f"{description} ({'; '.join(limits)})".strip()
         yield field, _type(spec, raw), "yes" if name in required else "no", description
         variants = _objects(spec, resolved)
         for variant in variants:
             tag = _tag(variant) if len(variants) > 1 else None
             for row in _fields(spec, variant, f"{field}."):
                 if tag and row[0] != f"{field}.{tag[0]}":
-                    row = (*row[:3], f"(when `{field}.{tag[0]}` is {tag[1]}) {row[3]}".strip())
+                    row = (*row[:3], f"When `{field}.{tag[0]}` is {tag[1]}. {row[3]}".strip())
                 yield row
+
+
+def _limits(schema: dict[str, Any]) -> list[str]:
+    """What a value must respect besides its type: lengths, bounds, a pattern, sizes."""
+    found: list[str] = []
+    for option in [schema, *schema.get("anyOf", [])]:
+        for low, high, unit in (
+            ("minLength", "maxLength", " characters"),
+            ("minimum", "maximum", ""),
+            ("minItems", "maxItems", " items"),
+            ("minProperties", "maxProperties", " entries"),
+        ):
+            if low in option and high in option:
+                found.append(f"{_number(option[low])}–{_number(option[high])}{unit}")
+            elif high in option:
+                found.append(f"at most {_number(option[high])}{unit}")
+            elif low in option:
+                found.append(f"at least {_number(option[low])}{unit}")
+        if "pattern" in option:
+            found.append(f"matching `{option['pattern']}`")
+    return found
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _tag(variant: dict[str, Any]) -> tuple[str, str] | None:
