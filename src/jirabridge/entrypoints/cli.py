@@ -28,7 +28,9 @@ def _configure_logging(level: str, *, request_ids: bool = False) -> None:
 
     from jirabridge.request_context import RequestIdFilter
 
-    line = "%(asctime)s %(levelname)s %(name)s %(message)s" + (" request_id=%(request_id)s" * request_ids)
+    line = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    if request_ids:
+        line += " request_id=%(request_id)s"
     logging.basicConfig(level=level.upper(), format=line)
     if request_ids:  # the service's logs say which request they belong to
         for handler in logging.getLogger().handlers:
