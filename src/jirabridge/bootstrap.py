@@ -12,7 +12,8 @@ from jirabridge.clock import Clock, SystemClock
 from jirabridge.config import Settings
 from jirabridge.secrets_box import SecretBox
 from jirabridge.service.metadata import MetadataCache
-from jirabridge.service.ports import JiraConnector
+from jirabridge.service.outbound import OutboundGuard, outbound_guard
+from jirabridge.service.ports import JiraConnector, Resolver
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.db import make_engine, session_factory
 
@@ -23,6 +24,8 @@ class Container:
     engine: Engine
     sessions: sessionmaker[Session]
     connector: JiraConnector
+    # Where the service may send requests on a tenant's behalf (service/outbound.py).
+    outbound: OutboundGuard
     clock: Clock = field(default_factory=SystemClock)
     _box: SecretBox | None = None
     metadata_cache: MetadataCache = field(default_factory=MetadataCache)
@@ -49,18 +52,23 @@ def build(
     *,
     clock: Clock | None = None,
     jira_transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
 ) -> Container:
-    """`jira_transport` replaces the network for every Jira call (tests: the emulator in-process)."""
+    """`jira_transport` replaces the network for every Jira call (tests: the emulator in-process);
+    `resolver` replaces DNS for the outbound guard (tests: a fake one)."""
     from jirabridge.adapters.jira_connector import HttpJiraConnector
+    from jirabridge.adapters.resolver import SystemResolver
 
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
-    connector = HttpJiraConnector(settings, transport=jira_transport)
+    outbound = outbound_guard(settings, resolver or SystemResolver())
+    connector = HttpJiraConnector(settings, outbound, transport=jira_transport)
     return Container(
         settings,
         engine,
         session_factory(engine),
         connector,
+        outbound,
         clock or SystemClock(),
         jira_transport=jira_transport,
     )

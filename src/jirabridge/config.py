@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from jirabridge.domain.outbound import OutboundPolicy
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JIRABRIDGE_", extra="ignore")
@@ -20,6 +22,10 @@ class Settings(BaseSettings):
     # Extra Jira hosts allowed as sites besides https://*.atlassian.net (e.g. the emulator on loopback:
     # "127.0.0.1:8080"). Entries are host or host:port; http is allowed only for these.
     allowed_jira_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Destinations the service may call on a tenant's behalf although they are not public addresses,
+    # or over plain http (domain/outbound.py): `host`, `host:port` or CIDR entries, comma separated.
+    # Every host of `allowed_jira_hosts` and of the Atlassian URLs below is allowed too.
+    allowed_outbound: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Where OAuth goes; tests and the demo point these at the emulator.
     atlassian_auth_url: str = "https://auth.atlassian.com"
     atlassian_api_url: str = "https://api.atlassian.com"
@@ -46,9 +52,15 @@ class Settings(BaseSettings):
     # How often each site's worklog change feeds are read for worklogs edited or deleted by hand.
     worklog_drift_interval_s: float = Field(default=300.0, gt=0)
 
-    @field_validator("allowed_jira_hosts", mode="before")
+    @field_validator("allowed_jira_hosts", "allowed_outbound", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_outbound")
+    @classmethod
+    def _allow_list(cls, value: list[str]) -> list[str]:
+        OutboundPolicy.from_entries(value)  # a bad entry stops the start, naming it
         return value

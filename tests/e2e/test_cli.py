@@ -91,7 +91,11 @@ def test_operator_creates_a_workspace_and_key_and_rotates_the_secret_key(tmp_pat
     bad_role = _cli("workspace", "create-key", workspace_id, "--role", "owner", env=env)
     assert bad_role.returncode != 0
 
-    settings = Settings(database_url=env["JIRABRIDGE_DATABASE_URL"], secret_key=SecretStr(old_key))
+    settings = Settings(
+        database_url=env["JIRABRIDGE_DATABASE_URL"],
+        secret_key=SecretStr(old_key),
+        allowed_outbound=["h.example"],  # no DNS look-up for the callback URL below
+    )
     container = build(settings)
     try:
         with container.uow() as uow:
@@ -101,6 +105,7 @@ def test_operator_creates_a_workspace_and_key_and_rotates_the_secret_key(tmp_pat
                 lambda: container.secrets,
                 workspace_id,
                 {"callback": {"url": "https://h.example/cb", "secret": "s3cret-callback-secret"}},
+                outbound=container.outbound,
             )
     finally:
         container.close()

@@ -17,6 +17,7 @@ from jirabridge.entrypoints.http.app import create_app
 from jirabridge.secrets_box import SecretBox
 from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.dns import FakeResolver
 
 SERVICE_TOKEN = "test-service-token"
 # The emulator's default seed registers this OAuth app with this redirect URI.
@@ -41,9 +42,15 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def container(settings: Settings, emulator: FastAPI) -> Iterator[Container]:
+def resolver() -> FakeResolver:
+    """The DNS the service's outbound guard asks: every name is public unless a test says otherwise."""
+    return FakeResolver()
+
+
+@pytest.fixture
+def container(settings: Settings, emulator: FastAPI, resolver: FakeResolver) -> Iterator[Container]:
     """The service's pieces; every Jira call goes to the test's in-process `emulator`."""
-    built = build(settings, jira_transport=httpx.ASGITransport(app=emulator))
+    built = build(settings, jira_transport=httpx.ASGITransport(app=emulator), resolver=resolver)
     yield built
     built.close()
 

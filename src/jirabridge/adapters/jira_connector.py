@@ -1,7 +1,8 @@
 """`JiraConnector` on top of `jirabridge.jira`: verify credentials, OAuth 3LO, the connection test.
 
 Every request first passes the host guard of adapters/jira_http.py: no request ever leaves for a
-host that is not an allowed Jira site or Atlassian's OAuth endpoints.
+host that is not an allowed Jira site or Atlassian's OAuth endpoints; and every connection passes
+the outbound guard (adapters/outbound_http.py).
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from typing import Any, TypeVar
 import httpx
 
 from jirabridge import jira
-from jirabridge.adapters.jira_http import HostNotAllowed, host_guard, oauth_app
+from jirabridge.adapters.jira_http import host_guard, oauth_app
+from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.config import Settings
+from jirabridge.domain.outbound import OutboundRefused
+from jirabridge.service.outbound import OutboundGuard
 from jirabridge.service.ports import (
     Check,
     ConnectFailed,
@@ -33,8 +37,15 @@ T = TypeVar("T")
 
 
 class HttpJiraConnector:
-    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        outbound: OutboundGuard,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.settings = settings
+        self.outbound = outbound
         self.transport = transport
         self.oauth_app = oauth_app(settings)
         self._guard = host_guard(settings)
@@ -43,7 +54,7 @@ class HttpJiraConnector:
 
     def _http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            transport=self.transport,
+            transport=GuardedTransport(self.outbound, self.transport),
             timeout=httpx.Timeout(self.settings.jira_timeout_s),
             event_hooks={"request": [self._guard]},
             follow_redirects=False,
@@ -254,8 +265,8 @@ async def _classified(call: Callable[[], Awaitable[T]], *, not_found: str = "inv
     """Run one Jira call, turning the client's errors into the connection-test codes."""
     try:
         return await call()
-    except HostNotAllowed as exc:
-        raise ConnectFailed("invalid_url", str(exc)) from None
+    except OutboundRefused as exc:
+        raise ConnectFailed("invalid_url", exc.reason) from None
     except jira.TokenExpired:
         raise ConnectFailed(
             "token_expired", "the Jira authorisation has expired or was revoked: reconnect"

@@ -11,11 +11,12 @@ import httpx
 
 from jirabridge import jira
 from jirabridge.config import Settings
+from jirabridge.domain.outbound import OutboundRefused
 from jirabridge.domain.site_urls import host_allowed
 
 
-class HostNotAllowed(Exception):
-    pass
+class HostNotAllowed(OutboundRefused):
+    """A request to a host that is not a Jira site allowed here (checked before the outbound guard)."""
 
 
 def oauth_app(settings: Settings) -> jira.OAuthApp:

@@ -9,7 +9,8 @@
 - One httpx client (connection pool) for every site, open while any job uses it and closed when the
   last one is done, so an idle worker holds no sockets. Every request first passes a guard: nothing
   leaves for a host that is neither an allowed Jira site nor the configured Atlassian endpoints, even
-  if a stored URL or a redirect says so (redirects are not followed).
+  if a stored URL or a redirect says so (redirects are not followed); and every connection passes the
+  outbound guard (adapters/outbound_http.py): no internal address unless the operator allows it.
 - Credentials are read (and decrypted) from the database for each `client()`; OAuth token refreshes
   are stored at once (refresh tokens rotate). The OAuth auth object of a site is shared by its
   concurrent jobs, so one refresh serves them all instead of each spending the same refresh token.
@@ -33,6 +34,7 @@ import httpx
 
 from jirabridge import jira
 from jirabridge.adapters.jira_http import host_guard, oauth_app
+from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.service.db import read_db
 from jirabridge.service.ports import SiteAccess
 from jirabridge.service.sites import site_access
@@ -108,16 +110,16 @@ class JiraPool:
 
     def _acquire_http(self) -> httpx.AsyncClient:
         if self._http is None:
+            limits = httpx.Limits(
+                max_connections=self.settings.jira_max_connections,
+                max_keepalive_connections=self.settings.jira_max_connections,
+            )
             self._http = httpx.AsyncClient(
-                transport=self.transport,
+                transport=GuardedTransport(self.services.outbound, self.transport, limits=limits),
                 timeout=httpx.Timeout(self.settings.jira_timeout_s),
                 event_hooks={"request": [self._guard], "response": [self._count]},
                 follow_redirects=False,
                 headers={"User-Agent": "jirabridge"},
-                limits=httpx.Limits(
-                    max_connections=self.settings.jira_max_connections,
-                    max_keepalive_connections=self.settings.jira_max_connections,
-                ),
             )
         self._users += 1
         return self._http

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from jirabridge.clock import Clock
     from jirabridge.config import Settings
+    from jirabridge.domain.outbound import IPAddress
     from jirabridge.secrets_box import SecretBox
     from jirabridge.service.metadata import MetadataCache
+    from jirabridge.service.outbound import OutboundGuard
     from jirabridge.service.unit_of_work import UnitOfWork
 
 # Codes of SPEC section 2's connection test.
@@ -184,6 +186,18 @@ class JiraConnector(Protocol):
         """Users who can be assigned issues of `project`, whose name or email starts with `query`."""
 
 
+class ResolveFailed(Exception):
+    """A host name has no address (its message names the host, e.g. "hook.example does not resolve")."""
+
+
+class Resolver(Protocol):
+    """DNS, for the outbound guard (service/outbound.py); tests inject a fake one."""
+
+    def resolve(self, host: str, port: int) -> list[IPAddress]:
+        """Every address of `host`, in the order to try them; ResolveFailed when there is none.
+        Blocking: call it off the event loop."""
+
+
 class Services(Protocol):
     """What service functions use from the composition root (`bootstrap.Container` is one)."""
 
@@ -191,6 +205,7 @@ class Services(Protocol):
     clock: Clock
     connector: JiraConnector
     metadata_cache: MetadataCache  # project metadata read from Jira (service/metadata.py)
+    outbound: OutboundGuard  # where the service may send requests for a tenant (service/outbound.py)
 
     @property
     def secrets(self) -> SecretBox: ...

@@ -13,12 +13,14 @@ from typing import Any
 from jirabridge.domain.settings import (
     SettingsInvalid,
     WorkspaceSettings,
+    callback_url_problem,
     from_document,
     parse_settings,
     to_document,
 )
 from jirabridge.errors import FieldError, Invalid, NotFound, Unavailable
 from jirabridge.secrets_box import SecretBox, SecretKeyError
+from jirabridge.service.outbound import OutboundGuard, refuse
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.tables import Workspace
 
@@ -63,11 +65,15 @@ def put_settings(
     workspace_id: str,
     document: object,
     *,
+    outbound: OutboundGuard,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Replace the settings (see domain/settings.py for what a missing field means). `secrets` gives
-    the secret box; it is asked for only when a callback secret is to be sealed. `now` (the
-    container's clock) is when the change happens."""
+    the secret box; it is asked for only when a callback secret is to be sealed. `outbound` refuses
+    a callback URL the service must not call (a 422 naming `callback.url`). `now` (the container's
+    clock) is when the change happens. Looks the callback's host up in DNS: call it off the event
+    loop."""
+    _refuse_callback_url(outbound, document)
     workspace = _workspace(uow, workspace_id)
     worklogs_were_on = from_document(workspace.settings or {}).worklogs.enabled
     sealed = _sealed_secret(workspace.settings)
@@ -95,6 +101,15 @@ def put_settings(
         time_entries.worklog_sync_switched_on(uow, now or datetime.now(UTC), workspace_id)
     uow.commit()
     return view(workspace)
+
+
+def _refuse_callback_url(outbound: OutboundGuard, document: object) -> None:
+    """The outbound check of a well-formed callback URL, before the database is touched (a DNS
+    look-up may take a while); a malformed one is left to `parse_settings` to report."""
+    callback = document.get("callback") if isinstance(document, dict) else None
+    url = callback.get("url") if isinstance(callback, dict) else None
+    if isinstance(url, str) and callback_url_problem(url) is None:
+        refuse(outbound, "callback.url", url)
 
 
 def callback_target(uow: UnitOfWork, box: SecretBox, workspace_id: str) -> tuple[str, str] | None:

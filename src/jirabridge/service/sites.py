@@ -18,6 +18,7 @@ from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
 from jirabridge.service import dynamic_webhooks, polling
 from jirabridge.service.db import run_db
+from jirabridge.service.outbound import refuse_soon
 from jirabridge.service.ports import Check, ConnectFailed, Services, SiteAccess
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
@@ -119,6 +120,7 @@ async def connect_api_token(
     make_default: bool,
 ) -> Site:
     base = _normalise(container, url)
+    await refuse_soon(container.outbound, "url", base)
     await run_db(container, lambda uow: _ensure_new(uow, workspace_id, base))
     access = SiteAccess(base, "api_token", {"email": email, "api_token": api_token})
     try:
@@ -153,6 +155,7 @@ async def start_oauth(
     if not container.settings.oauth_client_id:
         raise Invalid.field("auth.type", "OAuth is not configured (JIRABRIDGE_OAUTH_CLIENT_ID and _SECRET)")
     base = _normalise(container, url)
+    # No outbound check: an OAuth site is called through Atlassian's gateway, never at this URL.
     state = new_secret()
 
     def save(uow: UnitOfWork) -> Site:

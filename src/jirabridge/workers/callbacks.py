@@ -12,7 +12,9 @@ what is still queued.
     X-Jirabridge-Timestamp: <unix seconds of this attempt>
 
 Outcomes: 2xx → Done; 429, 5xx, a timeout or a connection error → Retry (after `Retry-After` when the
-host sends one); any other answer → Fail("callback_rejected"), listed in the sync failures.
+host sends one); any other answer (a redirect too: none is followed) → Fail("callback_rejected");
+a URL whose host the outbound guard refuses when connecting (an internal address, plain http; see
+service/outbound.py) → Fail("callback_refused"). Failures are listed in the sync failures.
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 
 from jirabridge import __version__
+from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
+from jirabridge.domain.outbound import OutboundRefused
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.secrets_box import SecretBox
 from jirabridge.service import events as event_views
 from jirabridge.service import settings as workspace_settings
+from jirabridge.service.outbound import OutboundGuard
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import callbacks as endpoints
 from jirabridge.storage import events
@@ -90,6 +95,8 @@ def classify(response: httpx.Response, now: datetime) -> Outcome:
             f"the host answered {status}",
             retry_after_s(response.headers.get("retry-after"), now),
         )
+    if 300 <= status < 400:
+        return Fail("callback_rejected", f"the host answered {status} (redirects are not followed)")
     return Fail("callback_rejected", f"the host answered {status}")
 
 
@@ -112,13 +119,15 @@ class Endpoint(Protocol):
 
 
 class CallbackDelivery:
-    """The `callback.deliver` handler. `transport` is the test seam (an ASGI receiver, a MockTransport)."""
+    """The `callback.deliver` handler. `transport` is the test seam (an ASGI receiver, a MockTransport);
+    every delivery passes the outbound guard, around it or on the network."""
 
     def __init__(
         self,
         load: Callable[[str, str], Target | None],
         endpoint: Endpoint,
         clock: Clock,
+        outbound: OutboundGuard,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = TIMEOUT_S,
@@ -127,6 +136,7 @@ class CallbackDelivery:
         self._load = load
         self._endpoint = endpoint
         self._clock = clock
+        self._outbound = outbound
         self._transport = transport
         self._timeout = httpx.Timeout(timeout_s)
         self._backoff = backoff
@@ -162,9 +172,14 @@ class CallbackDelivery:
         try:
             # No redirects: the host configured this URL; following one could send the event elsewhere.
             async with httpx.AsyncClient(
-                transport=self._transport, timeout=self._timeout, follow_redirects=False
+                transport=GuardedTransport(self._outbound, self._transport),
+                timeout=self._timeout,
+                follow_redirects=False,
             ) as client:
                 response = await client.post(url, content=body, headers=headers)
+        except OutboundRefused as refused:
+            log.info("callback.refused op=%s event=%s", job.id, event_id)
+            return Fail("callback_refused", f"callback.url: {refused.reason}")
         except httpx.TimeoutException:
             return Retry("callback_timeout", "the host did not answer in time")
         except httpx.TransportError as error:
@@ -236,7 +251,9 @@ def make_deliver_handler(
 ) -> Handler:
     """`transport` and `clock` (the worker's, when it is not the container's) are for tests."""
     clock = clock or container.clock
-    return CallbackDelivery(loader(container), StoredEndpoint(container, clock), clock, transport=transport)
+    return CallbackDelivery(
+        loader(container), StoredEndpoint(container, clock), clock, container.outbound, transport=transport
+    )
 
 
 registry.register(events.CALLBACK_KIND, make_deliver_handler)

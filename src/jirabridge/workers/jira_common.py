@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from jirabridge import jira
-from jirabridge.adapters.jira_http import HostNotAllowed
 from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
+from jirabridge.domain.outbound import OutboundRefused
 from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 from jirabridge.service.db import read_db, run_db
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -53,7 +53,7 @@ def remote_link_global_id(workspace_id: str, item_type: str, item_id: str) -> st
 
 
 # What a handler catches around its Jira calls and hands to `classify`.
-CALL_ERRORS = (jira.JiraError, SiteUnavailable, HostNotAllowed)
+CALL_ERRORS = (jira.JiraError, SiteUnavailable, OutboundRefused)
 
 _POOLS: dict[int, JiraPool] = {}
 
@@ -81,8 +81,8 @@ def classify(error: Exception) -> Outcome:
     """The outcome of a call that raised `error` (see the module docstring)."""
     if isinstance(error, SiteUnavailable):
         return Fail(error.reason, str(error))
-    if isinstance(error, HostNotAllowed):
-        return Fail("host_not_allowed", str(error))
+    if isinstance(error, OutboundRefused):  # not a Jira site, or an address the operator did not allow
+        return Fail("host_not_allowed", error.reason)
     if not isinstance(error, jira.JiraError):
         raise error
     detail = describe(error)

@@ -17,6 +17,7 @@ from jirabridge.config import Settings
 from jirabridge.service import metadata
 from jirabridge.service.sites import site_access
 from jirabridge.storage.tables import Site
+from support.dns import FakeResolver
 from support.service import Tenant, make_tenant
 
 ACME = "https://acme.atlassian.net"
@@ -72,8 +73,10 @@ def jira_transport(emulator: FastAPI) -> CountingTransport:
 
 
 @pytest.fixture
-def container(settings: Settings, jira_transport: CountingTransport) -> Iterator[Container]:
-    built = build(settings, jira_transport=jira_transport)
+def container(
+    settings: Settings, jira_transport: CountingTransport, resolver: FakeResolver
+) -> Iterator[Container]:
+    built = build(settings, jira_transport=jira_transport, resolver=resolver)
     yield built
     built.close()
 

@@ -27,6 +27,7 @@ from jirabridge.secrets_box import SecretBox
 from jirabridge.service.settings import callback_target
 from jirabridge.service.user_access import find_connection, user_access
 from jirabridge.storage.tables import Site
+from support.dns import FakeResolver
 from support.service import Tenant, make_tenant
 
 BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
@@ -55,6 +56,7 @@ async def restarted(
     container = build(
         settings.model_copy(update={"secret_key": secret_key}),
         jira_transport=httpx.ASGITransport(app=emulator),
+        resolver=FakeResolver(),
     )
     try:
         transport = httpx.ASGITransport(app=create_app(container))

@@ -16,6 +16,7 @@ from jirabridge.entrypoints.http.app import create_app
 from jirabridge.secrets_box import SecretBox, SecretKeyError
 from jirabridge.service.secrets import rotate_secrets
 from jirabridge.storage.tables import Site
+from support.dns import FakeResolver
 from support.service import make_tenant
 
 BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
@@ -53,7 +54,7 @@ async def test_rotation_re_encrypts_every_secret_under_the_new_key(
     assert (report.sites, report.callback_secrets, report.total) == (1, 1, 2)
 
     rotated = settings.model_copy(update={"secret_key": SecretStr(new_key)})
-    after = build(rotated, jira_transport=httpx.ASGITransport(app=emulator))
+    after = build(rotated, jira_transport=httpx.ASGITransport(app=emulator), resolver=FakeResolver())
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(after)), base_url="http://jb"

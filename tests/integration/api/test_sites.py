@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from jirabridge.bootstrap import Container
+from support.dns import FakeResolver
 from support.service import Tenant, make_tenant
 
 ACME = "https://acme.atlassian.net"
@@ -281,3 +282,30 @@ async def test_revoked_oauth_grant_reports_token_expired(
     )
     result = (await api.post(f"/api/v1/sites/{site['id']}/test", json={}, headers=tenant.headers())).json()
     assert [(c["check"], c["code"]) for c in result["checks"] if not c["ok"]] == [("auth", "token_expired")]
+
+
+async def test_a_site_url_resolving_to_an_internal_address_is_refused(
+    api: httpx.AsyncClient, tenant: Tenant, resolver: FakeResolver
+) -> None:
+    resolver.answers["acme.atlassian.net"] = ["10.0.0.5"]
+    answer = await api.post("/api/v1/sites", json={"url": ACME, "auth": BOT}, headers=tenant.headers())
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [
+        {
+            "field": "url",
+            "message": "acme.atlassian.net resolves to 10.0.0.5, a private address; "
+            "allow it with JIRABRIDGE_ALLOWED_OUTBOUND",
+        }
+    ]
+    assert (await api.get("/api/v1/sites", headers=tenant.headers())).json() == {"sites": []}
+
+
+async def test_the_connection_test_refuses_a_site_that_turned_internal(
+    api: httpx.AsyncClient, tenant: Tenant, resolver: FakeResolver
+) -> None:
+    site = await connect(api, tenant)
+    resolver.answers["acme.atlassian.net"] = ["::ffff:127.0.0.2"]
+    result = (await api.post(f"/api/v1/sites/{site['id']}/test", json={}, headers=tenant.headers())).json()
+    [reach] = result["checks"]
+    assert (reach["check"], reach["code"]) == ("reach", "invalid_url")
+    assert "an IPv4-mapped address of 127.0.0.2, a loopback address" in reach["message"]

@@ -17,15 +17,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from jirabridge.bootstrap import Container
-from jirabridge.domain.outcomes import Job, Retry
+from jirabridge.domain.outcomes import Fail, Job, Retry
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
 from jirabridge.workers.callbacks import make_deliver_handler
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.dns import FakeResolver
 from support.service import Tenant, make_tenant
 
 SECRET = "whsec-test-0123456789abcdef"
-HOOK = "http://host.test/jira-events"
+HOOK = "https://host.test/jira-events"
 
 
 def verify_signature(secret: str, body: bytes, header: str) -> bool:
@@ -199,3 +200,68 @@ async def test_unreachable_hosts_and_timeouts_are_retried(
         handler = make_deliver_handler(container, transport=httpx.MockTransport(transport))
         outcome = await handler(job)
         assert isinstance(outcome, Retry) and outcome.reason == reason
+
+
+async def test_a_callback_url_of_an_internal_address_is_refused_when_saved(
+    api: httpx.AsyncClient, container: Container, resolver: FakeResolver
+) -> None:
+    tenant = await make_tenant(api)
+    resolver.answers["hooks.acme.example"] = ["169.254.169.254"]
+    for url, says in (
+        ("https://hooks.acme.example/jira", "hooks.acme.example resolves to 169.254.169.254, a link-local"),
+        # (The tests' settings allow the emulator's 127.0.0.1 as a Jira host, so other addresses here.)
+        ("https://127.0.0.2/jira", "127.0.0.2 is a loopback address"),
+        ("https://[::ffff:10.0.0.1]/jira", "an IPv4-mapped address of 10.0.0.1, a private address"),
+        ("http://2852039166/jira", "2852039166 is 169.254.169.254, a link-local address"),
+        ("http://public.example/jira", "must use https"),
+    ):
+        answer = await api.put(
+            "/api/v1/settings",
+            json={"callback": {"url": url, "secret": SECRET}},
+            headers=tenant.headers("admin"),
+        )
+        assert answer.status_code == 422, url
+        assert answer.headers["content-type"] == "application/problem+json"
+        [error] = answer.json()["errors"]
+        assert error["field"] == "callback.url" and says in error["message"], error
+        assert answer.json()["detail"].startswith("callback.url: ")
+    assert (await api.get("/api/v1/settings", headers=tenant.headers())).json()["callback"]["url"] is None
+
+
+async def test_a_callback_host_that_turns_internal_is_refused_at_delivery(
+    api: httpx.AsyncClient, container: Container, resolver: FakeResolver
+) -> None:
+    tenant = await make_tenant(api)
+    await set_callback(api, tenant)  # host.test is public when saved
+    resolver.answers["host.test"] = ["10.0.0.8"]  # ... and private when the worker delivers
+    clock = ManualClock()
+    receiver = Receiver()
+    record(container, tenant, clock, 1)
+
+    await drain(container, receiver, clock)
+
+    assert receiver.received == []
+    failures = (await api.get("/api/v1/sync/failures", headers=tenant.headers())).json()["failures"]
+    assert [(f["operation"], f["reason"]) for f in failures] == [("callback.deliver", "callback_refused")]
+    assert "host.test resolves to 10.0.0.8, a private address" in failures[0]["detail"]
+
+
+async def test_a_redirect_to_an_internal_address_is_not_followed(
+    api: httpx.AsyncClient, container: Container
+) -> None:
+    tenant = await make_tenant(api)
+    await set_callback(api, tenant)
+    event_id = record(container, tenant, ManualClock(), 1)
+    requested: list[str] = []
+
+    def redirect(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        return httpx.Response(307, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+
+    handler = make_deliver_handler(container, transport=httpx.MockTransport(redirect))
+    job = Job(event_id, tenant.workspace_id, None, "callback.deliver", {"event_id": event_id}, 1, None)
+    outcome = await handler(job)
+
+    assert requested == [HOOK]
+    assert isinstance(outcome, Fail) and outcome.reason == "callback_rejected"
+    assert "307 (redirects are not followed)" in outcome.detail

@@ -33,6 +33,7 @@ from jirabridge.storage.tables import (
 )
 from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.dns import FakeResolver
 from support.host import emulator_control
 from support.service import Tenant, make_tenant
 
@@ -693,3 +694,20 @@ async def test_every_jira_answer_is_counted_by_status(world: World) -> None:
     await world.drain()
     assert metrics.jira_calls.labels(status="201")._value.get() >= 1  # the create (and its remote link)
     assert 'jirabridge_worker_jira_calls_total{status="201"}' in generate_latest(metrics.registry).decode()
+
+
+async def test_a_site_whose_name_turns_internal_is_refused_when_the_worker_connects(
+    world: World, resolver: FakeResolver
+) -> None:
+    world.add(world.settings(), world.item("an-1", None))
+    world.add(world.link("lk_1", "an-1", None))
+    await count_calls(world)
+    resolver.answers["acme.atlassian.net"] = ["169.254.169.254"]  # DNS rebinding after the connect
+    op = enqueue_create(world, "lk_1")
+
+    await world.drain()
+
+    failed = world.operation(op)
+    assert (failed.status, failed.reason) == ("failed", "host_not_allowed")
+    assert "acme.atlassian.net resolves to 169.254.169.254, a link-local address" in (failed.detail or "")
+    assert (await world.control("GET", "/faults"))["hits"] == []  # nothing reached Jira

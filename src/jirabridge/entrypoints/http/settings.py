@@ -126,5 +126,10 @@ def put_settings(
     """Replace the settings; a field left out takes its default, except `callback.secret`."""
     assert who.workspace_id is not None
     return settings.put_settings(
-        uow, lambda: services.secrets, who.workspace_id, body, now=services.clock.now()
+        uow,
+        lambda: services.secrets,
+        who.workspace_id,
+        body,
+        outbound=services.outbound,
+        now=services.clock.now(),
     )

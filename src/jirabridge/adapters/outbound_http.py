@@ -1,0 +1,129 @@
+"""`GuardedTransport`: the httpx transport of every client that calls a URL a tenant chose (host
+callbacks, Jira connections), applying the outbound guard (service/outbound.py) at connect time.
+
+    httpx.AsyncClient(transport=GuardedTransport(guard, limits=...), follow_redirects=False)
+
+- Over the network, each new connection resolves its host through the guard, which refuses it when an
+  address is not allowed (`OutboundRefused`, raised from the request), and connects to an address it
+  has just checked — never to a second look-up, so DNS rebinding cannot slip an internal address in.
+  TLS still verifies the certificate against the host name. httpx has no parameter for httpcore's
+  network backend, so the transport's connection pool is rebuilt with ours (same options).
+- Around an in-process transport (tests: the emulator or a receiver behind `httpx.ASGITransport`),
+  each request is checked the same way before it is handed over, since there is no socket to pin.
+- Plain http is refused unless the operator allows the destination.
+- Environment proxies (`HTTPS_PROXY`) are not used: through a proxy the service could not know which
+  address it reaches.
+
+A name the guard cannot resolve raises `httpx.ConnectError`, like any failed connection.
+"""
+
+from __future__ import annotations
+
+import typing
+
+import anyio
+import anyio.to_thread
+import httpcore
+import httpx
+
+from jirabridge.domain.outbound import IPAddress, OutboundRefused
+from jirabridge.service.outbound import DEFAULT_PORTS, OutboundGuard
+from jirabridge.service.ports import ResolveFailed
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+async def _destination(guard: OutboundGuard, host: str, port: int) -> list[IPAddress] | None:
+    if guard.needs_lookup(host, port):
+        return await anyio.to_thread.run_sync(guard.destination, host, port)
+    return guard.destination(host, port)
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network, connecting only to addresses the guard allowed."""
+
+    def __init__(self, guard: OutboundGuard) -> None:
+        self._guard = guard
+        self._network = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 — httpcore's interface
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await _destination(self._guard, host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"looking up {host} timed out") from None
+        except ResolveFailed as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        targets = [host] if addresses is None else [str(ip) for ip in addresses]
+        failure: httpcore.ConnectError | None = None
+        for target in targets:
+            try:
+                return await self._network.connect_tcp(
+                    target, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 — httpcore's interface
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise OutboundRefused("unix sockets are not a destination for tenants' requests")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._network.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """See the module docstring. `inner` is an in-process transport (tests); None means the network."""
+
+    def __init__(
+        self,
+        guard: OutboundGuard,
+        inner: httpx.AsyncBaseTransport | None = None,
+        *,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self._guard = guard
+        self._in_process = inner is not None
+        if inner is None:
+            network = httpx.AsyncHTTPTransport(limits=limits)
+            network._pool = httpcore.AsyncConnectionPool(
+                ssl_context=httpx.create_ssl_context(),
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=GuardedNetworkBackend(guard),
+            )
+            inner = network
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        port = url.port or DEFAULT_PORTS.get(url.scheme, 0)
+        addresses: list[IPAddress] | None = None
+        # Over the network the backend checks the addresses when it connects; http needs them first
+        # (an allowed network may permit it), and an in-process transport has no connection to check.
+        if self._in_process or url.scheme != "https":
+            try:
+                addresses = await _destination(self._guard, url.host, port)
+            except ResolveFailed as exc:
+                raise httpx.ConnectError(str(exc), request=request) from None
+        reason = self._guard.scheme_refusal(url.scheme, url.host, port, addresses)
+        if reason is not None:
+            raise OutboundRefused(reason)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -1,0 +1,112 @@
+"""The outbound guard at connect time, over real sockets: the transport the callback and Jira clients
+use on the network resolves through the guard and connects only to the address it checked. A small
+HTTP server on loopback plays the internal service a tenant would like to reach; the names it is
+reached by exist only in the fake resolver, so a request that arrives went to the checked address."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from jirabridge.adapters.outbound_http import GuardedTransport
+from jirabridge.domain.outbound import OutboundPolicy, OutboundRefused
+from jirabridge.service.outbound import OutboundGuard
+from support.dns import PUBLIC, FakeResolver
+
+
+@dataclass
+class Internal:
+    """An HTTP/1.1 server on 127.0.0.1 answering 200 and recording each request's head."""
+
+    port: int = 0
+    heads: list[str] = field(default_factory=list)
+    connections: int = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        self.heads.append(head)
+        length = next(
+            (
+                int(line.split(":")[1])
+                for line in head.split("\r\n")
+                if line.lower().startswith("content-length:")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def internal() -> AsyncIterator[Internal]:
+    server = Internal()
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    server.port = listening.sockets[0].getsockname()[1]
+    async with listening:
+        yield server
+
+
+def client(resolver: FakeResolver, *allowed: str) -> httpx.AsyncClient:
+    guard = OutboundGuard(OutboundPolicy.from_entries(allowed), resolver)
+    return httpx.AsyncClient(transport=GuardedTransport(guard), follow_redirects=False, timeout=5)
+
+
+async def test_a_name_resolving_to_loopback_is_refused_before_any_connection(internal: Internal) -> None:
+    resolver = FakeResolver({"hook.example": ["127.0.0.1"]})
+    async with client(resolver) as http:
+        with pytest.raises(OutboundRefused, match=r"hook\.example resolves to 127\.0\.0\.1, a loopback"):
+            await http.post(f"https://hook.example:{internal.port}/events", content=b"{}")
+    assert internal.connections == 0
+
+
+async def test_dns_rebinding_is_refused_when_connecting(internal: Internal) -> None:
+    # Public when the URL was saved (and checked), loopback by the time the worker connects.
+    resolver = FakeResolver({"hook.example": [PUBLIC]})
+    guard = OutboundGuard(OutboundPolicy(), resolver)
+    guard.check_url(f"https://hook.example:{internal.port}/events")
+    resolver.answers["hook.example"] = ["127.0.0.1"]
+    async with httpx.AsyncClient(transport=GuardedTransport(guard)) as http:
+        with pytest.raises(OutboundRefused, match=r"resolves to 127\.0\.0\.1"):
+            await http.post(f"https://hook.example:{internal.port}/events", content=b"{}")
+    assert internal.connections == 0
+
+
+async def test_an_allowed_network_connects_to_the_address_it_checked(internal: Internal) -> None:
+    # `hook.internal` is unknown to the system's DNS: only the checked address can have been used.
+    resolver = FakeResolver({"hook.internal": ["127.0.0.1"]})
+    async with client(resolver, "127.0.0.0/8") as http:
+        answer = await http.post(f"http://hook.internal:{internal.port}/events", content=b"{}")
+    assert answer.status_code == 200
+    assert f"host: hook.internal:{internal.port}" in internal.heads[0].lower()
+
+
+async def test_http_is_refused_unless_allowed(internal: Internal) -> None:
+    resolver = FakeResolver({"hook.example": [PUBLIC]})
+    async with client(resolver) as http:
+        with pytest.raises(OutboundRefused, match="must use https"):
+            await http.post(f"http://hook.example:{internal.port}/events", content=b"{}")
+    async with client(resolver, f"127.0.0.1:{internal.port}") as http:
+        assert (await http.get(f"http://127.0.0.1:{internal.port}/")).status_code == 200
+
+
+async def test_a_name_that_does_not_resolve_is_a_connection_error() -> None:
+    async with client(FakeResolver(default=None)) as http:
+        with pytest.raises(httpx.ConnectError, match=r"nowhere\.example does not resolve"):
+            await http.get("https://nowhere.example/")
+
+
+async def test_the_environment_proxy_is_not_used(internal: Internal, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy would resolve and connect on its own; the guard could not know where a request goes.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    resolver = FakeResolver({"hook.internal": ["127.0.0.1"]})
+    async with client(resolver, "127.0.0.0/8") as http:
+        assert (await http.get(f"http://hook.internal:{internal.port}/")).status_code == 200
+    assert len(internal.heads) == 1
