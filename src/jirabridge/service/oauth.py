@@ -5,7 +5,7 @@ from __future__ import annotations
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.errors import Invalid
 from jirabridge.ids import new_secret
-from jirabridge.service import dynamic_webhooks
+from jirabridge.service import dynamic_webhooks, site_projects
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import ConnectFailed, Services
 from jirabridge.service.sites import aware, mark_connected
@@ -53,6 +53,7 @@ async def complete_oauth(container: Services, *, state: str, code: str) -> tuple
             current.webhook_status = WebhookStatus.PENDING
             mark_connected(uow, current, current.is_default)
             dynamic_webhooks.follow_site(uow, container.clock.now(), current)
+            site_projects.follow_site(uow, container.clock.now(), current)
         uow.commit()
         return current
 

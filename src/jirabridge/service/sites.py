@@ -16,7 +16,7 @@ from jirabridge.domain.site_urls import SiteUrlError, normalise_site_url
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
-from jirabridge.service import dynamic_webhooks, polling
+from jirabridge.service import dynamic_webhooks, polling, site_projects
 from jirabridge.service.db import run_db
 from jirabridge.service.outbound import refuse_soon
 from jirabridge.service.ports import Check, ConnectFailed, Services, SiteAccess
@@ -142,6 +142,7 @@ async def connect_api_token(
         mark_connected(uow, site, make_default)
         uow.session.flush()
         dynamic_webhooks.follow_site(uow, container.clock.now(), site)
+        site_projects.follow_site(uow, container.clock.now(), site)
         uow.commit()
         return site
 
@@ -227,6 +228,7 @@ def disconnect_site(container: Services, uow: UnitOfWork, workspace_id: str, sit
         if successor is not None:
             successor.is_default = True
     polling.forget_site(uow, site.id)
+    site_projects.forget_site(uow, site.id)
     # An admin webhook jirabridge registered is deleted by the worker, which then deletes the
     # credentials it needed; otherwise they go now. Dynamic webhooks stay in Jira until they expire;
     # their deliveries answer 404, as the site no longer receives any.

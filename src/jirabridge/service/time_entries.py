@@ -21,13 +21,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from jirabridge.domain import worklogs
+from jirabridge.domain import site_choice, worklogs
 from jirabridge.domain.access import Principal, can_act_for
 from jirabridge.domain.issue_keys import first_issue_key
 from jirabridge.domain.settings import WorkspaceSettings
 from jirabridge.domain.worklogs import State, Values, Wanted
 from jirabridge.errors import Conflict, Forbidden, Invalid, NotFound
-from jirabridge.service import polling
+from jirabridge.service import polling, site_projects
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.events import rfc3339
 from jirabridge.service.sites import connected_site
@@ -42,6 +42,7 @@ DRIFT_KIND = "worklog.drift"
 ITEM_TYPE = "time_entry"  # how entries appear in events and failures
 DELETING_REASON = "deleting the worklog in Jira"
 DRIFT_SCHEDULE_PREFIX = polling.DRIFT_PREFIX  # `POST /api/v1/sync/reconcile` runs these too
+NOT_ON_SITE = "project_not_on_site:"
 SITE_GONE = "site_disconnected: the Jira site was disconnected; nothing was deleted in Jira"
 
 
@@ -168,6 +169,12 @@ def evaluate(uow: UnitOfWork, entry: TimeEntry, settings: WorkspaceSettings) -> 
     site = uow.session.get(Site, entry.site_id)
     if site is None or site.status != "connected":
         return Decision(State.FAILED, SITE_GONE)
+    if entry.deleted_at is None and entry.issue_key is not None and entry.worklog_issue_key is None:
+        # Before the user's connection: "no Jira connection on the site" would send them to connect
+        # to a site the issue is not on.
+        wrong_site = _not_on_site(uow, site, entry.issue_key)
+        if wrong_site is not None:
+            return Decision(State.FAILED, wrong_site)
     connected = find_connection(uow, entry.workspace_id, entry.site_id, entry.user_id) is not None
     if entry.deleted_at is not None:
         if not settings.worklogs.enabled:
@@ -195,6 +202,41 @@ def evaluate(uow: UnitOfWork, entry: TimeEntry, settings: WorkspaceSettings) -> 
         return Decision(verdict.state, _kept(entry, verdict.reason or "") if has_worklog else verdict.reason)
     assert want is not None
     return Decision(State.PENDING, None, entry.worklog_issue_key or want.issue_key)
+
+
+def _not_on_site(uow: UnitOfWork, site: Site, issue_key: str) -> str | None:
+    here = site_projects.site_projects(uow, site)
+    if not here.listed or site_choice.project_of(issue_key) in here.has:
+        return None  # the usual case, without reading the other sites
+    others = site_projects.connected_sites(uow, site.workspace_id, None)
+    return site_choice.not_on_site(issue_key, here, others)
+
+
+def _chosen_site(uow: UnitOfWork, now: datetime, workspace_id: str, issue_key: str | None) -> str | None:
+    """The site for an entry that names none: where its key's project is (domain/site_choice.py)."""
+    if issue_key is None:
+        return None  # the default site, as connected_site picks it
+    default = uow.session.scalar(
+        select(Site.id).where(
+            Site.workspace_id == workspace_id, Site.is_default.is_(True), Site.status == "connected"
+        )
+    )
+    choice = site_choice.choose_site(
+        issue_key, default, site_projects.connected_sites(uow, workspace_id, now)
+    )
+    if choice.problem is not None:
+        raise Invalid.field("site", choice.problem)
+    return choice.site_id
+
+
+def _movable(entry: TimeEntry) -> bool:
+    """Nothing of the entry is in Jira or on its way there, so it may still change site."""
+    return (
+        entry.worklog_issue_key is None
+        and entry.create_marker is None
+        and entry.sending is None
+        and entry.state != State.PENDING
+    )
 
 
 def settle(
@@ -324,8 +366,9 @@ def upsert_entry(
     lock_workspace(uow, workspace_id)
     entry = uow.session.get(TimeEntry, (workspace_id, entry_id))
     created = entry is None
+    issue_key = data.issue_key or first_issue_key(data.description)
     if entry is None:
-        site = connected_site(uow, workspace_id, data.site)
+        site = connected_site(uow, workspace_id, data.site or _chosen_site(uow, now, workspace_id, issue_key))
         entry = TimeEntry(
             workspace_id=workspace_id,
             id=entry_id,
@@ -344,14 +387,22 @@ def upsert_entry(
                 f"time entry {entry_id} belongs to user {entry.user_id}; a worklog's author cannot change "
                 "(delete the entry and push a new one)"
             )
-        if data.site is not None and data.site != entry.site_id:
-            raise Conflict(f"time entry {entry_id} syncs to site {entry.site_id}; its site cannot change")
+        wanted_site = data.site
+        if wanted_site is None and _movable(entry):
+            wanted_site = _chosen_site(uow, now, workspace_id, issue_key)
+        if wanted_site is not None and wanted_site != entry.site_id:
+            if not _movable(entry):
+                raise Conflict(
+                    f"time entry {entry_id} syncs to site {entry.site_id}; its site cannot change once "
+                    "its worklog is in Jira or on its way"
+                )
+            entry.site_id = connected_site(uow, workspace_id, wanted_site).id
     entry.started_at = _utc(data.started_at)
     entry.duration_s = data.duration_s
     entry.running = data.running
     entry.description = data.description
     entry.explicit_key = data.issue_key
-    entry.issue_key = data.issue_key or first_issue_key(data.description)
+    entry.issue_key = issue_key
     entry.key_source = None if entry.issue_key is None else ("explicit" if data.issue_key else "description")
     entry.project = data.project
     entry.task = data.task

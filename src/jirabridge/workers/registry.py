@@ -33,6 +33,7 @@ BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
     "jirabridge.workers.inbound_catch_up",
     "jirabridge.workers.jira_webhooks",
     "jirabridge.workers.jira_admin_webhooks",
+    "jirabridge.workers.site_projects",
 )
 
 

@@ -1,0 +1,92 @@
+"""What projects each connected site has, for choosing a time entry's site by its issue key.
+
+The worker lists a site's projects (`site.projects`, workers/site_projects.py) when it connects and
+then every 6 hours (a `projects:{site}` schedule), into `Site.project_keys`. The host's own project
+settings and the site's default project count too, so a site is known even before its first listing.
+No Jira call is made while a request is handled: a request reads what the worker stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from jirabridge.domain.site_choice import SiteProjects
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage import schedules
+from jirabridge.storage.tables import ProjectSettings, Schedule, Site
+
+KIND = "site.projects"
+EVERY_S = 6 * 3600.0
+
+
+def schedule_key(site_id: str) -> str:
+    return f"projects:{site_id}"
+
+
+def follow_site(uow: UnitOfWork, now: datetime, site: Site) -> None:
+    """The site's projects are listed now and every 6 hours (caller commits)."""
+    if site.status != "connected":
+        return
+    schedules.ensure(
+        uow.session,
+        key=schedule_key(site.id),
+        workspace_id=site.workspace_id,
+        kind=KIND,
+        payload={"site_id": site.id},
+        every_s=EVERY_S,
+        now=now,
+        site_id=site.id,
+    )
+
+
+def forget_site(uow: UnitOfWork, site_id: str) -> None:
+    schedules.remove(uow.session, schedule_key(site_id))
+
+
+def connected_sites(uow: UnitOfWork, workspace_id: str, now: datetime | None) -> list[SiteProjects]:
+    """Every connected site of the workspace with the projects known on it. A site never listed
+    (connected before listing existed) gets its listing scheduled, given `now`."""
+    sites = list(
+        uow.session.scalars(
+            select(Site)
+            .where(Site.workspace_id == workspace_id, Site.status == "connected")
+            .order_by(Site.id)
+        )
+    )
+    configured: dict[str, set[str]] = {}
+    for site_id, key in uow.session.execute(
+        select(ProjectSettings.site_id, ProjectSettings.project_key).where(
+            ProjectSettings.workspace_id == workspace_id
+        )
+    ):
+        configured.setdefault(site_id, set()).add(key)
+    found: list[SiteProjects] = []
+    for site in sites:
+        if (
+            now is not None
+            and site.project_keys is None
+            and uow.session.get(Schedule, schedule_key(site.id)) is None
+        ):
+            follow_site(uow, now, site)
+        found.append(_projects(site, configured.get(site.id, set())))
+    return found
+
+
+def site_projects(uow: UnitOfWork, site: Site) -> SiteProjects:
+    keys = uow.session.scalars(
+        select(ProjectSettings.project_key).where(
+            ProjectSettings.workspace_id == site.workspace_id, ProjectSettings.site_id == site.id
+        )
+    )
+    return _projects(site, set(keys))
+
+
+def _projects(site: Site, configured: set[str]) -> SiteProjects:
+    has = set(configured)
+    if site.default_project:
+        has.add(site.default_project)
+    has.update(site.project_keys or ())
+    # Only a listing from Jira says what a site lacks; settings alone say what it has.
+    return SiteProjects(site.id, site.url, frozenset(has), listed=site.project_keys is not None)

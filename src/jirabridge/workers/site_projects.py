@@ -1,0 +1,74 @@
+"""`site.projects`: list a connected site's projects (service/site_projects.py says why).
+
+Jira's list is what the site's account can browse, which is what a time entry's worklog needs. After
+a listing, entries that failed because their key's project was not on their site are looked at again:
+a project created in Jira since the last listing lets them sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
+from jirabridge.service import site_projects, time_entries
+from jirabridge.service.db import run_db
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage.tables import Site, TimeEntry
+from jirabridge.workers import jira_common as common
+from jirabridge.workers import registry
+
+if TYPE_CHECKING:
+    from jirabridge.bootstrap import Container
+
+log = logging.getLogger("jirabridge.worker.projects")
+
+
+class ListProjects:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.pool = common.pool_for(container)
+
+    async def __call__(self, job: Job) -> Outcome:
+        site_id = str(job.payload["site_id"])
+        try:
+            async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
+                keys = sorted({p.key for p in await client.projects.list()})
+        except common.CALL_ERRORS as error:
+            return common.classify(error)
+
+        def save(uow: UnitOfWork) -> int:
+            site = uow.session.get(Site, site_id)
+            if site is None or site.status != "connected":
+                return 0  # disconnected meanwhile
+            now = self.container.clock.now()
+            site.project_keys, site.projects_listed_at = keys, now
+            waiting = uow.session.scalars(
+                select(TimeEntry).where(
+                    TimeEntry.workspace_id == job.workspace_id,
+                    TimeEntry.site_id == site_id,
+                    TimeEntry.reason.startswith(time_entries.NOT_ON_SITE, autoescape=True),
+                )
+            ).all()
+            for entry in waiting:
+                time_entries.settle(uow, entry, now, source="jirabridge")
+            uow.commit()
+            return len(waiting)
+
+        looked_again = await run_db(self.container, save)
+        log.info(
+            "site.projects.listed site=%s projects=%d entries_looked_again=%d",
+            site_id,
+            len(keys),
+            looked_again,
+        )
+        return Done({"projects": len(keys)})
+
+
+def make_handler(container: Container) -> Handler:
+    return ListProjects(container)
+
+
+registry.register(site_projects.KIND, make_handler)
