@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -124,12 +125,14 @@ def test_operator_creates_a_workspace_and_key_and_rotates_the_secret_key(tmp_pat
         SecretBox(old_key).open(sealed)
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
 def test_serve_access_log_redacts_the_oauth_code_and_state_and_carries_the_request_id(
-    tmp_path: Path,
+    tmp_path: Path, log_format: str
 ) -> None:
     env = {
         "JIRABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'jb.db'}",
         "JIRABRIDGE_SECRET_KEY": SecretBox.generate_key(),
+        "JIRABRIDGE_LOG_FORMAT": log_format,
     }
     assert _cli("migrate", env=env).returncode == 0
     port = _free_port()
@@ -156,7 +159,16 @@ def test_serve_access_log_redacts_the_oauth_code_and_state_and_carries_the_reque
     assert "AUTHCODE4242" not in answer.text and "STATE9191" not in answer.text
     line = next(line for line in out.splitlines() if "/oauth/callback" in line)
     assert "GET /oauth/callback?code=REDACTED&state=REDACTED&x=1 HTTP/1.1" in line, line
-    assert '" 422 ' in line and line.endswith(" request_id=e2e-callback-1"), line
+    if log_format == "text":
+        assert '" 422 ' in line and line.endswith(" request_id=e2e-callback-1"), line
+    else:  # one JSON object a line, the default of `serve`
+        record = json.loads(line)
+        assert (record["logger"], record["level"], record["request_id"]) == (
+            "uvicorn.access",
+            "info",
+            "e2e-callback-1",
+        )
+        assert all(json.loads(other) for other in (out + err).splitlines() if other.strip())
     for secret in ("AUTHCODE4242", "STATE9191"):
         assert secret not in out and secret not in err
 

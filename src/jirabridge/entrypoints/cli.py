@@ -13,6 +13,7 @@ from jirabridge.workers.runner import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
+    from jirabridge.logs import LogFormat
 
 app = typer.Typer(help="jirabridge: a Jira Cloud integration service.", no_args_is_help=True)
 
@@ -23,18 +24,13 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _configure_logging(level: str, *, request_ids: bool = False) -> None:
-    import logging
+def _configure_logging(level: str, default: LogFormat = "json") -> LogFormat:
+    """JSON lines unless JIRABRIDGE_LOG_FORMAT=text (jirabridge/logs.py); answers the format chosen."""
+    from jirabridge import logs
 
-    from jirabridge.request_context import RequestIdFilter
-
-    line = "%(asctime)s %(levelname)s %(name)s %(message)s"
-    if request_ids:
-        line += " request_id=%(request_id)s"
-    logging.basicConfig(level=level.upper(), format=line)
-    if request_ids:  # the service's logs say which request they belong to
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(RequestIdFilter())
+    fmt = logs.log_format(default)
+    logs.configure(level, fmt)
+    return fmt
 
 
 def _keys(container: Container) -> str | None:
@@ -131,7 +127,7 @@ def serve(
     from jirabridge.entrypoints.http.access_log import uvicorn_log_config
     from jirabridge.entrypoints.http.app import create_app
 
-    _configure_logging(log_level, request_ids=True)
+    fmt = _configure_logging(log_level)
     container = build()
     _check_secret_key(container, strict=False)
     try:
@@ -140,7 +136,7 @@ def serve(
             host=host,
             port=port,
             log_level=log_level.lower(),
-            log_config=uvicorn_log_config(),
+            log_config=uvicorn_log_config(fmt),
         )
     finally:
         container.close()
@@ -160,6 +156,7 @@ def demo(
     No account, no network."""
     from jirabridge.entrypoints.demo import DemoOptions, run_demo
 
+    _configure_logging("warning", default="text")
     run_demo(DemoOptions(host, port, emulator_port, data_dir, exit_after))
 
 

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge import logs
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
@@ -232,8 +233,9 @@ class Worker:
     async def _run_one(self, job: Job, wakeup: asyncio.Event) -> None:
         self.metrics.running.inc()
         try:
-            outcome = await self._outcome(job)
-            await self._record(job, outcome)
+            with logs.bound(**_log_fields(job)):
+                outcome = await self._outcome(job)
+                await self._record(job, outcome)
         finally:
             self.metrics.running.dec()
             self._running.pop(job.id, None)
@@ -325,6 +327,25 @@ class Worker:
             for op_id in sorted(set(ids) - held):
                 if op_id in self._running:
                     log.warning("outbox.lease.lost op=%s worker=%s", op_id, self.worker_id)
+
+
+def _log_fields(job: Job) -> dict[str, str | None]:
+    """What the operation is about, on every log line it leads to (jirabridge/logs.py)."""
+    item = job.payload.get("item")
+    item_ref = (
+        f"{item.get('type')}/{item.get('id')}"
+        if isinstance(item, dict) and item.get("id") is not None
+        else None
+    )
+    site = job.site_id or (str(job.payload["site_id"]) if job.payload.get("site_id") else None)
+    return {
+        "workspace": job.workspace_id,
+        "site": site,
+        "item": item_ref,
+        "issue": job.issue_key,
+        "operation": job.id,
+        "kind": job.kind,
+    }
 
 
 def run_worker(

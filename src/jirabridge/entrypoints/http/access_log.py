@@ -14,6 +14,7 @@ from urllib.parse import unquote_plus
 
 from uvicorn.config import LOGGING_CONFIG
 
+from jirabridge.logs import ContextFilter, JsonLogFormatter, LogFormat
 from jirabridge.request_context import RequestIdFilter
 
 REDACTED = "REDACTED"
@@ -51,9 +52,17 @@ class RedactQueryFilter(logging.Filter):
         return True
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's default logging, with the access log redacted and carrying the request id."""
+def uvicorn_log_config(fmt: LogFormat = "text") -> dict[str, Any]:
+    """uvicorn's default logging, with the access log redacted and carrying the request id; with
+    `fmt` "json", its lines are JSON objects like jirabridge's own (jirabridge/logs.py)."""
     config = copy.deepcopy(LOGGING_CONFIG)
+    if fmt == "json":
+        config["filters"] = {"redact_query": {"()": RedactQueryFilter}, "context": {"()": ContextFilter}}
+        config["loggers"]["uvicorn.access"]["filters"] = ["redact_query"]
+        for name in ("default", "access"):
+            config["formatters"][name] = {"()": JsonLogFormatter}
+            config["handlers"][name]["filters"] = ["context"]
+        return config
     config["filters"] = {
         "redact_query": {"()": RedactQueryFilter},
         "request_id": {"()": RequestIdFilter},

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from jirabridge import logs
 from jirabridge.bootstrap import Container
 from jirabridge.domain.access import SERVICE, Principal, can_manage
 from jirabridge.errors import Forbidden, Unauthorized
@@ -41,7 +42,19 @@ def principal(request: Request) -> Principal:
         found = authenticate_key(unit, token)
     if found is None:
         raise Unauthorized("unknown or revoked API key")
+    _bind_log_fields(request, found)
     return found
+
+
+def _bind_log_fields(request: Request, who: Principal) -> None:
+    """What the request is about, on every log line it leads to (jirabridge/logs.py)."""
+    params = request.path_params
+    item = (
+        f"{params['item_type']}/{params['item_id']}"
+        if "item_type" in params and "item_id" in params
+        else None
+    )
+    logs.bind(workspace=who.workspace_id, site=params.get("site_id"), item=item)
 
 
 def service_only(who: Annotated[Principal, Depends(principal)]) -> Principal:

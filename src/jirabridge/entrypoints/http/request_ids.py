@@ -19,6 +19,7 @@ import uuid
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jirabridge import logs
 from jirabridge.entrypoints.http.problems import problem
 from jirabridge.request_context import request_id
 
@@ -53,7 +54,8 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with logs.bound():  # the request's own log fields (deps.principal binds the workspace)
+                await self.app(scope, receive, send_with_id)
         except Exception:
             # The path only: a query string may carry an OAuth code or a token.
             log.exception(
