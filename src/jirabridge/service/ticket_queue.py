@@ -53,7 +53,6 @@ def queue_create(
         payload={
             "link_id": link.id,
             "site_id": site_id,
-            "item": {"type": item.type, "id": item.id},  # for logs and GET /api/v1/sync/failures
             "fields": {**fields, "labels": [*fields.get("labels", []), marker]},
             "marker": marker,
             "remote_link": {"url": item.url, "title": title} if item.url else None,

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jirabridge import logs
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
-from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
+from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, item_of
 from jirabridge.storage import outbox
 from jirabridge.workers.metrics import WorkerMetrics
 
@@ -331,12 +331,8 @@ class Worker:
 
 def _log_fields(job: Job) -> dict[str, str | None]:
     """What the operation is about, on every log line it leads to (jirabridge/logs.py)."""
-    item = job.payload.get("item")
-    item_ref = (
-        f"{item.get('type')}/{item.get('id')}"
-        if isinstance(item, dict) and item.get("id") is not None
-        else None
-    )
+    item = item_of(job.payload)
+    item_ref = f"{item[0]}/{item[1]}" if item else None
     site = job.site_id or (str(job.payload["site_id"]) if job.payload.get("site_id") else None)
     return {
         "workspace": job.workspace_id,
