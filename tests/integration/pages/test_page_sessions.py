@@ -54,7 +54,7 @@ async def test_a_settings_link_opens_once_into_the_settings_pages(api: httpx.Asy
     assert re.search(r"/ui/s/jbs_[\w-]+/settings/sites$", str(page.url))
     csp = page.headers["content-security-policy"]
     assert "frame-ancestors 'self'" in csp and "script-src 'self'" in csp and "default-src 'none'" in csp
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     # The bot's API token is a secret: it never reaches a page.
     assert "bot-token" not in page.text
 

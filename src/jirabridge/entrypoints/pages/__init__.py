@@ -40,7 +40,7 @@ async def start(request: Request, link_token: Annotated[str, Path(max_length=100
     except Unauthorized as exc:
         return error_page(401, "Link not valid", exc.detail)
     return RedirectResponse(
-        _landing(token, session), status_code=303, headers={"Referrer-Policy": "no-referrer"}
+        _landing(token, session), status_code=303, headers={"Referrer-Policy": "same-origin"}
     )
 
 

@@ -1,12 +1,13 @@
 """What every page shares: the session in its path, the CSRF check of its forms, and rendering with
-the security headers (CSP with the workspace's frame ancestors, no referrer, no caching).
+the security headers (CSP with the workspace's frame ancestors, no referrer to other origins, no caching).
 
 A session's token is in the path (`/ui/s/<token>/…`), not in a cookie: the pages are made to be
 framed by a host on another origin, where browsers block or partition third-party cookies (Safari,
 Firefox) or may (Chrome). A path token works in every browser, in a frame, a tab or a popup. It is a
-256-bit random capability that expires within the hour; `Referrer-Policy: no-referrer` keeps it out of
-Referer headers, links to Jira open with `rel="noreferrer"`, and it never reaches the host page (the
-frame is cross-origin).
+256-bit random capability that expires within the hour; `Referrer-Policy: same-origin` keeps it out of
+other origins' Referer headers (not `no-referrer`: with it browsers send `Origin: null` on form posts,
+and the CSRF check wants the real origin), links to Jira open with `rel="noreferrer"`, and it never
+reaches the host page (the frame is cross-origin).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def content_security_policy(frame_ancestors: str) -> str:
 
 
 BASE_HEADERS = {
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }

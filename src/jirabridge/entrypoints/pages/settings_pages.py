@@ -89,7 +89,10 @@ async def connect_site(page: CurrentPage) -> Response:
             make_default=form.get("default") == "on",
         )
     except JirabridgeError as exc:
-        return await _sites_page(page, status=exc.status, errors=error_text(exc), entered=entered)
+        errors = error_text(exc)
+        if "auth" in errors:  # the API names the credentials `auth`; here they are the token's input
+            errors["api_token"] = errors.pop("auth")
+        return await _sites_page(page, status=exc.status, errors=errors, entered=entered)
     return _back(page, "sites", f"Connected {site.url}")
 
 
