@@ -129,8 +129,10 @@ def pages_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PagesStack
         found.api.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an event loop
+    running in this thread while it is open, and the async tests of other modules need theirs."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("JIRABRIDGE_TEST_SKIP_BROWSER") == "1":
             pytest.skip("JIRABRIDGE_TEST_SKIP_BROWSER=1: browser tests skipped on purpose")
