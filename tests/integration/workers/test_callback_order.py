@@ -22,7 +22,7 @@ from jirabridge.workers.callbacks import make_deliver_handler
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.service import Tenant, make_tenant
 
-HOOK = "http://host.test/jira-events"
+HOOK = "https://host.test/jira-events"
 
 
 @dataclass
