@@ -58,6 +58,8 @@ def test_demo_starts_everything_connects_a_site_and_passes_the_connection_test(t
     assert "te-3 u-bob    synced" in done.stdout  # Bob's entry waited for him to connect
     assert "worklogs: Alice Analyst 1h, Bob Builder 25m; remaining estimate 2h 35m" in done.stdout
     assert f"http://127.0.0.1:{port}/docs" in done.stdout
+    assert f"Settings:        http://127.0.0.1:{port}/ui/start/jbl_" in done.stdout
+    assert f"Ticket panel:    http://127.0.0.1:{port}/ui/start/jbl_" in done.stdout
     assert (tmp_path / "jirabridge-demo.db").is_file()
 
 

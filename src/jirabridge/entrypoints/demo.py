@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import os
 import socket
+import sys
 import tempfile
+import webbrowser
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,7 +127,40 @@ async def _script(service: str, emulator: str, token: str) -> dict[str, Any]:
             "inbound": inbound,
             "rules": await demo_rules.play(api, admin, site["id"], emulator),
             "worklogs": await demo_worklogs.play(api, admin, site["id"], emulator),
+            "pages": await _page_links(api, admin),
         }
+
+
+async def _page_links(api: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, str]:
+    """One-time links to the pages (docs/ui.md): the settings as an admin, an item's panel as a member."""
+    scopes = {
+        "settings": {"user_id": "u-admin", "role": "admin", "scope": "settings"},
+        "panel": {
+            "user_id": "u-alice",
+            "role": "member",
+            "scope": {"item_type": "anomaly", "item_id": "an-42"},
+        },
+    }
+    links = {}
+    for name, body in scopes.items():
+        answer = await api.post("/api/v1/ui-sessions", json=body, headers=admin)
+        answer.raise_for_status()
+        links[name] = str(answer.json()["url"])
+    return links
+
+
+def _open_in_browser(links: dict[str, str]) -> bool:
+    """Open the pages where a graphical browser can show them (not on a headless server)."""
+    graphical = sys.platform in ("darwin", "win32") or any(
+        os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY")
+    )
+    if not graphical:
+        return False
+    try:
+        browser = webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return all(browser.open_new_tab(url) for url in links.values())
 
 
 async def _tickets(api: httpx.AsyncClient, admin: dict[str, str], site_id: str, emulator: str) -> list[str]:
@@ -195,6 +230,13 @@ def _report(service: str, emulator: str, result: dict[str, Any]) -> str:
     lines += [f"    {line}" for line in result["rules"]]
     lines += ["", "  Time entries as worklogs (PUT /api/v1/time-entries/{id}), as Jira shows them:"]
     lines += [f"    {line}" for line in result["worklogs"]]
+    pages = result["pages"]
+    lines += [
+        "",
+        "  Pages a host embeds (docs/ui.md; each link opens once, within five minutes):",
+        f"    Settings:        {pages['settings']}",
+        f"    Ticket panel:    {pages['panel']}   (anomaly an-42, as a member)",
+    ]
     lines += [
         "",
         f"  Jira emulator:     {emulator}/sites/acme   (people: admin@acme.test / admin-token, ...)",
@@ -230,6 +272,12 @@ async def _main(
         assert settings.service_token is not None
         result = await _script(service, emulator, settings.service_token.get_secret_value())
         typer.echo(_report(service, emulator, result))
+        if options.exit_after is None:
+            # Links of their own: a printed link stays unopened for the reader to use.
+            async with httpx.AsyncClient(base_url=service, timeout=30) as api:
+                own = await _page_links(api, {"Authorization": f"Bearer {result['key']}"})
+            if _open_in_browser(own):
+                typer.echo("  (the pages are open in your browser too)")
         if options.exit_after is not None:
             await asyncio.sleep(options.exit_after)
         else:
