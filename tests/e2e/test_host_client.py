@@ -75,7 +75,9 @@ class CallbackServer:
 def stack() -> Iterator[Stack]:
     seed = bench_seed(["bench"])
     seed["users"].append({"email": JANE[0], "display_name": "Jane", "api_tokens": [{"token": JANE[1]}]})
-    with Stack(StackOptions(latency_ms=0, rate_limit=1000, poll_s=0.05)) as stack:
+    # The host's callback receiver listens on loopback over plain http: the operator allows it.
+    allowed = {"JIRABRIDGE_ALLOWED_OUTBOUND": "127.0.0.1"}
+    with Stack(StackOptions(latency_ms=0, rate_limit=1000, poll_s=0.05, extra_env=allowed)) as stack:
         stack.start_emulator(seed)
         stack.start_service()
         stack.start_worker()

@@ -30,7 +30,7 @@ from support.service import PUBLIC_URL, SERVICE_TOKEN
 
 BASE = "http://jirabridge.test"
 SECRET = "host-callback-secret-0123456789"
-HOOK = "http://host.test/jira-events"
+HOOK = "https://host.test/jira-events"
 BOT = jb.ApiTokenAuth(email="bot@acme.test", api_token="bot-token")
 ALICE = jb.ApiTokenAuth(email="alice@acme.test", api_token="alice-token")
 T = TypeVar("T")
