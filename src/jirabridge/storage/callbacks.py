@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, delete, func, select, update
+from sqlalchemy import ColumnElement, case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from jirabridge.domain.backoff import Backoff
@@ -132,7 +132,7 @@ class Backlog:
     retrying: int  # of those, failed at least once and waiting for their next attempt
     held: int  # of those, held back by their endpoint's backoff, not tried yet
     oldest_s: float  # how long the oldest has been waiting (0 when none)
-    endpoints_failing: int  # workspaces whose endpoint is backing off
+    endpoints_failing: int  # workspaces whose endpoint is backing off, with deliveries waiting
 
     def as_json(self) -> dict[str, float | int]:
         return {
@@ -153,6 +153,13 @@ def backlog(session: Session, now: datetime) -> Backlog:
             func.min(Operation.created_at),
         ).where(Operation.kind == outbox.CALLBACK_KIND, Operation.status.in_(outbox.OUTSTANDING))
     ).one()
-    failing = session.scalar(select(func.count()).select_from(CallbackEndpoint)) or 0
+    # An endpoint counts while deliveries wait for it: one whose last delivery was given up (or whose
+    # callback was switched off) keeps its row until it next answers, but nothing waits on it.
+    waiting_on_it = exists().where(
+        Operation.workspace_id == CallbackEndpoint.workspace_id,
+        Operation.kind == outbox.CALLBACK_KIND,
+        Operation.status.in_(outbox.OUTSTANDING),
+    )
+    failing = session.scalar(select(func.count()).select_from(CallbackEndpoint).where(waiting_on_it)) or 0
     oldest = (outbox.as_utc(now) - outbox.as_utc(row[3])).total_seconds() if row[3] is not None else 0.0
     return Backlog(int(row[0]), int(row[1]), int(row[2]), max(0.0, oldest), int(failing))

@@ -185,6 +185,8 @@ async def test_a_delivery_given_up_names_the_events_item(
     [failure] = (await api.get("/api/v1/sync/failures", headers=tenant.headers())).json()["failures"]
     assert (failure["operation"], failure["reason"]) == ("callback.deliver", "max_attempts")
     assert (failure["item"], failure["issue_key"]) == ({"type": "anomaly", "id": "an-1"}, "DQ-1")
+    readyz = (await api.get("/readyz")).json()  # nothing waits for the endpoint any more
+    assert (readyz["checks"]["callbacks"], readyz["callbacks"]["waiting"]) == ("ok", 0)
 
 
 async def test_events_without_an_item_are_ordered_by_their_issue(

@@ -216,7 +216,7 @@ def _callback_metrics(backlog: callbacks.Backlog) -> Iterator[Metric]:
     )
     yield GaugeMetricFamily(
         "jirabridge_callback_endpoints_failing",
-        "Workspaces whose callback endpoint is failing and backing off.",
+        "Workspaces whose callback endpoint is failing and backing off, with deliveries waiting for it.",
         value=backlog.endpoints_failing,
     )
 
