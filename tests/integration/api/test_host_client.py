@@ -13,6 +13,7 @@ from typing import TypeVar
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -78,6 +79,20 @@ async def running_worker(container: Container, receiver: Receiver) -> AsyncItera
 
 def connect(container: Container, token: str) -> jb.AsyncClient:
     return jb.AsyncClient(BASE, token, transport=httpx.ASGITransport(app=create_app(container)))
+
+
+def unknown_fields(answer: object, where: str = "") -> list[str]:
+    """Fields of an answer that the client's model does not declare (kept in `model_extra`)."""
+    if isinstance(answer, list):
+        return [f for n, a in enumerate(answer) for f in unknown_fields(a, f"{where}[{n}]")]
+    if not isinstance(answer, BaseModel):
+        return []
+    found = [f"{where}.{name}" for name in answer.model_extra or {}]
+    return found + [
+        f
+        for name in type(answer).model_fields
+        for f in unknown_fields(getattr(answer, name), f"{where}.{name}")
+    ]
 
 
 async def until(check: Callable[[], Awaitable[T | None]], limit_s: float = 15) -> T:
@@ -197,6 +212,12 @@ async def test_a_host_integrates_with_the_client_alone(
         await until(lambda: asyncio.sleep(0, result=True if len(receiver.events) >= len(feed) else None))
         assert [e.id for e in receiver.events] == [e.id for e in feed]
         assert receiver.refused == []
+
+        # The client's models declare every field the service answered (none left in `model_extra`).
+        answers = [workspace, issued, site, alice, item, created, linked, comment, entry, preview, session]
+        answers += [await host.get_item("error", "e-1"), await host.list_comments("error", "e-1"), pages]
+        answers += [await host.get_user_connections("u-alice"), await host.upsert_user("u-alice")]
+        assert unknown_fields(answers) == []
 
         # The service's errors, typed, with the problem's fields.
         with pytest.raises(jb.NotFound) as missing:

@@ -74,6 +74,11 @@ def test_a_success_is_parsed_into_its_model(client: jb.Client, script: Script) -
     assert item.title == "Boom" and item.links[0].issue_key == "WEB-1"
 
 
+def test_a_field_the_client_does_not_know_yet_is_kept(client: jb.Client, script: Script) -> None:
+    script.then(ok(ITEM | {"priority_hint": "p1"}))
+    assert client.get_item("error", "e-1").model_extra == {"priority_hint": "p1"}
+
+
 async def test_the_async_client_raises_the_same(async_client: jb.AsyncClient, script: Script) -> None:
     script.then(problem(403, detail="a member key may not"))
     async with async_client:
