@@ -4,6 +4,13 @@ the answer's type of each client method. `Client` and `AsyncClient` take these a
 
 Optional arguments left as None are not sent: the service's default applies (for a `PUT`, which
 replaces, that is the same as null).
+
+Written by hand, not generated from the OpenAPI description: most answers there have no schema (the
+routes answer plain JSON), so a generator (openapi-python-client, datamodel-codegen) would type the
+requests only, name methods after operation ids (`put_item_api_v1_items__item_type___item_id__put`)
+and add a generated tree with its own runtime (attrs). The drift a generator would prevent is caught by
+tests/unit/client/test_openapi_agreement.py instead: every operation here against the description, and
+every operation there against this list.
 """
 
 from __future__ import annotations
