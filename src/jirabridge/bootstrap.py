@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge import telemetry
 from jirabridge.clock import Clock, SystemClock
 from jirabridge.config import Settings
 from jirabridge.secrets_box import SecretBox
@@ -16,6 +18,9 @@ from jirabridge.service.outbound import OutboundGuard, outbound_guard
 from jirabridge.service.ports import JiraConnector, Resolver
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.db import make_engine, session_factory
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 
 @dataclass
@@ -31,6 +36,8 @@ class Container:
     metadata_cache: MetadataCache = field(default_factory=MetadataCache)
     # Replaces the network for every Jira call when set (tests: the emulator in-process).
     jira_transport: httpx.AsyncBaseTransport | None = None
+    # Tracing (jirabridge/telemetry.py); None: off.
+    tracer_provider: TracerProvider | None = None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -45,6 +52,8 @@ class Container:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()  # sends the spans still batched
 
 
 def build(
@@ -53,14 +62,22 @@ def build(
     clock: Clock | None = None,
     jira_transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
+    tracer_provider: TracerProvider | None = None,
+    service_name: str | None = None,
 ) -> Container:
     """`jira_transport` replaces the network for every Jira call (tests: the emulator in-process);
-    `resolver` replaces DNS for the outbound guard (tests: a fake one)."""
+    `resolver` replaces DNS for the outbound guard (tests: a fake one); `tracer_provider` turns
+    tracing on, else, for a `service_name` (serve, worker), the environment decides (telemetry.py)."""
     from jirabridge.adapters.jira_connector import HttpJiraConnector
     from jirabridge.adapters.resolver import SystemResolver
 
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
+    if tracer_provider is None and service_name is not None:
+        tracer_provider = telemetry.provider_from_env(service_name)
+        # SQL statements too; not with a given provider: SQLAlchemy's instrumentor is one per process
+        # and wraps `create_engine` for good (tests build many containers).
+        telemetry.instrument_engine(engine, tracer_provider)
     outbound = outbound_guard(settings, resolver or SystemResolver())
     connector = HttpJiraConnector(settings, outbound, transport=jira_transport)
     return Container(
@@ -71,4 +88,5 @@ def build(
         outbound,
         clock or SystemClock(),
         jira_transport=jira_transport,
+        tracer_provider=tracer_provider,
     )

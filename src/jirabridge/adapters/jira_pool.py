@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from jirabridge import jira
+from jirabridge import jira, telemetry
 from jirabridge.adapters.jira_http import host_guard, oauth_app
 from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.service.db import read_db
@@ -121,6 +121,7 @@ class JiraPool:
                 follow_redirects=False,
                 headers={"User-Agent": "jirabridge"},
             )
+            telemetry.instrument_http(self._http, self.services.tracer_provider)
         self._users += 1
         return self._http
 

@@ -54,6 +54,7 @@ class Job:
     attempts: int
     issue_key: str | None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS  # the worker's figure, from the claim that made the job
+    traceparent: str | None = None  # the request that queued it, when traced (jirabridge/telemetry.py)
 
     @property
     def last_attempt(self) -> bool:

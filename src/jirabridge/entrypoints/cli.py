@@ -105,7 +105,7 @@ def worker(
     from jirabridge.workers.runner import WorkerOptions, run_worker
 
     _configure_logging(log_level)
-    container = build()
+    container = build(service_name="jirabridge-worker")
     _check_secret_key(container, strict=False)
     options = WorkerOptions(concurrency=concurrency, lease_s=lease_s, poll_s=poll_s, once=once)
     try:
@@ -128,7 +128,7 @@ def serve(
     from jirabridge.entrypoints.http.app import create_app
 
     fmt = _configure_logging(log_level)
-    container = build()
+    container = build(service_name="jirabridge-serve")
     _check_secret_key(container, strict=False)
     try:
         uvicorn.run(

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import case, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from jirabridge import telemetry
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import DEFAULT_MAX_ATTEMPTS, Done, Fail, Job, Outcome, Retry, item_of
 from jirabridge.errors import Conflict, NotFound
@@ -90,6 +91,8 @@ def enqueue(
         issue_key=issue_key,
         created_at=now,
         updated_at=now,
+        # The traced request (if any) this operation continues: the worker's span joins its trace.
+        traceparent=telemetry.current_traceparent(),
     )
     session.add(operation)
     return operation
@@ -150,6 +153,7 @@ def claim(
             Operation.payload,
             Operation.attempts,
             Operation.issue_key,
+            Operation.traceparent,
         )
         .execution_options(synchronize_session=False)
     )
@@ -167,6 +171,7 @@ def claim(
             attempts=row.attempts,
             issue_key=row.issue_key,
             max_attempts=max_attempts,
+            traceparent=row.traceparent,
         )
         for row in rows
     ]

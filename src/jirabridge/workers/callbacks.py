@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 from sqlalchemy.exc import IntegrityError
 
-from jirabridge import __version__
+from jirabridge import __version__, telemetry
 from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
@@ -49,6 +49,8 @@ from jirabridge.storage import events
 from jirabridge.workers import registry
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.callbacks")
@@ -132,6 +134,7 @@ class CallbackDelivery:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = TIMEOUT_S,
         backoff: Backoff = DEFAULT_BACKOFF,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self._load = load
         self._endpoint = endpoint
@@ -140,6 +143,7 @@ class CallbackDelivery:
         self._transport = transport
         self._timeout = httpx.Timeout(timeout_s)
         self._backoff = backoff
+        self._tracer_provider = tracer_provider
 
     async def __call__(self, job: Job) -> Outcome:
         outcome = await self._deliver(job)
@@ -176,6 +180,7 @@ class CallbackDelivery:
                 timeout=self._timeout,
                 follow_redirects=False,
             ) as client:
+                telemetry.instrument_http(client, self._tracer_provider)
                 response = await client.post(url, content=body, headers=headers)
         except OutboundRefused as refused:
             log.info("callback.refused op=%s event=%s", job.id, event_id)
@@ -252,7 +257,12 @@ def make_deliver_handler(
     """`transport` and `clock` (the worker's, when it is not the container's) are for tests."""
     clock = clock or container.clock
     return CallbackDelivery(
-        loader(container), StoredEndpoint(container, clock), clock, container.outbound, transport=transport
+        loader(container),
+        StoredEndpoint(container, clock),
+        clock,
+        container.outbound,
+        transport=transport,
+        tracer_provider=container.tracer_provider,
     )
 
 

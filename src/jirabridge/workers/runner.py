@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from jirabridge import logs
+from jirabridge import logs, telemetry
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, item_of
@@ -48,6 +48,8 @@ from jirabridge.storage import outbox
 from jirabridge.workers.metrics import WorkerMetrics
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker")
@@ -132,6 +134,8 @@ class Worker:
     options: WorkerOptions = field(default_factory=WorkerOptions)
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     worker_id: str = field(default_factory=default_worker_id)
+    # Tracing (jirabridge/telemetry.py): each operation runs in a span; None: off.
+    tracer_provider: TracerProvider | None = None
 
     def __post_init__(self) -> None:
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -233,7 +237,7 @@ class Worker:
     async def _run_one(self, job: Job, wakeup: asyncio.Event) -> None:
         self.metrics.running.inc()
         try:
-            with logs.bound(**_log_fields(job)):
+            with logs.bound(**_log_fields(job)), telemetry.operation_span(self.tracer_provider, job):
                 outcome = await self._outcome(job)
                 await self._record(job, outcome)
         finally:
@@ -369,6 +373,7 @@ def run_worker(
         container.clock,
         options,
         metrics,
+        tracer_provider=container.tracer_provider,
     )
     calm_garbage_collector()
     asyncio.run(worker.run_until_signalled())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from jirabridge import __version__
+from jirabridge import __version__, telemetry
 from jirabridge.bootstrap import Container
 from jirabridge.entrypoints import pages
 from jirabridge.entrypoints.http import (
@@ -53,4 +53,5 @@ def create_app(container: Container) -> FastAPI:
     pages.install(app)
     health.install(app, container)
     openapi.install(app)
+    telemetry.instrument_app(app, container.tracer_provider)
     return app
