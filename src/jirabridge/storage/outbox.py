@@ -433,6 +433,16 @@ def queue_depth(session: Session, *, periodic: bool = False) -> dict[str, int]:
     return {status: int(counts.get(status, 0)) for status in (PENDING, RUNNING, FAILED)}
 
 
+def oldest_due_s(session: Session, now: datetime) -> float:
+    """How long the longest-waiting due operation has been waiting for a worker (seconds; 0 when
+    none waits): the outbox's lag, which grows when workers are too few, stopped or held back."""
+    now = _utc(now)
+    oldest = session.scalar(
+        select(func.min(Operation.run_after)).where(Operation.status == PENDING, Operation.run_after <= now)
+    )
+    return max(0.0, (now - _utc(oldest)).total_seconds()) if oldest is not None else 0.0
+
+
 def outstanding(session: Session, ids: Sequence[str]) -> int:
     """How many of these operations are not finished yet (tests and the demo wait on this)."""
     return int(

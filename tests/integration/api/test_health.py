@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -113,3 +113,32 @@ async def test_metrics_show_queue_depth_failures_and_events(
     assert 'jirabridge_outbox_periodic_operations{status="pending"} 1.0' in lines
     assert "jirabridge_database_up 1.0" in lines
     assert any(line.startswith("jirabridge_events_total ") and float(line.split()[1]) >= 1 for line in lines)
+
+
+async def test_metrics_show_how_long_due_work_has_waited_for_a_worker(
+    api: httpx.AsyncClient, container: Container
+) -> None:
+    def lag() -> float:
+        [line] = [
+            x for x in answer.text.splitlines() if x.startswith("jirabridge_outbox_oldest_due_seconds ")
+        ]
+        return float(line.split()[1])
+
+    answer = await api.get("/metrics")
+    assert lag() == 0.0  # nothing waits
+    tenant = await make_tenant(api)
+    now = datetime.now(UTC)
+    with container.uow() as uow:
+        for minutes_ago, key in ((2, "issue:WEB-1"), (-10, "issue:WEB-2")):  # the second is not due yet
+            outbox.enqueue(
+                uow.session,
+                workspace_id=tenant.workspace_id,
+                kind="comment.add",
+                payload={},
+                ordering_key=key,
+                now=now,
+                run_after=now - timedelta(minutes=minutes_ago),
+            )
+        uow.commit()
+    answer = await api.get("/metrics")
+    assert 120 <= lag() < 3600

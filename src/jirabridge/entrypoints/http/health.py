@@ -141,6 +141,7 @@ class StorageCollector(Collector):
             GaugeMetricFamily("jirabridge_outbox_periodic_operations", "", labels=["status"]),
             GaugeMetricFamily("jirabridge_outbox_failed_operations", "", labels=["reason"]),
             GaugeMetricFamily("jirabridge_site_webhooks", "", labels=["status"]),
+            GaugeMetricFamily("jirabridge_outbox_oldest_due_seconds", ""),
             CounterMetricFamily("jirabridge_events", ""),
             GaugeMetricFamily("jirabridge_callback_backlog", "", labels=["state"]),
             GaugeMetricFamily("jirabridge_callback_oldest_waiting_seconds", ""),
@@ -153,6 +154,7 @@ class StorageCollector(Collector):
             with self._container.uow() as uow:
                 depth = outbox.queue_depth(uow.session)
                 periodic = outbox.queue_depth(uow.session, periodic=True)
+                lag_s = outbox.oldest_due_s(uow.session, self._container.clock.now())
                 by_reason = uow.session.execute(
                     select(Operation.reason, func.count())
                     .where(Operation.status == outbox.FAILED)
@@ -189,6 +191,11 @@ class StorageCollector(Collector):
             "Operations that failed for good (GET /api/v1/sync/failures), by reason.",
             "reason",
             ((r or "unknown", int(c)) for r, c in by_reason),
+        )
+        yield GaugeMetricFamily(
+            "jirabridge_outbox_oldest_due_seconds",
+            "How long the longest-waiting due operation has waited for a worker (0: none waits).",
+            value=lag_s,
         )
         yield CounterMetricFamily("jirabridge_events", "Events recorded in the feed.", value=recorded)
         yield _gauge(
