@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from jirabridge.bootstrap import Container
-from jirabridge.entrypoints.pages import item_panel, settings_pages
+from jirabridge.entrypoints.pages import item_panel, settings_pages, settings_projects, settings_worklogs
 from jirabridge.entrypoints.pages.page import HERE, CurrentPage, PageError, error_page
 from jirabridge.errors import JirabridgeError, Unauthorized
 from jirabridge.service import ui_sessions
@@ -70,4 +70,6 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(item_panel.router)
     app.include_router(settings_pages.router)
+    app.include_router(settings_projects.router)
+    app.include_router(settings_worklogs.router)
     app.add_exception_handler(PageError, _page_error)
