@@ -43,6 +43,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.errors import Conflict, Invalid, NotFound, Unauthorized
 from jirabridge.ids import new_secret
 from jirabridge.service import dynamic_webhooks, inbound, webhook_payloads
@@ -111,6 +112,9 @@ def take_delivery(
     if site is None or site.status != "connected" or site.credentials is None:
         raise NotFound("no connected site receives webhooks at this address")
     _verify(container, site, headers, body)
+    if site.webhook_status == WebhookStatus.NOT_REGISTERED:
+        # A delivery signed with the site's secret: a person set the webhook up in Jira by hand.
+        site.webhook_status, site.webhook_problem = WebhookStatus.REGISTERED.value, None
     now = container.clock.now()
     identifier = (headers.get(IDENTIFIER_HEADER) or "").strip()
     if len(identifier) > MAX_IDENTIFIER:

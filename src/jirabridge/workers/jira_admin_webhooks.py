@@ -103,6 +103,9 @@ class SyncAdminWebhook:
             site = uow.session.get(Site, site_id)
             if site is None or site.status != "connected":
                 return  # disconnected meanwhile
+            by_hand = site.webhook_status == WebhookStatus.REGISTERED and not site.webhook_ids
+            if status is WebhookStatus.NOT_REGISTERED and by_hand:
+                return  # set up by hand in Jira (its deliveries verify): this account cannot see it
             site.webhook_status, site.webhook_problem = status.value, problem
             if status is not WebhookStatus.NOT_REGISTERED:
                 site.webhook_ids = ids

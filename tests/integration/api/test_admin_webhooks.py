@@ -211,3 +211,42 @@ async def test_a_webhook_jira_would_not_let_go_is_named_in_the_failures(host: Ho
     assert len(host.hooks()) == 1  # still in Jira, as the failure says
     with host.container.sessions() as session:
         assert session.scalar(select(Site.credentials).where(Site.id == host.site_id)) is None
+
+
+async def test_a_webhook_an_administrator_set_up_by_hand_counts_once_it_delivers(
+    host: Host, as_user: Any
+) -> None:
+    await host.connect(BOT)
+    await host.project("WEB", INBOUND)
+    assert (await host.webhook_json())["status"] == "not_registered"
+
+    # A Jira administrator follows the action: the URL and a secret from jirabridge, pasted into Jira.
+    hook = (await host.call("POST", f"/api/v1/sites/{host.site_id}/webhook-secret")).json()
+    await host.settle()
+    await emulator_control(
+        host.emulator,
+        "POST",
+        "/sites/acme/webhooks",
+        {
+            "name": "jirabridge",
+            "url": hook["url"],
+            "secret": hook["secret"],
+            "events": sorted(EVENTS),
+            "filters": {"issue-related-events-section": 'project in ("WEB")'},
+        },
+    )
+    alice: httpx.AsyncClient = as_user("alice@acme.test", "alice-token")
+    fields = {"project": {"key": "WEB"}, "issuetype": {"name": "Task"}, "summary": "By hand"}
+    assert (await alice.post("/rest/api/3/issue", json={"fields": fields})).status_code == 201
+    await host.settle()
+    assert (await host.webhook_json()) | {"url": None} == {
+        "url": None,
+        "mode": "admin",
+        "expires_at": None,
+        "status": "registered",
+        "reason": None,
+        "action": None,
+    }
+
+    await host.project("WEB", INBOUND)  # the worker looks again, and is refused again (403)
+    assert (await host.webhook_json())["status"] == "registered"
