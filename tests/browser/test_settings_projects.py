@@ -141,6 +141,9 @@ def test_field_errors_are_shown_next_to_their_inputs_and_nothing_is_saved(
     assert accessibility_problems(page) == []
     assert pages_stack.call("GET", path, workspace) == before
 
+    page.set_viewport_size({"width": 360, "height": 800})  # readable on a phone: nothing wider
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
 
 def test_worklog_settings_saved_from_their_tab(page: Page, pages_stack: PagesStack) -> None:
     workspace = pages_stack.workspace("Stark")

@@ -199,3 +199,33 @@ async def test_a_site_with_its_most_projects_offers_no_more(api: httpx.AsyncClie
     refused = await post(api, form, [("poll_interval_s", "300"), ("action", "save")])
     assert refused.status_code == 409 and "max_projects_per_site" in refused.text
     assert (await host.call("GET", f"/api/v1/sites/{host.site_id}/projects/SEC")).status_code == 404
+
+
+async def test_transition_fields_are_rows_saved_and_shown_again(api: httpx.AsyncClient, host: Host) -> None:
+    page = await settings_page(api, host, f"/settings/projects/{host.site_id}/HELP")
+    rows = [
+        ("tf_status", "Won't Do"),
+        ("tf_field", "resolution"),
+        ("tf_value", "Won't Do"),
+        ("tf_status", "Won't Do"),
+        ("tf_field", "comment"),
+        ("tf_value", "Closed from {title}"),
+        ("tf_status", "Done"),
+        ("tf_field", "resolution"),
+        ("tf_value", "Fixed-ish"),
+    ]
+    form = [("default_issue_type", "Task"), ("poll_interval_s", "300"), *rows, ("action", "save")]
+    refused = await post(api, page, form)
+    assert refused.status_code == 422
+    assert "'Fixed-ish' is not a resolution of the site" in error_of(refused, "tf_status-2")
+    assert 'id="transition_fields-0-error"' not in refused.text
+    assert (await host.call("GET", f"/api/v1/sites/{host.site_id}/projects/HELP")).status_code == 404
+
+    saved = await post(api, page, [*form[:-4], ("action", "save")])
+    assert saved.status_code == 303, re.findall(r"class=\"error\"[^>]*>([^<]*)", saved.text)
+    stored = (await host.call("GET", f"/api/v1/sites/{host.site_id}/projects/HELP")).json()
+    assert stored["transition_fields"] == {
+        "Won't Do": {"resolution": "Won't Do", "comment": "Closed from {title}"}
+    }
+    shown = await api.get(saved.headers["location"])
+    assert 'name="tf_value" value="Closed from {title}"' in shown.text

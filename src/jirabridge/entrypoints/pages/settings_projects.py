@@ -287,7 +287,9 @@ async def new_row(
     page: CurrentPage,
     site_id: SiteId,
     key: ProjectKey,
-    map_name: Annotated[str, Query(alias="map", pattern="^(status_map|inbound_status_map|priority_map)$")],
+    map_name: Annotated[
+        str, Query(alias="map", pattern="^(status_map|inbound_status_map|priority_map|transition_fields)$")
+    ],
 ) -> HTMLResponse:
     """One more empty row of a map (the Add a row button; without scripts the form always ends with
     an empty row)."""
@@ -337,8 +339,6 @@ async def save_project(page: CurrentPage, site_id: SiteId, key: ProjectKey) -> R
         return await _render(page, site_id, key, form, stored=stored is not None, fd_type=fd_type)
 
     document, problems = project_form.to_document(form)
-    # The form has no inputs for transition fields: what is stored stays as it is.
-    document["transition_fields"] = (stored or {}).get("transition_fields") or {}
     try:
         if problems:
             raise Invalid("the form has errors")

@@ -33,6 +33,7 @@ TEXTS = (
     "on_create_status",
     "comment_template",
 )
+TRANSITIONS = "transition_fields"  # rows of (Jira status, field id, value): tf_status, tf_field, tf_value
 LISTS = ("on_link_status_from", "on_create_status_from")  # comma-separated host statuses
 FD_PREFIX = "fd:"  # a field default's input: fd:<issue type>:<field id>
 
@@ -41,6 +42,7 @@ FD_PREFIX = "fd:"  # a field default's input: fd:<issue type>:<field id>
 class Row:
     left: str = ""
     right: str = ""
+    value: str = ""  # a transition field's value (its row: status, field id, value)
 
 
 @dataclass
@@ -88,6 +90,11 @@ def from_settings(settings: Mapping[str, Any]) -> ProjectForm:
         form.texts[name] = ", ".join(value) if isinstance(value, list) else ""
     for name in MAPS:
         form.rows[name] = [Row(k, str(v)) for k, v in (settings.get(name) or {}).items()]
+    form.rows[TRANSITIONS] = [
+        Row(status, field_id, _as_text(value))
+        for status, fields in (settings.get(TRANSITIONS) or {}).items()
+        for field_id, value in fields.items()
+    ]
     form.poll_interval_s = str(settings.get("poll_interval_s", 300))
     for issue_type, fields in (settings.get("field_defaults") or {}).items():
         form.field_defaults[issue_type] = {f: _as_text(v) for f, v in fields.items()}
@@ -107,6 +114,8 @@ def from_form(form: FormData) -> ProjectForm:
     for name, (left, right) in MAPS.items():
         pairs = zip(_texts(form, left), _texts(form, right), strict=False)
         found.rows[name] = [Row(a, b) for a, b in pairs if a or b]
+    triples = zip(_texts(form, "tf_status"), _texts(form, "tf_field"), _texts(form, "tf_value"), strict=False)
+    found.rows[TRANSITIONS] = [Row(a, b, c) for a, b, c in triples if a or b or c]
     poll = form.get("poll_interval_s")
     found.poll_interval_s = poll.strip() if isinstance(poll, str) else ""
     for key, value in form.multi_items():
@@ -142,6 +151,8 @@ def to_document(form: ProjectForm) -> tuple[dict[str, Any], dict[str, str]]:
         parts = [p.strip() for p in form.text(name).split(",")]
         document[name] = [p for p in parts if p] or None
     for name, rows in form.rows.items():
+        if name == TRANSITIONS:
+            continue
         mapped: dict[str, str] = {}
         for index, row in enumerate(rows):
             if not row.left or not row.right:
@@ -149,6 +160,15 @@ def to_document(form: ProjectForm) -> tuple[dict[str, Any], dict[str, str]]:
                 continue
             mapped[row.left] = row.right
         document[name] = mapped
+    transitions: dict[str, dict[str, Any]] = {}
+    for index, row in enumerate(form.rows.get(TRANSITIONS, [])):
+        if not (row.left and row.right and row.value):
+            problems[row_id(TRANSITIONS, index)] = (
+                "fill in the status, the field and its value, or clear the row"
+            )
+            continue
+        transitions.setdefault(row.left, {})[row.right] = _template_value(row.value)
+    document[TRANSITIONS] = transitions
     try:
         if form.poll_interval_s:  # empty: the document's default
             document["poll_interval_s"] = int(form.poll_interval_s)
@@ -181,6 +201,14 @@ def input_errors(form: ProjectForm, errors: Iterable[tuple[str, str]]) -> dict[s
 
     for path, message in errors:
         head, _, rest = path.partition(".")
+        if head == TRANSITIONS:
+            rows = form.rows.get(TRANSITIONS, [])
+            index = next((i for i, r in enumerate(rows) if path == f"{head}.{r.left}.{r.right}"), None)
+            if index is None:
+                index = next((i for i, r in enumerate(rows) if path == f"{head}.{r.left}"), None)
+            if index is not None:
+                add(row_id(TRANSITIONS, index), message)
+                continue
         if head in MAPS and rest:
             rows = form.rows.get(head, [])
             index = next((i for i, r in enumerate(rows) if _same(r.left, rest)), None)
