@@ -13,11 +13,16 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from jirabridge import telemetry
 from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
 from jirabridge.workers import registry
+from jirabridge.workers.callbacks import make_deliver_handler
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.dns import FakeResolver
 from support.host import Host, connect_host
@@ -40,11 +45,21 @@ def container(
     built.close()
 
 
+async def host_endpoint(request: Request) -> Response:
+    return Response(status_code=204)
+
+
 @pytest.fixture
 async def worker(container: Container) -> AsyncIterator[Worker]:
+    handlers = registry.build(container)
+    # Host callbacks go to an in-process host, through the same traced client.
+    receiver = Starlette(routes=[Route("/jira-events", host_endpoint, methods=["POST"])])
+    handlers["callback.deliver"] = make_deliver_handler(
+        container, transport=httpx.ASGITransport(app=receiver)
+    )
     running = Worker(
         SqlQueue(container.sessions),
-        registry.build(container),
+        handlers,
         container.clock,
         WorkerOptions(poll_s=0.05),
         tracer_provider=container.tracer_provider,
@@ -69,6 +84,8 @@ async def test_a_request_its_operation_and_the_jira_call_share_one_trace(
     exporter: InMemorySpanExporter,
 ) -> None:
     host = await connect_host(api, emulator, container, Host)
+    callback = {"url": "https://host.test/jira-events", "secret": "whsec-test-0123456789abcdef"}
+    assert (await host.call("PUT", "/api/v1/settings", {"callback": callback})).status_code == 200
     await host.project("WEB", default_issue_type="Task")
     answer = await host.call("PUT", "/api/v1/items/error/e-1", {"title": "e-1", "status": "Open"})
     assert answer.status_code in (200, 201), answer.text
@@ -78,7 +95,8 @@ async def test_a_request_its_operation_and_the_jira_call_share_one_trace(
     # The operation's span ends just after its outcome is recorded, which is what settle() waits for.
     for _ in range(100):
         spans = list(exporter.get_finished_spans())
-        if any(s.name == "outbox issue.create" for s in spans):
+        names = {s.name for s in spans}
+        if {"outbox issue.create", "outbox callback.deliver"} <= names:
             break
         await asyncio.sleep(0.05)
 
@@ -104,6 +122,23 @@ async def test_a_request_its_operation_and_the_jira_call_share_one_trace(
     assert operation.parent is not None and operation.parent.span_id == server.context.span_id
     assert operation.kind == SpanKind.CONSUMER
     assert (operation.attributes or {})["jirabridge.operation.kind"] == "issue.create"
+    # The host callbacks of the events this led to (the request's, and the created link's, recorded
+    # by the worker) are in the same trace, each with its POST under it.
+    in_trace = {server.context.span_id, operation.context.span_id}
+    tickets_callbacks = [
+        s
+        for s in spans
+        if s.name == "outbox callback.deliver" and s.parent is not None and s.parent.span_id in in_trace
+    ]
+    assert tickets_callbacks
+    posts = [
+        s
+        for s in spans
+        if s.kind == SpanKind.CLIENT
+        and s.parent is not None
+        and s.parent.span_id in {c.context.span_id for c in tickets_callbacks}
+    ]
+    assert posts and all(s.context.trace_id == server.context.trace_id for s in posts)
     # Periodic work no request queued starts a trace of its own.
     listings = [s for s in spans if s.name == "outbox site.projects"]
     assert listings and all(s.parent is None for s in listings)
