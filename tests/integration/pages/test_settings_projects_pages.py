@@ -229,3 +229,30 @@ async def test_transition_fields_are_rows_saved_and_shown_again(api: httpx.Async
     }
     shown = await api.get(saved.headers["location"])
     assert 'name="tf_value" value="Closed from {title}"' in shown.text
+
+
+async def test_stored_field_defaults_of_every_type_are_shown_with_the_default_type_chosen(
+    api: httpx.AsyncClient, host: Host
+) -> None:
+    defaults = {"Bug": {"customfield_10051": "High"}, "Task": {"labels": ["sec", "{attributes.team}"]}}
+    document = {"default_issue_type": "Bug", "field_defaults": defaults}
+    assert (await host.call("PUT", f"/api/v1/sites/{host.site_id}/projects/SEC", document)).status_code == 201
+    page = await settings_page(api, host, f"/settings/projects/{host.site_id}/SEC")
+    chooser = re.search(r'<select id="fd_type".*?</select>', page.text, re.S)
+    assert chooser and re.findall(r"<option selected>([^<]+)</option>", chooser.group(0)) == ["Bug"]
+    assert 'name="fd:Bug:customfield_10051" value="High"' in page.text
+    assert 'name="fd:Task:labels" value="[&#34;sec&#34;, &#34;{attributes.team}&#34;]"' in page.text
+    # Saved again untouched, the document is the same.
+    saved = await post(
+        api,
+        page,
+        [
+            ("default_issue_type", "Bug"),
+            ("fd:Bug:customfield_10051", "High"),
+            ("fd:Task:labels", '["sec", "{attributes.team}"]'),
+            ("action", "save"),
+        ],
+    )
+    assert saved.status_code == 303
+    stored = (await host.call("GET", f"/api/v1/sites/{host.site_id}/projects/SEC")).json()
+    assert stored["field_defaults"] == defaults

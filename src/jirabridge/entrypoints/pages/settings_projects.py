@@ -144,26 +144,30 @@ class Choices:
         return found.name if found else field_id
 
 
-def _default_types(form: ProjectForm, fd_type: str | None, meta: ProjectMeta | None) -> list[str]:
-    """The issue types the field defaults section shows: those with defaults, and the chosen one (the
-    default issue type, else the project's first)."""
+def _default_types(
+    form: ProjectForm, fd_type: str | None, meta: ProjectMeta | None
+) -> tuple[list[str], str | None]:
+    """The issue types the field defaults section shows (those with defaults, and the chosen one), and
+    the chosen one: the one picked, else the default issue type, else the project's first."""
     shown = list(form.field_defaults)
     standard = [t.name for t in meta.issue_types if not t.subtask] if meta else []
     chosen = fd_type or form.text("default_issue_type") or next(iter(standard), None)
     if chosen and chosen not in shown:
         shown.append(chosen)
-    return shown
+    return shown, chosen
 
 
 async def _choices(
     page: Page, site_id: str, key: str, form: ProjectForm | None = None, fd_type: str | None = None
-) -> tuple[Choices, list[str]]:
+) -> tuple[Choices, list[str], str | None]:
     workspace_id = page.session.workspace_id
     choices = Choices()
     types: list[str] = []
+    chosen = None
     try:
         choices.meta = await jira_lookups.project(page.container, workspace_id, site_id, key)
-        types = _default_types(form, fd_type, choices.meta) if form is not None else []
+        if form is not None:
+            types, chosen = _default_types(form, fd_type, choices.meta)
         for name in types:
             found = choices.meta.issue_type(name) if name != ANY_ISSUE_TYPE else None
             if found is not None and not found.subtask:
@@ -172,7 +176,7 @@ async def _choices(
                 )
     except JirabridgeError as exc:
         choices.problem = exc.detail
-    return choices, types
+    return choices, types, chosen
 
 
 def preview(page: Page, template: str, workspace_template: str) -> tuple[str | None, str | None]:
@@ -212,7 +216,7 @@ async def _render(
         return site, workspace_settings.load(uow, workspace_id).comment_template
 
     site, workspace_template = await read_db(page.container, read)
-    choices, types = await _choices(page, site_id, key, form, fd_type)
+    choices, types, chosen = await _choices(page, site_id, key, form, fd_type)
     shown, problem = preview(page, form.text("comment_template"), workspace_template)
     return page.render(
         "settings_project.html",
@@ -228,7 +232,7 @@ async def _render(
         stored=stored,
         choices=choices,
         fd_types=types,
-        fd_type=types[-1] if types else None,
+        fd_type=chosen,
         errors=errors or {},
         notice=notice,
         status_modes=STATUS_MODES,
@@ -294,7 +298,7 @@ async def new_row(
     """One more empty row of a map (the Add a row button; without scripts the form always ends with
     an empty row)."""
     require_manager(page)
-    choices, _ = await _choices(page, site_id, key)
+    choices, _, _ = await _choices(page, site_id, key)
     return page.render(
         "settings_project_row.html",
         map_name=map_name,
