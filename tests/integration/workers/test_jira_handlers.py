@@ -487,7 +487,18 @@ async def test_a_rate_limited_call_is_retried_after_what_jira_asked(world: World
     await world.control(
         "POST",
         "/faults",
-        {"rules": [{"kind": "error", "status": 429, "retry_after_s": 120, "method": "GET", "count": 1}]},
+        {
+            "rules": [
+                {
+                    "kind": "error",
+                    "status": 429,
+                    "retry_after_s": 120,
+                    "method": "GET",
+                    "path": f"/issue/{key}",
+                    "count": 1,
+                }
+            ]
+        },
     )
 
     op = world.sync_status(key)
