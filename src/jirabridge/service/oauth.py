@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.errors import Invalid
 from jirabridge.ids import new_secret
@@ -14,9 +16,15 @@ from jirabridge.service.users import save_connection
 from jirabridge.storage.tables import OAuthState, Site
 
 
-async def complete_oauth(container: Services, *, state: str, code: str) -> tuple[Site, str | None]:
-    """Finish a site (or, with `user_id` on the state, a user) OAuth connection from the callback.
-    Returns the site and the host user connected, if it was a user connection."""
+@dataclass(frozen=True)
+class Completed:
+    site: Site
+    user_id: str | None  # the host user connected, for a user connection
+    return_page: str | None  # the page the connection was started from
+
+
+async def complete_oauth(container: Services, *, state: str, code: str) -> Completed:
+    """Finish a site (or, with `user_id` on the state, a user) OAuth connection from the callback."""
 
     def take_state(uow: UnitOfWork) -> tuple[OAuthState, Site]:
         found = uow.session.get(OAuthState, state)
@@ -57,4 +65,4 @@ async def complete_oauth(container: Services, *, state: str, code: str) -> tuple
         uow.commit()
         return current
 
-    return await run_db(container, save), oauth_state.user_id
+    return Completed(await run_db(container, save), oauth_state.user_id, oauth_state.return_page)

@@ -160,9 +160,9 @@ async def _checked_rule(
     problems: _Problems,
     refreshed: set[tuple[str, str]],
 ) -> StoredRule | None:
-    error = domain_rules.check(rule.query)
+    error = query_problem(rule.query)
     if error is not None:
-        problems.add(f"{path}.query", f"{error.reason} at position {error.position}", error.position)
+        problems.add(f"{path}.query", error.message, error.position)
     where = f"{path}.destination"
     site = _site(rule, known, where, problems)
     if site is None:
@@ -210,6 +210,15 @@ async def _checked_rule(
         auto_create=rule.auto_create,
         screen=screen,
     )
+
+
+def query_problem(query: str) -> FieldError | None:
+    """What is wrong with a rule's query, with its position, as a save would say it; None when valid.
+    The pages check the query with it as the person types."""
+    error = domain_rules.check(query)
+    if error is None:
+        return None
+    return FieldError("query", f"{error.reason} at position {error.position}", error.position)
 
 
 def _site(rule: RuleInput, known: _Known, where: str, problems: _Problems) -> Site | None:

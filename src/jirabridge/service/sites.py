@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from jirabridge.domain.site_urls import SiteUrlError, normalise_site_url
 from jirabridge.domain.site_webhooks import WebhookStatus
+from jirabridge.domain.ui_sessions import return_page_allowed
 from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
 from jirabridge.service import dynamic_webhooks, polling, site_projects
@@ -150,11 +151,19 @@ async def connect_api_token(
 
 
 async def start_oauth(
-    container: Services, workspace_id: str, *, url: str, default_project: str | None, make_default: bool
+    container: Services,
+    workspace_id: str,
+    *,
+    url: str,
+    default_project: str | None,
+    make_default: bool,
+    return_page: str | None = None,
 ) -> tuple[Site, str]:
-    """A pending site and the URL to send the person to; `complete_oauth` finishes on the callback."""
+    """A pending site and the URL to send the person to; `complete_oauth` finishes on the callback,
+    and sends the browser back to `return_page` (a page of the session that started it) when given."""
     if not container.settings.oauth_client_id:
         raise Invalid.field("auth.type", "OAuth is not configured (JIRABRIDGE_OAUTH_CLIENT_ID and _SECRET)")
+    check_return_page(return_page)
     base = _normalise(container, url)
     # No outbound check: an OAuth site is called through Atlassian's gateway, never at this URL.
     state = new_secret()
@@ -171,6 +180,7 @@ async def start_oauth(
                 workspace_id=workspace_id,
                 site_id=site.id,
                 expires_at=container.clock.now() + OAUTH_STATE_TTL,
+                return_page=return_page,
             )
         )
         uow.commit()
@@ -178,6 +188,11 @@ async def start_oauth(
 
     site = await run_db(container, save)
     return site, container.connector.authorize_url(state)
+
+
+def check_return_page(return_page: str | None) -> None:
+    if return_page is not None and not return_page_allowed(return_page):
+        raise Invalid.field("return_page", "must be a page of this service's own pages (/ui/s/…)")
 
 
 def aware(moment: datetime) -> datetime:

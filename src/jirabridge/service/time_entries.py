@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from jirabridge.domain import site_choice, worklogs
 from jirabridge.domain.access import Principal, can_act_for
@@ -497,6 +497,19 @@ def user_connected(uow: UnitOfWork, now: datetime, workspace_id: str, site_id: s
         settle(uow, entry, now, source="jirabridge")
         count += 1
     return count
+
+
+def waiting_per_user(uow: UnitOfWork, workspace_id: str) -> dict[tuple[str, str], int]:
+    """How many entries wait for their user's connection, per (user, site)."""
+    query = (
+        select(TimeEntry.user_id, TimeEntry.site_id, func.count())
+        .where(
+            TimeEntry.workspace_id == workspace_id,
+            TimeEntry.state == State.WAITING_FOR_USER_MAPPING.value,
+        )
+        .group_by(TimeEntry.user_id, TimeEntry.site_id)
+    )
+    return {(user, site): count for user, site, count in uow.session.execute(query)}
 
 
 def worklog_sync_switched_on(uow: UnitOfWork, now: datetime, workspace_id: str) -> int:

@@ -82,7 +82,7 @@ def issue(
         raise Invalid.field("scope", f"the settings pages are for admins and managers, not a {role} session")
     if uow.session.get(Workspace, workspace_id) is None:
         raise NotFound(f"workspace {workspace_id} does not exist")
-    if not scope.is_settings:
+    if scope.item_type is not None:
         key = (workspace_id, scope.item_type, scope.item_id)
         if uow.session.get(Item, key) is None:
             raise NotFound(f"item {scope.item_type}/{scope.item_id} does not exist; PUT it first")
@@ -120,6 +120,8 @@ def link_url(public_url: str, link_token: str) -> str:
 
 
 def _scope_row(scope: Scope) -> dict[str, str]:
+    if scope.is_account:
+        return {"page": "account"}
     document = scope.to_document()
     return document if isinstance(document, dict) else {}
 

@@ -12,7 +12,7 @@ from jirabridge.ids import new_id, new_secret
 from jirabridge.service import time_entries
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import ConnectFailed, JiraAccount, Services, SiteAccess
-from jirabridge.service.sites import OAUTH_STATE_TTL, connected_site
+from jirabridge.service.sites import OAUTH_STATE_TTL, check_return_page, connected_site
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.tables import HostUser, OAuthState, Site, UserConnection
 
@@ -75,10 +75,16 @@ async def connect_api_token(
 
 
 async def start_oauth(
-    container: Services, workspace_id: str, user_id: str, *, site_id: str | None
+    container: Services,
+    workspace_id: str,
+    user_id: str,
+    *,
+    site_id: str | None,
+    return_page: str | None = None,
 ) -> PendingUserOAuth:
     if not container.settings.oauth_client_id:
         raise Invalid.field("auth.type", "OAuth is not configured (JIRABRIDGE_OAUTH_CLIENT_ID and _SECRET)")
+    check_return_page(return_page)
     state = new_secret()
 
     def save(uow: UnitOfWork) -> Site:
@@ -91,6 +97,7 @@ async def start_oauth(
                 site_id=site.id,
                 user_id=user_id,
                 expires_at=container.clock.now() + OAUTH_STATE_TTL,
+                return_page=return_page,
             )
         )
         uow.commit()
@@ -107,6 +114,46 @@ def list_connections(uow: UnitOfWork, workspace_id: str, user_id: str) -> list[U
         .order_by(UserConnection.created_at)
     )
     return list(uow.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class UserOverview:
+    """A host user, who they are in Jira on each site, and which sites have their entries waiting."""
+
+    id: str
+    email: str | None
+    name: str | None
+    connections: list[UserConnection]
+    waiting_entries: dict[str, int]  # site id → entries waiting for the user's connection there
+
+
+def overview(uow: UnitOfWork, workspace_id: str) -> list[UserOverview]:
+    """Every host user known to the workspace (stored, connected, or with time entries waiting for a
+    connection), by id."""
+    stored = {
+        u.id: u for u in uow.session.scalars(select(HostUser).where(HostUser.workspace_id == workspace_id))
+    }
+    connections: dict[str, list[UserConnection]] = {}
+    query = (
+        select(UserConnection)
+        .where(UserConnection.workspace_id == workspace_id)
+        .order_by(UserConnection.created_at)
+    )
+    for connection in uow.session.scalars(query):
+        connections.setdefault(connection.user_id, []).append(connection)
+    waiting: dict[str, dict[str, int]] = {}
+    for (user_id, site_id), count in time_entries.waiting_per_user(uow, workspace_id).items():
+        waiting.setdefault(user_id, {})[site_id] = count
+    return [
+        UserOverview(
+            user_id,
+            stored[user_id].email if user_id in stored else None,
+            stored[user_id].name if user_id in stored else None,
+            connections.get(user_id, []),
+            waiting.get(user_id, {}),
+        )
+        for user_id in sorted({*stored, *connections, *waiting})
+    ]
 
 
 def disconnect(uow: UnitOfWork, workspace_id: str, user_id: str, site_id: str | None) -> None:

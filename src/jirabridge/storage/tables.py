@@ -155,6 +155,8 @@ class OAuthState(Base):
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     user_id: Mapped[str | None] = mapped_column(String(200))  # set for a user connection
     expires_at: Mapped[datetime]
+    # The page (`/ui/s/<session>/…`) the connection was started from: the callback sends the browser back.
+    return_page: Mapped[str | None] = mapped_column(String(300))
 
 
 # Operations still to run (pending or running), as the partial index below states it. Written with
@@ -485,7 +487,9 @@ class UiSession(Base):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
-    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"item_type", "item_id"} or {}
+    scope: Mapped[dict[str, Any]] = mapped_column(
+        default=dict
+    )  # {"item_type", "item_id"}, {"page": "account"} or {}
     return_url: Mapped[str | None] = mapped_column(String(2000))
     link_hash: Mapped[str] = mapped_column(String(64), unique=True)
     link_expires_at: Mapped[datetime]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import ConfigDict, Field
 from starlette.requests import Request as HttpRequest
 
@@ -206,13 +207,19 @@ async def oauth_callback(
             raise Invalid.field(
                 "code", f"{error or 'no code'}: {error_description or 'the grant was not given'}"
             )
-        site, user_id = await oauth.complete_oauth(services, state=state, code=code)
+        done = await oauth.complete_oauth(services, state=state, code=code)
     except JirabridgeError as exc:
         if wants_html:
             return HTMLResponse(f"<h1>Not connected</h1><p>{escape(exc.detail)}</p>", status_code=exc.status)
         raise
+    site, user_id = done.site, done.user_id
+    what = f"Your Jira account is connected to {site.url}" if user_id else f"{site.url} is connected"
+    if done.return_page is not None:
+        # Started from a page: the browser goes back to it (a path of this service only, checked
+        # when the connection started), which says what happened.
+        notice = f"Connected your Jira account on {site.url}" if user_id else f"Connected {site.url}"
+        return RedirectResponse(f"{done.return_page}?{urlencode({'notice': notice})}", status_code=303)
     body = {"site": site_json(services, site), "user": user_id, "status": "connected"}
     if wants_html:
-        what = f"Your Jira account is connected to {site.url}" if user_id else f"{site.url} is connected"
         return HTMLResponse(f"<h1>Connected</h1><p>{escape(what)}. You can close this window.</p>")
     return JSONResponse(body)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import ConfigDict, Field
 
 from jirabridge.domain.access import Principal, Role
-from jirabridge.domain.ui_sessions import SETTINGS, Scope
+from jirabridge.domain.ui_sessions import ACCOUNT, SETTINGS, Scope
 from jirabridge.entrypoints.http.deps import Services, Uow, principal
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.errors import Invalid
@@ -34,6 +34,7 @@ class CreateUiSession(Request):
                     "return_url": "https://app.example.com/anomalies/42",
                 },
                 {"user_id": "u-1", "role": "admin", "scope": "settings"},
+                {"user_id": "u-7", "role": "member", "scope": "account"},
             ]
         }
     )
@@ -43,8 +44,9 @@ class CreateUiSession(Request):
     )
     user_id: str = Field(min_length=1, max_length=200, description="The host user the pages act for.")
     role: Literal["admin", "manager", "member"]
-    scope: Literal["settings"] | ItemScope = Field(
-        description='"settings" for the settings pages, or an item for its ticket panel.'
+    scope: Literal["settings", "account"] | ItemScope = Field(
+        description='"settings" for the settings pages (admin, manager), "account" for the person\'s '
+        "own Jira identity (any role), or an item for its ticket panel."
     )
     return_url: str | None = Field(
         default=None,
@@ -76,7 +78,12 @@ def create_ui_session(
         if body.workspace not in (None, who.workspace_id):
             raise Invalid.field("workspace", "an API key opens sessions of its own workspace only")
         workspace_id = who.workspace_id
-    scope = SETTINGS if body.scope == "settings" else _item_scope(body.scope)
+    if body.scope == "settings":
+        scope = SETTINGS
+    elif body.scope == "account":
+        scope = ACCOUNT
+    else:
+        scope = _item_scope(body.scope)
     issued = ui_sessions.issue(
         uow,
         services.clock.now(),

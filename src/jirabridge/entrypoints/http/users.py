@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 
-from jirabridge.entrypoints.http.deps import Member, Services, Uow
+from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.entrypoints.http.sites import ApiTokenAuth, OAuthAuth
 from jirabridge.service import users
@@ -51,6 +51,25 @@ def connection_json(connection: UserConnection) -> dict[str, Any]:
         "account_id": connection.account_id,
         "display_name": connection.display_name,
         "email": connection.account_email,
+    }
+
+
+@router.get("", summary="List host users and their Jira connections")
+def list_users(who: Manager, uow: Uow) -> dict[str, Any]:
+    """Every host user the workspace knows (stored, connected, or with time entries waiting): who
+    they are in Jira on each site, and `waiting_entries`, per site, the number of their time entries
+    that wait for them to connect there. Admins and managers."""
+    assert who.workspace_id is not None
+    return {"users": [overview_json(u) for u in users.overview(uow, who.workspace_id)]}
+
+
+def overview_json(user: users.UserOverview) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "connections": [connection_json(c) for c in user.connections],
+        "waiting_entries": dict(user.waiting_entries),
     }
 
 

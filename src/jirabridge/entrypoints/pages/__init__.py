@@ -14,7 +14,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from jirabridge.bootstrap import Container
-from jirabridge.entrypoints.pages import item_panel, settings_pages, settings_projects, settings_worklogs
+from jirabridge.entrypoints.pages import (
+    item_panel,
+    settings_pages,
+    settings_projects,
+    settings_rules,
+    settings_users,
+    settings_worklogs,
+)
 from jirabridge.entrypoints.pages.page import HERE, CurrentPage, PageError, error_page
 from jirabridge.errors import JirabridgeError, Unauthorized
 from jirabridge.service import ui_sessions
@@ -25,6 +32,8 @@ router = APIRouter(include_in_schema=False)
 
 def _landing(token: str, session: ui_sessions.PageSession) -> str:
     scope = session.scope
+    if scope.is_account:
+        return f"/ui/s/{token}/account"
     if scope.is_settings:
         return f"/ui/s/{token}/settings"
     return f"/ui/s/{token}/items/{scope.item_type}/{scope.item_id}"
@@ -72,4 +81,6 @@ def install(app: FastAPI) -> None:
     app.include_router(settings_pages.router)
     app.include_router(settings_projects.router)
     app.include_router(settings_worklogs.router)
+    app.include_router(settings_rules.router)
+    app.include_router(settings_users.router)
     app.add_exception_handler(PageError, _page_error)

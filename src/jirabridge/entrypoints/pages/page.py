@@ -40,11 +40,14 @@ TEMPLATES = Environment(
 )
 
 
-def content_security_policy(frame_ancestors: str) -> str:
-    """Only this service's own scripts, styles and forms; framed only by `frame_ancestors`."""
+def content_security_policy(frame_ancestors: str, form_targets: str = "") -> str:
+    """Only this service's own scripts, styles and forms; framed only by `frame_ancestors`.
+    `form_targets`: other origins a form may lead to (browsers check form-action on the redirects
+    after a post too, and an OAuth form's answer redirects to Atlassian's consent page)."""
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors}"
+        f"connect-src 'self'; form-action 'self'{form_targets}; base-uri 'none'; "
+        f"frame-ancestors {frame_ancestors}"
     )
 
 
@@ -85,7 +88,9 @@ class Page:
             page=self, csrf=self.session.csrf_token, return_url=self.session.return_url, **context
         )
         ancestors = " ".join(("'self'", *self.frame_ancestors))
-        headers = BASE_HEADERS | {"Content-Security-Policy": content_security_policy(ancestors)}
+        consent = origin(self.container.settings.atlassian_auth_url)
+        policy = content_security_policy(ancestors, f" {consent}" if consent else "")
+        headers = BASE_HEADERS | {"Content-Security-Policy": policy}
         return HTMLResponse(body, status_code=status, headers=headers)
 
 

@@ -51,7 +51,7 @@ async def settings_home(page: CurrentPage) -> Response:
     return RedirectResponse(f"{page.base}/settings/sites", status_code=303)
 
 
-async def _sites_page(page: Page, status: int = 200, **context: Any) -> HTMLResponse:
+async def sites_page_with(page: Page, status: int = 200, **context: Any) -> HTMLResponse:
     workspace_id = page.session.workspace_id
     found = await read_db(page.container, lambda uow: sites.list_sites(uow, workspace_id))
     return page.render(
@@ -61,6 +61,7 @@ async def _sites_page(page: Page, status: int = 200, **context: Any) -> HTMLResp
         sites=[site_json(page.container, s) for s in found],
         errors=context.pop("errors", {}),
         entered=context.pop("entered", {}),
+        oauth=bool(page.container.settings.oauth_client_id),
         **context,
     )
 
@@ -70,7 +71,7 @@ async def sites_page(
     page: CurrentPage, notice: Annotated[str | None, Query(max_length=200)] = None
 ) -> HTMLResponse:
     require_manager(page)
-    return await _sites_page(page, notice=notice)
+    return await sites_page_with(page, notice=notice)
 
 
 @router.post("/sites")
@@ -92,7 +93,7 @@ async def connect_site(page: CurrentPage) -> Response:
         errors = error_text(exc)
         if "auth" in errors:  # the API names the credentials `auth`; here they are the token's input
             errors["api_token"] = errors.pop("auth")
-        return await _sites_page(page, status=exc.status, errors=errors, entered=entered)
+        return await sites_page_with(page, status=exc.status, errors=errors, entered=entered)
     return _back(page, "sites", f"Connected {site.url}")
 
 
@@ -115,7 +116,7 @@ async def test_site(page: CurrentPage, site_id: SiteId) -> HTMLResponse:
         }
         for c in checks
     ]
-    return await _sites_page(page, tested=site_id, checks=table, ok=all(c.ok for c in checks))
+    return await sites_page_with(page, tested=site_id, checks=table, ok=all(c.ok for c in checks))
 
 
 @router.get("/sites/{site_id}/disconnect")
