@@ -67,19 +67,20 @@ async def _sites(page: Page) -> list[Site]:
     return [s for s in found if s.status == "connected"]
 
 
-def _list_errors(exc: JirabridgeError) -> list[str]:
-    """A refused save of the list, as sentences naming the rule (`Rule 2: …`)."""
+def _list_errors(exc: JirabridgeError, wanted: list[rules.RuleInput]) -> list[str]:
+    """A refused save of the list, as sentences naming the rule (`Rule 'security' (…): …`); by name,
+    since the positions are those of the list as it would have been."""
     if not exc.errors:
         return [exc.detail]
-    return [_named(e) for e in exc.errors]
+    return [_named(e, wanted) for e in exc.errors]
 
 
-def _named(error: FieldError) -> str:
+def _named(error: FieldError, wanted: list[rules.RuleInput]) -> str:
     where = error.field
     if where.startswith("rules["):
         index, _, rest = where[len("rules[") :].partition("]")
-        if index.isdigit():
-            return f"Rule {int(index) + 1} ({rest.lstrip('.')}): {error.message}"
+        if index.isdigit() and int(index) < len(wanted):
+            return f"Rule {wanted[int(index)].name!r} ({rest.lstrip('.')}): {error.message}"
     return f"{where}: {error.message}"
 
 
@@ -325,18 +326,18 @@ async def _save(page: Page, rule_id: str | None) -> Response:
     else:
         index = next(i for i, r in enumerate(wanted) if r.id == rule_id)
         wanted[index] = rule
-    errors = _form_errors(rule, index)
+    errors = _form_errors(rule)
     if not errors:
         try:
             await rules.put_rules(page.container, page.session.workspace_id, wanted)
         except JirabridgeError as exc:
-            errors = _own_errors(exc, index)
+            errors = _own_errors(exc, index, wanted)
     if errors:
         return await _form_page(page, before, choices, entered=entered, errors=errors, status=422)
     return _back(page, f"Rule {rule.name!r} saved")
 
 
-def _form_errors(rule: rules.RuleInput, index: int) -> dict[str, str]:
+def _form_errors(rule: rules.RuleInput) -> dict[str, str]:
     """What the API's body validation would refuse, named by the form's inputs."""
     errors: dict[str, str] = {}
     if not rule.name:
@@ -348,7 +349,7 @@ def _form_errors(rule: rules.RuleInput, index: int) -> dict[str, str]:
     return errors
 
 
-def _own_errors(exc: JirabridgeError, index: int) -> dict[str, str]:
+def _own_errors(exc: JirabridgeError, index: int, wanted: list[rules.RuleInput]) -> dict[str, str]:
     """The save's problems with this rule, by the form's inputs; another rule's problem (its
     destination changed in Jira since) is named for the whole form."""
     prefix = f"rules[{index}]."
@@ -359,7 +360,7 @@ def _own_errors(exc: JirabridgeError, index: int) -> dict[str, str]:
             errors["field." + name.removeprefix("fields.") if name.startswith("fields.") else name] = message
         else:
             errors.setdefault("_", "")
-            errors["_"] = (errors["_"] + " " + _named(FieldError(key, message))).strip()
+            errors["_"] = (errors["_"] + " " + _named(FieldError(key, message), wanted)).strip()
     return errors
 
 
@@ -427,7 +428,7 @@ async def change(page: CurrentPage, rule_id: RuleId, action: Annotated[str, Path
     try:
         await rules.put_rules(page.container, page.session.workspace_id, wanted)
     except JirabridgeError as exc:
-        return await _list_page(page, status=exc.status, list_errors=_list_errors(exc))
+        return await _list_page(page, status=exc.status, list_errors=_list_errors(exc, wanted))
     done = {
         "up": "moved up",
         "down": "moved down",
