@@ -1,8 +1,9 @@
 """A small async client for Jira Cloud REST v3, self-contained: it imports nothing else of jirabridge.
 
 The public surface is below; everything in a `_module` is private. The error tree is drawn in
-`jirabridge.jira._errors`; pacing and retry are policy objects (`SitePacer`, `RetryPolicy`) the
-caller owns and shares.
+`jirabridge.jira._errors`; pacing is a policy object (`SitePacer`) the caller owns and shares.
+Nothing here retries: each error says what should happen next (`JiraError.action`), and the caller
+decides (the worker records a retry on the outbox operation, so it survives a restart).
 """
 
 from jirabridge.jira import _adf as adf
@@ -71,7 +72,6 @@ from jirabridge.jira._models import (
     WorklogChanges,
 )
 from jirabridge.jira._pacing import SitePacer
-from jirabridge.jira._retry import Decision, RetryPolicy
 from jirabridge.jira._webhooks import AdminWebhookSpec, WebhookSpec
 from jirabridge.jira._worklogs import jira_datetime
 
@@ -96,7 +96,6 @@ __all__ = [
     "ConnectionFailed",
     "CreateMetaField",
     "CreatedIssue",
-    "Decision",
     "FieldDefinition",
     "Forbidden",
     "HTTPStatusError",
@@ -119,7 +118,6 @@ __all__ = [
     "RemoteLink",
     "RemoteLinkRef",
     "Resolution",
-    "RetryPolicy",
     "SearchPage",
     "ServerError",
     "ServerInfo",

@@ -9,8 +9,8 @@
 Operations are grouped by resource (`issues`, `search`, `comments`, `worklogs`, `remote_links`,
 `properties`, `users`, `projects`, `metadata`, `webhooks`, `admin_webhooks`). Every call raises from
 one error tree (`jirabridge.jira.JiraError`), is paced by the site's `SitePacer` when one is given, and is not
-retried: wrap it in a `RetryPolicy` (`await policy.run(jira.issues.get, "WEB-1")`) or let the worker
-decide with `policy.decide(error, attempt)`.
+retried: the error's `action` says whether the same call may succeed later, and the caller decides (the
+worker records a retry on the outbox operation).
 """
 
 from __future__ import annotations

@@ -18,8 +18,6 @@ EXPECTED = {
     "ATLASSIAN_TOKEN_URL",
     # policies
     "SitePacer",
-    "RetryPolicy",
-    "Decision",
     "Action",
     # errors
     "JiraError",
