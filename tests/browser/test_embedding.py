@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from support.browser import PagesStack, Workspace, screenshot
+from support.browser import PagesStack, Workspace, accessibility_problems, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -91,6 +91,9 @@ def test_the_panel_works_in_a_cross_origin_frame_of_an_allowed_host(
     expect(
         page.frame_locator("iframe[title=Jira]").get_by_role("heading", name="Link not valid")
     ).to_be_visible()
+    page.goto(link)  # the error page itself, scanned like every page
+    expect(page.get_by_role("heading", name="Link not valid")).to_be_visible()
+    assert accessibility_problems(page) == []
 
 
 def test_a_host_the_workspace_does_not_allow_cannot_frame_the_pages(

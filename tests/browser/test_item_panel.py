@@ -80,6 +80,8 @@ def test_a_member_creates_a_ticket_with_a_required_custom_field(
     assert [lk["issue_key"] for lk in links_of(pages_stack, acme, "anomaly", "an-1")] == [key]
     screenshot(page, "item-panel")
     assert accessibility_problems(page) == []
+    page.set_viewport_size({"width": 360, "height": 800})  # readable on a phone: nothing wider
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
 
 def test_a_ticket_is_linked_by_its_url_and_a_second_one_is_refused_with_the_reason(
@@ -93,8 +95,10 @@ def test_a_ticket_is_linked_by_its_url_and_a_second_one_is_refused_with_the_reas
 
     page.goto(pages_stack.link(acme, "member", {"item_type": "error", "item_id": "e-1"}))
     page.get_by_role("link", name="Add to existing").click()
-    page.get_by_label("Issue key or URL").fill(f"{pages_stack.acme}/browse/{first}")
-    page.get_by_role("button", name="Add link").click()
+    # By keyboard alone: the field, then Enter sends the form.
+    page.get_by_label("Issue key or URL").focus()
+    page.keyboard.type(f"{pages_stack.acme}/browse/{first}")
+    page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_have_text(f"Linked {first}")
     expect(page.locator(f"tr[data-issue='{first}']")).to_contain_text("Checkout crashes")
     screenshot(page, "item-panel-linked")

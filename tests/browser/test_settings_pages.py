@@ -50,8 +50,17 @@ def test_an_admin_connects_a_site_by_api_token_and_tests_it(page: Page, pages_st
     screenshot(page, "settings-sites")
     assert accessibility_problems(page) == []
 
+    page.set_viewport_size({"width": 360, "height": 800})  # readable on a phone: nothing wider
+    wide = page.evaluate(
+        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 361)"
+        ".map(e => e.tagName + '.' + e.className).slice(0, 5)"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, wide
+    page.set_viewport_size({"width": 1100, "height": 900})
+
     page.get_by_role("link", name="Disconnect…").click()
     expect(page.get_by_text("Every issue, comment and worklog, as it is")).to_be_visible()
+    assert accessibility_problems(page) == []
     page.get_by_role("button", name=f"Disconnect {pages_stack.acme}").click()
     expect(page.get_by_role("status")).to_have_text(f"Disconnected {pages_stack.acme}")
     assert pages_stack.call("GET", "/api/v1/sites", workspace)["sites"] == []
