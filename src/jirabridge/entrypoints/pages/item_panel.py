@@ -6,6 +6,7 @@ Every action calls the same service functions as the HTTP API, with the session'
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -272,7 +273,5 @@ async def remove(
 
 
 def _back(page: Page, item_type: str, item_id: str, notice: str) -> RedirectResponse:
-    from urllib.parse import urlencode
-
     query = urlencode({"notice": notice, "tab": "create"})
     return RedirectResponse(f"{_here(page, item_type, item_id)}?{query}", status_code=303)

@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jirabridge.bootstrap import Container
 from jirabridge.domain.access import Role, can_manage
 from jirabridge.domain.ui_sessions import origin
-from jirabridge.errors import Forbidden, JirabridgeError, Unauthorized
+from jirabridge.errors import JirabridgeError, Unauthorized
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service import ui_sessions
 from jirabridge.service.db import read_db
@@ -157,6 +157,3 @@ def error_text(exc: JirabridgeError) -> dict[str, str]:
     if exc.errors:
         return {e.field: e.message for e in exc.errors}
     return {"_": exc.detail}
-
-
-__all__ = ["CurrentPage", "Forbidden", "Page", "PageError", "error_page", "require_manager"]
