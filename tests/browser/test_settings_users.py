@@ -96,8 +96,9 @@ def test_connect_by_oauth_round_trip(page: Page, pages_stack: PagesStack) -> Non
     workspace = pages_stack.workspace("Cyberdyne", connect=False)
     page.goto(pages_stack.link(workspace, "admin", "settings"))
     sites_page = page.url
-    # An OAuth site is called through Atlassian's gateway (the emulator here), by its real address.
-    page.get_by_label("Site to connect with OAuth").fill(ACME_CLOUD)
+    # No address: the site the administrator grants is connected (acme, by its real address; it is
+    # called through Atlassian's gateway, the emulator here).
+    expect(page.get_by_label("Site to connect with OAuth")).to_have_value("")
     page.get_by_label("Its default project").fill("WEB")
     page.get_by_role("button", name="Continue to Atlassian").click()
     # Atlassian's consent (the emulator's stand-in): the Jira administrator chooses their account.

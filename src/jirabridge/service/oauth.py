@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jirabridge.domain.site_urls import SiteUrlError, normalise_site_url
 from jirabridge.domain.site_webhooks import WebhookStatus
-from jirabridge.errors import Invalid
+from jirabridge.errors import Conflict, Invalid
 from jirabridge.ids import new_secret
 from jirabridge.service import dynamic_webhooks, site_projects
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import ConnectFailed, Services
-from jirabridge.service.sites import aware, mark_connected
+from jirabridge.service.sites import aware, ensure_new, mark_connected
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.service.users import save_connection
 from jirabridge.storage.tables import OAuthState, Site
@@ -40,7 +41,7 @@ async def complete_oauth(container: Services, *, state: str, code: str) -> Compl
     oauth_state, site = await run_db(container, take_state)
     try:
         grant = await container.connector.complete_oauth(
-            code, site.url if site.auth_type == "oauth" else None
+            code, (site.url or None) if site.auth_type == "oauth" else None
         )
     except ConnectFailed as failed:
         raise Invalid.field("code", f"{failed.code}: {failed.message}") from None
@@ -52,6 +53,8 @@ async def complete_oauth(container: Services, *, state: str, code: str) -> Compl
             sealed = container.secrets.seal({**grant.credentials, "cloud_id": grant.cloud_id})
             save_connection(container, uow, current, oauth_state.user_id, "oauth", sealed, grant.account)
         else:
+            if not current.url:  # started without an address: the granted site's
+                _take_address(container, uow, current, grant.site_url)
             current.cloud_id = grant.cloud_id
             current.account_id = grant.account.account_id
             current.account_email = grant.account.email
@@ -65,4 +68,27 @@ async def complete_oauth(container: Services, *, state: str, code: str) -> Compl
         uow.commit()
         return current
 
-    return Completed(await run_db(container, save), oauth_state.user_id, oauth_state.return_page)
+    try:
+        connected = await run_db(container, save)
+    except Conflict:
+        await run_db(container, lambda uow: _forget_pending(uow, site.id))
+        raise
+    return Completed(connected, oauth_state.user_id, oauth_state.return_page)
+
+
+def _take_address(container: Services, uow: UnitOfWork, site: Site, granted_url: str) -> None:
+    """A site started without an address takes the granted one, unless the workspace has it already."""
+    try:
+        url = normalise_site_url(granted_url, container.settings.allowed_jira_hosts)
+    except SiteUrlError as exc:
+        raise Invalid.field("url", exc.message) from None
+    ensure_new(uow, site.workspace_id, url)
+    site.url = url
+
+
+def _forget_pending(uow: UnitOfWork, site_id: str) -> None:
+    """The consent granted a site the workspace has already: the pending one it was for goes."""
+    pending = uow.session.get(Site, site_id)
+    if pending is not None and pending.status == "pending":
+        uow.session.delete(pending)
+        uow.commit()

@@ -61,7 +61,7 @@ def _normalise(container: Services, url: str) -> str:
         raise Invalid.field("url", exc.message) from None
 
 
-def _ensure_new(uow: UnitOfWork, workspace_id: str, url: str) -> None:
+def ensure_new(uow: UnitOfWork, workspace_id: str, url: str) -> None:
     taken = uow.session.scalar(
         select(Site.id).where(
             Site.workspace_id == workspace_id, Site.url == url, Site.status != "disconnected"
@@ -122,7 +122,7 @@ async def connect_api_token(
 ) -> Site:
     base = _normalise(container, url)
     await refuse_soon(container.outbound, "url", base)
-    await run_db(container, lambda uow: _ensure_new(uow, workspace_id, base))
+    await run_db(container, lambda uow: ensure_new(uow, workspace_id, base))
     access = SiteAccess(base, "api_token", {"email": email, "api_token": api_token})
     try:
         account = await container.connector.verify(access)
@@ -131,7 +131,7 @@ async def connect_api_token(
         raise Invalid.field(field, f"{failed.code}: {failed.message}") from None
 
     def save(uow: UnitOfWork) -> Site:
-        _ensure_new(uow, workspace_id, base)
+        ensure_new(uow, workspace_id, base)
         site = _new_site(container, workspace_id, base, "api_token", default_project)
         site.account_email = account.email or email
         site.account_id = account.account_id
@@ -154,7 +154,7 @@ async def start_oauth(
     container: Services,
     workspace_id: str,
     *,
-    url: str,
+    url: str | None,
     default_project: str | None,
     make_default: bool,
     return_page: str | None = None,
@@ -164,12 +164,14 @@ async def start_oauth(
     if not container.settings.oauth_client_id:
         raise Invalid.field("auth.type", "OAuth is not configured (JIRABRIDGE_OAUTH_CLIENT_ID and _SECRET)")
     check_return_page(return_page)
-    base = _normalise(container, url)
+    # Without an address, the site the consent grants is connected; its address is known then.
+    base = _normalise(container, url) if url else ""
     # No outbound check: an OAuth site is called through Atlassian's gateway, never at this URL.
     state = new_secret()
 
     def save(uow: UnitOfWork) -> Site:
-        _ensure_new(uow, workspace_id, base)
+        if base:
+            ensure_new(uow, workspace_id, base)
         site = _new_site(container, workspace_id, base, "oauth", default_project)
         site.is_default = make_default  # remembered until the callback connects it
         uow.session.add(site)

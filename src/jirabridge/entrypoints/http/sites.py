@@ -53,7 +53,12 @@ class ConnectSite(Request):
         }
     )
 
-    url: str = Field(min_length=1, max_length=500)
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="The site's address. Optional with OAuth: the site the consent grants is connected.",
+    )
     auth: ApiTokenAuth | OAuthAuth = Field(discriminator="type")
     default_project: ProjectKey | None = None
     default: bool = False
@@ -82,7 +87,7 @@ def site_json(container: Container, site: Site) -> dict[str, Any]:
     webhook = sites.webhook_state(site)
     return {
         "id": site.id,
-        "url": site.url,
+        "url": site.url or None,  # none yet: an OAuth site waiting for consent without an address
         "auth_type": site.auth_type,
         "account_email": site.account_email,
         "account_id": site.account_id,
@@ -120,6 +125,8 @@ async def connect_site(body: ConnectSite, who: Manager, services: Services) -> J
     never returned. A site connected while the workspace has no default becomes its default."""
     assert who.workspace_id is not None
     if isinstance(body.auth, ApiTokenAuth):
+        if body.url is None:
+            raise Invalid.field("url", "is required with an API token (only OAuth can find the site itself)")
         site = await sites.connect_api_token(
             services,
             who.workspace_id,
