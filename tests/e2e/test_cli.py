@@ -200,3 +200,17 @@ def test_ui_link_prints_a_one_time_link_that_opens_the_settings(tmp_path: Path) 
 
     refused = _cli("ui-link", "--workspace", workspace, "--user", "u-1", "--item", "anomaly/nope", env=env)
     assert refused.returncode == 1 and "does not exist" in refused.stderr
+
+    mine = _cli(
+        "ui-link", "--workspace", workspace, "--user", "u-7", "--role", "member", "--account", env=env
+    )
+    assert mine.returncode == 0, mine.stderr
+    container = build(Settings(database_url=env["JIRABRIDGE_DATABASE_URL"]))
+    try:
+        from jirabridge.service.ui_sessions import open_link
+
+        with container.uow() as uow:
+            _, session = open_link(uow, container.clock.now(), mine.stdout.strip().rsplit("/", 1)[1])
+        assert session.scope.is_account and session.principal.user_id == "u-7"
+    finally:
+        container.close()

@@ -246,17 +246,20 @@ def ui_link(
     user: str = typer.Option(..., help="The host user the pages act for."),
     role: str = typer.Option("admin", help="admin, manager or member."),
     item: str | None = typer.Option(None, help="TYPE/ID: an item's ticket panel instead of the settings."),
+    account: bool = typer.Option(False, "--account", help="The user's own Jira account page (any role)."),
 ) -> None:
     """Print a one-time link to the pages (valid five minutes), as POST /api/v1/ui-sessions does."""
     from jirabridge.bootstrap import build
     from jirabridge.domain.access import SERVICE, Role
-    from jirabridge.domain.ui_sessions import SETTINGS, Scope
+    from jirabridge.domain.ui_sessions import ACCOUNT, SETTINGS, Scope
     from jirabridge.errors import JirabridgeError
     from jirabridge.service import ui_sessions
 
     if role not in {r.value for r in Role}:
         raise typer.BadParameter("must be admin, manager or member", param_hint="--role")
-    scope = SETTINGS
+    scope = ACCOUNT if account else SETTINGS
+    if item is not None and account:
+        raise typer.BadParameter("give --item or --account, not both", param_hint="--account")
     if item is not None:
         item_type, _, item_id = item.partition("/")
         if not item_type or not item_id:
