@@ -373,6 +373,9 @@ def stack_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def stack_options(args: argparse.Namespace) -> StackOptions:
+    if args.workers > 1 and not (args.database_url or "").startswith("postgresql"):
+        # `jirabridge worker` refuses a second worker on one SQLite file (storage/worker_lock.py).
+        raise SystemExit("--workers above 1 needs --database-url postgresql+psycopg://… (SQLite takes one)")
     return StackOptions(
         latency_ms=args.latency_ms,
         rate_limit=args.rate_limit,

@@ -1,4 +1,6 @@
-"""Two worker processes on one database share the work and never run the same operation twice."""
+"""Two worker processes on one database share the work and never run the same operation twice.
+
+PostgreSQL only: a second worker on a SQLite file is refused (tests/e2e/test_sqlite_one_worker.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from e2e.outbox_processes import Workers, enqueue_effects, lines, operations, wa
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_workers_share_the_queue_and_stop_gracefully(database_url: str, tmp_path: Path) -> None:
     ids = enqueue_effects(database_url, 80)
     runs, hold = tmp_path / "runs", tmp_path / "hold"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,16 +103,24 @@ def worker(
 ) -> None:
     """Run the outbox: send the Jira work the service committed. SIGTERM stops it gracefully."""
     from jirabridge.bootstrap import build
+    from jirabridge.storage.worker_lock import AnotherWorkerRunning, single_sqlite_worker
     from jirabridge.workers.runner import WorkerOptions, run_worker
 
     _configure_logging(log_level)
     container = build(service_name="jirabridge-worker")
-    _check_secret_key(container, strict=False)
     options = WorkerOptions(concurrency=concurrency, lease_s=lease_s, poll_s=poll_s, once=once)
-    try:
-        run_worker(container, options, metrics_port=metrics_port, max_attempts=max_attempts)
-    finally:
-        container.close()
+    with ExitStack() as held:
+        # SQLite takes one worker process (storage/worker_lock.py), held until this one ends. In-process
+        # workers (the demo, tests) do not come through here.
+        try:
+            held.enter_context(single_sqlite_worker(container.settings.database_url))
+        except AnotherWorkerRunning as exc:
+            raise _refuse(container, str(exc)) from None
+        _check_secret_key(container, strict=False)
+        try:
+            run_worker(container, options, metrics_port=metrics_port, max_attempts=max_attempts)
+        finally:
+            container.close()
 
 
 @app.command()
