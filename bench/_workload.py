@@ -151,13 +151,15 @@ def plan(
     new_prefix: str = "new",
 ) -> list[Change]:
     """`total` changes in random order across the sites of `base` (site -> [(item id, issue key)]).
-    With `one_status_each`, each base item changes status at most once (Open -> Acknowledged): one
-    Jira transition per change. Otherwise statuses are drawn at random (the chaos run)."""
+    With `one_status_each`, each base item changes status at most once, from Open to each other host
+    status in turn (Acknowledged, Fixed, Acknowledged …: a different transition every other change):
+    one Jira transition per change. Otherwise statuses are drawn at random (the chaos run)."""
     per_kind = counts(total, mix)
     sites = sorted(base)
     changes: list[Change] = []
     n = 0
     status_pool = {site: list(base[site]) for site in sites}
+    moves = [status for status in HOST_STATUSES if status != "Open"]  # base items start Open
     for pool in status_pool.values():
         rng.shuffle(pool)
     for kind, count in per_kind.items():
@@ -173,7 +175,7 @@ def plan(
                 if not pool:
                     raise ValueError(f"more status changes than base items on {site}")
                 item, _ = pool.pop()
-                changes.append(Change(kind, item, site, n, "Acknowledged"))
+                changes.append(Change(kind, item, site, n, moves[i % len(moves)]))
                 continue
             item, key = rng.choice(base[site])
             if kind == "status":

@@ -13,7 +13,9 @@ What happens:
 4. The workers start; the clock runs from the moment they are up until the outbox is empty.
 
 Reported: changes/s, Jira calls per change and 429s as a share of calls (the workers' own counters),
-worker CPU seconds per change and peak memory (/proc), the baseline's rate and the ratio.
+worker CPU seconds per change and peak memory (/proc), the baseline's rate and the ratio, and what
+landed in Jira: each change found exactly once, missing or duplicated in the emulator's state at the
+end (bench/_landed.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench._landed import Landed, count_landed, describe
 from bench._stack import (
     PROJECT,
     Proc,
@@ -69,6 +72,7 @@ class OutboundResult:
     per_site: dict[str, float] = field(default_factory=dict)  # changes/s per site
     emulator_cpu_s: float = 0.0  # while the workers ran (it shares the machine's cores)
     sustained_calls_per_s: float | None = None  # see `Samples`
+    landed: Landed | None = None  # what is in Jira at the end (bench/_landed.py)
 
     @property
     def rate(self) -> float:
@@ -170,6 +174,7 @@ def run_outbound(
         calls = stack.jira_calls(procs)
         stats = _final(procs, before)
         failed = float(stack.failed()[0])
+        landed = count_landed(stack.emulator_state(), base, pushed.changes)
         by_kind: dict[str, int] = {}
         for change in pushed.changes:
             by_kind[change.kind] = by_kind.get(change.kind, 0) + 1
@@ -188,6 +193,7 @@ def run_outbound(
             refused=len(pushed.refused),
             emulator_cpu_s=emulator_cpu_s,
             sustained_calls_per_s=samples.sustained_calls_per_s(),
+            landed=landed,
         )
         if sites > 1:
             result.per_site = per_site_rates(stack, tenant.sites, pushed.changes, started_at)
@@ -302,6 +308,8 @@ def report(result: OutboundResult, options: StackOptions, workers: int, title: s
         f"emulator {result.emulator_cpu_s / max(result.drain_s, 1e-9):.2f}",
         f"operations failed for good: {result.failed_operations:g}",
     ]
+    if result.landed is not None:
+        lines.append(describe(result.landed))
     if result.per_site:
         rates = result.per_site
         slowest = min(rates, key=lambda s: rates[s])
@@ -339,6 +347,7 @@ def as_json(result: OutboundResult) -> dict[str, Any]:
         "sustained_calls_per_s": result.sustained_calls_per_s,
         "peak_rss_mb": result.peak_rss_mb,
         "failed_operations": result.failed_operations,
+        "landed": None if result.landed is None else result.landed.as_json(),
         "per_site": result.per_site,
         "baseline": None
         if result.baseline is None
