@@ -67,6 +67,7 @@ from jirabridge.client._models import (
     UiSession,
     User,
     UserConnection,
+    UserOverview,
     Worklog,
     Workspace,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "Unauthorized",
     "User",
     "UserConnection",
+    "UserOverview",
     "ValidationError",
     "Worklog",
     "Workspace",

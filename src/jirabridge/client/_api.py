@@ -62,10 +62,11 @@ def list_sites() -> Call[list[m.Site]]:
 
 
 def connect_site(
-    url: str, auth: Auth, *, default_project: str | None = None, default: bool | None = None
+    url: str | None, auth: Auth, *, default_project: str | None = None, default: bool | None = None
 ) -> Call[m.Site]:
     """Connect a Jira site: with `ApiTokenAuth` it is `connected` at once; with `OAuthAuth` it is
-    `pending` and `.authorize_url` is where a Jira administrator gives consent."""
+    `pending` and `.authorize_url` is where a Jira administrator gives consent (`url` may then be None:
+    the site the administrator grants is connected)."""
     return call(
         "connect_site",
         as_model(m.Site),
@@ -172,6 +173,11 @@ def upsert_user(user_id: str, *, email: str | None = None, name: str | None = No
     return call(
         "upsert_user", as_model(m.User), path={"user_id": user_id}, json=given(email=email, name=name)
     )
+
+
+def list_users() -> Call[list[m.UserOverview]]:
+    """Every host user the workspace knows, their Jira connections and waiting entries (admin, manager)."""
+    return call("list_users", as_list("users", m.UserOverview))
 
 
 def get_user_connections(user_id: str) -> Call[list[m.UserConnection]]:

@@ -55,7 +55,7 @@ class CreateApiKey(_Body):
 
 
 class ConnectSite(_Body):
-    url: str
+    url: str | None = None  # OAuth may leave it out: the site the person grants is connected
     auth: ApiTokenAuth | OAuthAuth = Field(discriminator="type")
     default_project: str | None = None
     default: bool = False
@@ -211,7 +211,7 @@ class ApiKey(_Answer):
 
 class Site(_Answer):
     id: str
-    url: str
+    url: str | None  # None while an OAuth site without an address waits for consent
     auth_type: str
     status: str
     default: bool = False
@@ -285,6 +285,17 @@ class User(_Answer):
     id: str
     email: str | None = None
     name: str | None = None
+
+
+class UserOverview(_Answer):
+    """A host user as admins see them: their connection on each site, and per site how many of their
+    time entries wait for them to connect there."""
+
+    id: str
+    email: str | None = None
+    name: str | None = None
+    connections: list[UserConnection] = Field(default_factory=list)
+    waiting_entries: dict[str, int] = Field(default_factory=dict)
 
 
 class UserConnection(_Answer):

@@ -90,6 +90,7 @@ OPERATIONS: dict[str, Operation] = {
         "GET", "/api/v1/sites/{site_id}/jira/users", query=("project", "query")
     ),
     # host users
+    "list_users": Operation("GET", "/api/v1/users"),
     "upsert_user": Operation("PUT", "/api/v1/users/{user_id}", m.UpsertUser),
     "get_user_connections": Operation("GET", "/api/v1/users/{user_id}/jira"),
     "connect_user": Operation("POST", "/api/v1/users/{user_id}/jira", m.ConnectUser),

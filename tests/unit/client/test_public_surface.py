@@ -40,6 +40,7 @@ EXPECTED = {
     "Site",
     "User",
     "UserConnection",
+    "UserOverview",
     "Item",
     "ItemRef",
     "Link",
