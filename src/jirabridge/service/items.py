@@ -136,6 +136,26 @@ def status_changed(uow: UnitOfWork, now: datetime, item: Item, previous: str | N
             enqueue_comment(uow, now, item.workspace_id, link, text, marker=new_id("cm"))
 
 
+def take_status(
+    uow: UnitOfWork, now: datetime, item: Item, status: str, *, issue_key: str, reason: str
+) -> None:
+    """The item takes `status` because of its ticket (`reason`: `linked`, `created`), a decision of
+    jirabridge's settings rather than a person's, recorded as `item.status_changed`."""
+    previous = item.status
+    item.status = status
+    item.updated_at = now
+    record_event(
+        uow.session,
+        workspace_id=item.workspace_id,
+        type="item.status_changed",
+        source="jirabridge",
+        at=now,
+        item=(item.type, item.id),
+        issue_key=issue_key,
+        data={"from": previous, "to": status, "reason": reason},
+    )
+
+
 def _host_name(uow: UnitOfWork, workspace_id: str) -> str:
     configured = workspace_settings.load(uow, workspace_id).host_name
     if configured:

@@ -11,11 +11,11 @@ from typing import Any
 
 from jirabridge.domain import ticket_status
 from jirabridge.ids import new_id
+from jirabridge.service import items as items_service
 from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.ticket_fields import new_marker
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
-from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, Link
 
 CREATE_KIND = "issue.create"
@@ -79,16 +79,4 @@ def status_on_create(uow: UnitOfWork, now: datetime, link: Link) -> None:
     target = ticket_status.on_create(settings, item.status)
     if target is None:
         return
-    previous = item.status
-    item.status = target
-    item.updated_at = now
-    record_event(
-        uow.session,
-        workspace_id=item.workspace_id,
-        type="item.status_changed",
-        source="jirabridge",
-        at=now,
-        item=(item.type, item.id),
-        issue_key=link.issue_key,
-        data={"from": previous, "to": target, "reason": "created"},
-    )
+    items_service.take_status(uow, now, item, target, issue_key=link.issue_key, reason="created")

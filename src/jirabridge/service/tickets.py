@@ -307,21 +307,9 @@ def _status_on_link(uow: UnitOfWork, now: datetime, ctx: Context, info: IssueInf
         ctx.settings, mapping, ctx.item.status, info.status, info.status_category
     )
     if new_status and new_status != ctx.item.status:
-        previous = ctx.item.status
         item = uow.session.get(Item, (ctx.item.workspace_id, ctx.item.type, ctx.item.id))
         assert item is not None
-        item.status = new_status
-        item.updated_at = now
-        record_event(
-            uow.session,
-            workspace_id=item.workspace_id,
-            type="item.status_changed",
-            source="jirabridge",
-            at=now,
-            item=(item.type, item.id),
-            issue_key=info.key,
-            data={"from": previous, "to": new_status, "reason": "linked"},
-        )
+        items_service.take_status(uow, now, item, new_status, issue_key=info.key, reason="linked")
 
 
 def create_defaults(

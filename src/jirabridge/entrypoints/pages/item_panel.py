@@ -13,13 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from jirabridge.entrypoints.pages import forms
+from jirabridge.entrypoints.pages.destination import Destination, read_project, read_projects
 from jirabridge.entrypoints.pages.page import CurrentPage, Page, PageError, error_text
 from jirabridge.errors import Conflict, Invalid, JirabridgeError
 from jirabridge.service import items as items_service
 from jirabridge.service import jira_lookups, tickets
 from jirabridge.service.db import read_db, run_db
-from jirabridge.service.metadata import CreateScreen
-from jirabridge.service.ports import ProjectMeta, ProjectRef
 from jirabridge.service.sites import list_sites
 from jirabridge.service.ticket_fields import TicketRequest
 from jirabridge.storage.tables import Item, Link, Site
@@ -55,25 +54,12 @@ async def _load(
     return await read_db(page.container, read)
 
 
-class CreateChoices:
-    """What the Create tab offers for the chosen site, project and issue type, read from Jira."""
-
-    def __init__(self) -> None:
-        self.site: str | None = None
-        self.project: str | None = None
-        self.issue_type: str | None = None
-        self.projects: list[ProjectRef] = []
-        self.meta: ProjectMeta | None = None
-        self.screen: CreateScreen | None = None
-        self.extra: list[Any] = []
-        self.problem: str | None = None
-
-
 async def _choices(
     page: Page, item_type: str, item_id: str, site: str | None, project: str | None, issue_type: str | None
-) -> CreateChoices:
+) -> Destination:
+    """What the Create tab offers: the request's choice, else where a ticket of the item would go."""
     workspace_id = page.session.workspace_id
-    choices = CreateChoices()
+    choices = Destination()
     default_site, default_project, default_type = await read_db(
         page.container, lambda uow: tickets.create_defaults(uow, workspace_id, item_type, item_id)
     )
@@ -82,25 +68,12 @@ async def _choices(
         choices.problem = "No Jira site is connected yet: an admin connects one in the settings."
         return choices
     try:
-        choices.projects = await jira_lookups.projects(page.container, workspace_id, choices.site)
-        choices.project = (
-            project or default_project or (choices.projects[0].key if choices.projects else None)
-        )
-        if choices.project is None:
-            choices.problem = "The site's connection cannot see any project."
-            return choices
-        choices.meta = await jira_lookups.project(page.container, workspace_id, choices.site, choices.project)
-        types = [t for t in choices.meta.issue_types if not t.subtask]
-        wanted = issue_type or default_type or (types[0].name if types else None)
-        found = choices.meta.issue_type(wanted) if wanted else None
-        choices.issue_type = found.name if found else None
-        if choices.issue_type is not None:
-            choices.screen = await jira_lookups.create_screen(
-                page.container, workspace_id, choices.site, choices.project, choices.issue_type
-            )
-            choices.extra = forms.extra_fields(choices.screen.fields)
+        await read_projects(page, choices)
     except JirabridgeError as exc:
         choices.problem = exc.detail
+        return choices
+    choices.project = project or default_project or (choices.projects[0].key if choices.projects else None)
+    await read_project(page, choices, issue_type or default_type)
     return choices
 
 
@@ -110,7 +83,7 @@ async def _render(
     item_id: str,
     *,
     tab: str,
-    choices: CreateChoices | None = None,
+    choices: Destination | None = None,
     errors: dict[str, str] | None = None,
     entered: dict[str, Any] | None = None,
     notice: str | None = None,

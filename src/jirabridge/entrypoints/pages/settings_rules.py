@@ -7,7 +7,7 @@ as the person types by the same parser.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -17,12 +17,11 @@ from starlette.datastructures import FormData
 
 from jirabridge.domain.items import Item as DomainItem
 from jirabridge.entrypoints.pages import forms
+from jirabridge.entrypoints.pages.destination import Destination, read_project, read_projects
 from jirabridge.entrypoints.pages.page import CurrentPage, Page, PageError, error_text, require_manager
 from jirabridge.errors import FieldError, JirabridgeError
-from jirabridge.service import jira_lookups, rules, sites
+from jirabridge.service import rules, sites
 from jirabridge.service.db import read_db
-from jirabridge.service.metadata import CreateScreen
-from jirabridge.service.ports import FieldMeta, ProjectMeta, ProjectRef
 from jirabridge.storage.tables import Site
 
 router = APIRouter(prefix="/ui/s/{token}/settings/rules", include_in_schema=False)
@@ -144,25 +143,9 @@ def _query_check(query: str) -> QueryCheck | None:
 # -- add and edit -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Destination:
-    """What the form offers for the chosen site, project and issue type, read from Jira."""
-
-    sites: list[Site]
-    site: str | None = None
-    project: str | None = None
-    issue_type: str | None = None
-    projects: list[ProjectRef] = field(default_factory=list)
-    meta: ProjectMeta | None = None
-    screen: CreateScreen | None = None
-    extra: list[FieldMeta] = field(default_factory=list)
-    problem: str | None = None
-
-
 async def _destination(
     page: Page, site: str | None, project: str | None, issue_type: str | None
 ) -> Destination:
-    workspace_id = page.session.workspace_id
     choices = Destination(await _sites(page))
     default = next((s for s in choices.sites if s.is_default), choices.sites[0] if choices.sites else None)
     chosen = next((s for s in choices.sites if s.id == site), default)
@@ -171,27 +154,14 @@ async def _destination(
         return choices
     choices.site = chosen.id
     try:
-        choices.projects = await jira_lookups.projects(page.container, workspace_id, chosen.id)
-        keys = [p.key for p in choices.projects]
-        choices.project = (
-            project if project in keys else (chosen.default_project or (keys[0] if keys else None))
-        )
-        if choices.project is None:
-            choices.problem = "The site's connection cannot see any project."
-            return choices
-        choices.meta = await jira_lookups.project(page.container, workspace_id, chosen.id, choices.project)
-        types = [t for t in choices.meta.issue_types if not t.subtask]
-        found = choices.meta.issue_type(issue_type) if issue_type else None
-        if found is None or found.subtask:
-            found = types[0] if types else None
-        choices.issue_type = found.name if found else None
-        if choices.issue_type is not None:
-            choices.screen = await jira_lookups.create_screen(
-                page.container, workspace_id, chosen.id, choices.project, choices.issue_type
-            )
-            choices.extra = forms.extra_fields(choices.screen.fields)
+        await read_projects(page, choices)
     except JirabridgeError as exc:
         choices.problem = exc.detail
+        return choices
+    keys = [p.key for p in choices.projects]
+    # A project the site no longer shows falls back to the site's default, then the first it shows.
+    choices.project = project if project in keys else (chosen.default_project or (keys[0] if keys else None))
+    await read_project(page, choices, issue_type)
     return choices
 
 
