@@ -6,7 +6,11 @@ Limits, each answering 429 with Jira's headers and a `RateLimit-Reason` naming i
 - burst (`jira-burst-based`): requests per second per site x endpoint template x method;
 - per-issue writes (`jira-per-issue-on-write`): writes to one issue, e.g. 20 per 2 s and 100 per 30 s;
 - the hourly points quota of OAuth 2.0 apps (`jira-quota-tenant-based` per app and site,
-  `jira-quota-global-based` per app across sites); API-token traffic is not subject to it, as in Jira;
+  `jira-quota-global-based` per app across sites); API-token traffic is not subject to it, as in Jira.
+  A call is weighed as Jira documents it: a base cost, plus a cost per object a read returns (a
+  search by the issues it returns), a write only the base cost, and a bulk create by the issues it
+  creates (the emulator's assumption). Answers carry `Beta-RateLimit-Policy` and `Beta-RateLimit`;
+  the points a read costs are known only once it has been answered, so those answers are buffered;
 - a plain per-site limit of N requests per second across all endpoints (for the benchmarks), reported
   as `jira-burst-based` since it is a per-second limit.
 
@@ -15,6 +19,7 @@ Time comes from the emulator's clock, so a test can advance it instead of sleepi
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import deque
@@ -34,6 +39,16 @@ Reason = Literal[
 ]
 NEAR_LIMIT_FRACTION = 0.2
 _WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+QUOTA_WINDOW_S = 3600
+# Reads Jira answers on POST (a JQL query or a list of ids in the body): weighed as reads.
+_READ_POSTS = re.compile(r"/(search(/jql|/approximate-count)?|issue/bulkfetch|worklog/list|comment/list)$")
+_BULK_WRITES = re.compile(r"/issue/bulk$")
+# Where a list answer keeps its objects; an answer naming one entity is one object.
+_COLLECTIONS = ("issues", "values", "comments", "worklogs", "transitions", "issueTypes", "fields")
+_QUOTA_POLICY: dict[str, str] = {
+    "jira-quota-tenant-based": "tenant-app-quota",
+    "jira-quota-global-based": "global-app-quota",  # Jira's name for it is not documented
+}
 # The path parameter that names the issue, whatever a route calls it: `/issue/{issueIdOrKey}/...`.
 _ISSUE_PARAM = re.compile(r"/issue/\{(\w+)")
 
@@ -64,9 +79,13 @@ class PerIssueWriteLimit(_Strict):
 class OAuthQuota(_Strict):
     tenant_points_per_hour: int = Field(default=65_000, gt=0)
     global_points_per_hour: int | None = Field(default=None, gt=0)
-    # Jira weighs a call by the objects it touches; the emulator charges a flat cost per call.
+    # Jira: every call starts at a base cost of 1 point, a read adds points for each object involved,
+    # a write is charged the base cost only. Jira does not publish a weight per object type: 1 here.
     read_points: int = Field(default=1, ge=0)
+    object_points: int = Field(default=1, ge=0)
     write_points: int = Field(default=1, ge=0)
+    # The emulator's assumption: a bulk create costs what its creates would cost one by one.
+    bulk_points_per_item: int = Field(default=1, ge=0)
 
 
 class RateLimitConfig(_Strict):
@@ -133,23 +152,35 @@ class _Sliding:
 
 @dataclass
 class _HourlyPoints:
-    """Jira's quotas are hourly buckets of points; a fixed window aligned to the clock hour."""
+    """Jira's quotas are hourly buckets of points; a fixed window aligned to the clock hour. A call is
+    admitted while its base cost fits; what its answer adds is charged afterwards (`charge`), so the
+    bucket may end an hour a little over its limit, as Jira's does."""
 
     limit: int
-    cost: int
+    cost: int  # the base cost of the call being checked
     hour: int = -1
     used: int = 0
 
-    def check(self, now: float, reason: Reason) -> Verdict:
-        hour = int(now // 3600)
+    def _roll(self, now: float) -> int:
+        hour = int(now // QUOTA_WINDOW_S)
         if hour != self.hour:
             self.hour, self.used = hour, 0
+        return hour
+
+    def check(self, now: float, reason: Reason) -> Verdict:
+        hour = self._roll(now)
         admitted = self.used + self.cost <= self.limit
         remaining = self.limit - self.used - (self.cost if admitted else 0)
-        return Verdict(reason, self.limit, max(remaining, 0), (hour + 1) * 3600.0, admitted)
+        return Verdict(reason, self.limit, max(remaining, 0), (hour + 1) * float(QUOTA_WINDOW_S), admitted)
 
     def commit(self, now: float) -> None:
         self.used += self.cost
+
+    def charge(self, now: float, points: int, reason: Reason) -> Verdict:
+        hour = self._roll(now)
+        self.used += points
+        reset_at = (hour + 1) * float(QUOTA_WINDOW_S)
+        return Verdict(reason, self.limit, max(self.limit - self.used, 0), reset_at, True)
 
 
 class RateLimiter:
@@ -225,15 +256,40 @@ class RateLimiter:
             for w in config.per_issue_write.windows:
                 key = ("issue", info.site, info.issue, str(w.seconds))
                 meters.append(("jira-per-issue-on-write", self._window(key, w.limit, w.seconds)))
-        if config.oauth_quota is not None and info.oauth_client is not None:
-            q = config.oauth_quota
-            cost = q.write_points if info.method in _WRITE_METHODS else q.read_points
-            tenant = ("tenant", info.oauth_client, info.site)
-            meters.append(("jira-quota-tenant-based", self._hourly(tenant, q.tenant_points_per_hour, cost)))
-            if q.global_points_per_hour is not None:
-                glob = ("global", info.oauth_client)
-                meters.append(("jira-quota-global-based", self._hourly(glob, q.global_points_per_hour, cost)))
+        meters.extend(self._quota_meters(info))
         return meters
+
+    def weighs_points(self, info: RequestInfo) -> bool:
+        """Whether the call is charged to an app's points quota (OAuth traffic with a quota set)."""
+        return info.oauth_client is not None and self.config_for(info.site).oauth_quota is not None
+
+    def _quota_meters(self, info: RequestInfo) -> list[tuple[Reason, _HourlyPoints]]:
+        q = self.config_for(info.site).oauth_quota
+        if q is None or info.oauth_client is None:
+            return []
+        cost = q.read_points if is_read(info) else q.write_points
+        tenant = ("tenant", info.oauth_client, info.site)
+        meters: list[tuple[Reason, _HourlyPoints]] = [
+            ("jira-quota-tenant-based", self._hourly(tenant, q.tenant_points_per_hour, cost))
+        ]
+        if q.global_points_per_hour is not None:
+            glob = ("global", info.oauth_client)
+            meters.append(("jira-quota-global-based", self._hourly(glob, q.global_points_per_hour, cost)))
+        return meters
+
+    def settle(self, info: RequestInfo, objects: int, now: float) -> list[Verdict]:
+        """Charge what an admitted call's answer adds to its base cost (`objects`: what a read
+        returned, or what a bulk create created) and answer the quotas' state after it."""
+        q = self.config_for(info.site).oauth_quota
+        if q is None:
+            return []
+        if is_read(info):
+            extra = q.object_points * objects
+        elif _BULK_WRITES.search(info.template):
+            extra = max(q.bulk_points_per_item * objects - q.write_points, 0)
+        else:
+            extra = 0
+        return [bucket.charge(now, extra, reason) for reason, bucket in self._quota_meters(info)]
 
     def _window(self, key: tuple[str, ...], limit: int, seconds: float) -> _Sliding:
         window = self._windows.get(key)
@@ -247,6 +303,45 @@ class RateLimiter:
             bucket = self._points[key] = _HourlyPoints(limit, cost)
         bucket.limit, bucket.cost = limit, cost
         return bucket
+
+
+def is_read(info: RequestInfo) -> bool:
+    return info.method not in _WRITE_METHODS or _READ_POSTS.search(info.template) is not None
+
+
+def count_objects(body: Any) -> int:
+    """The objects an answer holds, as Jira's points count them: a list's items, a page's items (the
+    issues of a search), or one for an answer that is one entity."""
+    if isinstance(body, list):
+        return len(body)
+    if not isinstance(body, dict):
+        return 0
+    if not any(k in body for k in ("id", "key", "accountId")):
+        for key in _COLLECTIONS:
+            items = body.get(key)
+            if isinstance(items, list):
+                return len(items)
+    return 1
+
+
+def quota_headers(verdicts: list[Verdict], now: float) -> list[tuple[bytes, bytes]]:
+    """Jira's quota headers (beta, as Atlassian sends them in 2026): the policy (`q` points per `w`
+    seconds) and the state (`r` points remaining, `t` seconds until the hour resets)."""
+    quotas = [v for v in verdicts if v.reason in _QUOTA_POLICY]
+    if not quotas:
+        return []
+    policy = ", ".join(f'"{_QUOTA_POLICY[v.reason]}";q={v.limit};w={QUOTA_WINDOW_S}' for v in quotas)
+    state = ", ".join(
+        f'"{_QUOTA_POLICY[v.reason]}";r={v.remaining};t={max(0, math.ceil(v.reset_at - now))}' for v in quotas
+    )
+    headers = [(b"beta-ratelimit-policy", policy.encode()), (b"beta-ratelimit", state.encode())]
+    tightest = min(quotas, key=lambda v: v.remaining / v.limit)
+    if tightest.remaining < NEAR_LIMIT_FRACTION * tightest.limit:
+        headers.append((b"x-beta-ratelimit-nearlimit", b"true"))
+    refused = [v for v in quotas if not v.admitted]
+    if refused:
+        headers.append((b"x-beta-ratelimit-reason", refused[0].reason.encode()))
+    return headers
 
 
 def reset_header(moment: float) -> str:
@@ -298,9 +393,13 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         now = app_state.emulator.clock.now().timestamp()
-        refused, verdicts = limiter.admit(_request_info(scope, site), now)
+        info = _request_info(scope, site)
+        refused, verdicts = limiter.admit(info, now)
         if refused is not None:
-            await _send_429(send, refused, now)
+            await _send_429(send, refused, now, quota_headers(verdicts, now))
+            return
+        if limiter.weighs_points(info):
+            await self._weighed(scope, receive, send, limiter, info, verdicts)
             return
         extra = usage_headers(verdicts)
 
@@ -310,6 +409,46 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_usage)
+
+    async def _weighed(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limiter: RateLimiter,
+        info: RequestInfo,
+        verdicts: list[Verdict],
+    ) -> None:
+        """A call charged to the points quota: its answer is held until it is weighed, so that its
+        headers can say what remains after it."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def hold(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            else:
+                await send(message)
+
+        await self.app(scope, receive, hold)
+        if start is None:
+            return
+        body = b"".join(chunks)
+        objects = 0
+        if 200 <= start["status"] < 300 and body and (is_read(info) or _BULK_WRITES.search(info.template)):
+            try:
+                objects = count_objects(json.loads(body))
+            except ValueError:
+                objects = 0
+        now = scope["app"].state.emulator.clock.now().timestamp()
+        quotas = limiter.settle(info, objects, now)
+        others = [v for v in verdicts if v.reason not in _QUOTA_POLICY]
+        extra = [*usage_headers([*others, *quotas]), *quota_headers(quotas, now)]
+        await send({**start, "headers": [*start.get("headers", []), *extra]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _request_info(scope: Scope, site: Site) -> RequestInfo:
@@ -367,12 +506,13 @@ def _oauth_client(scope: Scope) -> str | None:
     return None
 
 
-async def _send_429(send: Send, verdict: Verdict, now: float) -> None:
+async def _send_429(send: Send, verdict: Verdict, now: float, extra: list[tuple[bytes, bytes]]) -> None:
     body = b'{"errorMessages":["Rate limit exceeded."],"errors":{}}'
     headers = [
         (b"content-type", b"application/json;charset=UTF-8"),
         (b"content-length", str(len(body)).encode()),
         *refusal_headers(verdict, now),
+        *extra,
     ]
     await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -151,7 +151,8 @@ def oauth_client(emulator: FastAPI, site: str, client_id: str = "jirabridge-dev"
 
 
 async def test_oauth_tenant_quota_is_hourly(emulator: FastAPI, jira: httpx.AsyncClient) -> None:
-    await limit(jira, {"default": {"oauth_quota": {"tenant_points_per_hour": 3}}})
+    # One point a call (no points per object), to count calls.
+    await limit(jira, {"default": {"oauth_quota": {"tenant_points_per_hour": 3, "object_points": 0}}})
     async with oauth_client(emulator, "acme") as app_client:
         for _ in range(3):
             assert (await app_client.get("/rest/api/3/myself")).status_code == 200
@@ -165,11 +166,18 @@ async def test_oauth_tenant_quota_is_hourly(emulator: FastAPI, jira: httpx.Async
 
 
 async def test_oauth_global_quota_spans_sites(emulator: FastAPI, jira: httpx.AsyncClient) -> None:
-    quota = {"tenant_points_per_hour": 100, "global_points_per_hour": 4}
+    quota = {"tenant_points_per_hour": 100, "global_points_per_hour": 4, "object_points": 0}
     await limit(jira, {"default": {"oauth_quota": quota}})
     async with oauth_client(emulator, "acme") as on_acme, oauth_client(emulator, "globex") as on_globex:
         for client in (on_acme, on_acme, on_globex, on_globex):
-            assert (await client.get("/rest/api/3/myself")).status_code == 200
+            answer = await client.get("/rest/api/3/myself")
+            assert answer.status_code == 200
+        assert answer.headers["Beta-RateLimit-Policy"] == (
+            '"tenant-app-quota";q=100;w=3600, "global-app-quota";q=4;w=3600'
+        )
+        assert re.fullmatch(
+            r'"tenant-app-quota";r=98;t=\d+, "global-app-quota";r=0;t=\d+', answer.headers["Beta-RateLimit"]
+        )
         assert_refused(await on_acme.get("/rest/api/3/myself"), "jira-quota-global-based", 4)
 
 
@@ -220,3 +228,79 @@ def plain_adf(text: str) -> dict[str, Any]:
         "version": 1,
         "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
     }
+
+
+def quota_left(response: httpx.Response) -> int:
+    """`r` of Jira's `Beta-RateLimit: "tenant-app-quota";r=…;t=…`."""
+    found = re.fullmatch(r'"tenant-app-quota";r=(\d+);t=(\d+)', response.headers["Beta-RateLimit"])
+    assert found is not None, response.headers["Beta-RateLimit"]
+    assert 0 < int(found.group(2)) <= 3600
+    return int(found.group(1))
+
+
+async def test_oauth_quota_weighs_a_call_by_the_objects_it_returns_or_creates(
+    emulator: FastAPI, jira: httpx.AsyncClient
+) -> None:
+    await limit(jira, {"default": {"oauth_quota": {"tenant_points_per_hour": 1000}}})
+    async with oauth_client(emulator, "acme") as app_client:
+        first = await app_client.get("/rest/api/3/issue/WEB-1")
+        assert first.headers["Beta-RateLimit-Policy"] == '"tenant-app-quota";q=1000;w=3600'
+        left = quota_left(first)
+        assert left == 1000 - 2  # the base cost and one object
+        # A search costs the base and one point per issue it returns.
+        search = await app_client.post(
+            "/rest/api/3/search/jql", json={"jql": "project = WEB", "fields": ["summary"]}
+        )
+        returned = len(search.json()["issues"])
+        assert returned == 2
+        assert quota_left(search) == left - 1 - returned
+        left = quota_left(search)
+        # A bulk fetch is a read too, whatever its method.
+        ids = [issue["id"] for issue in search.json()["issues"]]
+        fetched = await app_client.post("/rest/api/3/issue/bulkfetch", json={"issueIdsOrKeys": ids})
+        assert fetched.status_code == 200
+        assert quota_left(fetched) == left - 1 - 2
+        left = quota_left(fetched)
+        # A write is charged the base cost only...
+        created = await app_client.post("/rest/api/3/issue", json={"fields": task_fields("One")})
+        assert created.status_code == 201
+        assert quota_left(created) == left - 1
+        left = quota_left(created)
+        # ...but a bulk create is weighed by the issues it creates, not as one call.
+        updates = [{"fields": task_fields(f"Bulk {n}")} for n in range(5)]
+        bulk = await app_client.post("/rest/api/3/issue/bulk", json={"issueUpdates": updates})
+        assert bulk.status_code == 201
+        assert quota_left(bulk) == left - 5
+        # An empty list is the base cost alone.
+        left = quota_left(bulk)
+        empty = await app_client.post("/rest/api/3/search/jql", json={"jql": "project = NOPE"})
+        assert quota_left(empty) == left - 1
+    # API-token traffic is not weighed, and gets no quota headers.
+    plain = await jira.get("/rest/api/3/issue/WEB-1")
+    assert plain.status_code == 200 and "Beta-RateLimit" not in plain.headers
+
+
+async def test_oauth_quota_429_says_when_the_hour_resets(emulator: FastAPI, jira: httpx.AsyncClient) -> None:
+    await limit(jira, {"default": {"oauth_quota": {"tenant_points_per_hour": 5}}})
+    async with oauth_client(emulator, "acme") as app_client:
+        read = await app_client.get("/rest/api/3/issue/WEB-1")  # 2 points
+        assert quota_left(read) == 3
+        # A read is admitted while its base cost fits; what it returns may take the bucket over.
+        listed = await app_client.get("/rest/api/3/project")
+        assert listed.status_code == 200
+        assert quota_left(listed) == 0
+        assert listed.headers["X-Beta-RateLimit-NearLimit"] == "true"
+        refused = await app_client.get("/rest/api/3/myself")
+        retry_after = assert_refused(refused, "jira-quota-tenant-based", 5)
+        assert refused.headers["X-Beta-RateLimit-Reason"] == "jira-quota-tenant-based"
+        found = re.fullmatch(r'"tenant-app-quota";r=0;t=(\d+)', refused.headers["Beta-RateLimit"])
+        assert found is not None and int(found.group(1)) == retry_after
+        await advance(jira, retry_after - 1)
+        assert (await app_client.get("/rest/api/3/myself")).status_code == 429  # not yet the next hour
+        await advance(jira, 1)
+        again = await app_client.get("/rest/api/3/myself")
+        assert again.status_code == 200 and quota_left(again) == 3  # a fresh hour, less this call
+
+
+def task_fields(summary: str) -> dict[str, Any]:
+    return {"project": {"key": "WEB"}, "issuetype": {"name": "Task"}, "summary": summary}
