@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from jirabridge.domain.inbound import project_sync
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox, schedules
-from jirabridge.storage.tables import ProjectSettings, Site
+from jirabridge.storage.tables import Site
 
 SYNC_KIND = "webhooks.sync"
 ADMIN_SYNC_KIND = "webhooks.admin_sync"
@@ -46,12 +44,12 @@ def follow_site(uow: UnitOfWork, now: datetime, site: Site) -> None:
         now=now,
         site_id=site.id,
     )
-    uow.session.flush()
+    uow.flush()
     schedules.run_now(uow.session, workspace_id=site.workspace_id, key_prefix=key, now=now)
 
 
 def follow_site_id(uow: UnitOfWork, now: datetime, site_id: str) -> None:
-    site = uow.session.get(Site, site_id)
+    site = uow.sites.get(site_id)
     if site is not None:
         follow_site(uow, now, site)
 
@@ -77,9 +75,5 @@ def forget_site(uow: UnitOfWork, now: datetime, site: Site) -> bool:
 
 def inbound_projects(uow: UnitOfWork, workspace_id: str, site_id: str) -> list[str]:
     """The site's projects whose settings take any change from Jira (status, assignee or comments)."""
-    rows = uow.session.scalars(
-        select(ProjectSettings).where(
-            ProjectSettings.workspace_id == workspace_id, ProjectSettings.site_id == site_id
-        )
-    )
+    rows = uow.projects.on_site(workspace_id, site_id)
     return sorted(row.project_key for row in rows if project_sync(dict(row.settings or {})).any_inbound)

@@ -13,13 +13,10 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
-
 from jirabridge.errors import Conflict
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import Services
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.unit_of_work import ConstraintViolated, UnitOfWork
 from jirabridge.storage.tables import IdempotencyKey
 
 IN_PROGRESS = 0
@@ -42,14 +39,14 @@ async def once(
         return await work()
 
     def claim(uow: UnitOfWork) -> tuple[int, dict[str, Any]] | None:
-        stored = uow.session.get(IdempotencyKey, (workspace_id, key))
+        stored = uow.idempotency_keys.get(workspace_id, key)
         if stored is not None:
             if stored.request_hash != fingerprint:
                 raise Conflict(f"Idempotency-Key {key!r} was used with a different request")
             if stored.status_code == IN_PROGRESS:
                 raise Conflict(f"a request with Idempotency-Key {key!r} is still in progress")
             return stored.status_code, dict(stored.body)
-        uow.session.add(
+        uow.idempotency_keys.add(
             IdempotencyKey(
                 workspace_id=workspace_id,
                 key=key,
@@ -61,7 +58,7 @@ async def once(
         )
         try:
             uow.commit()
-        except IntegrityError:
+        except ConstraintViolated:
             raise Conflict(f"a request with Idempotency-Key {key!r} is still in progress") from None
         return None
 
@@ -75,7 +72,7 @@ async def once(
         raise
 
     def store(uow: UnitOfWork) -> None:
-        row = uow.session.get(IdempotencyKey, (workspace_id, key))
+        row = uow.idempotency_keys.get(workspace_id, key)
         if row is not None:
             row.status_code, row.body = status, body
             uow.commit()
@@ -85,7 +82,5 @@ async def once(
 
 
 def _forget(uow: UnitOfWork, workspace_id: str, key: str) -> None:
-    uow.session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.workspace_id == workspace_id, IdempotencyKey.key == key)
-    )
+    uow.idempotency_keys.forget(workspace_id, key)
     uow.commit()

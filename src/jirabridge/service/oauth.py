@@ -28,13 +28,13 @@ async def complete_oauth(container: Services, *, state: str, code: str) -> Compl
     """Finish a site (or, with `user_id` on the state, a user) OAuth connection from the callback."""
 
     def take_state(uow: UnitOfWork) -> tuple[OAuthState, Site]:
-        found = uow.session.get(OAuthState, state)
+        found = uow.oauth_states.get(state)
         if found is None or aware(found.expires_at) < container.clock.now():
             raise Invalid.field("state", "unknown or expired OAuth state: start the connection again")
-        site = uow.session.get(Site, found.site_id)
+        site = uow.sites.get(found.site_id)
         if site is None:
             raise Invalid.field("state", "the site of this OAuth state no longer exists")
-        uow.session.delete(found)  # a state is good for one callback only
+        uow.oauth_states.remove(found)  # a state is good for one callback only
         uow.commit()
         return found, site
 
@@ -47,7 +47,7 @@ async def complete_oauth(container: Services, *, state: str, code: str) -> Compl
         raise Invalid.field("code", f"{failed.code}: {failed.message}") from None
 
     def save(uow: UnitOfWork) -> Site:
-        current = uow.session.get(Site, site.id)
+        current = uow.sites.get(site.id)
         assert current is not None
         if oauth_state.user_id is not None:
             sealed = container.secrets.seal({**grant.credentials, "cloud_id": grant.cloud_id})
@@ -88,7 +88,7 @@ def _take_address(container: Services, uow: UnitOfWork, site: Site, granted_url:
 
 def _forget_pending(uow: UnitOfWork, site_id: str) -> None:
     """The consent granted a site the workspace has already: the pending one it was for goes."""
-    pending = uow.session.get(Site, site_id)
+    pending = uow.sites.get(site_id)
     if pending is not None and pending.status == "pending":
-        uow.session.delete(pending)
+        uow.sites.remove(pending)
         uow.commit()

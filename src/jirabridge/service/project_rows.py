@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import ProjectSettings
 
 
 def project_settings(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> dict[str, Any]:
-    row = uow.session.get(ProjectSettings, (workspace_id, site_id, project))
+    row = uow.projects.get(workspace_id, site_id, project)
     return dict(row.settings) if row else {}
 
 

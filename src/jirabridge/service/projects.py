@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from jirabridge.domain import templates, ticket_status
 from jirabridge.domain.settings import comment_template_problem
 from jirabridge.errors import Conflict, FieldError, Invalid, NotFound
@@ -55,7 +53,7 @@ def _connected_site(uow: UnitOfWork, workspace_id: str, site_id: str) -> Site:
 
 
 def _row(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> ProjectSettings | None:
-    return uow.session.get(ProjectSettings, (workspace_id, site_id, project.upper()))
+    return uow.projects.get(workspace_id, site_id, project.upper())
 
 
 def _check_room(uow: UnitOfWork, site: Site, project: str) -> None:
@@ -63,12 +61,8 @@ def _check_room(uow: UnitOfWork, site: Site, project: str) -> None:
     if _row(uow, site.workspace_id, site.id, project) is not None:
         return
     limit = workspace_settings.load(uow, site.workspace_id).max_projects_per_site
-    count = uow.session.scalar(
-        select(func.count())
-        .select_from(ProjectSettings)
-        .where(ProjectSettings.workspace_id == site.workspace_id, ProjectSettings.site_id == site.id)
-    )
-    if (count or 0) >= limit:
+    count = uow.projects.count_on_site(site.workspace_id, site.id)
+    if count >= limit:
         raise Conflict(
             f"site {site.id} already has settings for {count} projects, the workspace's "
             f"max_projects_per_site; delete one or raise the limit in the workspace settings"
@@ -80,12 +74,7 @@ def _check_room(uow: UnitOfWork, site: Site, project: str) -> None:
 
 def list_projects(uow: UnitOfWork, workspace_id: str, site_id: str) -> list[ProjectView]:
     get_site(uow, workspace_id, site_id)
-    query = (
-        select(ProjectSettings)
-        .where(ProjectSettings.workspace_id == workspace_id, ProjectSettings.site_id == site_id)
-        .order_by(ProjectSettings.project_key)
-    )
-    return [_view(row) for row in uow.session.scalars(query)]
+    return [_view(row) for row in uow.projects.on_site(workspace_id, site_id)]
 
 
 def get_project(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> ProjectView:
@@ -119,7 +108,7 @@ async def put_project(
     def save(uow: UnitOfWork) -> tuple[ProjectView, bool]:
         # Two saves of new projects on one site must not both pass the limit (PostgreSQL; SQLite
         # transactions are serialised anyway).
-        uow.session.execute(select(Site.id).where(Site.id == site_id).with_for_update(key_share=True))
+        uow.sites.hold(site_id)
         fresh = _connected_site(uow, workspace_id, site_id)
         _check_room(uow, fresh, meta.key)
         row = _row(uow, workspace_id, site_id, meta.key)
@@ -130,7 +119,7 @@ async def put_project(
             row = ProjectSettings(
                 workspace_id=workspace_id, site_id=site_id, project_key=meta.key, updated_at=now
             )
-            uow.session.add(row)
+            uow.projects.add(row)
         row.settings = settings
         row.updated_at = now
         polling.follow_settings(uow, now, row, previous)
@@ -148,7 +137,7 @@ def delete_project(
     row = _row(uow, workspace_id, site_id, project)
     if row is None:
         raise NotFound(f"project {project} has no settings on site {site_id}")
-    uow.session.delete(row)
+    uow.projects.remove(row)
     polling.forget_project(uow, site_id, row.project_key)
     dynamic_webhooks.follow_site_id(uow, services.clock.now(), site_id)
     uow.commit()

@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from jirabridge.service.metadata import CreateScreen
 from jirabridge.service.ports import FieldMeta
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import RuleSet, Workspace
+from jirabridge.storage.tables import RuleSet
 
 MAX_RULES = 200
 
@@ -65,12 +63,12 @@ class StoredRule:
 
 
 def load(uow: UnitOfWork, workspace_id: str) -> list[StoredRule]:
-    row = uow.session.get(RuleSet, workspace_id)
+    row = uow.rule_sets.get(workspace_id)
     return [_from_json(rule) for rule in (row.rules if row else [])]
 
 
 def updated_at(uow: UnitOfWork, workspace_id: str) -> datetime | None:
-    row = uow.session.get(RuleSet, workspace_id)
+    row = uow.rule_sets.get(workspace_id)
     return row.updated_at if row else None
 
 
@@ -81,13 +79,10 @@ def find(uow: UnitOfWork, workspace_id: str, rule_id: str) -> StoredRule | None:
 def save(uow: UnitOfWork, workspace_id: str, rules: list[StoredRule], now: datetime) -> None:
     """Replace the workspace's rules; the caller commits. The workspace row is locked first
     (PostgreSQL), so two first saves cannot both insert."""
-    uow.session.execute(
-        select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
-    )
-    row = uow.session.get(RuleSet, workspace_id)
+    uow.workspaces.hold(workspace_id)
+    row = uow.rule_sets.get(workspace_id)
     if row is None:
-        row = RuleSet(workspace_id=workspace_id, rules=[], updated_at=now)
-        uow.session.add(row)
+        row = uow.rule_sets.add(RuleSet(workspace_id=workspace_id, rules=[], updated_at=now))
     row.rules = [_to_json(rule) for rule in rules]
     row.updated_at = now
 

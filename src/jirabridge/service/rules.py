@@ -26,8 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from jirabridge.domain import rules as domain_rules
 from jirabridge.domain import templates
 from jirabridge.domain.items import Item as DomainItem
@@ -42,7 +40,7 @@ from jirabridge.service.rule_sets import Destination, StoredRule
 from jirabridge.service.sites import list_sites
 from jirabridge.service.ticket_fields import FILLED_BY_JIRA, TicketRequest, build_fields
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import ProjectSettings, Site
+from jirabridge.storage.tables import Site
 
 # Fields jirabridge fills from the item on every ticket: a rule may not set them.
 SET_FROM_ITEM = ("project", "issuetype", "summary", "description")
@@ -128,7 +126,7 @@ async def put_rules(services: Services, workspace_id: str, rules: list[RuleInput
 def _read_known(uow: UnitOfWork, workspace_id: str) -> _Known:
     sites = {site.id: site for site in list_sites(uow, workspace_id)}
     default = next((s for s in sites.values() if s.is_default and s.status == "connected"), None)
-    rows = uow.session.scalars(select(ProjectSettings).where(ProjectSettings.workspace_id == workspace_id))
+    rows = uow.projects.of_workspace(workspace_id)
     return _Known(
         rule_ids={rule.id for rule in rule_sets.load(uow, workspace_id)},
         sites=sites,
@@ -306,7 +304,7 @@ def preview(uow: UnitOfWork, workspace_id: str, item: DomainItem) -> dict[str, A
         "problems": [],
     }
     destination = rule.destination
-    site = uow.session.get(Site, destination.site)
+    site = uow.sites.get(destination.site)
     if site is None or site.workspace_id != workspace_id or site.status != "connected":
         answer["problems"].append(
             {"field": "destination.site", "message": f"site {destination.site} is not connected"}

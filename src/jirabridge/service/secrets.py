@@ -21,13 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
-
 from jirabridge.secrets_box import SecretBox, SecretKeyError
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import SecretKeyCheck, Site, UserConnection, Workspace
 
 KEY_MISMATCH = (
     "JIRABRIDGE_SECRET_KEY cannot decrypt the secrets stored in this database: set it to the key(s) "
@@ -57,13 +52,10 @@ def _box(keys: str | None) -> SecretBox | None:
     return SecretBox(keys) if keys and keys.strip() else None
 
 
-def _sealed_values(session: Session) -> Iterator[str]:
+def _sealed_values(uow: UnitOfWork) -> Iterator[str]:
     """Every secret sealed in the database (the same places rotation re-encrypts)."""
-    for column in (Site.credentials, UserConnection.credentials):
-        for sealed in session.scalars(select(column).where(column.is_not(None))):
-            if sealed is not None:
-                yield sealed
-    for settings in session.scalars(select(Workspace.settings)):
+    yield from uow.secrets.site_credentials()
+    for settings in uow.secrets.workspace_settings():
         sealed = _callback_sealed(settings)
         if sealed is not None:
             yield sealed
@@ -76,7 +68,7 @@ def _callback_sealed(settings: dict[str, Any] | None) -> str | None:
     return None
 
 
-def key_problem(session: Session, keys: str | None) -> str | None:
+def key_problem(uow: UnitOfWork, keys: str | None) -> str | None:
     """Why the configured keys cannot read this database's secrets, or None when they can. Reads only.
 
     Without a key check (a database from before checks existed, or migrated without a key) the stored
@@ -85,12 +77,12 @@ def key_problem(session: Session, keys: str | None) -> str | None:
         box = _box(keys)
     except SecretKeyError as exc:
         return str(exc)
-    checks = list(session.scalars(select(SecretKeyCheck.token)))
+    checks = uow.secrets.key_checks()
     if checks:
         if box is None:
             return NO_KEY
         return None if all(box.opens_check(token) for token in checks) else KEY_MISMATCH
-    for sealed in _sealed_values(session):
+    for sealed in _sealed_values(uow):
         if box is None:
             return NO_KEY
         try:
@@ -103,15 +95,15 @@ def key_problem(session: Session, keys: str | None) -> str | None:
 def ensure_key_check(uow: UnitOfWork, keys: str | None, now: datetime) -> None:
     """Refuse (SecretKeyError) keys that cannot read the stored secrets; otherwise record that the
     first key may now encrypt, so that removing it before a rotation is refused later."""
-    problem = key_problem(uow.session, keys)
+    problem = key_problem(uow, keys)
     if problem is not None:
         raise SecretKeyError(problem)
     box = _box(keys)
     if box is None:
         return  # nothing can be encrypted without a key, so there is nothing to check yet
-    tokens = uow.session.scalars(select(SecretKeyCheck.token))
+    tokens = uow.secrets.key_checks()
     if not any(box.opens_check(token, first_key_only=True) for token in tokens):
-        uow.session.add(SecretKeyCheck(token=box.seal_check(), created_at=now))
+        uow.secrets.add_key_check(box.seal_check(), now)
         uow.commit()
 
 
@@ -119,23 +111,20 @@ def rotate_secrets(uow: UnitOfWork, box: SecretBox, now: datetime) -> RotationRe
     """Re-encrypt every stored secret under the first key and make it the only key the key check
     accepts, so the others can be removed."""
     sites = users = callbacks = 0
-    for site in uow.session.scalars(select(Site).where(Site.credentials.is_not(None))):
+    for site in uow.sites.with_credentials():
         assert site.credentials is not None
         site.credentials = box.rotate(site.credentials)
         sites += 1
-    for connection in uow.session.scalars(
-        select(UserConnection).where(UserConnection.credentials.is_not(None))
-    ):
+    for connection in uow.secrets.connections_with_credentials():
         assert connection.credentials is not None
         connection.credentials = box.rotate(connection.credentials)
         users += 1
-    for workspace in uow.session.scalars(select(Workspace)):
+    for workspace in uow.workspaces.every():
         sealed = _callback_sealed(workspace.settings)
         if sealed is not None:
             workspace.settings["callback"]["secret_sealed"] = box.rotate(sealed)
-            flag_modified(workspace, "settings")
+            uow.workspaces.settings_changed(workspace)
             callbacks += 1
-    uow.session.execute(delete(SecretKeyCheck))
-    uow.session.add(SecretKeyCheck(token=box.seal_check(), created_at=now))
+    uow.secrets.replace_key_checks(box.seal_check(), now)
     uow.commit()
     return RotationReport(sites=sites, user_connections=users, callback_secrets=callbacks)

@@ -28,7 +28,7 @@ _SEALED = "secret_sealed"
 
 
 def _workspace(uow: UnitOfWork, workspace_id: str) -> Workspace:
-    workspace = uow.session.get(Workspace, workspace_id)
+    workspace = uow.workspaces.get(workspace_id)
     if workspace is None:
         raise NotFound(f"workspace {workspace_id} does not exist")
     return workspace
@@ -115,7 +115,7 @@ def _refuse_callback_url(outbound: OutboundGuard, document: object) -> None:
 def callback_target(uow: UnitOfWork, box: SecretBox, workspace_id: str) -> tuple[str, str] | None:
     """The callback URL and its secret in clear (for the delivering worker only), or None when the
     workspace has no callback now."""
-    workspace = uow.session.get(Workspace, workspace_id)
+    workspace = uow.workspaces.get(workspace_id)
     if workspace is None:
         return None
     url = from_document(workspace.settings or {}).callback_url

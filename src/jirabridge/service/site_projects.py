@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from jirabridge.domain.site_choice import SiteProjects
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import schedules
-from jirabridge.storage.tables import ProjectSettings, Schedule, Site
+from jirabridge.storage.tables import Site
 
 KIND = "site.projects"
 EVERY_S = 6 * 3600.0
@@ -48,26 +46,14 @@ def forget_site(uow: UnitOfWork, site_id: str) -> None:
 def connected_sites(uow: UnitOfWork, workspace_id: str, now: datetime | None) -> list[SiteProjects]:
     """Every connected site of the workspace with the projects known on it. A site never listed
     (connected before listing existed) gets its listing scheduled, given `now`."""
-    sites = list(
-        uow.session.scalars(
-            select(Site)
-            .where(Site.workspace_id == workspace_id, Site.status == "connected")
-            .order_by(Site.id)
-        )
-    )
-    configured: dict[str, set[str]] = {}
-    for site_id, key in uow.session.execute(
-        select(ProjectSettings.site_id, ProjectSettings.project_key).where(
-            ProjectSettings.workspace_id == workspace_id
-        )
-    ):
-        configured.setdefault(site_id, set()).add(key)
+    sites = uow.sites.connected(workspace_id)
+    configured = uow.projects.keys_by_site(workspace_id)
     found: list[SiteProjects] = []
     for site in sites:
         if (
             now is not None
             and site.project_keys is None
-            and uow.session.get(Schedule, schedule_key(site.id)) is None
+            and not schedules.exists(uow.session, schedule_key(site.id))
         ):
             follow_site(uow, now, site)
         found.append(_projects(site, configured.get(site.id, set())))
@@ -75,12 +61,7 @@ def connected_sites(uow: UnitOfWork, workspace_id: str, now: datetime | None) ->
 
 
 def site_projects(uow: UnitOfWork, site: Site) -> SiteProjects:
-    keys = uow.session.scalars(
-        select(ProjectSettings.project_key).where(
-            ProjectSettings.workspace_id == site.workspace_id, ProjectSettings.site_id == site.id
-        )
-    )
-    return _projects(site, set(keys))
+    return _projects(site, uow.projects.keys_on_site(site.workspace_id, site.id))
 
 
 def _projects(site: Site, configured: set[str]) -> SiteProjects:

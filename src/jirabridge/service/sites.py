@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-
 from jirabridge.domain.site_urls import SiteUrlError, normalise_site_url
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.domain.ui_sessions import return_page_allowed
@@ -23,14 +21,14 @@ from jirabridge.service.outbound import refuse_soon
 from jirabridge.service.ports import Check, ConnectFailed, Services, SiteAccess
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import OAuthState, Operation, Site, UserConnection
+from jirabridge.storage.tables import OAuthState, Site
 
 OAUTH_STATE_TTL = timedelta(minutes=15)
 
 
 def get_site(uow: UnitOfWork, workspace_id: str, site_id: str) -> Site:
     """A site of the workspace that is not disconnected, or NotFound."""
-    site = uow.session.get(Site, site_id)
+    site = uow.sites.get(site_id)
     if site is None or site.workspace_id != workspace_id or site.status == "disconnected":
         raise NotFound(f"site {site_id} does not exist")
     return site
@@ -41,11 +39,7 @@ def connected_site(uow: UnitOfWork, workspace_id: str, site_id: str | None) -> S
     if site_id is not None:
         site = get_site(uow, workspace_id, site_id)
     else:
-        default = uow.session.scalar(
-            select(Site).where(
-                Site.workspace_id == workspace_id, Site.is_default.is_(True), Site.status == "connected"
-            )
-        )
+        default = uow.sites.default(workspace_id)
         if default is None:
             raise Invalid.field("site", "no default site is connected; name one")
         site = default
@@ -62,11 +56,7 @@ def _normalise(container: Services, url: str) -> str:
 
 
 def ensure_new(uow: UnitOfWork, workspace_id: str, url: str) -> None:
-    taken = uow.session.scalar(
-        select(Site.id).where(
-            Site.workspace_id == workspace_id, Site.url == url, Site.status != "disconnected"
-        )
-    )
+    taken = uow.sites.by_url(workspace_id, url)
     if taken:
         raise Conflict(f"{url} is already connected as {taken}; disconnect it first to connect it again")
 
@@ -89,25 +79,8 @@ def _new_site(
 def mark_connected(uow: UnitOfWork, site: Site, make_default: bool) -> None:
     """Mark connected; the first site of a workspace (or one asked to be) becomes the default."""
     site.status = "connected"
-    others = uow.session.scalar(
-        select(Site.id).where(
-            Site.workspace_id == site.workspace_id,
-            Site.is_default.is_(True),
-            Site.id != site.id,
-            Site.status == "connected",
-        )
-    )
-    if make_default or others is None:
-        _make_default(uow, site)
-
-
-def _make_default(uow: UnitOfWork, site: Site) -> None:
-    uow.session.execute(
-        update(Site)
-        .where(Site.workspace_id == site.workspace_id, Site.id != site.id)
-        .values(is_default=False)
-    )
-    site.is_default = True
+    if make_default or uow.sites.other_default(site) is None:
+        uow.sites.make_default(site)
 
 
 async def connect_api_token(
@@ -139,9 +112,9 @@ async def connect_api_token(
             {"email": email, "api_token": api_token, "webhook_secret": new_secret()}
         )
         site.webhook_status = WebhookStatus.PENDING
-        uow.session.add(site)
+        uow.sites.add(site)
         mark_connected(uow, site, make_default)
-        uow.session.flush()
+        uow.flush()
         dynamic_webhooks.follow_site(uow, container.clock.now(), site)
         site_projects.follow_site(uow, container.clock.now(), site)
         uow.commit()
@@ -174,9 +147,9 @@ async def start_oauth(
             ensure_new(uow, workspace_id, base)
         site = _new_site(container, workspace_id, base, "oauth", default_project)
         site.is_default = make_default  # remembered until the callback connects it
-        uow.session.add(site)
-        uow.session.flush()
-        uow.session.add(
+        uow.sites.add(site)
+        uow.flush()
+        uow.oauth_states.add(
             OAuthState(
                 state=state,
                 workspace_id=workspace_id,
@@ -203,12 +176,7 @@ def aware(moment: datetime) -> datetime:
 
 
 def list_sites(uow: UnitOfWork, workspace_id: str) -> list[Site]:
-    query = (
-        select(Site)
-        .where(Site.workspace_id == workspace_id, Site.status != "disconnected")
-        .order_by(Site.created_at)
-    )
-    return list(uow.session.scalars(query))
+    return uow.sites.listed(workspace_id)
 
 
 def update_site(uow: UnitOfWork, workspace_id: str, site_id: str, changes: dict[str, Any]) -> Site:
@@ -218,7 +186,7 @@ def update_site(uow: UnitOfWork, workspace_id: str, site_id: str, changes: dict[
     if changes.get("default") is True:
         if site.status != "connected":
             raise Invalid.field("default", "only a connected site can be the default")
-        _make_default(uow, site)
+        uow.sites.make_default(site)
     elif changes.get("default") is False and site.is_default:
         raise Invalid.field("default", "make another site the default instead")
     uow.commit()
@@ -233,15 +201,9 @@ def disconnect_site(container: Services, uow: UnitOfWork, workspace_id: str, sit
     site.disconnected_at = now
     was_default = site.is_default
     site.is_default = False
-    for connection in uow.session.scalars(select(UserConnection).where(UserConnection.site_id == site.id)):
-        uow.session.delete(connection)
-    uow.session.execute(update(OAuthState).where(OAuthState.site_id == site.id).values(expires_at=now))
+    uow.sites.forget_users(site, now)
     if was_default:
-        successor = uow.session.scalar(
-            select(Site)
-            .where(Site.workspace_id == workspace_id, Site.status == "connected")
-            .order_by(Site.created_at)
-        )
+        successor = uow.sites.oldest_connected(workspace_id)
         if successor is not None:
             successor.is_default = True
     polling.forget_site(uow, site.id)
@@ -255,16 +217,12 @@ def disconnect_site(container: Services, uow: UnitOfWork, workspace_id: str, sit
 
     time_entries.site_disconnected(uow, now, workspace_id, site.id)
     # Work still queued for the site would only fail against a dead connection: end it visibly.
-    uow.session.execute(
-        update(Operation)
-        .where(
-            Operation.site_id == site.id,
-            Operation.status == "pending",
-            Operation.kind != dynamic_webhooks.ADMIN_REMOVE_KIND,
-        )
-        .values(
-            status="failed", reason="site_disconnected", detail="the site was disconnected", updated_at=now
-        )
+    uow.operations.fail_pending_for_site(
+        site.id,
+        keep_kind=dynamic_webhooks.ADMIN_REMOVE_KIND,
+        reason="site_disconnected",
+        detail="the site was disconnected",
+        now=now,
     )
     record_event(
         uow.session,
@@ -284,7 +242,7 @@ def site_access(container: Services, site: Site) -> SiteAccess:
 
     async def save(new: dict[str, Any]) -> None:
         def write(uow: UnitOfWork) -> None:
-            current = uow.session.get(Site, site.id)
+            current = uow.sites.get(site.id)
             if current is None or current.credentials is None:
                 return  # disconnected meanwhile: forget the tokens
             stored = container.secrets.open(current.credentials)

@@ -12,8 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from jirabridge.domain.access import Principal, Role
 from jirabridge.domain.ui_sessions import (
     LINK_TTL,
@@ -27,7 +25,7 @@ from jirabridge.errors import Forbidden, Invalid, NotFound, Unauthorized
 from jirabridge.ids import new_id, new_secret
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import Item, UiSession, Workspace
+from jirabridge.storage.tables import UiSession
 
 
 def _hash(token: str) -> str:
@@ -80,12 +78,13 @@ def issue(
         raise Forbidden(f"a {caller.role} key cannot open a {role} session; an admin key can")
     if not may_open(role, scope):
         raise Invalid.field("scope", f"the settings pages are for admins and managers, not a {role} session")
-    if uow.session.get(Workspace, workspace_id) is None:
+    if not uow.workspaces.exists(workspace_id):
         raise NotFound(f"workspace {workspace_id} does not exist")
-    if scope.item_type is not None:
-        key = (workspace_id, scope.item_type, scope.item_id)
-        if uow.session.get(Item, key) is None:
-            raise NotFound(f"item {scope.item_type}/{scope.item_id} does not exist; PUT it first")
+    if (
+        scope.item_type is not None
+        and uow.items.get(workspace_id, scope.item_type, scope.item_id or "") is None
+    ):
+        raise NotFound(f"item {scope.item_type}/{scope.item_id} does not exist; PUT it first")
     if return_url is not None:
         allowed = workspace_settings.load(uow, workspace_id).ui_allowed_origins
         if not return_url_allowed(return_url, allowed):
@@ -97,7 +96,7 @@ def issue(
             )
     token = new_secret("jbl_")
     expires = now + LINK_TTL
-    uow.session.add(
+    uow.ui_sessions.add(
         UiSession(
             id=new_id("uis"),
             workspace_id=workspace_id,
@@ -128,9 +127,7 @@ def _scope_row(scope: Scope) -> dict[str, str]:
 
 def open_link(uow: UnitOfWork, now: datetime, link_token: str) -> tuple[str, PageSession]:
     """Turn a one-time link into a session: its token and the session. A link opens once."""
-    row = uow.session.scalars(
-        select(UiSession).where(UiSession.link_hash == _hash(link_token)).with_for_update()
-    ).one_or_none()
+    row = uow.ui_sessions.by_link_for_update(_hash(link_token))
     if row is None or row.session_hash is not None:
         raise Unauthorized("this link is not valid or was already used; ask the app for a new one")
     if _aware(row.link_expires_at) <= now:
@@ -143,9 +140,7 @@ def open_link(uow: UnitOfWork, now: datetime, link_token: str) -> tuple[str, Pag
 
 
 def resolve(uow: UnitOfWork, now: datetime, session_token: str) -> PageSession:
-    row = uow.session.scalars(
-        select(UiSession).where(UiSession.session_hash == _hash(session_token))
-    ).one_or_none()
+    row = uow.ui_sessions.by_session(_hash(session_token))
     if row is None or row.session_expires_at is None:
         raise Unauthorized("this page session is not valid; open the page again from the app")
     if _aware(row.session_expires_at) <= now:

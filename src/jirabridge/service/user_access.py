@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from jirabridge.service.db import run_db
 from jirabridge.service.ports import Services, SiteAccess
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -15,15 +13,7 @@ from jirabridge.storage.tables import Site, UserConnection
 
 def find_connection(uow: UnitOfWork, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
     """The user's connected Jira identity on the site, if any."""
-    return uow.session.scalar(
-        select(UserConnection).where(
-            UserConnection.workspace_id == workspace_id,
-            UserConnection.site_id == site_id,
-            UserConnection.user_id == user_id,
-            UserConnection.status == "connected",
-            UserConnection.credentials.is_not(None),
-        )
-    )
+    return uow.user_connections.connected_on_site(workspace_id, site_id, user_id)
 
 
 def user_access(container: Services, site: Site, connection: UserConnection) -> SiteAccess:
@@ -34,7 +24,7 @@ def user_access(container: Services, site: Site, connection: UserConnection) -> 
 
     async def save(new: dict[str, Any]) -> None:
         def write(uow: UnitOfWork) -> None:
-            current = uow.session.get(UserConnection, connection_id)
+            current = uow.user_connections.get(connection_id)
             if current is None or current.credentials is None:
                 return  # disconnected meanwhile: forget the tokens
             stored = container.secrets.open(current.credentials)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from jirabridge.domain.access import Principal, can_act_for
 from jirabridge.errors import Forbidden, Invalid, NotFound
 from jirabridge.ids import new_id, new_secret
@@ -31,10 +29,9 @@ def upsert_user(
     email: str | None,
     name: str | None,
 ) -> HostUser:
-    user = uow.session.get(HostUser, (workspace_id, user_id))
+    user = uow.host_users.get(workspace_id, user_id)
     if user is None:
-        user = HostUser(workspace_id=workspace_id, id=user_id)
-        uow.session.add(user)
+        user = uow.host_users.add(HostUser(workspace_id=workspace_id, id=user_id))
     user.email = email
     user.name = name
     user.updated_at = container.clock.now()
@@ -43,8 +40,8 @@ def upsert_user(
 
 
 def _ensure_user(container: Services, uow: UnitOfWork, workspace_id: str, user_id: str) -> None:
-    if uow.session.get(HostUser, (workspace_id, user_id)) is None:
-        uow.session.add(HostUser(workspace_id=workspace_id, id=user_id, updated_at=container.clock.now()))
+    if uow.host_users.get(workspace_id, user_id) is None:
+        uow.host_users.add(HostUser(workspace_id=workspace_id, id=user_id, updated_at=container.clock.now()))
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ async def start_oauth(
     def save(uow: UnitOfWork) -> Site:
         site = connected_site(uow, workspace_id, site_id)
         _ensure_user(container, uow, workspace_id, user_id)
-        uow.session.add(
+        uow.oauth_states.add(
             OAuthState(
                 state=state,
                 workspace_id=workspace_id,
@@ -108,12 +105,7 @@ async def start_oauth(
 
 
 def list_connections(uow: UnitOfWork, workspace_id: str, user_id: str) -> list[UserConnection]:
-    query = (
-        select(UserConnection)
-        .where(UserConnection.workspace_id == workspace_id, UserConnection.user_id == user_id)
-        .order_by(UserConnection.created_at)
-    )
-    return list(uow.session.scalars(query))
+    return uow.user_connections.of_user(workspace_id, user_id)
 
 
 @dataclass(frozen=True)
@@ -130,16 +122,9 @@ class UserOverview:
 def overview(uow: UnitOfWork, workspace_id: str) -> list[UserOverview]:
     """Every host user known to the workspace (stored, connected, or with time entries waiting for a
     connection), by id."""
-    stored = {
-        u.id: u for u in uow.session.scalars(select(HostUser).where(HostUser.workspace_id == workspace_id))
-    }
+    stored = {u.id: u for u in uow.host_users.of_workspace(workspace_id)}
     connections: dict[str, list[UserConnection]] = {}
-    query = (
-        select(UserConnection)
-        .where(UserConnection.workspace_id == workspace_id)
-        .order_by(UserConnection.created_at)
-    )
-    for connection in uow.session.scalars(query):
+    for connection in uow.user_connections.of_workspace(workspace_id):
         connections.setdefault(connection.user_id, []).append(connection)
     waiting: dict[str, dict[str, int]] = {}
     for (user_id, site_id), count in time_entries.waiting_per_user(uow, workspace_id).items():
@@ -162,7 +147,7 @@ def disconnect(uow: UnitOfWork, workspace_id: str, user_id: str, site_id: str | 
     if not found:
         raise NotFound(f"user {user_id} has no Jira connection" + (f" on site {site_id}" if site_id else ""))
     for connection in found:
-        uow.session.delete(connection)
+        uow.user_connections.remove(connection)
     uow.commit()
 
 
@@ -175,13 +160,7 @@ def save_connection(
     sealed: str,
     account: JiraAccount,
 ) -> UserConnection:
-    connection = uow.session.scalar(
-        select(UserConnection).where(
-            UserConnection.workspace_id == site.workspace_id,
-            UserConnection.site_id == site.id,
-            UserConnection.user_id == user_id,
-        )
-    )
+    connection = uow.user_connections.on_site(site.workspace_id, site.id, user_id)
     if connection is None:
         connection = UserConnection(
             id=new_id("uc"),
@@ -190,7 +169,7 @@ def save_connection(
             user_id=user_id,
             created_at=container.clock.now(),
         )
-        uow.session.add(connection)
+        uow.user_connections.add(connection)
     connection.auth_type = auth_type
     connection.status = "connected"
     connection.account_id = account.account_id

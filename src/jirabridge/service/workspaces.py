@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from jirabridge.clock import Clock
 from jirabridge.domain.access import Principal, Role
 from jirabridge.errors import NotFound
@@ -23,13 +21,13 @@ def hash_key(key: str) -> str:
 
 def create_workspace(uow: UnitOfWork, clock: Clock, name: str) -> Workspace:
     workspace = Workspace(id=new_id("ws"), name=name, settings={}, created_at=clock.now())
-    uow.session.add(workspace)
+    uow.workspaces.add(workspace)
     uow.commit()
     return workspace
 
 
 def get_workspace(uow: UnitOfWork, workspace_id: str) -> Workspace:
-    workspace = uow.session.get(Workspace, workspace_id)
+    workspace = uow.workspaces.get(workspace_id)
     if workspace is None:
         raise NotFound(f"workspace {workspace_id} does not exist")
     return workspace
@@ -55,19 +53,18 @@ def issue_api_key(
         key_hash=hash_key(key),
         created_at=clock.now(),
     )
-    uow.session.add(record)
+    uow.api_keys.add(record)
     uow.commit()
     return IssuedKey(record, key)
 
 
 def list_api_keys(uow: UnitOfWork, workspace_id: str) -> list[ApiKey]:
     get_workspace(uow, workspace_id)
-    query = select(ApiKey).where(ApiKey.workspace_id == workspace_id).order_by(ApiKey.created_at)
-    return list(uow.session.scalars(query))
+    return uow.api_keys.of_workspace(workspace_id)
 
 
 def revoke_api_key(uow: UnitOfWork, clock: Clock, workspace_id: str, key_id: str) -> None:
-    record = uow.session.get(ApiKey, key_id)
+    record = uow.api_keys.get(key_id)
     if record is None or record.workspace_id != workspace_id:
         raise NotFound(f"API key {key_id} does not exist")
     if record.revoked_at is None:
@@ -78,7 +75,7 @@ def revoke_api_key(uow: UnitOfWork, clock: Clock, workspace_id: str, key_id: str
 def authenticate_key(uow: UnitOfWork, key: str) -> Principal | None:
     if not key.startswith(KEY_PREFIX):
         return None
-    record = uow.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    record = uow.api_keys.by_hash(hash_key(key))
     if record is None or record.revoked_at is not None:
         return None
     return Principal(

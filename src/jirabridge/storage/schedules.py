@@ -91,6 +91,10 @@ def _insert(session: Session, schedule: Schedule) -> Schedule:
     return schedule
 
 
+def exists(session: Session, key: str) -> bool:
+    return session.get(Schedule, key) is not None
+
+
 def remove(session: Session, key: str) -> None:
     session.execute(delete(Schedule).where(Schedule.key == key))
 

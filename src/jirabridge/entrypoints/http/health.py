@@ -73,7 +73,7 @@ def readyz(request: Request) -> Any:
     container = _container(request)
     keys = container.settings.secret_key.get_secret_value() if container.settings.secret_key else None
     with container.uow() as uow:
-        wrong_key = key_problem(uow.session, keys)
+        wrong_key = key_problem(uow, keys)
     if wrong_key is not None:
         log.warning("readyz.secret_key_mismatch")
         return problem(503, "unavailable", "Service unavailable", wrong_key)

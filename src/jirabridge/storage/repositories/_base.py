@@ -1,0 +1,31 @@
+"""What every repository shares: the unit of work's session, and adding or removing a row.
+
+A repository returns ORM rows; the service may change their attributes, and the session writes the
+change when the unit of work commits (cosmicpython's Repository pattern over SQLAlchemy's identity
+map). What a repository never hands out is a SQLAlchemy construct: the service says what it wants
+(`links.for_item(...)`), the repository says how.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from jirabridge.storage.tables import Base
+
+Row = TypeVar("Row", bound=Base)
+
+
+class Repository(Generic[Row]):
+    __slots__ = ("_session",)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, row: Row) -> Row:
+        self._session.add(row)
+        return row
+
+    def remove(self, row: Row) -> None:
+        self._session.delete(row)

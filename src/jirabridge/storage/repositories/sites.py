@@ -1,0 +1,102 @@
+"""Jira sites of a workspace and the OAuth states of connections in progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from jirabridge.storage.repositories._base import Repository
+from jirabridge.storage.tables import OAuthState, Site, UserConnection
+
+
+class Sites(Repository[Site]):
+    def get(self, site_id: str) -> Site | None:
+        return self._session.get(Site, site_id)
+
+    def hold(self, site_id: str) -> None:
+        """Take a shared lock on the site's row until the transaction ends (PostgreSQL; SQLite's
+        writers are serialised anyway), so two writers that count what belongs to it take turns."""
+        self._session.execute(select(Site.id).where(Site.id == site_id).with_for_update(key_share=True))
+
+    def listed(self, workspace_id: str) -> list[Site]:
+        """The workspace's sites that are not disconnected, oldest first."""
+        query = (
+            select(Site)
+            .where(Site.workspace_id == workspace_id, Site.status != "disconnected")
+            .order_by(Site.created_at)
+        )
+        return list(self._session.scalars(query))
+
+    def connected(self, workspace_id: str) -> list[Site]:
+        """The workspace's connected sites, by id."""
+        query = (
+            select(Site)
+            .where(Site.workspace_id == workspace_id, Site.status == "connected")
+            .order_by(Site.id)
+        )
+        return list(self._session.scalars(query))
+
+    def with_credentials(self) -> list[Site]:
+        """Every site of every workspace that holds sealed credentials."""
+        return list(self._session.scalars(select(Site).where(Site.credentials.is_not(None))))
+
+    def default(self, workspace_id: str) -> Site | None:
+        """The workspace's default site, when it is connected."""
+        return self._session.scalar(
+            select(Site).where(
+                Site.workspace_id == workspace_id, Site.is_default.is_(True), Site.status == "connected"
+            )
+        )
+
+    def other_default(self, site: Site) -> str | None:
+        """Another connected site of the workspace that is its default, if any (its id)."""
+        return self._session.scalar(
+            select(Site.id).where(
+                Site.workspace_id == site.workspace_id,
+                Site.is_default.is_(True),
+                Site.id != site.id,
+                Site.status == "connected",
+            )
+        )
+
+    def oldest_connected(self, workspace_id: str) -> Site | None:
+        return self._session.scalar(
+            select(Site)
+            .where(Site.workspace_id == workspace_id, Site.status == "connected")
+            .order_by(Site.created_at)
+        )
+
+    def by_url(self, workspace_id: str, url: str) -> str | None:
+        """The id of the workspace's site at `url` that is not disconnected, if any."""
+        return self._session.scalar(
+            select(Site.id).where(
+                Site.workspace_id == workspace_id, Site.url == url, Site.status != "disconnected"
+            )
+        )
+
+    def by_webhook_token(self, token: str) -> Site | None:
+        return self._session.scalar(select(Site).where(Site.webhook_token == token))
+
+    def make_default(self, site: Site) -> None:
+        """The site becomes its workspace's only default."""
+        self._session.execute(
+            update(Site)
+            .where(Site.workspace_id == site.workspace_id, Site.id != site.id)
+            .values(is_default=False)
+        )
+        site.is_default = True
+
+    def forget_users(self, site: Site, now: datetime) -> None:
+        """Delete the users' connections to the site (and their secrets), and end the OAuth states in
+        flight for it."""
+        for connection in self._session.scalars(
+            select(UserConnection).where(UserConnection.site_id == site.id)
+        ):
+            self._session.delete(connection)
+        self._session.execute(update(OAuthState).where(OAuthState.site_id == site.id).values(expires_at=now))
+
+
+class OAuthStates(Repository[OAuthState]):
+    def get(self, state: str) -> OAuthState | None:
+        return self._session.get(OAuthState, state)

@@ -1,0 +1,61 @@
+"""Host users and their Jira identities (user connections)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from jirabridge.storage.repositories._base import Repository
+from jirabridge.storage.tables import HostUser, UserConnection
+
+
+class HostUsers(Repository[HostUser]):
+    def get(self, workspace_id: str, user_id: str) -> HostUser | None:
+        return self._session.get(HostUser, (workspace_id, user_id))
+
+    def of_workspace(self, workspace_id: str) -> list[HostUser]:
+        return list(self._session.scalars(select(HostUser).where(HostUser.workspace_id == workspace_id)))
+
+
+class UserConnections(Repository[UserConnection]):
+    def get(self, connection_id: str) -> UserConnection | None:
+        return self._session.get(UserConnection, connection_id)
+
+    def of_workspace(self, workspace_id: str) -> list[UserConnection]:
+        """Every user's connections, oldest first."""
+        query = (
+            select(UserConnection)
+            .where(UserConnection.workspace_id == workspace_id)
+            .order_by(UserConnection.created_at)
+        )
+        return list(self._session.scalars(query))
+
+    def of_user(self, workspace_id: str, user_id: str) -> list[UserConnection]:
+        """The user's connections on every site, oldest first."""
+        query = (
+            select(UserConnection)
+            .where(UserConnection.workspace_id == workspace_id, UserConnection.user_id == user_id)
+            .order_by(UserConnection.created_at)
+        )
+        return list(self._session.scalars(query))
+
+    def on_site(self, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
+        """The user's connection on the site, in whatever state."""
+        return self._session.scalar(
+            select(UserConnection).where(
+                UserConnection.workspace_id == workspace_id,
+                UserConnection.site_id == site_id,
+                UserConnection.user_id == user_id,
+            )
+        )
+
+    def connected_on_site(self, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
+        """The user's connection on the site if it is connected and holds credentials."""
+        return self._session.scalar(
+            select(UserConnection).where(
+                UserConnection.workspace_id == workspace_id,
+                UserConnection.site_id == site_id,
+                UserConnection.user_id == user_id,
+                UserConnection.status == "connected",
+                UserConnection.credentials.is_not(None),
+            )
+        )

@@ -1,0 +1,129 @@
+"""A unit of work: one database transaction that commits only when asked, and rolls back otherwise.
+
+The service reads and changes rows through the repositories it offers (`uow.links`, `uow.items`, …,
+see storage/repositories/), adds outbox operations and events in the same transaction, and calls
+`uow.commit()` once; an exception (or leaving without commit) rolls everything back, so invalid input
+writes nothing and a change is never committed without the Jira work it implies.
+
+`uow.session` remains for the storage modules that take a session (the outbox, events, schedules,
+callback endpoints); the service hands it to them and never queries it itself.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from jirabridge.storage.db import READ_ONLY
+from jirabridge.storage.repositories.idempotency import IdempotencyKeys
+from jirabridge.storage.repositories.items import Items
+from jirabridge.storage.repositories.operations import Operations
+from jirabridge.storage.repositories.projects import Projects
+from jirabridge.storage.repositories.rule_sets import RuleSets
+from jirabridge.storage.repositories.secrets import SealedSecrets
+from jirabridge.storage.repositories.sites import OAuthStates, Sites
+from jirabridge.storage.repositories.ui_sessions import UiSessions
+from jirabridge.storage.repositories.users import HostUsers, UserConnections
+from jirabridge.storage.repositories.workspaces import ApiKeys, Workspaces
+
+
+class ConstraintViolated(Exception):
+    """The commit broke a uniqueness or reference constraint: most often another transaction stored
+    the same key first. The transaction is rolled back."""
+
+
+class UnitOfWork:
+    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False) -> None:
+        self._sessions = sessions
+        self._session: Session | None = None
+        self.read_only = read_only  # a transaction that never writes (on SQLite: no write lock)
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside `with`")
+        return self._session
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._sessions()
+        if self.read_only:
+            self._session.connection(execution_options={READ_ONLY: True})
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._session is not None
+        # close() rolls back whatever was not committed, and (unlike rollback()) leaves the loaded
+        # objects readable, detached, for the caller to render.
+        self._session.close()
+        self._session = None
+
+    def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            raise ConstraintViolated(str(exc.orig)) from exc
+
+    def flush(self) -> None:
+        """Write what was added or changed so far, without committing: the rows' defaults are filled
+        and later reads in this transaction see them."""
+        self.session.flush()
+
+    # The repositories: each a few attributes over the session, made when asked for.
+
+    @property
+    def workspaces(self) -> Workspaces:
+        return Workspaces(self.session)
+
+    @property
+    def api_keys(self) -> ApiKeys:
+        return ApiKeys(self.session)
+
+    @property
+    def host_users(self) -> HostUsers:
+        return HostUsers(self.session)
+
+    @property
+    def user_connections(self) -> UserConnections:
+        return UserConnections(self.session)
+
+    @property
+    def sites(self) -> Sites:
+        return Sites(self.session)
+
+    @property
+    def oauth_states(self) -> OAuthStates:
+        return OAuthStates(self.session)
+
+    @property
+    def projects(self) -> Projects:
+        return Projects(self.session)
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeys:
+        return IdempotencyKeys(self.session)
+
+    @property
+    def ui_sessions(self) -> UiSessions:
+        return UiSessions(self.session)
+
+    @property
+    def rule_sets(self) -> RuleSets:
+        return RuleSets(self.session)
+
+    @property
+    def items(self) -> Items:
+        return Items(self.session)
+
+    @property
+    def operations(self) -> Operations:
+        return Operations(self.session)
+
+    @property
+    def secrets(self) -> SealedSecrets:
+        return SealedSecrets(self.session)
