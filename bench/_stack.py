@@ -166,7 +166,7 @@ class StackOptions:
     concurrency: int = DEFAULT_CONCURRENCY  # as `jirabridge worker`
     database_url: str | None = None  # default: a SQLite file in `directory`
     directory: Path | None = None  # default: a temporary directory, removed at the end
-    lease_s: float = 60.0
+    lease_s: float | None = 60.0  # the workers' --lease-s; None: the worker's own default
     poll_s: float = 0.2
     jira_timeout_s: float = 10.0
     create_verify_grace_s: float = 30.0
@@ -335,8 +335,7 @@ class Stack:
                 str(o.concurrency),
                 "--metrics-port",
                 str(port),
-                "--lease-s",
-                str(o.lease_s),
+                *(("--lease-s", str(o.lease_s)) if o.lease_s is not None else ()),
                 "--poll-s",
                 str(o.poll_s),
                 "--log-level",

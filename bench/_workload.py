@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -144,7 +144,7 @@ def counts(total: int, mix: dict[str, float]) -> dict[str, int]:
 def plan(
     total: int,
     mix: dict[str, float],
-    base: dict[str, Sequence[tuple[str, str]]],
+    base: Mapping[str, Sequence[tuple[str, str]]],
     rng: random.Random,
     *,
     one_status_each: bool,

@@ -25,7 +25,7 @@ import json
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +73,12 @@ class OutboundResult:
     emulator_cpu_s: float = 0.0  # while the workers ran (it shares the machine's cores)
     sustained_calls_per_s: float | None = None  # see `Samples`
     landed: Landed | None = None  # what is in Jira at the end (bench/_landed.py)
+    # CPU seconds of `jirabridge serve` while the host pushed (no worker running) and while the workers
+    # synced; the database server's too when it is measured (PostgreSQL: bench/_postgres.py).
+    service_cpu_ingest_s: float = 0.0
+    service_cpu_sync_s: float = 0.0
+    database_cpu_ingest_s: float | None = None
+    database_cpu_sync_s: float | None = None
 
     @property
     def rate(self) -> float:
@@ -104,7 +110,9 @@ def run_outbound(
     workers: int = 1,
     baseline_changes: int = 0,
     seed: int = 7,
+    database_cpu: Callable[[], float] | None = None,
 ) -> OutboundResult:
+    """`database_cpu`: the database server's CPU seconds so far, read around the push and the sync."""
     rng = random.Random(seed)
     names = site_names(sites)
     with Stack(options) as stack:
@@ -114,7 +122,7 @@ def run_outbound(
         base_per_site = max(per_site_status, 50)
         baseline_base = baseline_changes
         emulator = stack.start_emulator(bench_seed(names, issues=base_per_site + baseline_base))
-        stack.start_service()
+        service = stack.start_service()
         mix = mix or default_mix(stack)
         tenant = stack.seed_tenant(names)
         if "worklog" in mix:
@@ -151,7 +159,10 @@ def run_outbound(
             )
 
         work = plan(changes, mix, base, rng, one_status_each=True)
+        service_at, database_at = service.stats().cpu_s, database_cpu() if database_cpu else 0.0
         pushed = push(stack, tenant, work)
+        service_ingest = service.stats().cpu_s - service_at
+        database_ingest = database_cpu() - database_at if database_cpu else None
         if pushed.refused:
             change, status, text = pushed.refused[0]
             print(
@@ -168,9 +179,12 @@ def run_outbound(
             proc.stats()
         before = {proc.pid: proc.stats().cpu_s for proc in procs}
         emulator_before = emulator.stats().cpu_s
+        service_at, database_at = service.stats().cpu_s, database_cpu() if database_cpu else 0.0
         samples = Samples(stack, procs)
         ended = stack.wait_drained(include_periodic=False, on_poll=samples.take)
         emulator_cpu_s = emulator.stats().cpu_s - emulator_before
+        service_sync = service.stats().cpu_s - service_at
+        database_sync = database_cpu() - database_at if database_cpu else None
         calls = stack.jira_calls(procs)
         stats = _final(procs, before)
         failed = float(stack.failed()[0])
@@ -194,6 +208,10 @@ def run_outbound(
             emulator_cpu_s=emulator_cpu_s,
             sustained_calls_per_s=samples.sustained_calls_per_s(),
             landed=landed,
+            service_cpu_ingest_s=service_ingest,
+            service_cpu_sync_s=service_sync,
+            database_cpu_ingest_s=database_ingest,
+            database_cpu_sync_s=database_sync,
         )
         if sites > 1:
             result.per_site = per_site_rates(stack, tenant.sites, pushed.changes, started_at)
@@ -306,6 +324,9 @@ def report(result: OutboundResult, options: StackOptions, workers: int, title: s
         f"peak RSS {result.peak_rss_mb:.0f} MB; "
         f"cores busy while syncing: workers {result.cpu_s / max(result.drain_s, 1e-9):.2f}, "
         f"emulator {result.emulator_cpu_s / max(result.drain_s, 1e-9):.2f}",
+        f"serve CPU: {1000 * result.service_cpu_ingest_s / max(result.changes, 1):.2f} ms per change "
+        f"while the host pushed, {1000 * result.service_cpu_sync_s / max(result.changes, 1):.2f} ms "
+        "per change while the workers synced",
         f"operations failed for good: {result.failed_operations:g}",
     ]
     if result.landed is not None:
@@ -344,6 +365,10 @@ def as_json(result: OutboundResult) -> dict[str, Any]:
         "share_429": result.share_429,
         "worker_cpu_s": result.cpu_s,
         "emulator_cpu_s": result.emulator_cpu_s,
+        "service_cpu_ingest_s": result.service_cpu_ingest_s,
+        "service_cpu_sync_s": result.service_cpu_sync_s,
+        "database_cpu_ingest_s": result.database_cpu_ingest_s,
+        "database_cpu_sync_s": result.database_cpu_sync_s,
         "sustained_calls_per_s": result.sustained_calls_per_s,
         "peak_rss_mb": result.peak_rss_mb,
         "failed_operations": result.failed_operations,

@@ -2,7 +2,8 @@
 
 `scripts/test` installs the `postgresql` package when it is missing. A machine without it fails the
 PostgreSQL tests loudly rather than skipping them, so CI can never pass without PostgreSQL; set
-JIRABRIDGE_TEST_SKIP_POSTGRES=1 to skip them knowingly on a laptop.
+JIRABRIDGE_TEST_SKIP_POSTGRES=1 to skip them knowingly on a laptop. The benchmarks start theirs with
+`postgres_cluster` (bench/_postgres.py), which also names the server's data directory and process.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -35,9 +37,25 @@ def _run(args: list[str], as_user: str | None) -> None:
     subprocess.run(command, check=True, capture_output=True, text=True)
 
 
+@dataclass(frozen=True)
+class PostgresCluster:
+    url: str  # a SQLAlchemy URL of its `postgres` database
+    data: Path  # the cluster's directory (`postmaster.pid` holds the server's process id)
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a throwaway server; yields a SQLAlchemy URL of its `postgres` database."""
+    with postgres_cluster() as cluster:
+        yield cluster.url
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """Start a throwaway server in a temporary directory, removed afterwards."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL server binaries not found: install Debian's `postgresql` package")
@@ -57,7 +75,7 @@ def postgres_server() -> Iterator[str]:
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off -c full_page_writes=off"
         _run([pg_ctl, "-D", str(data / "db"), "-l", str(data / "log"), "-o", options, "-w", "start"], as_user)
         try:
-            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+            yield PostgresCluster(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data / "db")
         finally:
             _run([pg_ctl, "-D", str(data / "db"), "-m", "immediate", "-w", "stop"], as_user)
     finally:
