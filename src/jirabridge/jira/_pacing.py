@@ -24,7 +24,17 @@ One `SitePacer` per Jira site, shared by every client (and every user connection
   faster the longer the site stays quiet (`EASE` × t² / 2 calls after t seconds without a cut): a
   lone 429 — calls that reached Jira bunched — costs about two seconds at 90 %, while 429s that
   keep coming (someone else is using the budget) keep lowering it until they stop;
-- a 503 with `Retry-After` pauses the site: Jira itself is overloaded.
+- a 503 with `Retry-After` pauses the site: Jira itself is overloaded;
+- writes to one issue are paced under Jira's per-issue windows (20 per 2 s and 100 per 30 s, each
+  stretched by `guard_s`), in the order they ask, before they take a site turn; an issue written to
+  in neither window is forgotten, so memory follows the issues being written, not all issues ever;
+- the hourly points quota of OAuth apps: when an answer carries Jira's `Beta-RateLimit` header
+  (`r` points left, `t` seconds until the hour resets; never required), the pacer estimates the points
+  a call costs (points spent since the hour's first report, per answer) and, when the site's rate
+  would spend the rest before the hour ends, lets calls through at the rate that spreads it over the
+  time left (a small share of it may go at once: a token bucket). Out of points (a few calls' worth
+  are kept for calls already on their way), the site waits for the hour instead of running into the
+  429 that would pause it anyway.
 
 `X-RateLimit-NearLimit` is counted, not acted on: the window already keeps the site under its limit,
 and a pacer using its budget is always near it.
@@ -38,7 +48,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,6 +64,11 @@ DEFAULT_PAUSE_S = 1.0  # a 429 without Retry-After still gets a pause
 DEFAULT_GUARD_S = 0.06
 TIGHTEN_BY = 0.1  # a burst 429 lowers the window's allowance by this share
 EASE = 2.0  # calls/s², see the module docstring
+# Jira's per-issue write limits: (writes, seconds).
+ISSUE_WRITE_WINDOWS: tuple[tuple[int, float], ...] = ((20, 2.0), (100, 30.0))
+QUOTA_RESERVE_CALLS = 3  # points kept back, in calls, for calls already on their way
+QUOTA_BURST_SHARE = 0.05  # the share of the calls left this hour that may go at once
+_FORGET_FROM = 256  # issues remembered before idle ones are forgotten
 
 
 Trace = Callable[[str, Mapping[str, Any]], Awaitable[None]]
@@ -82,6 +97,25 @@ class PacerStats:
     site_pauses: int = 0
     near_limit: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    issue_paced: int = 0  # writes that waited for their issue's windows
+    quota_paced: int = 0  # calls that waited to spread the hourly points quota
+    quota_waits: int = 0  # times the site waited for the quota's hour to reset
+
+
+@dataclass
+class _Quota:
+    """The hourly points quota as Jira last reported it."""
+
+    left: float  # points left (the lowest report this hour: answers may arrive out of order)
+    reset_at: float  # monotonic
+    first: float  # points left at the hour's first report
+    reports: int = 0  # reports since the first
+    credit: float = 0.0  # calls that may go now (a token bucket)
+    credit_at: float = 0.0
+
+    def cost(self) -> float:
+        """Points a call costs, on average, this hour (other processes' use of the quota included)."""
+        return max(1.0, (self.first - self.left) / self.reports) if self.reports else 1.0
 
 
 @dataclass
@@ -119,13 +153,22 @@ class SitePacer:
         rate: float = 50.0,
         *,
         guard_s: float = DEFAULT_GUARD_S,
+        issue_writes: Sequence[tuple[int, float]] = ISSUE_WRITE_WINDOWS,
         clock: Clock | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         if guard_s < 0:
             raise ValueError("guard_s must not be negative")
+        if any(limit < 1 or seconds <= 0 for limit, seconds in issue_writes):
+            raise ValueError("issue_writes must be (writes >= 1, seconds > 0) pairs")
         self.rate = rate
+        self.guard_s = guard_s
+        self.issue_windows = [(limit, seconds + guard_s) for limit, seconds in issue_writes]
+        self._issue_memory_s = max((s for _, s in self.issue_windows), default=0.0)
+        self._issue_turns: dict[str, deque[float]] = {}
+        self._forget_at = _FORGET_FROM
+        self._quota: _Quota | None = None
         self.window_s = 1.0 + guard_s
         # A rate under 1/s still lets one call through per window, stretched to keep the rate.
         self.limit = max(1, math.floor(rate))
@@ -151,8 +194,12 @@ class SitePacer:
     # --- before a request -------------------------------------------------------------------------
 
     async def acquire(self, endpoint: str | None = None, issue: str | None = None) -> None:
-        """Wait for any pause that covers this call, then for a turn."""
+        """Wait for any pause that covers this call, then for a turn. `issue`: the issue a write goes
+        to (None for reads: Jira limits writes to one issue only)."""
         await self._wait_pauses(endpoint, issue)
+        if issue is not None and self.issue_windows:
+            await self._take_issue_turn(issue)
+        await self._take_quota_turn()
         await self._take(self._ahead)
         self.stats.acquired += 1
         await self._wait_pauses(endpoint, issue)  # a 429 may have come while it waited for its turn
@@ -177,6 +224,63 @@ class SitePacer:
             self.stats.waited_s += wait
             await self.clock.sleep(wait)
 
+    async def _take_issue_turn(self, issue: str) -> None:
+        now = self.clock.monotonic()
+        turns = self._issue_turns.get(issue)
+        if turns is None:
+            if len(self._issue_turns) >= self._forget_at:
+                self._forget_idle_issues(now)
+            depth = max(limit for limit, _ in self.issue_windows)
+            turns = self._issue_turns[issue] = deque(maxlen=depth)
+        at = max(now, turns[-1]) if turns else now  # one issue's writes keep their order
+        for limit, seconds in self.issue_windows:
+            if len(turns) >= limit:
+                at = max(at, turns[-limit] + seconds)
+        turns.append(at)
+        if at > now:
+            self.stats.issue_paced += 1
+            self.stats.waited_s += at - now
+            await self.clock.sleep(at - now)
+
+    def _forget_idle_issues(self, now: float) -> None:
+        """Issues with no write in the longest window no longer constrain anything."""
+        idle = [k for k, turns in self._issue_turns.items() if turns[-1] <= now - self._issue_memory_s]
+        for key in idle:
+            del self._issue_turns[key]
+        self._forget_at = max(_FORGET_FROM, 2 * len(self._issue_turns))
+
+    @property
+    def issues_remembered(self) -> int:
+        return len(self._issue_turns)
+
+    async def _take_quota_turn(self) -> None:
+        """Spread what is left of the hourly points quota over what is left of the hour."""
+        while (quota := self._quota) is not None:
+            now = self.clock.monotonic()
+            if now >= quota.reset_at:
+                self._quota = None  # a new hour: paced by the site's rate until Jira reports again
+                return
+            cost = quota.cost()
+            calls = (quota.left - QUOTA_RESERVE_CALLS * cost) / cost
+            if calls < 1:
+                self.stats.quota_waits += 1
+                self.stats.waited_s += quota.reset_at - now
+                await self.clock.sleep(quota.reset_at - now)
+                continue
+            rate = calls / (quota.reset_at - now)
+            cap = max(1.0, calls * QUOTA_BURST_SHARE)
+            if rate >= self.rate:  # the site's own rate spends less than the hour holds
+                quota.credit, quota.credit_at = cap, now
+                return
+            quota.credit = min(cap, quota.credit + (now - quota.credit_at) * rate) - 1
+            quota.credit_at = now
+            if quota.credit < 0:
+                wait = -quota.credit / rate
+                self.stats.quota_paced += 1
+                self.stats.waited_s += wait
+                await self.clock.sleep(wait)
+            return
+
     def blocked_for(self, endpoint: str | None = None, issue: str | None = None) -> float:
         """Seconds until a call to this endpoint/issue is no longer paused (0: not paused)."""
         now = self.clock.monotonic()
@@ -200,6 +304,8 @@ class SitePacer:
         headers = response.headers
         if headers.get("X-RateLimit-NearLimit", "").strip().lower() == "true":
             self.stats.near_limit += 1
+        if (quota := quota_state(headers.get("Beta-RateLimit", ""))) is not None:
+            self._observe_quota(*quota)
         status = response.status_code
         if status == 429:
             self.stats.rate_limited += 1
@@ -211,6 +317,18 @@ class SitePacer:
                 self._tighten()
         elif status == 503 and (pause := retry_after_seconds(headers)) is not None:
             self.pause(pause, "jira-quota-global-based", endpoint, issue)
+
+    def _observe_quota(self, left: float, reset_in: float) -> None:
+        now = self.clock.monotonic()
+        reset_at = now + reset_in
+        quota = self._quota
+        # `t` is whole seconds, so the reset moment it gives moves by up to a second; a later hour
+        # moves it by about an hour.
+        if quota is None or now >= quota.reset_at or reset_at > quota.reset_at + 60:
+            self._quota = _Quota(left, reset_at, first=left, credit=1.0, credit_at=now)
+            return
+        quota.reports += 1
+        quota.left = min(quota.left, left)
 
     def pause(
         self, seconds: float, reason: str = "", endpoint: str | None = None, issue: str | None = None
@@ -250,3 +368,20 @@ class SitePacer:
             if len(table) > 256:
                 for key in [k for k, v in table.items() if v <= now]:
                     del table[key]
+
+
+def quota_state(value: str) -> tuple[float, float] | None:
+    """(points left, seconds until reset) of the tightest quota in a `Beta-RateLimit` header, e.g.
+    `"tenant-app-quota";r=17842;t=2107` (a list of such items); None when absent or unreadable."""
+    tightest: tuple[float, float] | None = None
+    for item in value.split(","):
+        params = dict(part.strip().partition("=")[::2] for part in item.split(";")[1:])
+        try:
+            left, reset_in = float(params["r"]), float(params["t"])
+        except (KeyError, ValueError):
+            continue
+        if not (left >= 0 and 0 <= reset_in <= 86_400):
+            continue
+        if tightest is None or left < tightest[0]:
+            tightest = (left, reset_in)
+    return tightest

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from jirabridge.jira import JiraClient, OAuthApp, OAuthAuth, OAuthTokens, gateway_base_url
+from jirabridge.jira import JiraClient, OAuthApp, OAuthAuth, OAuthTokens, SitePacer, gateway_base_url
 
 ACME = "https://acme.atlassian.net"
 EMULATOR = "https://emulator.test"  # any host: the emulator serves OAuth and the gateway on one host
@@ -58,7 +58,7 @@ class OAuthSession:
         self.stored.append(tokens)
 
     async def connect(
-        self, email: str = "admin@acme.test", site: str = "acme"
+        self, email: str = "admin@acme.test", site: str = "acme", pacer: SitePacer | None = None
     ) -> tuple[JiraClient, OAuthAuth]:
         tokens = await OAUTH_APP.exchange_code(self.http, await consent(self.http, email))
         self.stored.append(tokens)
@@ -66,4 +66,4 @@ class OAuthSession:
         cloud_id = next(r.id for r in resources if r.name == site)
         auth = OAuthAuth(OAUTH_APP, tokens, self.store)
         base = gateway_base_url(cloud_id, OAUTH_APP.api_url)
-        return JiraClient(base, auth, transport=self.transport), auth
+        return JiraClient(base, auth, pacer=pacer, transport=self.transport), auth

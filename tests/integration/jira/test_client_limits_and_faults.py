@@ -8,7 +8,7 @@ from typing import ParamSpec, TypeVar
 import httpx
 import pytest
 
-from integration.jira.jira_client_support import MakeClient, post_control, task
+from integration.jira.jira_client_support import MakeClient, OAuthSession, post_control, task
 from jirabridge.jira import (
     Action,
     ConnectionFailed,
@@ -111,6 +111,41 @@ async def test_a_per_issue_429_holds_back_only_that_issue(
         await jira.comments.add(calm, "not held back")
         await until_through(jira.comments.add, busy, "three, after the pause")
         assert len(await jira.comments.list(busy)) == 3
+
+
+async def test_a_pacer_told_the_per_issue_windows_writes_to_one_issue_unrefused(
+    make_client: MakeClient, control: httpx.AsyncClient
+) -> None:
+    limits = {"per_issue_write": {"windows": [{"limit": 2, "seconds": 10}, {"limit": 5, "seconds": 60}]}}
+    await post_control(control, "/_emulator/rate-limits", {"sites": {"acme": limits}})
+    pacer = SitePacer(rate=100, issue_writes=[(2, 10.0), (5, 60.0)], clock=EmulatorClock(control))
+    async with make_client(pacer=pacer) as jira:
+        busy = (await jira.issues.create(task())).key
+        for n in range(12):
+            await jira.comments.add(busy, f"note {n}")
+        assert len(await jira.comments.list(busy)) == 12
+    assert await rejections(control) == 0 and pacer.stats.rate_limited == 0
+    assert pacer.stats.issue_paced > 0
+
+
+async def test_an_oauth_app_spreads_its_hourly_points_and_is_never_refused(
+    oauth: OAuthSession, control: httpx.AsyncClient
+) -> None:
+    # 60 points an hour; the work below costs about 150 (a read costs a point per object it returns),
+    # so it spans hours: the pacer reads Jira's quota headers and spreads each hour's points.
+    limits = {"oauth_quota": {"tenant_points_per_hour": 60}}
+    await post_control(control, "/_emulator/rate-limits", {"sites": {"acme": limits}})
+    pacer = SitePacer(rate=50, clock=EmulatorClock(control))
+    jira, _ = await oauth.connect(pacer=pacer)
+    async with jira:
+        keys = [(await jira.issues.create(task(summary=f"Task {n}"))).key for n in range(3)]
+        for n in range(45):
+            await jira.comments.add(keys[n % 3], f"note {n}")
+            await jira.issues.get(keys[n % 3])
+        for key in keys:
+            assert len(await jira.comments.list(key)) == 15
+    assert await rejections(control) == 0 and pacer.stats.rate_limited == 0
+    assert pacer.stats.quota_paced + pacer.stats.quota_waits > 0
 
 
 async def test_server_errors_are_retryable_and_pass_once_jira_recovers(

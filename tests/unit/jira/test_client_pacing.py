@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
+import math
 
 import httpx
 import pytest
@@ -248,3 +249,165 @@ def test_a_rate_must_be_positive_and_the_guard_not_negative() -> None:
         SitePacer(rate=0)
     with pytest.raises(ValueError, match="negative"):
         SitePacer(rate=10, guard_s=-0.1)
+
+
+# --- writes to one issue ----------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=0.2), st.sampled_from(["WEB-1", "WEB-2", None])),
+        min_size=1,
+        max_size=400,
+    )
+)
+def test_writes_to_one_issue_stay_under_jiras_per_issue_windows(
+    calls: list[tuple[float, str | None]],
+) -> None:
+    # Jira allows 20 writes to one issue in 2 s and 100 in 30 s; the pacer keeps each issue under
+    # both before Jira has to say so. Reads (no issue) are not held back by them.
+    clock = FakeClock()
+    pacer = SitePacer(rate=1000, guard_s=0.06, clock=clock)
+
+    async def run() -> dict[str | None, list[float]]:
+        sent: dict[str | None, list[float]] = {}
+        for gap, issue in calls:
+            clock.now += gap
+            await pacer.acquire("PUT /issue/{issue}" if issue else "GET /myself", issue)
+            sent.setdefault(issue, []).append(clock.now)
+        return sent
+
+    for issue, times in asyncio.run(run()).items():
+        if issue is not None:
+            assert most_in_a_window(times, 2.0) <= 20
+            assert most_in_a_window(times, 30.0) <= 100
+
+
+async def test_a_busy_issue_holds_back_only_its_own_writes() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=1000, guard_s=0, clock=clock)
+    start = clock.now
+    for _ in range(20):
+        await pacer.acquire("PUT /issue/{issue}", "WEB-1")
+    assert pacer.stats.issue_paced == 0
+    before = clock.now
+    await pacer.acquire("PUT /issue/{issue}", "WEB-2")  # another issue goes on
+    await pacer.acquire("GET /issue/{issue}")  # and so do reads
+    assert clock.now - before < 0.01
+    await pacer.acquire("PUT /issue/{issue}", "WEB-1")  # the 21st write waits for the first to age out
+    assert clock.now == pytest.approx(start + 2.0)
+    assert pacer.stats.issue_paced == 1
+
+
+async def test_the_hundredth_write_in_thirty_seconds_waits() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=1000, guard_s=0, issue_writes=[(20, 2.0), (100, 30.0)], clock=clock)
+    start = clock.now
+    for _ in range(101):
+        await pacer.acquire("POST /issue/{issue}/comment", "WEB-1")
+    # 20 every 2 s reaches 100 writes at 8 s; the 101st waits until the first leaves the 30 s window.
+    assert clock.now == pytest.approx(start + 30.0)
+
+
+async def test_issues_idle_for_the_longest_window_are_forgotten() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=1000, guard_s=0, clock=clock)
+    for n in range(2000):
+        clock.now += 1.0  # one write to a new issue every second
+        await pacer.acquire("PUT /issue/{issue}", f"WEB-{n}")
+    # Only issues written in the last 30 s constrain anything; memory stays bounded, not 2000.
+    assert pacer.issues_remembered <= 256
+    # A forgotten issue's next write is not held back.
+    await pacer.acquire("PUT /issue/{issue}", "WEB-0")
+    assert pacer.stats.issue_paced == 0
+
+
+def test_per_issue_windows_must_be_sensible() -> None:
+    with pytest.raises(ValueError, match="issue_writes"):
+        SitePacer(rate=10, issue_writes=[(0, 2.0)])
+
+
+# --- the hourly points quota ----------------------------------------------------------------------------
+
+
+def quota_answer(left: int, reset_in: float) -> httpx.Response:
+    return answer(200, Beta_RateLimit=f'"tenant-app-quota";r={left};t={math.ceil(reset_in)}')
+
+
+class QuotaJira:
+    """Jira's hourly points bucket, on the fake clock: every call costs `cost` points."""
+
+    def __init__(self, clock: FakeClock, points: int, reset_in: float, cost: int) -> None:
+        self.clock, self.points, self.cost = clock, points, cost
+        self.left, self.reset_at = points, clock.now + reset_in
+        self.refused = 0
+        self.per_hour: list[int] = [0]
+
+    def call(self) -> httpx.Response:
+        if self.clock.now >= self.reset_at:
+            self.left, self.reset_at = self.points, self.reset_at + 3600
+            self.per_hour.append(0)
+        if self.left < self.cost:
+            self.refused += 1
+            retry = str(math.ceil(self.reset_at - self.clock.now))
+            return answer(429, Retry_After=retry, RateLimit_Reason="jira-quota-tenant-based")
+        self.left -= self.cost
+        self.per_hour[-1] += 1
+        return quota_answer(self.left, self.reset_at - self.clock.now)
+
+
+async def test_the_hourly_quota_is_spread_over_the_hour_instead_of_running_into_a_429() -> None:
+    # 1000 points an hour at 2 points a call: 500 calls. A pacer at 50 calls/s would spend them in
+    # 10 s and then sit out a 429 for the rest of the hour; it spreads them instead.
+    clock = FakeClock()
+    jira = QuotaJira(clock, points=1000, reset_in=600, cost=2)
+    pacer = SitePacer(rate=50, clock=clock)
+    while len(jira.per_hour) < 4:
+        await pacer.acquire("GET /issue/{issue}")
+        pacer.observe(jira.call(), "GET /issue/{issue}")
+    assert jira.refused == 0 and pacer.stats.rate_limited == 0
+    assert pacer.stats.quota_paced > 0
+    # Each full hour still gets nearly all of its points' worth of calls (a few are kept in reserve).
+    assert all(calls >= 490 for calls in jira.per_hour[1:3])
+
+
+async def test_a_quota_far_from_running_out_does_not_slow_the_site() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=10, guard_s=0, clock=clock)
+    pacer.observe(quota_answer(64_000, 3000), "GET /myself")
+    start = clock.now
+    for _ in range(10):
+        await pacer.acquire("GET /myself")
+    assert clock.now - start == pytest.approx(9 * 0.05)  # only the site's own spacing
+    assert pacer.stats.quota_paced == 0
+
+
+async def test_a_spent_quota_waits_for_the_hour_without_calling() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=10, clock=clock)
+    pacer.observe(quota_answer(1, 120), "GET /myself")
+    start = clock.now
+    await pacer.acquire("GET /myself")
+    assert clock.now - start == pytest.approx(120, abs=1)
+    assert pacer.stats.quota_waits == 1
+    await pacer.acquire("GET /myself")  # a new hour: no report yet, so only the site's rate applies
+    assert pacer.stats.quota_waits == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "state"),
+    [
+        ('"tenant-app-quota";r=17842;t=2107', (17842.0, 2107.0)),
+        ('"tenant-app-quota";r=90;t=60, "global-app-quota";r=5;t=60', (5.0, 60.0)),
+        ('"tenant-app-quota"; r=3; t=9', (3.0, 9.0)),
+        ("", None),
+        ('"tenant-app-quota";q=100;w=3600', None),
+        ('"tenant-app-quota";r=abc;t=1', None),
+        ('"tenant-app-quota";r=-1;t=1', None),
+    ],
+)
+def test_the_quota_header_is_read_when_present(header: str, state: tuple[float, float] | None) -> None:
+    from jirabridge.jira._pacing import quota_state
+
+    assert quota_state(header) == state
