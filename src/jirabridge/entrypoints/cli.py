@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,7 +94,13 @@ def worker(
     concurrency: int = typer.Option(DEFAULT_CONCURRENCY, min=1, help="Operations run at the same time."),
     metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
     lease_s: float = typer.Option(
-        60.0, min=1.0, help="Seconds before a silent worker's operations are run by another."
+        12.0, min=0.2, help="Seconds before a silent worker's operations are run by another."
+    ),
+    heartbeat_s: float = typer.Option(
+        3.0, min=0.05, help="Seconds between heartbeats that renew this worker's site leases."
+    ),
+    dead_after_s: float = typer.Option(
+        10.0, min=0.2, help="Seconds without a heartbeat before a worker's sites go to the others."
     ),
     poll_s: float = typer.Option(1.0, min=0.01, help="Seconds between looks for due work when idle."),
     max_attempts: int = typer.Option(
@@ -103,6 +110,7 @@ def worker(
 ) -> None:
     """Run the outbox: send the Jira work the service committed. SIGTERM stops it gracefully."""
     from jirabridge.bootstrap import build
+    from jirabridge.storage.leases import LeaseTimes
     from jirabridge.storage.worker_lock import AnotherWorkerRunning, single_sqlite_worker
     from jirabridge.workers.runner import WorkerOptions, run_worker
 
@@ -118,9 +126,60 @@ def worker(
             raise _refuse(container, str(exc)) from None
         _check_secret_key(container, strict=False)
         try:
-            run_worker(container, options, metrics_port=metrics_port, max_attempts=max_attempts)
+            times = LeaseTimes(heartbeat_s=heartbeat_s, dead_after_s=dead_after_s, lease_ttl_s=dead_after_s)
+            run_worker(
+                container, options, metrics_port=metrics_port, max_attempts=max_attempts, lease_times=times
+            )
         finally:
             container.close()
+
+
+@app.command()
+def status(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object instead of tables."),
+    dead_after_s: float = typer.Option(
+        10.0, min=0.2, help="A worker silent this long is shown dead (as `worker --dead-after-s`)."
+    ),
+) -> None:
+    """The workers (host, pid, last heartbeat, sites owned, operations running) and, per site, the
+    worker that owns it, its due operations and how long the oldest has waited."""
+    import json
+    from dataclasses import asdict
+
+    from jirabridge.bootstrap import build
+    from jirabridge.storage.leases import LeaseTimes, status
+
+    container = build()
+    try:
+        now = container.clock.now()
+        with container.sessions() as session:
+            report = status(session, now, LeaseTimes(dead_after_s=dead_after_s))
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps(asdict(report), default=lambda moment: moment.isoformat(), indent=2))
+        return
+    typer.echo(f"workers: {len(report.workers)}")
+    rows: list[tuple[str, ...]] = [("WORKER", "HOST", "PID", "HEARTBEAT", "STATE", "SITES", "RUNNING")]
+    for w in report.workers:
+        state = "stopping" if w.stopping else "alive" if w.alive else "dead"
+        ago = f"{(now - w.heartbeat_at).total_seconds():.1f}s ago"
+        rows.append((w.id, w.hostname, str(w.pid), ago, state, str(w.sites), str(w.running)))
+    _table(rows)
+    typer.echo(f"sites: {len(report.sites)}")
+    sites_rows: list[tuple[str, ...]] = [("SITE", "URL", "STATUS", "OWNER", "DUE", "LAG")]
+    for site in report.sites:
+        lag = f"{site.oldest_due_s:.1f}s"
+        sites_rows.append((site.id, site.url, site.status, site.owner or "-", str(site.due), lag))
+    _table(sites_rows)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo(
+            "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 @app.command()

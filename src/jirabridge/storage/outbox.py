@@ -10,11 +10,13 @@ Life of an operation (a row of `operations`):
 
 - `enqueue` only adds to the caller's session: the operation commits or rolls back with the state
   change that implies it.
-- `claim` runs in its own short transaction. On PostgreSQL it is one
+- `claim` runs in its own short transaction: it reads the claimable operations of each site in play
+  (the worker's leased sites, storage/leases.py, or every site) and of no site, picks them round
+  robin across sites (fair: one site's backlog does not starve the others), then takes them with one
   `UPDATE … WHERE seq IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`, so any number of workers on
   any number of machines share one database and never claim the same row. SQLite has no row locks
   (SQLAlchemy drops the FOR UPDATE clause there); every SQLite transaction starts with
-  `BEGIN IMMEDIATE` (see db.py), so the same statement runs with one claimer at a time.
+  `BEGIN IMMEDIATE` (see db.py), so the same statements run with one claimer at a time.
 - Operations with the same `ordering_key` (one Jira issue) run one at a time in `seq` order: an
   operation is claimable only while no earlier one of its key is pending or running. An operation
   that failed for good no longer holds back the ones after it.
@@ -32,7 +34,19 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    TextClause,
+    case,
+    delete,
+    exists,
+    func,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from jirabridge import telemetry
@@ -41,7 +55,7 @@ from jirabridge.domain.outcomes import DEFAULT_MAX_ATTEMPTS, Done, Fail, Job, Ou
 from jirabridge.errors import Conflict, NotFound
 from jirabridge.ids import new_id
 from jirabridge.storage import schedules
-from jirabridge.storage.tables import OUTSTANDING_WHERE, Link, Operation
+from jirabridge.storage.tables import OUTSTANDING_WHERE, Link, Operation, SiteLease
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 OUTSTANDING = (PENDING, RUNNING)
@@ -106,37 +120,143 @@ def claim(
     limit: int,
     lease_s: float,
     max_attempts: int = MAX_ATTEMPTS,
+    sites: Collection[str] | None = None,
 ) -> list[Job]:
-    """Lease up to `limit` due operations to `worker_id`, oldest first, and return them as jobs."""
+    """Lease up to `limit` due operations to `worker_id` and return them as jobs.
+
+    Fair across sites: each site with due work (and the operations of no site, as one more) gets its
+    first operation into the batch before any gets its second, oldest first within a rank, so one
+    site's backlog of thousands does not hold back another site's change until it has drained.
+
+    `sites`: the sites this worker holds the lease of (storage/leases.py); only their operations, and
+    those of no site, are claimed, and only while the lease is still the worker's in the database.
+    None: every site (one worker on SQLite, and in-process workers)."""
     if limit <= 0:
         return []
     now = _utc(now)
-    candidate = aliased(Operation, name="candidate")
-    earlier = aliased(Operation, name="earlier")
-    # Pending and due, or running with its lease run out. Written as one CASE rather than an OR so
-    # that the planner walks `ix_operations_outstanding` in `seq` order and stops at `limit`; with an
-    # OR, SQLite gathered every pending operation through two index ranges and sorted them: a claim
-    # took 12 ms, under the write lock, with 3,000 pending.
+    with sessions() as session, session.begin():
+        _enqueue_scheduled(session, now)
+        _give_up_on_lost_leases(session, now, max_attempts)
+        candidates = _candidates(session, worker_id=worker_id, now=now, limit=limit, sites=sites)
+        picked = _round_robin(candidates, limit)
+        if not picked:
+            return []
+        rows = sorted(session.execute(_claim_statement(picked, worker_id, now, lease_s)).all(), key=_seq)
+    return [
+        Job(
+            id=row.id,
+            workspace_id=row.workspace_id,
+            site_id=row.site_id,
+            kind=row.kind,
+            payload=dict(row.payload or {}),
+            attempts=row.attempts,
+            issue_key=row.issue_key,
+            max_attempts=max_attempts,
+            traceparent=row.traceparent,
+        )
+        for row in rows
+    ]
+
+
+def _seq(row: Any) -> int:
+    return int(row.seq)
+
+
+_candidate = aliased(Operation, name="candidate")
+_earlier = aliased(Operation, name="earlier")
+
+
+def _claimable(now: datetime) -> list[ColumnElement[bool] | TextClause]:
+    """Outstanding, due (pending and due, or running with its lease run out), and the first of its
+    ordering key. Due is one CASE rather than an OR so that the planner walks an index in `seq` order
+    and stops at the limit; with an OR, SQLite gathered every pending operation through two index
+    ranges and sorted them (12 ms under the write lock with 3,000 pending)."""
     due = case(
-        (candidate.status == PENDING, candidate.run_after <= now),
-        else_=candidate.leased_until < now,
+        (_candidate.status == PENDING, _candidate.run_after <= now),
+        else_=_candidate.leased_until < now,
     )
     first_of_its_key = ~exists().where(
-        earlier.ordering_key == candidate.ordering_key,
-        earlier.seq < candidate.seq,
-        earlier.status.in_(OUTSTANDING),
+        _earlier.ordering_key == _candidate.ordering_key,
+        _earlier.seq < _candidate.seq,
+        _earlier.status.in_(OUTSTANDING),
     )
-    chosen = (
-        select(candidate.seq)
-        # Literally the condition of the partial index (a bound parameter would not match it).
-        .where(text(f"candidate.{OUTSTANDING_WHERE}"), due, first_of_its_key)
-        .order_by(candidate.seq)
+    # Literally the condition of the partial indexes (a bound parameter would not match it).
+    return [text(f"candidate.{OUTSTANDING_WHERE}"), due, first_of_its_key]
+
+
+def _candidates(
+    session: Session, *, worker_id: str, now: datetime, limit: int, sites: Collection[str] | None
+) -> list[tuple[int, str | None]]:
+    """(seq, site) of up to `limit` claimable operations of each site in play, and of no site. Read
+    without locks: the claim statement locks (SKIP LOCKED) and checks again the ones it takes."""
+    if sites is None:
+        in_play: Select[Any] = (
+            select(Operation.site_id)
+            .where(text(f"operations.{OUTSTANDING_WHERE}"), Operation.site_id.is_not(None))
+            .distinct()
+        )
+    else:
+        in_play = select(SiteLease.site_id).where(
+            SiteLease.worker_id == worker_id,
+            SiteLease.leased_until > now,
+            SiteLease.site_id.in_(list(sites)),
+        )
+    of_no_site = (
+        select(_candidate.seq, _candidate.site_id)
+        .where(_candidate.site_id.is_(None), *_claimable(now))
+        .order_by(_candidate.seq)
         .limit(limit)
+    )
+    found = [(int(seq), site) for seq, site in session.execute(of_no_site)]
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement: a LATERAL subquery walks `ix_operations_site_outstanding` for each site.
+        site_ids = in_play.subquery("in_play")
+        of_site = (
+            select(_candidate.seq, _candidate.site_id)
+            .where(_candidate.site_id == site_ids.c.site_id, *_claimable(now))
+            .order_by(_candidate.seq)
+            .limit(limit)
+            .lateral("of_site")
+        )
+        rows = session.execute(
+            select(of_site.c.seq, of_site.c.site_id).select_from(site_ids.join(of_site, true()))
+        )
+        found += [(int(seq), site) for seq, site in rows]
+    else:  # SQLite has no LATERAL; one worker, in process: a query per site costs little
+        for site_id in session.scalars(in_play):
+            per_site = (
+                select(_candidate.seq, _candidate.site_id)
+                .where(_candidate.site_id == site_id, *_claimable(now))
+                .order_by(_candidate.seq)
+                .limit(limit)
+            )
+            found += [(int(seq), site) for seq, site in session.execute(per_site)]
+    return found
+
+
+def _round_robin(candidates: Sequence[tuple[int, str | None]], limit: int) -> list[int]:
+    """Each site's oldest first, then each site's second, … (oldest first within a rank), up to `limit`."""
+    rank: dict[str | None, int] = {}
+    ranked = []
+    for seq, site in sorted(candidates):
+        rank[site] = rank.get(site, 0) + 1
+        ranked.append((rank[site], seq))
+    return [seq for _, seq in sorted(ranked)[:limit]]
+
+
+def _claim_statement(picked: list[int], worker_id: str, now: datetime, lease_s: float) -> Any:
+    """Take the picked operations that are still claimable, skipping any another worker has locked:
+    on PostgreSQL an `UPDATE … WHERE seq IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`, so two
+    workers never claim the same row. SQLite has no row locks (the FOR UPDATE is dropped there); its
+    transactions start with BEGIN IMMEDIATE (db.py), so one claim runs at a time."""
+    still_claimable = (
+        select(_candidate.seq)
+        .where(_candidate.seq.in_(picked), *_claimable(now))
         .with_for_update(skip_locked=True)
     )
-    claim_them = (
+    return (
         update(Operation)
-        .where(Operation.seq.in_(chosen.scalar_subquery()))
+        .where(Operation.seq.in_(still_claimable.scalar_subquery()))
         .values(
             status=RUNNING,
             lease_owner=worker_id,
@@ -157,24 +277,6 @@ def claim(
         )
         .execution_options(synchronize_session=False)
     )
-    with sessions() as session, session.begin():
-        _enqueue_scheduled(session, now)
-        _give_up_on_lost_leases(session, now, max_attempts)
-        rows = sorted(session.execute(claim_them).all(), key=lambda row: row.seq)
-    return [
-        Job(
-            id=row.id,
-            workspace_id=row.workspace_id,
-            site_id=row.site_id,
-            kind=row.kind,
-            payload=dict(row.payload or {}),
-            attempts=row.attempts,
-            issue_key=row.issue_key,
-            max_attempts=max_attempts,
-            traceparent=row.traceparent,
-        )
-        for row in rows
-    ]
 
 
 def _enqueue_scheduled(session: Session, now: datetime) -> None:
@@ -249,7 +351,16 @@ def extend_leases(
     """Extend the leases `worker_id` still holds; returns the ids it holds."""
     if not op_ids:
         return set()
-    now = _utc(now)
+    with sessions() as session, session.begin():
+        return extend_leases_in(session, worker_id=worker_id, op_ids=op_ids, now=now, lease_s=lease_s)
+
+
+def extend_leases_in(
+    session: Session, *, worker_id: str, op_ids: Collection[str], now: datetime, lease_s: float
+) -> set[str]:
+    """`extend_leases` in the caller's transaction (the site-lease heartbeat's, storage/leases.py)."""
+    if not op_ids:
+        return set()
     statement = (
         update(Operation)
         .where(
@@ -257,12 +368,11 @@ def extend_leases(
             Operation.status == RUNNING,
             Operation.lease_owner == worker_id,
         )
-        .values(leased_until=now + timedelta(seconds=lease_s))
+        .values(leased_until=_utc(now) + timedelta(seconds=lease_s))
         .returning(Operation.id)
         .execution_options(synchronize_session=False)
     )
-    with sessions() as session, session.begin():
-        return set(session.scalars(statement))
+    return set(session.scalars(statement))
 
 
 def record(

@@ -180,6 +180,15 @@ class Operation(Base):
             sqlite_where=text(OUTSTANDING_WHERE),
             postgresql_where=text(OUTSTANDING_WHERE),
         ),
+        # One site's outstanding operations oldest first: the claim takes a few of each leased site
+        # (fair across sites), and the lease heartbeat finds disconnected sites that still have work.
+        Index(
+            "ix_operations_site_outstanding",
+            "site_id",
+            "seq",
+            sqlite_where=text(OUTSTANDING_WHERE),
+            postgresql_where=text(OUTSTANDING_WHERE),
+        ),
     )
 
     seq: Mapped[int] = mapped_column(
@@ -499,3 +508,30 @@ class UiSession(Base):
     # Carried by every form of the session and checked on each POST.
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class WorkerProcess(Base):
+    """A `jirabridge worker` process that is alive, or was recently (storage/leases.py): it writes its
+    row at every heartbeat, and the workers whose heartbeat is recent share the sites between them."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    version: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    # Set once the worker was told to stop: the others take its sites as it finishes their work.
+    stopping: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SiteLease(Base):
+    """The one worker allowed to call a site's Jira now, until `leased_until` unless it renews."""
+
+    __tablename__ = "site_leases"
+
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    worker_id: Mapped[str] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"), index=True)
+    leased_until: Mapped[datetime]
+    acquired_at: Mapped[datetime]

@@ -43,6 +43,39 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
+        self.sites_owned = Gauge(
+            "jirabridge_worker_sites_owned",
+            "Jira sites whose lease this worker holds: it alone calls them (storage/leases.py).",
+            registry=self.registry,
+        )
+        self.site_leases_acquired = Counter(
+            "jirabridge_worker_site_leases_acquired",
+            "Site leases this worker took (at start, from a dead or leaving worker, or in a rebalance).",
+            registry=self.registry,
+        )
+        self.site_leases_released = Counter(
+            "jirabridge_worker_site_leases_released",
+            "Site leases this worker gave up or lost (a rebalance, or leases it could not renew).",
+            registry=self.registry,
+        )
+        self.heartbeat_failures = Counter(
+            "jirabridge_worker_heartbeat_failures",
+            "Lease heartbeats that failed (the database did not answer); leases expire after a few.",
+            registry=self.registry,
+        )
+        self.site_queue_depth = Gauge(
+            "jirabridge_worker_site_queue_depth",
+            "Due pending operations of each site this worker owns.",
+            ["site"],
+            registry=self.registry,
+        )
+        self.site_lag = Gauge(
+            "jirabridge_worker_site_lag_seconds",
+            "How long the oldest due operation of each site this worker owns has waited.",
+            ["site"],
+            registry=self.registry,
+        )
+
     def serve(self, port: int, host: str = "0.0.0.0") -> None:
         """Serve /metrics on `port` from a daemon thread (it ends with the process)."""
         start_http_server(port, addr=host, registry=self.registry)

@@ -6,6 +6,13 @@ outside any database transaction; each outcome is recorded in a transaction of i
 handler returns. A background task extends the leases of the running operations, so a slow handler
 keeps its operation while a killed worker's operations are claimed again once their lease expires.
 
+With site leases (`leases`, as `jirabridge worker` runs: workers/leasing.py, storage/leases.py) that
+task is the heartbeat: every `heartbeat_s` one transaction renews the worker's sites, takes and
+releases sites as workers come and go, and extends the running operations' leases. The worker claims
+only its sites' operations (and those of no site); a claim and a heartbeat never run at once, so a
+site is released only when no operation of it runs here. On a stop it claims nothing more, lets the
+others take the sites it runs nothing of, and once its operations are recorded gives up every site.
+
 - A handler that raises is a `Retry` with reason `handler_error` (logged with the operation id and the
   exception's type only: messages can carry tokens or personal data). One that runs longer than
   `job_timeout_s` is a `Retry` with reason `timeout`. An operation of a kind with no handler fails
@@ -40,11 +47,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from jirabridge import logs, telemetry
+from jirabridge import __version__, logs, telemetry
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, item_of
 from jirabridge.storage import outbox
+from jirabridge.storage.leases import LeaseTimes, SqlLeases
+from jirabridge.workers.leasing import Leases, SiteGauges
 from jirabridge.workers.metrics import WorkerMetrics
 
 if TYPE_CHECKING:
@@ -59,12 +68,21 @@ GC_YOUNG_THRESHOLD = 20_000  # see `calm_garbage_collector`
 # about 13 in calls, and the rest wait for their turn or their database work; with 32 the pacer had
 # no call waiting for its turn often enough to lose 5 % of the site's budget (docs/performance.md).
 DEFAULT_CONCURRENCY = 40
+BACKLOG_EVERY_BEATS = 5  # per-site queue depth and lag gauges: read every 5th heartbeat (~15 s)
 
 
 class Queue(Protocol):
     """What the worker needs from the outbox (the SQL one below; tests use a fake)."""
 
-    def claim(self, *, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Job]: ...
+    def claim(
+        self,
+        *,
+        worker_id: str,
+        now: datetime,
+        limit: int,
+        lease_s: float,
+        sites: Collection[str] | None = None,
+    ) -> list[Job]: ...
 
     def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None: ...
 
@@ -82,7 +100,15 @@ class SqlQueue:
     backoff: Backoff = DEFAULT_BACKOFF
     keep_done: timedelta = outbox.DONE_KEPT
 
-    def claim(self, *, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Job]:
+    def claim(
+        self,
+        *,
+        worker_id: str,
+        now: datetime,
+        limit: int,
+        lease_s: float,
+        sites: Collection[str] | None = None,
+    ) -> list[Job]:
         return outbox.claim(
             self.sessions,
             worker_id=worker_id,
@@ -90,6 +116,7 @@ class SqlQueue:
             limit=limit,
             lease_s=lease_s,
             max_attempts=self.max_attempts,
+            sites=sites,
         )
 
     def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None:
@@ -115,7 +142,9 @@ class SqlQueue:
 @dataclass(frozen=True)
 class WorkerOptions:
     concurrency: int = 8  # `jirabridge worker` runs DEFAULT_CONCURRENCY
-    lease_s: float = 60.0  # extended every lease_s / 3 while the handler runs
+    # An operation's lease: extended while its handler runs (at each site-lease heartbeat, or every
+    # lease_s / 3 without site leases), so a killed worker's operations run again soon after.
+    lease_s: float = 12.0
     poll_s: float = 1.0  # how often an idle worker looks for due work
     job_timeout_s: float = 300.0
     once: bool = False
@@ -136,9 +165,19 @@ class Worker:
     worker_id: str = field(default_factory=default_worker_id)
     # Tracing (jirabridge/telemetry.py): each operation runs in a span; None: off.
     tracer_provider: TracerProvider | None = None
+    # Site leases (workers/leasing.py): claim only the sites this worker owns. None: every site.
+    leases: Leases | None = None
 
     def __post_init__(self) -> None:
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._sites_of: dict[str, str] = {}  # running operation id -> its site
+        self._active_sites: frozenset[str] = frozenset()
+        self._held_sites: frozenset[str] = frozenset()
+        self._site_gauges = SiteGauges(self.metrics)
+        self._beats = 0
+        # A claim and a heartbeat never overlap: the heartbeat releases a site only when no operation
+        # of it runs, which it can tell only if no claim is adding one at the same time.
+        self._db_turn = asyncio.Lock()
         self._finished = 0  # jobs ended so far (see `_loop`)
         self._stopping = False
         self._wakeup: asyncio.Event | None = None
@@ -181,6 +220,8 @@ class Worker:
             self.options.concurrency,
             ",".join(sorted(self.handlers)) or "-",
         )
+        if self.leases is not None:
+            await self._beat()  # take this worker's sites before its first claim
         background = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._prune())]
         try:
             await self._loop(self._wakeup)
@@ -191,6 +232,7 @@ class Worker:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self._leave()
         log.info("outbox.worker.stopped worker=%s", self.worker_id)
 
     async def _loop(self, wakeup: asyncio.Event) -> None:
@@ -219,20 +261,26 @@ class Worker:
             wakeup.clear()
 
     async def _claim(self, limit: int) -> list[Job]:
-        try:
-            jobs = await asyncio.to_thread(
-                self.queue.claim,
-                worker_id=self.worker_id,
-                now=self.clock.now(),
-                limit=limit,
-                lease_s=self.options.lease_s,
-            )
-        except Exception as error:  # the database is away: log, and try again at the next poll
-            log.warning("outbox.claim.failed worker=%s error=%s", self.worker_id, type(error).__name__)
-            return []
+        async with self._db_turn:
+            try:
+                jobs = await asyncio.to_thread(self._claim_now, limit)
+            except Exception as error:  # the database is away: log, and try again at the next poll
+                log.warning("outbox.claim.failed worker=%s error=%s", self.worker_id, type(error).__name__)
+                return []
+            for job in jobs:
+                if job.site_id is not None:
+                    self._sites_of[job.id] = job.site_id
         if jobs:
             self.metrics.claimed.inc(len(jobs))
         return jobs
+
+    def _claim_now(self, limit: int) -> list[Job]:
+        now, lease_s = self.clock.now(), self.options.lease_s
+        if self.leases is None:  # every site
+            return self.queue.claim(worker_id=self.worker_id, now=now, limit=limit, lease_s=lease_s)
+        return self.queue.claim(
+            worker_id=self.worker_id, now=now, limit=limit, lease_s=lease_s, sites=self._active_sites
+        )
 
     async def _run_one(self, job: Job, wakeup: asyncio.Event) -> None:
         self.metrics.running.inc()
@@ -243,6 +291,7 @@ class Worker:
         finally:
             self.metrics.running.dec()
             self._running.pop(job.id, None)
+            self._sites_of.pop(job.id, None)
             self._finished += 1
             wakeup.set()
 
@@ -310,7 +359,13 @@ class Worker:
                 log.info("outbox.pruned worker=%s operations=%d", self.worker_id, pruned)
 
     async def _heartbeat(self) -> None:
+        """Keep the running operations' leases (and, with site leases, this worker's sites)."""
         while True:
+            if self.leases is not None:
+                # Often enough for the sites' leases and for the operations' (a short `lease_s`).
+                await asyncio.sleep(min(self.leases.times.heartbeat_s, self.options.lease_s / 3))
+                await self._beat()
+                continue
             await asyncio.sleep(self.options.lease_s / 3)
             ids = list(self._running)
             if not ids:
@@ -328,9 +383,79 @@ class Worker:
                     "outbox.lease.extend_failed worker=%s error=%s", self.worker_id, type(error).__name__
                 )
                 continue
-            for op_id in sorted(set(ids) - held):
-                if op_id in self._running:
-                    log.warning("outbox.lease.lost op=%s worker=%s", op_id, self.worker_id)
+            self._warn_lost(ids, held)
+
+    def _warn_lost(self, ids: list[str], held: Collection[str]) -> None:
+        for op_id in sorted(set(ids) - set(held)):
+            if op_id in self._running:
+                log.warning("outbox.lease.lost op=%s worker=%s", op_id, self.worker_id)
+
+    async def _beat(self) -> None:
+        """One site-lease heartbeat (storage/leases.py): renew, take and release sites, and extend the
+        running operations' leases, in one transaction."""
+        assert self.leases is not None
+        leases = self.leases
+        async with self._db_turn:
+            ids = list(self._running)
+            try:
+                beat = await asyncio.to_thread(
+                    leases.beat,
+                    worker_id=self.worker_id,
+                    now=self.clock.now(),
+                    busy_sites=set(self._sites_of.values()),
+                    running_ops=ids,
+                    op_lease_s=self.options.lease_s,
+                    stopping=self._stopping,
+                )
+            except Exception as error:  # the database is away: the claim checks the leases it holds
+                self.metrics.heartbeat_failures.inc()
+                log.warning(
+                    "outbox.heartbeat.failed worker=%s error=%s", self.worker_id, type(error).__name__
+                )
+                return
+            self._active_sites = frozenset() if self._stopping else beat.active
+            self._held_sites = beat.held
+        self._warn_lost(ids, beat.extended)
+        self.metrics.sites_owned.set(len(beat.held))
+        self.metrics.site_leases_acquired.inc(len(beat.acquired))
+        self.metrics.site_leases_released.inc(len(beat.released))
+        if beat.acquired or beat.released:
+            log.info(
+                "outbox.sites.moved worker=%s acquired=%d released=%d owned=%d workers=%d",
+                self.worker_id,
+                len(beat.acquired),
+                len(beat.released),
+                len(beat.held),
+                beat.live_workers,
+            )
+            if beat.acquired and self._wakeup is not None:
+                self._wakeup.set()  # new sites may have due work: claim now, not at the next poll
+        self._beats += 1
+        if self._beats % BACKLOG_EVERY_BEATS == 1:
+            await self._show_backlogs(beat.held)
+
+    async def _show_backlogs(self, owned: frozenset[str]) -> None:
+        assert self.leases is not None
+        try:
+            backlogs = await asyncio.to_thread(self.leases.backlogs, owned, self.clock.now())
+        except Exception as error:
+            log.warning("outbox.backlog.failed worker=%s error=%s", self.worker_id, type(error).__name__)
+            return
+        self._site_gauges.show(owned, backlogs)
+
+    async def _leave(self) -> None:
+        """Stopped: give up every site at once, so the other workers need not wait for an expiry."""
+        if self.leases is None:
+            return
+        try:
+            await asyncio.to_thread(self.leases.leave, self.worker_id)
+        except Exception as error:  # the leases expire by themselves
+            log.warning("outbox.leave.failed worker=%s error=%s", self.worker_id, type(error).__name__)
+            return
+        self.metrics.site_leases_released.inc(len(self._held_sites))
+        self.metrics.sites_owned.set(0)
+        self._site_gauges.show((), {})
+        log.info("outbox.worker.left worker=%s", self.worker_id)
 
 
 def _log_fields(job: Job) -> dict[str, str | None]:
@@ -354,8 +479,11 @@ def run_worker(
     *,
     metrics_port: int | None = None,
     max_attempts: int = outbox.MAX_ATTEMPTS,
+    lease_times: LeaseTimes | None = None,
 ) -> None:
-    """`jirabridge worker`: every registered handler, until a signal (or, with `once`, drained)."""
+    """`jirabridge worker`: every registered handler, until a signal (or, with `once`, drained). It
+    holds site leases (storage/leases.py): it calls only the Jira sites it owns, so any number of
+    workers on one database share each site's budget without splitting it by hand."""
     from jirabridge.workers import registry
     from jirabridge.workers.jira_common import pool_for
 
@@ -374,6 +502,12 @@ def run_worker(
         options,
         metrics,
         tracer_provider=container.tracer_provider,
+        leases=SqlLeases(
+            container.sessions,
+            lease_times or LeaseTimes(),
+            sole=container.engine.dialect.name == "sqlite",
+            version=__version__,
+        ),
     )
     calm_garbage_collector()
     asyncio.run(worker.run_until_signalled())

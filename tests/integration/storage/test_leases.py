@@ -1,0 +1,310 @@
+"""Site leases and the fair claim on a real SQLite file and a real PostgreSQL (storage/leases.py,
+storage/outbox.py `claim`): which worker may call each site, and what each worker claims.
+
+Times come from an explicit `now` (no sleeping, no timing assertion)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from jirabridge.domain.outcomes import Done, Job
+from jirabridge.storage import leases, outbox
+from jirabridge.storage.db import make_engine, session_factory
+from jirabridge.storage.leases import Beat, LeaseTimes, WorkerInfo
+from jirabridge.storage.tables import Operation, Site, SiteLease, WorkerProcess, Workspace
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TIMES = LeaseTimes(heartbeat_s=3, dead_after_s=10, lease_ttl_s=10)
+SITES = [f"st_{n:02d}" for n in range(12)]
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def worker(name: str) -> WorkerInfo:
+    return WorkerInfo(id=name, pid=1, version="test", started_at=T0, hostname="host")
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
+    factory = session_factory(engine)
+    with factory() as session:
+        session.add(Workspace(id="ws_a", name="a", settings={}, created_at=T0))
+        session.flush()
+        for site_id in SITES:
+            session.add(
+                Site(
+                    id=site_id,
+                    workspace_id="ws_a",
+                    url=f"https://{site_id}.atlassian.net",
+                    auth_type="api_token",
+                    status="connected",
+                    webhook_token=f"tok-{site_id}",
+                    created_at=T0,
+                )
+            )
+        session.commit()
+    yield factory
+    engine.dispose()
+
+
+def beat(
+    sessions: sessionmaker[Session],
+    name: str,
+    seconds: float,
+    *,
+    busy: set[str] | None = None,
+    stopping: bool = False,
+) -> Beat:
+    return leases.heartbeat(
+        sessions, me=worker(name), now=at(seconds), times=TIMES, busy_sites=busy or set(), stopping=stopping
+    )
+
+
+def holders(sessions: sessionmaker[Session]) -> dict[str, str]:
+    with sessions() as session:
+        return {lease.site_id: lease.worker_id for lease in session.scalars(select(SiteLease))}
+
+
+def add(sessions: sessionmaker[Session], site: str | None, key: str, seconds: float = 0) -> str:
+    with sessions() as session:
+        operation = outbox.enqueue(
+            session,
+            workspace_id="ws_a",
+            kind="jira.comment",
+            payload={"key": key},
+            ordering_key=key,
+            now=at(seconds),
+            site_id=site,
+        )
+        session.commit()
+        return operation.id
+
+
+def claim(
+    sessions: sessionmaker[Session], name: str, seconds: float, sites: frozenset[str] | None, limit: int = 50
+) -> list[Job]:
+    return outbox.claim(sessions, worker_id=name, now=at(seconds), limit=limit, lease_s=12, sites=sites)
+
+
+def test_a_lone_worker_owns_every_connected_site_and_disconnected_ones_only_while_they_have_work(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        session.get_one(Site, "st_00").status = "disconnected"
+        session.get_one(Site, "st_01").status = "disconnected"
+        session.commit()
+    add(sessions, "st_01", "WEB-1")  # e.g. the removal of the disconnected site's webhook
+
+    first = beat(sessions, "w1", 0)
+
+    assert first.active == first.held == first.acquired == frozenset(SITES) - {"st_00"}
+    assert first.live_workers == 1
+
+
+def test_two_workers_split_the_sites_and_each_site_has_one_owner(sessions: sessionmaker[Session]) -> None:
+    beat(sessions, "w1", 0)
+    joined = beat(sessions, "w2", 1)
+    # w1 still holds everything: w2 takes nothing until w1 has let go.
+    assert joined.held == frozenset()
+
+    released = beat(sessions, "w1", 3)
+    taken = beat(sessions, "w2", 4)
+
+    assert released.released == taken.acquired != frozenset()
+    assert released.held | taken.held == frozenset(SITES)
+    assert not released.held & taken.held
+    # Both workers compute the same owner for every site (rendezvous hashing).
+    assert holders(sessions) == {site: leases.target_of(site, ["w1", "w2"]) for site in SITES}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_concurrent_heartbeats_never_give_a_site_to_two_workers(sessions: sessionmaker[Session]) -> None:
+    names = ["w1", "w2", "w3"]
+    seen: list[tuple[int, str, Beat]] = []
+    for round_ in range(12):
+        # Every fourth round comes after all leases ran out, so every worker races for every site.
+        seconds = round_ * 3 + (round_ // 4) * 20
+        gate = threading.Barrier(len(names))
+
+        def one(
+            name: str, seconds: float = seconds, round_: int = round_, gate: threading.Barrier = gate
+        ) -> None:
+            gate.wait()
+            seen.append((round_, name, beat(sessions, name, seconds)))
+
+        threads = [threading.Thread(target=one, args=(name,)) for name in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    for round_ in range(12):
+        held = [b.held for r, _, b in seen if r == round_]
+        assert len(held) == 3
+        counts = Counter(site for sites in held for site in sites)
+        assert all(count == 1 for count in counts.values()), f"round {round_}: {counts}"
+    assert set(holders(sessions)) == set(SITES)
+
+
+def test_a_dead_workers_sites_go_to_another_once_its_leases_expire(sessions: sessionmaker[Session]) -> None:
+    beat(sessions, "w1", 0)
+    beat(sessions, "w2", 1)
+    beat(sessions, "w1", 3)
+    beat(sessions, "w2", 4)
+    w1_sites = {site for site, owner in holders(sessions).items() if owner == "w1"}
+    assert w1_sites
+
+    # w1 is killed after its heartbeat at 3 s. Until its leases run out, its sites stay its own.
+    assert not beat(sessions, "w2", 7).acquired & w1_sites
+    assert not beat(sessions, "w2", 12).acquired & w1_sites
+    # 10 s after its last heartbeat w1 is dead and its leases expired: w2 takes every site.
+    after = beat(sessions, "w2", 13.5)
+    assert after.acquired == w1_sites
+    assert after.active == frozenset(SITES)
+    assert after.live_workers == 1
+
+
+def test_claim_takes_only_the_sites_leased_to_the_worker_and_operations_of_no_site(
+    sessions: sessionmaker[Session],
+) -> None:
+    beat(sessions, "w1", 0)
+    beat(sessions, "w2", 1)
+    mine = beat(sessions, "w1", 3).active
+    theirs = beat(sessions, "w2", 4).active
+    site_a, site_b = sorted(mine)[0], sorted(theirs)[0]
+    op_a, op_b, op_none = (
+        add(sessions, site_a, "A-1"),
+        add(sessions, site_b, "B-1"),
+        add(sessions, None, "CB-1"),
+    )
+
+    # Asking for a site it does not hold gets nothing of it: the claim checks the lease in the database.
+    claimed = {job.id for job in claim(sessions, "w1", 5, mine | {site_b})}
+    assert claimed == {op_a, op_none}
+    assert {job.id for job in claim(sessions, "w2", 5, theirs)} == {op_b}
+
+    # A lease that expired (no heartbeat for 10 s) claims nothing any more.
+    late = add(sessions, site_a, "A-2")
+    assert [job.site_id for job in claim(sessions, "w1", 15, mine)] == []
+    assert [job.id for job in claim(sessions, "w1", 15, None)] == [late]
+
+
+def test_a_rebalance_moves_a_site_only_after_its_running_operations_finish(
+    sessions: sessionmaker[Session],
+) -> None:
+    first = beat(sessions, "w1", 0)
+    site = next(s for s in SITES if leases.target_of(s, ["w1", "w2"]) == "w2")
+    ops = [add(sessions, site, f"KEY-{n}") for n in range(3)]
+    [running] = claim(sessions, "w1", 1, first.active, limit=1)
+
+    beat(sessions, "w2", 2)  # w2 joins: the site's target is now w2
+    draining = beat(sessions, "w1", 3, busy={site})
+    assert site in draining.held and site not in draining.active
+    # w1 claims nothing more of the site while it drains, and w2 cannot take it yet.
+    assert claim(sessions, "w1", 3.5, draining.active) == []
+    assert site not in beat(sessions, "w2", 4).held
+
+    assert outbox.record(sessions, running, Done(), at(5), worker_id="w1") == outbox.DONE
+    assert site in beat(sessions, "w1", 6).released
+    taken = beat(sessions, "w2", 7)
+    assert site in taken.active
+    rest = claim(sessions, "w2", 8, taken.active)
+
+    assert {job.id for job in rest} == set(ops) - {running.id}
+    with sessions() as session:
+        attempts = {op.id: op.attempts for op in session.scalars(select(Operation))}
+    assert attempts == dict.fromkeys(ops, 1)  # no operation claimed twice
+
+
+def test_a_stopping_worker_hands_its_sites_over_and_leaving_frees_them_at_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    beat(sessions, "w1", 0)
+    beat(sessions, "w2", 1)
+    beat(sessions, "w1", 3)
+    beat(sessions, "w2", 4)
+    w1_sites = {site for site, owner in holders(sessions).items() if owner == "w1"}
+    busy = sorted(w1_sites)[0]
+
+    # SIGTERM: w1 marks itself stopping and releases what it does not run; w2 takes those at once.
+    stopping = beat(sessions, "w1", 5, busy={busy}, stopping=True)
+    assert stopping.active == frozenset() and stopping.held == {busy}
+    assert beat(sessions, "w2", 5.5).acquired == w1_sites - {busy}
+
+    # Its last operation recorded, w1 leaves: w2 takes the rest well before the lease's expiry.
+    leases.leave(sessions, "w1")
+    assert beat(sessions, "w2", 6).acquired == {busy}
+    with sessions() as session:
+        assert session.scalars(select(WorkerProcess.id)).all() == ["w2"]
+
+
+@pytest.mark.parametrize("leased", [True, False], ids=["leased", "every-site"])
+def test_a_quiet_sites_change_is_claimed_next_whatever_the_backlog_of_another(
+    sessions: sessionmaker[Session], leased: bool
+) -> None:
+    busy, quiet, backlog = "st_00", "st_01", 2000
+    with sessions() as session:
+        for n in range(backlog):
+            outbox.enqueue(
+                session,
+                workspace_id="ws_a",
+                kind="jira.comment",
+                payload={},
+                ordering_key=f"BUSY-{n}",
+                now=T0,
+                site_id=busy,
+            )
+        session.commit()
+    change = add(sessions, quiet, "QUIET-1", seconds=1)
+    callback = add(sessions, None, "CB-1", seconds=1)
+
+    # With leases (`jirabridge worker`) or without (in-process workers), the claim is as fair.
+    sites = beat(sessions, "w1", 2).active if leased else None
+    claimed = claim(sessions, "w1", 2, sites, limit=10)
+
+    assert change in {job.id for job in claimed} and callback in {job.id for job in claimed}
+    assert Counter(job.site_id for job in claimed) == {busy: 8, quiet: 1, None: 1}
+
+
+def test_status_lists_workers_their_sites_and_each_sites_lag(sessions: sessionmaker[Session]) -> None:
+    add(sessions, "st_03", "WEB-1", seconds=0)
+    add(sessions, "st_03", "WEB-2", seconds=0)
+    active = beat(sessions, "w1", 0).active
+    [running] = claim(sessions, "w1", 0.5, active, limit=1)
+    beat(sessions, "w2", 4)
+
+    with sessions() as session:
+        now = leases.status(session, at(5), TIMES)
+        later = leases.status(session, at(12), TIMES)
+
+    w1, w2 = now.workers
+    assert (w1.id, w1.alive, w1.sites, w1.running) == ("w1", True, len(SITES), 1)
+    assert (w2.id, w2.alive, w2.sites, w2.running) == ("w2", True, 0, 0)
+    site = next(s for s in now.sites if s.id == "st_03")
+    assert (site.owner, site.due, site.oldest_due_s) == ("w1", 1, 5.0)
+    assert running.site_id == "st_03"
+    # 12 s after its last heartbeat w1 shows dead, and its sites have no owner until w2 takes them.
+    assert [(w.id, w.alive) for w in later.workers] == [("w1", False), ("w2", True)]
+    assert {s.owner for s in later.sites} == {None}
+
+
+def test_on_sqlite_the_sole_worker_takes_a_killed_workers_sites_at_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    beat(sessions, "w1", 0)  # then killed: its leases run until 10 s
+
+    restarted = leases.heartbeat(sessions, me=worker("w2"), now=at(1), times=TIMES, sole=True)
+
+    assert restarted.active == frozenset(SITES)
+    with sessions() as session:
+        assert session.scalars(select(WorkerProcess.id)).all() == ["w2"]
