@@ -91,3 +91,15 @@ def test_status_lists_the_workers_their_sites_and_each_sites_backlog(tmp_path: P
     [site] = report["sites"]
     assert (site["id"], site["owner"], site["due"]) == ("st_acme", "web-1:4711:abc", 3)
     assert site["oldest_due_s"] >= 30
+
+
+def test_a_worker_whose_sites_would_move_at_one_late_heartbeat_is_refused(tmp_path: Path) -> None:
+    done = cli(
+        "worker", "--heartbeat-s", "3", "--dead-after-s", "5", database_url=f"sqlite:///{tmp_path}/jb.db"
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "jirabridge: --dead-after-s (5) must be at least 3 times --heartbeat-s (3), "
+        "so that one late heartbeat does not move a worker's sites"
+    )

@@ -109,6 +109,14 @@ def worker(
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
 ) -> None:
     """Run the outbox: send the Jira work the service committed. SIGTERM stops it gracefully."""
+    if dead_after_s < 3 * heartbeat_s:
+        # A worker that misses one heartbeat (a slow transaction, a pause) must not lose its sites.
+        typer.echo(
+            f"jirabridge: --dead-after-s ({dead_after_s:g}) must be at least 3 times --heartbeat-s "
+            f"({heartbeat_s:g}), so that one late heartbeat does not move a worker's sites",
+            err=True,
+        )
+        raise typer.Exit(2)
     from jirabridge.bootstrap import build
     from jirabridge.storage.leases import LeaseTimes
     from jirabridge.storage.worker_lock import AnotherWorkerRunning, single_sqlite_worker
