@@ -30,7 +30,7 @@ Times are stored in UTC (SQLite keeps them without zone; `_utc` puts it back).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,12 +121,15 @@ def claim(
     lease_s: float,
     max_attempts: int = MAX_ATTEMPTS,
     sites: Collection[str] | None = None,
+    in_flight: Mapping[str, int] | None = None,
 ) -> list[Job]:
     """Lease up to `limit` due operations to `worker_id` and return them as jobs.
 
     Fair across sites: each site with due work (and the operations of no site, as one more) gets its
     first operation into the batch before any gets its second, oldest first within a rank, so one
     site's backlog of thousands does not hold back another site's change until it has drained.
+    `in_flight`: the worker's running operations per site, counted as ranks already taken, so a site
+    that holds many of the worker's slots goes after the sites that hold none.
 
     `sites`: the sites this worker holds the lease of (storage/leases.py); only their operations, and
     those of no site, are claimed, and only while the lease is still the worker's in the database.
@@ -138,7 +141,7 @@ def claim(
         _enqueue_scheduled(session, now)
         _give_up_on_lost_leases(session, now, max_attempts)
         candidates = _candidates(session, worker_id=worker_id, now=now, limit=limit, sites=sites)
-        picked = _round_robin(candidates, limit)
+        picked = _round_robin(candidates, limit, in_flight or {})
         if not picked:
             return []
         rows = sorted(session.execute(_claim_statement(picked, worker_id, now, lease_s)).all(), key=_seq)
@@ -234,12 +237,15 @@ def _candidates(
     return found
 
 
-def _round_robin(candidates: Sequence[tuple[int, str | None]], limit: int) -> list[int]:
-    """Each site's oldest first, then each site's second, … (oldest first within a rank), up to `limit`."""
+def _round_robin(
+    candidates: Sequence[tuple[int, str | None]], limit: int, in_flight: Mapping[str, int]
+) -> list[int]:
+    """Each site's oldest first, then each site's second, … (oldest first within a rank), up to
+    `limit`; a site's operations in flight count as its first ranks."""
     rank: dict[str | None, int] = {}
     ranked = []
     for seq, site in sorted(candidates):
-        rank[site] = rank.get(site, 0) + 1
+        rank[site] = rank.get(site, in_flight.get(site, 0) if site is not None else 0) + 1
         ranked.append((rank[site], seq))
     return [seq for _, seq in sorted(ranked)[:limit]]
 

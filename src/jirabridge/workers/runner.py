@@ -40,6 +40,7 @@ import os
 import secrets
 import signal
 import socket
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -82,6 +83,7 @@ class Queue(Protocol):
         limit: int,
         lease_s: float,
         sites: Collection[str] | None = None,
+        in_flight: Mapping[str, int] | None = None,
     ) -> list[Job]: ...
 
     def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None: ...
@@ -108,6 +110,7 @@ class SqlQueue:
         limit: int,
         lease_s: float,
         sites: Collection[str] | None = None,
+        in_flight: Mapping[str, int] | None = None,
     ) -> list[Job]:
         return outbox.claim(
             self.sessions,
@@ -117,6 +120,7 @@ class SqlQueue:
             lease_s=lease_s,
             max_attempts=self.max_attempts,
             sites=sites,
+            in_flight=in_flight,
         )
 
     def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None:
@@ -279,7 +283,12 @@ class Worker:
         if self.leases is None:  # every site
             return self.queue.claim(worker_id=self.worker_id, now=now, limit=limit, lease_s=lease_s)
         return self.queue.claim(
-            worker_id=self.worker_id, now=now, limit=limit, lease_s=lease_s, sites=self._active_sites
+            worker_id=self.worker_id,
+            now=now,
+            limit=limit,
+            lease_s=lease_s,
+            sites=self._active_sites,
+            in_flight=Counter(self._sites_of.values()),
         )
 
     async def _run_one(self, job: Job, wakeup: asyncio.Event) -> None:

@@ -276,6 +276,23 @@ def test_a_quiet_sites_change_is_claimed_next_whatever_the_backlog_of_another(
     assert Counter(job.site_id for job in claimed) == {busy: 8, quiet: 1, None: 1}
 
 
+def test_a_site_holding_the_workers_slots_goes_after_one_that_holds_none(
+    sessions: sessionmaker[Session],
+) -> None:
+    busy, quiet = "st_00", "st_01"
+    older = add(sessions, busy, "BUSY-1", seconds=0)
+    change = add(sessions, quiet, "QUIET-1", seconds=1)
+    held = beat(sessions, "w1", 2).active
+
+    # The busy site's operation is older, but 5 of its operations already run in this worker.
+    [first] = outbox.claim(
+        sessions, worker_id="w1", now=at(2), limit=1, lease_s=12, sites=held, in_flight={busy: 5}
+    )
+    [second] = claim(sessions, "w1", 2, held, limit=1)
+
+    assert (first.id, second.id) == (change, older)
+
+
 def test_status_lists_workers_their_sites_and_each_sites_lag(sessions: sessionmaker[Session]) -> None:
     add(sessions, "st_03", "WEB-1", seconds=0)
     add(sessions, "st_03", "WEB-2", seconds=0)
