@@ -7,9 +7,9 @@ Webhook payloads (REST v2 form) and search results (v3) are turned into these va
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jirabridge.domain import mappings
 
@@ -123,6 +123,26 @@ def is_stale(seen: datetime | None, updated: datetime) -> bool:
     return seen is not None and updated < seen
 
 
+# Jira's timestamps are to the millisecond: whatever changed an issue before it was read is at most
+# the `updated` that read showed.
+JIRA_TICK = timedelta(milliseconds=1)
+
+
+def own_write_at(before: datetime, read: datetime | None = None) -> datetime:
+    """When jirabridge's own write to a part of an issue (its status, its assignee) happened, as far as
+    the handler knows without asking Jira again (a transition or an assignment answers 204, no body):
+    no earlier than its clock just before it sent the write, nor than just after the issue's `updated`
+    when it read the issue first. Jira may report the issue as an earlier write left it (another write
+    of jirabridge's, queued behind this one): that report is older than this moment (`is_stale`), and
+    must not undo the write."""
+    return before if read is None else max(before, read + JIRA_TICK)
+
+
+def newest(moments: Iterable[datetime | None]) -> datetime | None:
+    known = [moment for moment in moments if moment is not None]
+    return max(known) if known else None
+
+
 def status_changed(known: str | None, reported: str | None) -> bool:
     """Jira reports a status other than the one jirabridge last saw (its own moves included)."""
     return reported is not None and not mappings.same_name(known, reported)
@@ -137,6 +157,23 @@ def status_inbound_switched_on(before: Mapping[str, object] | None, after: Mappi
     if before is None:
         return False
     return not project_sync(before).status_inbound and project_sync(after).status_inbound
+
+
+def assignee_inbound_switched_on(before: Mapping[str, object] | None, after: Mapping[str, object]) -> bool:
+    """A project's settings start taking Jira's assignees (`assignee_sync` moved to two_way or inbound
+    from outbound or off): as for status, the assignees Jira reported meanwhile were recorded on the
+    links but not applied, and some were never reported. New settings switch nothing on (the default
+    is off, and a project without settings took no assignee)."""
+    if before is None:
+        return False
+    return not project_sync(before).assignee_inbound and project_sync(after).assignee_inbound
+
+
+def catch_up_parts(before: Mapping[str, object] | None, after: Mapping[str, object]) -> list[str]:
+    """What of the issues' current state a catch-up reads and applies: `status`, `assignee`, or both
+    (the parts saving `after` over `before` switches on); empty: no catch-up."""
+    parts = ["status"] if status_inbound_switched_on(before, after) else []
+    return [*parts, "assignee"] if assignee_inbound_switched_on(before, after) else parts
 
 
 def catch_up_status(

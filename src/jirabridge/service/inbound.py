@@ -10,7 +10,10 @@ known and changes nothing.
 
 What is applied, per linked issue:
 - a change older than the newest already applied to the issue (`Link.jira_updated_at`) is ignored:
-  deliveries are unordered and polls overlap;
+  deliveries are unordered and polls overlap; so is its status (its assignee) when it is older than
+  jirabridge's own last transition (assignment) of the issue (`Link.jira_status_at`,
+  `Link.jira_assignee_at`): a report of the issue as an earlier write left it — jirabridge's own remote
+  link, say, queued behind the transition — must not undo the transition;
 - status (project `status_sync` two_way/inbound): each linked item takes the mapped host status
   (explicit inbound map, else the inverse of the outbound map, else done → `resolved_status`) unless
   the host changed the item's status after Jira's change (the newer change wins); the item's other
@@ -25,9 +28,10 @@ Every change emits an event (source `jira`) on the feed and to the host callback
 parts the project's settings take none of (a status while status sync is not inbound) is `skipped`
 with the reason, for the webhook's answer and log; a status is still recorded on the links.
 
-A catch-up (`catch_up=True`, workers/inbound_catch_up.py, when status sync is switched on) hands in
-an issue's current state: its status is applied to every item not already in step with it
-(`domain.inbound.catch_up_status`), even when that status is the one the links recorded.
+A catch-up (`catch_up=True`, workers/inbound_catch_up.py, when status or assignee sync is switched
+on) hands in the part of an issue's current state being caught up: its status is applied to every
+item not already in step with it (`domain.inbound.catch_up_status`), its assignee to every item whose
+assignee is not the host user of Jira's, even when what Jira shows is what the links recorded.
 """
 
 from __future__ import annotations
@@ -163,11 +167,16 @@ def apply(
     if isinstance(change, domain.CommentChanged):
         _comments(uow, now, site, key, links, (change.comment,), sync, parts)
         return parts.result()
-    seen = max((_aware(lk.jira_updated_at) for lk in links if lk.jira_updated_at), default=None)
+    seen = domain.newest(_aware(lk.jira_updated_at) for lk in links if lk.jira_updated_at)
     if not domain.is_stale(seen, change.updated):
-        _status(uow, now, site, key, links, change, sync, parts, catch_up=catch_up)
-        if change.has_assignee:
-            _assignee(uow, now, site, key, links, change, sync, parts)
+        # jirabridge's own transition or assignment may be newer than the change (a report of an earlier
+        # write, queued behind it): that part of the issue is the one the links record.
+        status_at = domain.newest(_aware(lk.jira_status_at) for lk in links if lk.jira_status_at)
+        if not domain.is_stale(status_at, change.updated):
+            _status(uow, now, site, key, links, change, sync, parts, catch_up=catch_up)
+        assignee_at = domain.newest(_aware(lk.jira_assignee_at) for lk in links if lk.jira_assignee_at)
+        if change.has_assignee and not domain.is_stale(assignee_at, change.updated):
+            _assignee(uow, now, site, key, links, change, sync, parts, catch_up=catch_up)
         for link in links:
             link.jira_updated_at = change.updated
     if change.comments is not None:
@@ -190,6 +199,8 @@ def _status(
     *,
     catch_up: bool,
 ) -> None:
+    if change.status is None:
+        return  # the change says nothing of the status (a catch-up of assignees alone)
     changed = domain.status_changed(links[0].jira_status, change.status)
     if not changed and not catch_up:
         return
@@ -254,21 +265,25 @@ def _assignee(
     change: domain.IssueSnapshot,
     sync: domain.ProjectSync,
     parts: _Parts,
+    *,
+    catch_up: bool = False,
 ) -> None:
     account = change.assignee.account_id if change.assignee else None
-    if all(link.jira_assignee == account for link in links):
+    changed = any(link.jira_assignee != account for link in links)
+    if not changed and not catch_up:
         return
     for link in links:
         link.jira_assignee = account
     if not sync.assignee_inbound:
-        parts.skipped.append(domain.ASSIGNEE_OFF)
+        if changed:
+            parts.skipped.append(domain.ASSIGNEE_OFF)
         return
     host_user = None if change.assignee is None else host_user_for(uow, site, change.assignee)
     for item in _items(uow, links):
         if item.assignee_changed_at is not None and _aware(item.assignee_changed_at) > change.updated:
             continue
-        if item.assignee == host_user and (host_user is not None or change.assignee is None):
-            continue
+        if item.assignee == host_user and (host_user is not None or change.assignee is None or catch_up):
+            continue  # in step (a catch-up reports no unmapped account the item already shows as none)
         previous = item.assignee
         item.assignee = host_user
         item.assignee_changed_at = now

@@ -6,11 +6,12 @@ kept in step with the project settings in the same transaction that stores them.
 sync off removes the schedule but keeps the watermark, so switching it on again catches up on
 everything changed meanwhile.
 
-The watermark alone does not catch up on status: while status sync was not inbound, Jira's status
-changes that did arrive (by webhook, or by a poll for assignees or comments) were recorded on the
-links without being applied, and a change made while jirabridge was down may never arrive. So when
-status sync is switched (back) on, an `inbound.catch_up` operation reads the current status of every
-linked issue of the project from Jira (workers/inbound_catch_up.py) and the items converge on it.
+The watermark alone does not catch up on status or assignee: while status (assignee) sync was not
+inbound, Jira's changes that did arrive (by webhook, or by a poll for the other parts) were recorded
+on the links without being applied, and a change made while jirabridge was down may never arrive. So
+when status or assignee sync is switched (back) on, an `inbound.catch_up` operation reads the current
+status and/or assignee of every linked issue of the project from Jira (workers/inbound_catch_up.py)
+and the items converge on it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from jirabridge.domain.inbound import project_sync, status_inbound_switched_on
+from jirabridge.domain.inbound import catch_up_parts, project_sync
 from jirabridge.errors import NotFound
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox, schedules
@@ -39,16 +40,17 @@ def follow_settings(
     uow: UnitOfWork, now: datetime, row: ProjectSettings, previous: Mapping[str, Any] | None = None
 ) -> None:
     """Add, change or remove the project's poll schedule to match its settings, and catch up on
-    Jira's statuses when status sync is switched on (`previous`: the settings replaced, None for new
-    ones). The caller commits."""
+    Jira's statuses and assignees when status or assignee sync is switched on (`previous`: the
+    settings replaced, None for new ones). The caller commits."""
     key = schedule_key(row.site_id, row.project_key)
     settings = dict(row.settings or {})
-    if status_inbound_switched_on(previous, settings):
+    parts = catch_up_parts(previous, settings)
+    if parts:
         outbox.enqueue(
             uow.session,
             workspace_id=row.workspace_id,
             kind=CATCH_UP_KIND,
-            payload={"site_id": row.site_id, "project": row.project_key},
+            payload={"site_id": row.site_id, "project": row.project_key, "parts": parts},
             ordering_key=f"catch_up:{row.site_id}:{row.project_key}",
             now=now,
             site_id=row.site_id,

@@ -323,6 +323,10 @@ class Link(Base):
     # assignee's accountId as last seen (None: unassigned, or not known yet).
     jira_updated_at: Mapped[datetime | None]
     jira_assignee: Mapped[str | None] = mapped_column(String(200))
+    # When jirabridge's own transition / assignment of the issue happened (`domain.inbound.own_write_at`):
+    # a status / assignee Jira reports from before it is older than what the link records, not a change.
+    jira_status_at: Mapped[datetime | None]
+    jira_assignee_at: Mapped[datetime | None]
 
 
 class ProjectSettings(Base):

@@ -12,18 +12,23 @@ Decided when it runs: the item's assignee then, the project's `assignee_sync` th
 
 No assignee unassigns. An issue already assigned to that account gets no call. After the call (or the
 skip) every link of the issue records the account as `jira_assignee` before Done, so the webhook or
-poll reporting this change is recognised as jirabridge's own and changes nothing.
+poll reporting this change is recognised as jirabridge's own and changes nothing; and when it happened
+(`jira_assignee_at`, `domain.inbound.own_write_at`: the clock before the call, and just after the
+`updated` of the read that precedes it), so a report of the issue as an earlier write left it — queued
+behind the assignment — does not undo it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from jirabridge import jira
+from jirabridge.domain.inbound import newest, own_write_at
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.assignees import pushes_assignee
 from jirabridge.service.db import run_db
@@ -111,12 +116,15 @@ class AssignIssue:
                     account = await account_by_email(client, plan.email)
                     if account is None:
                         return await self._unmapped(job, site_id, key, plan.assignee)
-                issue = await client.issues.get(key, fields=["assignee"])
+                issue = await client.issues.get(key, fields=["assignee", "updated"])
                 current = issue.fields.assignee.account_id if issue.fields.assignee else None
+                known_at = issue.fields.updated  # the assignee is known from then on
                 if current == account:
                     log.info("jira.assign.skipped issue=%s reason=already_assigned", key)
                 else:
+                    before = self.container.clock.now()
                     await client.issues.assign(key, account)
+                    known_at = own_write_at(before, known_at)
         except jira.NotFound:
             return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
         except common.CALL_ERRORS as error:
@@ -125,16 +133,19 @@ class AssignIssue:
                 await self._failed(job, site_id, key, outcome.reason, outcome.detail, plan.assignee)
                 return Fail(outcome.reason, outcome.detail, announced=True)
             return outcome
-        await run_db(self.container, lambda uow: self._assigned(uow, job, site_id, key, account))
+        await run_db(self.container, lambda uow: self._assigned(uow, job, site_id, key, account, known_at))
         if current == account:
             return Done({"skipped": "already_assigned", "account_id": account})
         log.info("jira.assign.done issue=%s account=%s", key, account)
         return Done({"from": current, "to": account, "user": plan.assignee})
 
-    def _assigned(self, uow: UnitOfWork, job: Job, site_id: str, key: str, account: str | None) -> None:
+    def _assigned(
+        self, uow: UnitOfWork, job: Job, site_id: str, key: str, account: str | None, at: datetime | None
+    ) -> None:
         for link in common.issue_links(uow, job.workspace_id, site_id, key):
             if link.sync_state != common.BROKEN:
                 link.jira_assignee = account
+                link.jira_assignee_at = newest((link.jira_assignee_at, at))
         uow.commit()
 
     async def _unmapped(self, job: Job, site_id: str, key: str, user: str) -> Fail:

@@ -18,18 +18,24 @@ target. Every link of the issue in the workspace is loaded with its item and the
   Jira field and the setting that would fill it; nothing is sent (Jira would refuse it with 400);
 - 404: the links break (`link.broken`) and the operation fails `issue_not_found`; a link already
   broken fails `link_broken` without calling Jira.
+
+With the status, the links record when jirabridge's transition happened (`Link.jira_status_at`,
+`domain.inbound.own_write_at`: the clock before the call, and just after the `updated` of the read
+when there was one — Jira answers a transition with no body, and no call is added to learn more), so a
+report of the issue as an earlier write left it, queued behind the transition, changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
 from jirabridge.domain import grouping, mappings
 from jirabridge.domain import transition_fields as screens
-from jirabridge.domain.inbound import project_sync
+from jirabridge.domain.inbound import newest, own_write_at, project_sync
 from jirabridge.domain.items import Item as DomainItem
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.db import read_db, run_db
@@ -88,6 +94,17 @@ def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
     )
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """The issue's status as the handler left it (or found it), and from when the links know it: a
+    status Jira reports from before `at` is older (`jirabridge.service.inbound.apply`)."""
+
+    status: str
+    category: str | None
+    type_id: str | None
+    at: datetime | None
+
+
 class SyncStatus:
     def __init__(self, container: Container) -> None:
         self.container = container
@@ -119,9 +136,12 @@ class SyncStatus:
                 # `transitions.fields` describes each transition's screen; `transitions` is asked too so
                 # the list never depends on Jira honouring the finer expand.
                 issue = await client.issues.get(
-                    key, fields=["status", "issuetype"], expand=["transitions", "transitions.fields"]
+                    key,
+                    fields=["status", "issuetype", "updated"],
+                    expand=["transitions", "transitions.fields"],
                 )
                 current = issue.fields.status.name if issue.fields.status else None
+                read_at = issue.fields.updated
                 type_id = issue.fields.issuetype.id if issue.fields.issuetype else None
                 if current is not None and type_id and issue.transitions is not None:
                     now = self.container.clock.now()
@@ -140,10 +160,8 @@ class SyncStatus:
                     status = issue.fields.status
                     if status is not None:  # what was seen is right: clear an earlier failure
                         category = status.status_category.key if status.status_category else None
-                        await run_db(
-                            self.container,
-                            lambda uow: self._moved(uow, job, site_id, key, status.name, category, type_id),
-                        )
+                        seen = _Seen(status.name, category, type_id, read_at)
+                        await run_db(self.container, lambda uow: self._moved(uow, job, site_id, key, seen))
                     return Done({"skipped": "already_in_status", "status": current})
                 transition = next(
                     (t for t in issue.transitions or [] if mappings.same_name(t.to.name, target)), None
@@ -153,6 +171,7 @@ class SyncStatus:
                 filled = _filled(plan, screen_of(transition), target)
                 if filled.missing:
                     return await self._field_required(job, site_id, key, current, target, filled.missing)
+                before = self.container.clock.now()
                 await client.issues.transition(
                     key, transition.id, fields=filled.fields or None, update=filled.update or None
                 )
@@ -162,9 +181,8 @@ class SyncStatus:
             return common.classify(error)
         to = transition.to
         category = to.status_category.key if to.status_category else None
-        await run_db(
-            self.container, lambda uow: self._moved(uow, job, site_id, key, to.name, category, type_id)
-        )
+        moved = _Seen(to.name, category, type_id, own_write_at(before, read_at))
+        await run_db(self.container, lambda uow: self._moved(uow, job, site_id, key, moved))
         log.info("jira.transition.done issue=%s from=%s to=%s", key, current, to.name)
         return Done({"from": current, "to": to.name})
 
@@ -184,6 +202,7 @@ class SyncStatus:
         filled = _filled(plan, known.screen, target)
         if filled.missing:
             return None  # decided on a fresh read of the screen, not on a remembered one
+        before = self.container.clock.now()
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
                 await client.issues.transition(
@@ -196,33 +215,22 @@ class SyncStatus:
             return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
         except common.CALL_ERRORS as error:
             return common.classify(error)
-        type_id = plan.issue_type_id
-        await run_db(
-            self.container,
-            lambda uow: self._moved(uow, job, site_id, key, known.to, known.category, type_id),
-        )
+        moved = _Seen(known.to, known.category, plan.issue_type_id, own_write_at(before))
+        await run_db(self.container, lambda uow: self._moved(uow, job, site_id, key, moved))
         log.info(
             "jira.transition.done issue=%s from=%s to=%s remembered=true", key, plan.link_status, known.to
         )
         return Done({"from": plan.link_status, "to": known.to})
 
-    def _moved(
-        self,
-        uow: UnitOfWork,
-        job: Job,
-        site_id: str,
-        key: str,
-        status: str,
-        category: str | None,
-        type_id: str | None = None,
-    ) -> None:
+    def _moved(self, uow: UnitOfWork, job: Job, site_id: str, key: str, seen: _Seen) -> None:
         for link in common.issue_links(uow, job.workspace_id, site_id, key):
             if link.sync_state == common.BROKEN:
                 continue
-            if type_id:
-                link.issue_type_id = type_id
-            link.jira_status = status
-            link.jira_status_category = category
+            if seen.type_id:
+                link.issue_type_id = seen.type_id
+            link.jira_status = seen.status
+            link.jira_status_category = seen.category
+            link.jira_status_at = newest((link.jira_status_at, seen.at))
             link.sync_state = "synced"
             link.last_error = None
         uow.commit()

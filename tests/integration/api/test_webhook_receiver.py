@@ -419,6 +419,67 @@ async def test_switching_status_sync_on_leaves_items_that_are_in_step_alone(
     assert await host.events("item.status_changed") == []
 
 
+# --- assignee changes while inbound assignee sync is off (INBOUND leaves it off) ----------------------
+
+
+async def assignee_sync(host: Host, mode: str) -> None:
+    answer = await host.call(
+        "PUT", f"/api/v1/sites/{host.site_id}/projects/WEB", INBOUND | {"assignee_sync": mode}
+    )
+    assert answer.status_code == 200, answer.text
+    await host.settle()
+
+
+async def alice_takes(host: Host, alice: httpx.AsyncClient, key: str) -> str:
+    """Alice, connected to the host user u-alice, assigns the issue to herself in Jira."""
+    connected = await host.call(
+        "POST",
+        "/api/v1/users/u-alice/jira",
+        {"auth": {"type": "api_token", "email": "alice@acme.test", "api_token": "alice-token"}},
+    )
+    assert connected.status_code == 201, connected.text
+    account = str(connected.json()["account_id"])
+    answer = await alice.put(f"/rest/api/3/issue/{key}/assignee", json={"accountId": account})
+    assert answer.status_code == 204, answer.text
+    return account
+
+
+async def assert_assignee_caught_up(host: Host, key: str, account: str) -> None:
+    assert (await host.call("GET", "/api/v1/items/error/e-1")).json()["assignee"] is None  # not while off
+    await assignee_sync(host, "two_way")
+    assert (await host.call("GET", "/api/v1/items/error/e-1")).json()["assignee"] == "u-alice"
+    [event] = await host.events("item.assignee_changed")
+    assert (event["source"], event["issue_key"]) == ("jira", key)
+    assert event["data"]["from"] is None and event["data"]["to"] == "u-alice"
+    assert event["data"]["jira_user"]["account_id"] == account
+    assert await host.events("item.status_changed") == []  # only the part switched on is caught up
+
+
+async def test_an_assignee_change_delivered_while_inbound_is_off_is_skipped_then_caught_up(
+    host: Host, alice: httpx.AsyncClient
+) -> None:
+    key = await host.ticket("e-1")
+    secret = await host.admin_webhook()
+    await assignee_sync(host, "outbound")
+    await host.control("POST", "/_emulator/webhooks/faults", {"drop_next": 1})  # kept, sent below
+    account = await alice_takes(host, alice, key)
+    await host.settle()
+    [delivery] = host.deliveries()
+    answer = await resend(host, delivery, {"X-Hub-Signature": sign(secret, delivery.body.encode())})
+    assert answer.json() == {"status": "skipped", "reason": "assignee sync inbound off"}
+    await assert_assignee_caught_up(host, key, account)
+
+
+async def test_an_assignee_change_never_reported_is_caught_up_from_jira(
+    host: Host, alice: httpx.AsyncClient
+) -> None:
+    # No webhook is set up and the next poll is an hour away: only reading Jira finds the change.
+    key = await host.ticket("e-1")
+    account = await alice_takes(host, alice, key)
+    await host.settle()
+    await assert_assignee_caught_up(host, key, account)
+
+
 async def test_a_comment_delivered_while_comment_sync_is_off_is_skipped(
     host: Host, alice: httpx.AsyncClient
 ) -> None:

@@ -1,10 +1,20 @@
-"""The pure decisions of catching up on Jira's statuses when status sync is switched on."""
+"""The pure decisions of catching up on Jira's statuses and assignees when their sync is switched on,
+and of when jirabridge's own write happened."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from jirabridge.domain.inbound import catch_up_status, status_inbound_switched_on
+from jirabridge.domain.inbound import (
+    assignee_inbound_switched_on,
+    catch_up_parts,
+    catch_up_status,
+    is_stale,
+    own_write_at,
+    status_inbound_switched_on,
+)
 from jirabridge.domain.mappings import StatusMapping
 
 MAPPING = StatusMapping(
@@ -44,3 +54,42 @@ def test_an_item_in_step_with_its_issue_is_left_alone() -> None:
 
 def test_a_jira_status_nothing_maps_leaves_the_item_alone() -> None:
     assert catch_up_status(MAPPING, "Open", "Blocked", "indeterminate") is None
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "switched"),
+    [
+        ({"assignee_sync": "outbound"}, {"assignee_sync": "two_way"}, True),
+        ({}, {"assignee_sync": "inbound"}, True),  # no assignee_sync stored: off
+        ({"assignee_sync": "two_way"}, {"assignee_sync": "inbound"}, False),  # it was on already
+        ({"assignee_sync": "inbound"}, {"assignee_sync": "off"}, False),
+        (None, {"assignee_sync": "two_way"}, False),  # new settings: nothing to catch up on
+    ],
+)
+def test_assignee_sync_is_switched_on_only_from_a_mode_that_took_no_jira_assignee(
+    before: dict[str, str] | None, after: dict[str, str], switched: bool
+) -> None:
+    assert assignee_inbound_switched_on(before, after) is switched
+
+
+def test_a_catch_up_reads_the_parts_switched_on() -> None:
+    off = {"status_sync": "outbound", "assignee_sync": "off"}
+    assert catch_up_parts(off, {"status_sync": "two_way"}) == ["status"]
+    assert catch_up_parts(off, off | {"assignee_sync": "inbound"}) == ["assignee"]
+    assert catch_up_parts(off, {"status_sync": "inbound", "assignee_sync": "two_way"}) == [
+        "status",
+        "assignee",
+    ]
+    assert catch_up_parts(off, off) == []
+
+
+T = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+def test_a_report_of_an_earlier_write_is_older_than_jirabridges_own_write() -> None:
+    # The handler read the issue (updated T) and then wrote: a report of the issue at T is older.
+    assert is_stale(own_write_at(T - timedelta(seconds=5), read=T), T)
+    # No read (a remembered transition): the handler's clock before the call is the bound.
+    assert is_stale(own_write_at(T), T - timedelta(milliseconds=1))
+    # A change Jira made after the write is not.
+    assert not is_stale(own_write_at(T - timedelta(seconds=5), read=T), T + timedelta(milliseconds=1))
