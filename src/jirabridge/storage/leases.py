@@ -374,3 +374,26 @@ def status(session: Session, now: datetime, times: LeaseTimes = LeaseTimes()) ->
         )
     ]
     return Status(workers, sites)
+
+
+@dataclass(frozen=True)
+class Ownership:
+    workers_alive: int  # heartbeat younger than `dead_after_s`, and not stopping
+    sites_without_worker: int  # sites to lease that no unexpired lease covers
+
+
+def ownership(session: Session, now: datetime, times: LeaseTimes = LeaseTimes()) -> Ownership:
+    """For the service's /metrics: are the workers there, and does each site have one?"""
+    now = as_utc(now)
+    alive = session.scalar(
+        select(func.count()).where(
+            WorkerProcess.heartbeat_at >= now - timedelta(seconds=times.dead_after_s),
+            WorkerProcess.stopping.is_(False),
+        )
+    )
+    has_work = exists().where(Operation.site_id == Site.id, Operation.status.in_(OUTSTANDING))
+    owned = exists().where(SiteLease.site_id == Site.id, SiteLease.leased_until >= now)
+    unowned = session.scalar(
+        select(func.count()).select_from(Site).where(or_(Site.status != "disconnected", has_work), ~owned)
+    )
+    return Ownership(int(alive or 0), int(unowned or 0))

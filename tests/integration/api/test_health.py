@@ -16,9 +16,11 @@ from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
 from jirabridge.domain.outcomes import Fail
 from jirabridge.entrypoints.http.app import create_app
-from jirabridge.storage import outbox
+from jirabridge.storage import leases, outbox
 from jirabridge.storage.db import make_engine
 from jirabridge.storage.events import record_event
+from jirabridge.storage.leases import WorkerInfo
+from jirabridge.storage.tables import Site
 from support.service import make_tenant
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -142,3 +144,36 @@ async def test_metrics_show_how_long_due_work_has_waited_for_a_worker(
         uow.commit()
     answer = await api.get("/metrics")
     assert 120 <= lag() < 3600
+
+
+async def test_metrics_show_the_live_workers_and_the_sites_none_of_them_owns(
+    api: httpx.AsyncClient, container: Container
+) -> None:
+    def gauge(name: str) -> float:
+        [line] = [x for x in answer.text.splitlines() if x.startswith(name + " ")]
+        return float(line.split()[1])
+
+    tenant = await make_tenant(api)
+    now = datetime.now(UTC)
+    with container.uow() as uow:
+        for n in range(2):
+            uow.session.add(
+                Site(
+                    id=f"st_{n}",
+                    workspace_id=tenant.workspace_id,
+                    url=f"https://s{n}.atlassian.net",
+                    auth_type="api_token",
+                    status="connected",
+                    webhook_token=f"tok-{n}",
+                    created_at=now,
+                )
+            )
+        uow.commit()
+    answer = await api.get("/metrics")
+    assert (gauge("jirabridge_workers_alive"), gauge("jirabridge_sites_without_worker")) == (0.0, 2.0)
+
+    # A worker's heartbeat (storage/leases.py) takes both sites.
+    me = WorkerInfo(id="w1", pid=1, version="t", started_at=now, hostname="h")
+    leases.heartbeat(container.sessions, me=me, now=now)
+    answer = await api.get("/metrics")
+    assert (gauge("jirabridge_workers_alive"), gauge("jirabridge_sites_without_worker")) == (1.0, 0.0)

@@ -28,7 +28,7 @@ from jirabridge.bootstrap import Container
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.entrypoints.http.problems import problem
 from jirabridge.service.secrets import key_problem
-from jirabridge.storage import callbacks, events, migrate, outbox
+from jirabridge.storage import callbacks, events, leases, migrate, outbox
 from jirabridge.storage.tables import Operation, Site
 
 log = logging.getLogger("jirabridge.health")
@@ -146,6 +146,8 @@ class StorageCollector(Collector):
             GaugeMetricFamily("jirabridge_callback_backlog", "", labels=["state"]),
             GaugeMetricFamily("jirabridge_callback_oldest_waiting_seconds", ""),
             GaugeMetricFamily("jirabridge_callback_endpoints_failing", ""),
+            GaugeMetricFamily("jirabridge_workers_alive", ""),
+            GaugeMetricFamily("jirabridge_sites_without_worker", ""),
         ]
 
     def collect(self) -> Iterator[Metric]:
@@ -167,6 +169,7 @@ class StorageCollector(Collector):
                     .group_by(Site.webhook_status)
                 ).all()
                 backlog = callbacks.backlog(uow.session, self._container.clock.now())
+                owners = leases.ownership(uow.session, self._container.clock.now())
         except Exception as error:
             log.warning("metrics.database_unreachable error=%s", type(error).__name__)
             up.add_metric([], 0)
@@ -205,6 +208,16 @@ class StorageCollector(Collector):
             ((s or "unknown", int(c)) for s, c in webhooks),
         )
         yield from _callback_metrics(backlog)
+        yield GaugeMetricFamily(
+            "jirabridge_workers_alive",
+            "`jirabridge worker` processes whose heartbeat is recent (site leases, docs/operations.md).",
+            value=owners.workers_alive,
+        )
+        yield GaugeMetricFamily(
+            "jirabridge_sites_without_worker",
+            "Jira sites no live worker holds the lease of: their operations wait until one does.",
+            value=owners.sites_without_worker,
+        )
 
 
 def _callback_metrics(backlog: callbacks.Backlog) -> Iterator[Metric]:
