@@ -122,27 +122,28 @@ def run_outbound(
         base_per_site = max(per_site_status, 50)
         baseline_base = baseline_changes
         emulator = stack.start_emulator(bench_seed(names, issues=base_per_site + baseline_base))
-        service = stack.start_service()
-        mix = mix or default_mix(stack)
-        tenant = stack.seed_tenant(names)
-        if "worklog" in mix:
-            connect_worklog_user(stack, tenant)
-        state = stack.emulator_state()
-        base: dict[str, list[tuple[str, str]]] = {}
-        spare: list[tuple[str, str]] = []
-        for name in names:
-            issues = seeded_issues(state, name)
-            ids = insert_linked_items(
-                stack.database_url,
-                tenant.workspace_id,
-                tenant.sites[name],
-                issues[:base_per_site],
-                prefix=f"base-{name}",
-                issue_type_id=task_type_id(stack, name),
-            )
-            base[name] = [(item, key) for item, (key, _) in zip(ids, issues, strict=False)]
-            if name == names[0]:
-                spare = [(f"spare-{n}", key) for n, (key, _) in enumerate(issues[base_per_site:])]
+        with stack.setting_up():
+            service = stack.start_service()
+            mix = mix or default_mix(stack)
+            tenant = stack.seed_tenant(names)
+            if "worklog" in mix:
+                connect_worklog_user(stack, tenant)
+            state = stack.emulator_state()
+            base: dict[str, list[tuple[str, str]]] = {}
+            spare: list[tuple[str, str]] = []
+            for name in names:
+                issues = seeded_issues(state, name)
+                ids = insert_linked_items(
+                    stack.database_url,
+                    tenant.workspace_id,
+                    tenant.sites[name],
+                    issues[:base_per_site],
+                    prefix=f"base-{name}",
+                    issue_type_id=task_type_id(stack, name),
+                )
+                base[name] = [(item, key) for item, (key, _) in zip(ids, issues, strict=False)]
+                if name == names[0]:
+                    spare = [(f"spare-{n}", key) for n, (key, _) in enumerate(issues[base_per_site:])]
 
         baseline: BaselineResult | None = None
         if baseline_changes:
