@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from support.browser import PagesStack, accessibility_problems, screenshot
+from support.browser import PagesStack, accessibility_problems, screenshot, shown_addresses
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +48,12 @@ def test_an_admin_connects_a_site_by_api_token_and_tests_it(page: Page, pages_st
     expect(failed).to_contain_text("project_not_found")
     expect(failed).to_contain_text("does not exist or the account cannot browse it")
     screenshot(page, "settings-sites")
+    # The screenshot shows the addresses of docs/getting-started.md, not this run's free ports (the
+    # images stay the same from one run to the next), and the page is itself again afterwards.
+    with shown_addresses(page):
+        assert "http://127.0.0.1:8080/sites/acme" in page.inner_text("body")
+        assert pages_stack.acme not in page.inner_text("body")
+    assert pages_stack.acme in page.inner_text("body")
     assert accessibility_problems(page) == []
 
     page.set_viewport_size({"width": 360, "height": 800})  # readable on a phone: nothing wider

@@ -12,9 +12,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -37,6 +39,22 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "images"
+# The stack listens on free ports, others each run; a screenshot shows the addresses
+# docs/getting-started.md uses instead (the emulator on 8080, the service on 8000), so regenerating
+# the images changes only what changed on the pages. Filled by `pages_stack`: real address -> shown.
+SHOWN_ADDRESSES: dict[str, str] = {}
+# Swap the addresses in the text and form fields of the page and its frames for the screenshot, and
+# back afterwards (a test may go on using the page).
+_SWAP_ADDRESSES = """(swaps) => {
+  const swap = (text) => swaps.reduce((t, [from, to]) => t.split(from).join(to), text);
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.nodeValue !== swap(node.nodeValue)) node.nodeValue = swap(node.nodeValue);
+  }
+  for (const field of document.querySelectorAll("input, textarea")) {
+    if (field.value !== swap(field.value)) field.value = swap(field.value);
+  }
+}"""
 BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 
 
@@ -125,6 +143,9 @@ def pages_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PagesStack
         stack.start_service()
         stack.start_worker()
         found = PagesStack(stack)
+        SHOWN_ADDRESSES.clear()
+        SHOWN_ADDRESSES[urlsplit(stack.emulator_url).netloc] = "127.0.0.1:8080"
+        SHOWN_ADDRESSES[urlsplit(stack.service_url).netloc] = "127.0.0.1:8000"
         yield found
         found.api.close()
 
@@ -161,12 +182,27 @@ def accessibility_problems(page: Page) -> list[str]:
     ]
 
 
+@contextmanager
+def shown_addresses(page: Page) -> Iterator[None]:
+    """The page (and its frames) shows the stack's addresses as `SHOWN_ADDRESSES` says while inside."""
+    swaps = list(SHOWN_ADDRESSES.items())
+    for frame in page.frames:
+        frame.evaluate(_SWAP_ADDRESSES, swaps)
+    try:
+        yield
+    finally:
+        back = [(shown, real) for real, shown in swaps]
+        for frame in page.frames:
+            frame.evaluate(_SWAP_ADDRESSES, back)
+
+
 def screenshot(page: Page, name: str) -> None:
     """Each test's view of its page, for docs/ui.md: written to docs/images when
     JIRABRIDGE_UPDATE_SCREENSHOTS=1, else next to the test run's other output."""
     target = SCREENSHOTS if os.environ.get("JIRABRIDGE_UPDATE_SCREENSHOTS") == "1" else ROOT / ".tmp"
     target.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target / f"ui-{name}.png"), full_page=True)
+    with shown_addresses(page):
+        page.screenshot(path=str(target / f"ui-{name}.png"), full_page=True)
 
 
 def emulator_json(stack: PagesStack, method: str, path: str, body: Any = None) -> Any:
@@ -182,5 +218,6 @@ __all__ = [
     "page",
     "pages_stack",
     "screenshot",
+    "shown_addresses",
     "shutil",
 ]
