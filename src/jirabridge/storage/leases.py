@@ -178,7 +178,7 @@ def _renew_or_take(
     """Renew the leases this worker holds and take the expired ones among `sites`. A conditional
     UPDATE: on PostgreSQL a second worker's UPDATE of the same row waits for the first to commit, then
     finds the lease no longer expired and leaves it."""
-    sites = list(sites)
+    sites = sorted(sites)  # rows locked in one order by every worker: no deadlock between two
     if not sites:
         return set()
     statement = (
@@ -204,8 +204,9 @@ def _take_new(
     session: Session, worker_id: str, sites: Iterable[str], now: datetime, until: datetime
 ) -> set[str]:
     """Leases of sites nobody holds yet: whoever inserts the row first has it."""
-    rows = [
-        {"site_id": site, "worker_id": worker_id, "leased_until": until, "acquired_at": now} for site in sites
+    rows = [  # in one order by every worker, so two inserting the same sites never deadlock
+        {"site_id": site, "worker_id": worker_id, "leased_until": until, "acquired_at": now}
+        for site in sorted(sites)
     ]
     if not rows:
         return set()
