@@ -406,8 +406,8 @@ class Worker:
         leases = self.leases
         async with self._db_turn:
             ids = list(self._running)
-            try:
-                beat = await asyncio.to_thread(
+            beating = asyncio.ensure_future(
+                asyncio.to_thread(
                     leases.beat,
                     worker_id=self.worker_id,
                     now=self.clock.now(),
@@ -416,6 +416,15 @@ class Worker:
                     op_lease_s=self.options.lease_s,
                     stopping=self._stopping,
                 )
+            )
+            try:
+                beat = await asyncio.shield(beating)
+            except asyncio.CancelledError:
+                # Stopping: the heartbeat's transaction ends before `_leave` may run (it waits for the
+                # lock), or this heartbeat could write the worker's row back after `_leave` deleted it.
+                with contextlib.suppress(Exception):
+                    await beating
+                raise
             except Exception as error:  # the database is away: the claim checks the leases it holds
                 self.metrics.heartbeat_failures.inc()
                 log.warning(
@@ -457,7 +466,8 @@ class Worker:
         if self.leases is None:
             return
         try:
-            await asyncio.to_thread(self.leases.leave, self.worker_id)
+            async with self._db_turn:
+                await asyncio.to_thread(self.leases.leave, self.worker_id)
         except Exception as error:  # the leases expire by themselves
             log.warning("outbox.leave.failed worker=%s error=%s", self.worker_id, type(error).__name__)
             return

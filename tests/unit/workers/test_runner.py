@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
+from jirabridge.storage.leases import Beat, LeaseTimes
 from jirabridge.workers.metrics import WorkerMetrics
 from jirabridge.workers.runner import GC_YOUNG_THRESHOLD, Worker, WorkerOptions, calm_garbage_collector
 from unit.workers.fakes import FakeQueue, FixedClock
@@ -246,3 +247,45 @@ def test_the_worker_process_runs_with_a_calm_garbage_collector() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+class SlowLeases:
+    """Site leases whose second heartbeat is still in its transaction when the worker stops."""
+
+    times = LeaseTimes(heartbeat_s=0.01, dead_after_s=1, lease_ttl_s=1)
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.in_second = threading.Event()
+        self.finish_second = threading.Event()
+
+    def beat(self, **_: object) -> Beat:
+        self.events.append("beat")
+        if self.events.count("beat") == 2:
+            self.in_second.set()
+            self.finish_second.wait(timeout=10)
+            self.events.append("second beat committed")
+        empty: frozenset[str] = frozenset()
+        return Beat(empty, empty, empty, empty, 1, empty)
+
+    def leave(self, worker_id: str) -> None:
+        self.events.append("leave")
+
+    def backlogs(self, sites: object, now: object) -> dict[str, object]:
+        return {}
+
+
+async def test_a_stopping_worker_leaves_only_after_its_last_heartbeat_committed() -> None:
+    leases = SlowLeases()
+    options = WorkerOptions(concurrency=2, poll_s=30)  # idle: the loop waits, it does not claim
+    runner = Worker(FakeQueue(), {}, FixedClock(), options, WorkerMetrics(), worker_id="w1", leases=leases)  # type: ignore[arg-type]
+    running = asyncio.create_task(runner.run())
+    await asyncio.to_thread(leases.in_second.wait, 10)
+
+    runner.stop()
+    await asyncio.sleep(0.1)  # the run ends meanwhile and wants to leave
+    leases.finish_second.set()
+    await asyncio.wait_for(running, 10)
+
+    # Leaving deletes the worker's row and leases: a heartbeat committed after it would bring them back.
+    assert leases.events[-2:] == ["second beat committed", "leave"]
