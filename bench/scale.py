@@ -1,7 +1,7 @@
 """Scale-out on PostgreSQL: several workers, many sites, a worker killed, one site's backlog.
 
     python -m bench.scale                 # the whole run: matrix, kill test, fairness run
-    python -m bench.scale --quick         # the same, smaller (the matrix in about 10 minutes on 2 cores)
+    python -m bench.scale --quick         # the same, smaller (the matrix in about 9 minutes on 2 cores)
     python -m bench.scale --only matrix --workers 1,2 --sites 20
 
 Each part starts a throwaway PostgreSQL server as the tests do (bench/_postgres.py), and each run gets
