@@ -15,9 +15,10 @@ from jirabridge.config import Settings
 from jirabridge.secrets_box import SecretBox
 from jirabridge.service.metadata import MetadataCache
 from jirabridge.service.outbound import OutboundGuard, outbound_guard
-from jirabridge.service.ports import JiraConnector, Resolver
+from jirabridge.service.ports import JiraConnector, LinkWatch, Resolver
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.db import make_engine, session_factory
+from jirabridge.storage.link_watch import PollingLinkWatch, link_watch_for
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -38,6 +39,8 @@ class Container:
     jira_transport: httpx.AsyncBaseTransport | None = None
     # Tracing (jirabridge/telemetry.py); None: off.
     tracer_provider: TracerProvider | None = None
+    # Wakes a ticket request when the worker has created its issue (LISTEN on PostgreSQL).
+    link_watch: LinkWatch = field(default_factory=PollingLinkWatch)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -89,4 +92,5 @@ def build(
         clock or SystemClock(),
         jira_transport=jira_transport,
         tracer_provider=tracer_provider,
+        link_watch=link_watch_for(settings.database_url),
     )

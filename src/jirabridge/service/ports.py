@@ -8,6 +8,7 @@ transaction: the service reads what it needs, commits, calls, then writes the re
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -198,6 +199,22 @@ class Resolver(Protocol):
         Blocking: call it off the event loop."""
 
 
+class LinkWait(Protocol):
+    async def wait(self, deadline: float) -> bool:
+        """Returns when the link may have settled, at `deadline` (event-loop time) at the latest:
+        True when it is worth reading it again, False when it is known not to have settled."""
+
+
+class LinkWatch(Protocol):
+    """Wakes a request that waits for a pending link (a ticket the worker creates) to settle:
+    a database notification on PostgreSQL, a growing poll on SQLite (storage/link_watch.py)."""
+
+    def watch(self, link_id: str) -> AbstractAsyncContextManager[LinkWait]: ...
+
+    async def aclose(self) -> None:
+        """Stops listening (the service shuts down)."""
+
+
 class Services(Protocol):
     """What service functions use from the composition root (`bootstrap.Container` is one)."""
 
@@ -206,6 +223,7 @@ class Services(Protocol):
     connector: JiraConnector
     metadata_cache: MetadataCache  # project metadata read from Jira (service/metadata.py)
     outbound: OutboundGuard  # where the service may send requests for a tenant (service/outbound.py)
+    link_watch: LinkWatch  # wakes a ticket request when its link settles
 
     @property
     def secrets(self) -> SecretBox: ...

@@ -12,6 +12,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
 from jirabridge.service import metadata, routing
 from jirabridge.service import settings as workspace_settings
-from jirabridge.service.db import run_db
+from jirabridge.service.db import read_db, run_db
 from jirabridge.service.ports import IssueInfo, Services
 from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.rule_sets import Destination
@@ -39,7 +40,6 @@ from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Item, Link, Site, UserConnection
 
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,9}-[1-9][0-9]*$")
-POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -187,13 +187,24 @@ def _account_id(uow: UnitOfWork, ctx: Context, assignee: str) -> str:
 
 
 async def _wait_for(services: Services, link: Link) -> Link:
-    """Give the worker a moment, so the answer usually carries the issue key."""
-    deadline = asyncio.get_running_loop().time() + services.settings.ticket_wait_s
+    """Give the worker a moment, so the answer usually carries the issue key. The link is read again
+    only when the watch says it may have settled (on PostgreSQL, the worker's commit notifies us), so
+    a wait costs about nothing while Jira is slow."""
+    if services.settings.ticket_wait_s <= 0:
+        return link
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + services.settings.ticket_wait_s
     current = link
-    while current.sync_state == "pending" and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(POLL_S)
-        current = await run_db(services, lambda uow: uow.session.get(Link, link.id) or link)
+    async with services.link_watch.watch(link.id) as settled:
+        while current.sync_state == "pending" and loop.time() < deadline:
+            if not await settled.wait(deadline):
+                break
+            current = await read_db(services, partial(_reread, current))
     return current
+
+
+def _reread(link: Link, uow: UnitOfWork) -> Link:
+    return uow.session.get(Link, link.id) or link  # removed meanwhile: as it was
 
 
 # -- link an existing issue ---------------------------------------------------------------------

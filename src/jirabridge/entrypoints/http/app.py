@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from jirabridge import __version__, telemetry
@@ -31,7 +34,12 @@ from jirabridge.entrypoints.http import settings as workspace_settings
 
 
 def create_app(container: Container) -> FastAPI:
-    app = FastAPI(title="jirabridge", version=__version__)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await container.link_watch.aclose()  # its listening connection, on PostgreSQL
+
+    app = FastAPI(title="jirabridge", version=__version__, lifespan=lifespan)
     app.state.container = container
     problems.install(app)
     limits.install(app, by_prefix={webhooks.PATH_PREFIX: webhooks.MAX_BODY})

@@ -1,0 +1,217 @@
+"""Waking a request that waits for a pending link (a ticket the worker is creating) to settle.
+
+`POST …/tickets` gives the worker a moment (`ticket_wait_s`) to create the issue, so the answer
+usually carries the key. How it learns that the link settled depends on the database:
+
+- PostgreSQL: the links table's trigger (migration 0009) sends `NOTIFY jirabridge_link_settled` with
+  the link's id when a link stops being `pending`, from the transaction that records the outcome, so
+  the notification goes out when that transaction commits. One connection per serve process
+  LISTENs (`PgLinkWatch`) and wakes the requests waiting on that id. A lost notification costs
+  latency, never correctness: while the listener is not listening (not yet connected, the database
+  restarted, the connection died) every waiter re-reads its link every `fallback_poll_s`, and when
+  it listens again every waiter re-reads once (what was sent in between is gone).
+- SQLite (embedded, one host): there is no signal between processes; `PollingLinkWatch` re-reads at
+  a growing interval, 20 ms doubling to 500 ms, so a quick create is seen within a few tens of ms and
+  a slow one costs a read every half second.
+
+The caller re-reads the link when a waiter says "look now", and decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any
+
+log = logging.getLogger("jirabridge.link_watch")
+
+CHANNEL = "jirabridge_link_settled"
+
+FIRST_POLL_S = 0.02
+MAX_POLL_S = 0.5
+FALLBACK_POLL_S = 1.0
+KEEPALIVE_S = 20.0  # a silent listening connection is checked this often (a dead peer sends nothing)
+RECONNECT_S = (0.5, 10.0)  # first and longest pause between attempts to listen again
+# Link ids notified recently, kept so a notification that arrives between the ticket's commit and its
+# waiter's registration still wakes it.
+RECENT = 4096
+
+
+def _remaining(deadline: float) -> float:
+    return max(0.0, deadline - asyncio.get_running_loop().time())
+
+
+class PollingWait:
+    """One request's wait on SQLite: each call sleeps twice as long as the last, up to `MAX_POLL_S`."""
+
+    def __init__(self) -> None:
+        self._interval = FIRST_POLL_S
+
+    async def wait(self, deadline: float) -> bool:
+        remaining = _remaining(deadline)
+        interval, self._interval = self._interval, min(self._interval * 2, MAX_POLL_S)
+        await asyncio.sleep(min(interval, remaining))
+        return interval < remaining  # at the deadline, the answer is what was last read
+
+
+class PollingLinkWatch:
+    """For SQLite: no signal, a growing poll."""
+
+    @contextlib.asynccontextmanager
+    async def watch(self, link_id: str) -> AsyncIterator[PollingWait]:
+        yield PollingWait()
+
+    async def aclose(self) -> None:
+        return None
+
+
+class ListenWait:
+    """One request's wait on PostgreSQL: woken by its link's notification, or at the fallback poll
+    interval while the listener is not listening."""
+
+    def __init__(self, watch: PgLinkWatch, link_id: str) -> None:
+        self._watch = watch
+        self.link_id = link_id
+        self.woken = asyncio.Event()
+
+    async def wait(self, deadline: float) -> bool:
+        remaining = _remaining(deadline)
+        # Not listening: look every `fallback_poll_s`; a notification may have been lost.
+        poll_due = not self._watch.listening and self._watch.fallback_poll_s < remaining
+        timeout = self._watch.fallback_poll_s if poll_due else remaining
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.woken.wait(), timeout)
+        woken = self.woken.is_set()
+        self.woken.clear()
+        return woken or poll_due  # at the deadline, the answer is what was last read
+
+
+class PgLinkWatch:
+    """One LISTENing connection per process (started on the first wait, in that event loop), and the
+    requests waiting on it, by link id."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        fallback_poll_s: float = FALLBACK_POLL_S,
+        keepalive_s: float = KEEPALIVE_S,
+        reconnect_s: tuple[float, float] = RECONNECT_S,
+    ) -> None:
+        self._conninfo = conninfo  # holds the password: never logged
+        self.fallback_poll_s = fallback_poll_s
+        self._keepalive_s = keepalive_s
+        self._reconnect_s = reconnect_s
+        self._waiters: dict[str, set[ListenWait]] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.listening = False
+
+    @classmethod
+    def for_url(cls, database_url: str, **options: Any) -> PgLinkWatch:
+        """From the service's SQLAlchemy URL (`postgresql+psycopg://…`)."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(database_url).set(drivername="postgresql")
+        return cls(url.render_as_string(hide_password=False), **options)
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting now (each leaves when its wait ends, however it ends)."""
+        return sum(len(group) for group in self._waiters.values())
+
+    @contextlib.asynccontextmanager
+    async def watch(self, link_id: str) -> AsyncIterator[ListenWait]:
+        self._ensure_listener()
+        waiter = ListenWait(self, link_id)
+        if link_id in self._recent:
+            waiter.woken.set()
+        self._waiters.setdefault(link_id, set()).add(waiter)
+        try:
+            yield waiter
+        finally:
+            group = self._waiters.get(link_id)
+            if group is not None:
+                group.discard(waiter)
+                if not group:
+                    del self._waiters[link_id]
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done() and self._loop is asyncio.get_running_loop():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.listening = False
+
+    # -- the listener --------------------------------------------------------------------------------
+
+    def _ensure_listener(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._loop is loop:
+            return
+        self._loop = loop
+        self.listening = False
+        self._task = loop.create_task(self._listen_forever(), name="jirabridge-link-watch")
+
+    def _wake_all(self) -> None:
+        for group in self._waiters.values():
+            for waiter in group:
+                waiter.woken.set()
+
+    def _notified(self, link_id: str) -> None:
+        self._recent[link_id] = None
+        self._recent.move_to_end(link_id)
+        while len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
+        for waiter in self._waiters.get(link_id, ()):
+            waiter.woken.set()
+
+    async def _listen_forever(self) -> None:
+        pause = self._reconnect_s[0]
+        while True:
+            try:
+                await self._listen_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database went away, refused us, or the network did
+                log.warning("link_watch.listener_down error=%s retry_in_s=%.1f", type(error).__name__, pause)
+            if self.listening:
+                pause = self._reconnect_s[0]  # it had worked: start the back-off again
+            self._set_listening(False)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self._reconnect_s[1])
+
+    async def _listen_once(self) -> None:
+        import psycopg
+
+        connection = await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, application_name="jirabridge-link-watch"
+        )
+        async with connection:
+            await connection.execute(f"LISTEN {CHANNEL}")
+            self._set_listening(True)
+            while True:
+                async for notice in connection.notifies(timeout=self._keepalive_s):
+                    self._notified(notice.payload)
+                # Quiet for `keepalive_s`: make sure the connection is alive (a dead one raises).
+                await asyncio.wait_for(connection.execute("SELECT 1"), self._keepalive_s)
+
+    def _set_listening(self, listening: bool) -> None:
+        if listening != self.listening:
+            log.info("link_watch.%s", "listening" if listening else "not_listening")
+            self.listening = listening
+            # Going down: waiters switch to the fallback poll. Up again: what was notified meanwhile
+            # is lost, so every waiter looks once.
+            self._wake_all()
+
+
+def link_watch_for(database_url: str) -> PgLinkWatch | PollingLinkWatch:
+    """The watch that fits the database: LISTEN on PostgreSQL, a growing poll on SQLite."""
+    if database_url.startswith("postgresql"):
+        return PgLinkWatch.for_url(database_url)
+    return PollingLinkWatch()
