@@ -51,17 +51,16 @@ def _check_secret_key(container: Container, *, strict: bool) -> None:
     """Refuse to run with a JIRABRIDGE_SECRET_KEY that cannot read the stored secrets: running would
     fail on every old secret and encrypt new ones that the right key cannot read. Unless `strict`, a
     database that cannot be read yet (down, or not migrated) is left to /readyz to report."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from jirabridge.secrets_box import SecretKeyError
     from jirabridge.service.secrets import ensure_key_check
+    from jirabridge.storage.migrate import DatabaseError
 
     try:
         with container.uow() as uow:
             ensure_key_check(uow, _keys(container), container.clock.now())
     except SecretKeyError as exc:
         raise _refuse(container, str(exc)) from None
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         if strict:
             raise
         typer.echo(f"jirabridge: the secret key was not checked: {type(exc).__name__}", err=True)
@@ -71,14 +70,12 @@ def _check_secret_key(container: Container, *, strict: bool) -> None:
 def migrate() -> None:
     """Create or upgrade the database schema (JIRABRIDGE_DATABASE_URL) to the newest version, and
     record a check of JIRABRIDGE_SECRET_KEY (refuses a key that cannot read the stored secrets)."""
-    from sqlalchemy import inspect
-
     from jirabridge.bootstrap import build
-    from jirabridge.storage.migrate import upgrade
+    from jirabridge.storage.migrate import has_table, upgrade
 
     container = build()
     try:
-        if inspect(container.engine).has_table("secret_key_checks"):
+        if has_table(container.engine, "secret_key_checks"):
             _check_secret_key(container, strict=True)  # before changing anything
         upgrade(container.engine)
         _check_secret_key(container, strict=True)

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
-from jirabridge.storage.tables import Item, Link
+from jirabridge.storage.tables import Item
 
 ASSIGN_KIND = "issue.assign"
 OUTBOUND_MODES = ("outbound", "two_way")
@@ -25,11 +23,7 @@ OUTBOUND_MODES = ("outbound", "two_way")
 def assignee_changed(uow: UnitOfWork, now: datetime, item: Item) -> None:
     """Queue the assignment of every issue linked to `item` whose project pushes assignees. A broken
     link gets its operation too: the worker records the failure (`link_broken`) without a call."""
-    links = uow.session.scalars(
-        select(Link)
-        .where(Link.workspace_id == item.workspace_id, Link.item_type == item.type, Link.item_id == item.id)
-        .order_by(Link.linked_at, Link.id)
-    )
+    links = uow.links.for_item(item.workspace_id, item.type, item.id)
     queued: set[tuple[str, str]] = set()
     for link in links:
         if link.issue_key is None or (link.site_id, link.issue_key) in queued:

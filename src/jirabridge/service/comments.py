@@ -15,8 +15,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from jirabridge.domain.access import Principal, can_act_for
 from jirabridge.domain.descriptions import text_to_adf
 from jirabridge.errors import Conflict, Forbidden, NotFound
@@ -26,7 +24,7 @@ from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import ItemComment, JiraCommentRef, Link, Operation
+from jirabridge.storage.tables import ItemComment, Link
 
 OUTBOUND_MODES = ("outbound", "two_way")
 COMMENT_KIND = "issue.comment"
@@ -59,7 +57,7 @@ def add_host_comment(
         created_at=now,
         updated_at=now,
     )
-    uow.session.add(comment)
+    uow.item_comments.add(comment)
     for link in _outbound_links(uow, workspace_id, item_type, item_id):
         assert link.issue_key is not None
         outbox.enqueue(
@@ -99,7 +97,7 @@ def update_host_comment(
     assert who.workspace_id is not None
     workspace_id = who.workspace_id
     items_service.find_item(uow, workspace_id, item_type, item_id)
-    comment = uow.session.get(ItemComment, comment_id)
+    comment = uow.item_comments.get(comment_id)
     if comment is None or (comment.workspace_id, comment.item_type, comment.item_id) != (
         workspace_id,
         item_type,
@@ -145,16 +143,7 @@ def _posted_or_posting(uow: UnitOfWork, comment: ItemComment) -> list[tuple[str,
     one already running may have read the old one, so the update queued behind it (same ordering
     key) makes sure. Projects that stopped syncing comments outbound are left alone."""
     found: list[tuple[str, str]] = []
-    refs = uow.session.scalars(
-        select(JiraCommentRef)
-        .where(
-            JiraCommentRef.workspace_id == comment.workspace_id,
-            JiraCommentRef.item_comment_id == comment.id,
-            JiraCommentRef.source == "jirabridge",
-        )
-        .order_by(JiraCommentRef.site_id, JiraCommentRef.issue_key)
-    )
-    for ref in refs:
+    for ref in uow.jira_comment_refs.posted(comment.workspace_id, comment.id):
         if (ref.site_id, ref.issue_key) not in found:
             found.append((ref.site_id, ref.issue_key))
     for link in _outbound_links(uow, comment.workspace_id, comment.item_type, comment.item_id):
@@ -171,12 +160,8 @@ def _posted_or_posting(uow: UnitOfWork, comment: ItemComment) -> list[tuple[str,
 
 def _create_outstanding(uow: UnitOfWork, link: Link, marker: str) -> bool:
     assert link.issue_key is not None
-    queued = uow.session.scalars(
-        select(Operation.payload).where(
-            Operation.ordering_key == _ordering_key(link.site_id, link.issue_key),
-            Operation.kind == COMMENT_KIND,
-            Operation.status.in_(outbox.OUTSTANDING),
-        )
+    queued = uow.operations.outstanding_payloads(
+        _ordering_key(link.site_id, link.issue_key), COMMENT_KIND, outbox.OUTSTANDING
     )
     return any(payload.get("marker") == marker for payload in queued)
 
@@ -201,16 +186,7 @@ def _ordering_key(site_id: str, issue_key: str) -> str:
 
 def list_comments(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> list[ItemComment]:
     items_service.find_item(uow, workspace_id, item_type, item_id)
-    query = (
-        select(ItemComment)
-        .where(
-            ItemComment.workspace_id == workspace_id,
-            ItemComment.item_type == item_type,
-            ItemComment.item_id == item_id,
-        )
-        .order_by(ItemComment.created_at, ItemComment.id)
-    )
-    return list(uow.session.scalars(query))
+    return uow.item_comments.on_item(workspace_id, item_type, item_id)
 
 
 def comment_json(comment: ItemComment) -> dict[str, Any]:

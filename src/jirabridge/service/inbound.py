@@ -40,8 +40,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select
-
 from jirabridge.domain import inbound as domain
 from jirabridge.domain import mappings
 from jirabridge.ids import new_id
@@ -51,14 +49,11 @@ from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import (
-    HostUser,
     Item,
     ItemComment,
     JiraCommentRef,
     Link,
-    Operation,
     Site,
-    UserConnection,
 )
 
 APPLY_KIND = "inbound.apply"
@@ -103,11 +98,7 @@ def receive(
     even when its status is the one already recorded."""
     key = issue_key_of(change)
     ordering_key = f"issue:{site.id}:{key}"
-    busy = uow.session.scalar(
-        select(
-            exists().where(Operation.ordering_key == ordering_key, Operation.status.in_(outbox.OUTSTANDING))
-        )
-    )
+    busy = uow.operations.any_outstanding(ordering_key, outbox.OUTSTANDING)
     if busy:
         payload: dict[str, Any] = {"site_id": site.id, "source": source, "change": encode(change)}
         if catch_up:
@@ -128,20 +119,8 @@ def receive(
 
 def linked_issue_keys(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> list[str]:
     """The issues of `project` that items are linked to (broken links aside), for a catch-up."""
-    # `WEB-` up to `WEB.` ('.' follows '-'): the project's keys, through the (site, issue key) index.
-    query = (
-        select(Link.issue_key)
-        .where(
-            Link.workspace_id == workspace_id,
-            Link.site_id == site_id,
-            Link.issue_key > f"{project}-",
-            Link.issue_key < f"{project}.",
-            Link.sync_state != BROKEN,
-        )
-        .distinct()
-        .order_by(Link.issue_key)
-    )
-    return [key for key in uow.session.scalars(query) if key is not None and project_of(key) == project]
+    keys = uow.links.issue_keys_in_project(workspace_id, site_id, project, except_state=BROKEN)
+    return [key for key in keys if project_of(key) == project]
 
 
 def issue_key_of(change: domain.Change) -> str:
@@ -297,25 +276,12 @@ def _assignee(
 
 def host_user_for(uow: UnitOfWork, site: Site, user: domain.JiraUser) -> str | None:
     """The host user of a Jira account: by user connection on the site, else by email; else None."""
-    connected = uow.session.scalar(
-        select(UserConnection.user_id).where(
-            UserConnection.workspace_id == site.workspace_id,
-            UserConnection.site_id == site.id,
-            UserConnection.account_id == user.account_id,
-        )
-    )
+    connected = uow.user_connections.user_of_account(site.workspace_id, site.id, user.account_id)
     if connected is not None:
         return connected
     if not user.email:
         return None
-    matches = list(
-        uow.session.scalars(
-            select(HostUser.id).where(
-                HostUser.workspace_id == site.workspace_id,
-                func.lower(HostUser.email) == user.email.strip().lower(),
-            )
-        )
-    )
+    matches = uow.host_users.ids_by_email(site.workspace_id, user.email)
     return matches[0] if len(matches) == 1 else None  # two host users with one email: no guess
 
 
@@ -351,7 +317,7 @@ def _comment(
     comment: domain.CommentSnapshot,
 ) -> bool:
     """Add or update the comment on the items; True when something changed."""
-    ref = uow.session.get(JiraCommentRef, (site.id, comment.id))
+    ref = uow.jira_comment_refs.get(site.id, comment.id)
     if ref is not None and ref.source != "jira":
         return False  # jirabridge wrote it: never sent back
     jira_ref = f"{site.id}:{comment.id}"
@@ -359,7 +325,7 @@ def _comment(
         linked_at = min(_aware(lk.linked_at) for lk in links)
         if comment.created < linked_at - COMMENT_GRACE:
             return False  # older than the link: history, not a change
-        uow.session.add(
+        uow.jira_comment_refs.add(
             JiraCommentRef(
                 workspace_id=site.workspace_id,
                 site_id=site.id,
@@ -383,24 +349,20 @@ def _comment(
                 created_at=comment.created,
                 updated_at=comment.updated,
             )
-            uow.session.add(stored)
+            uow.item_comments.add(stored)
             _event(uow, now, site, key, item, "item.comment_added", _comment_data(stored, comment))
         return True
     if ref.jira_updated_at is not None and comment.updated <= _aware(ref.jira_updated_at):
         return False
     changed = False
     ref.jira_updated_at = comment.updated
-    copies = uow.session.scalars(
-        select(ItemComment).where(
-            ItemComment.workspace_id == site.workspace_id, ItemComment.jira_ref == jira_ref
-        )
-    )
+    copies = uow.item_comments.copies_of(site.workspace_id, jira_ref)
     for stored in copies:
         if stored.body == comment.body:
             continue
         stored.body = comment.body
         stored.updated_at = comment.updated
-        owner = uow.session.get(Item, (site.workspace_id, stored.item_type, stored.item_id))
+        owner = uow.items.get(site.workspace_id, stored.item_type, stored.item_id)
         changed = True
         if owner is not None:
             _event(uow, now, site, key, owner, "item.comment_updated", _comment_data(stored, comment))
@@ -449,7 +411,7 @@ def _items(uow: UnitOfWork, links: list[Link]) -> list[Item]:
         if ref in seen:
             continue
         seen.add(ref)
-        row = uow.session.get(Item, (link.workspace_id, *ref))
+        row = uow.items.get(link.workspace_id, *ref)
         if row is not None:
             found.append(row)
     return found

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-
 from jirabridge.domain import items as domain_items
 from jirabridge.domain.descriptions import text_to_adf
 from jirabridge.domain.templates import comment_text
@@ -24,7 +22,7 @@ from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import Item, ItemComment, Link, Site, Workspace
+from jirabridge.storage.tables import Item, Link
 
 STATUS_MODES_THAT_PUSH = ("two_way", "outbound")
 
@@ -55,39 +53,31 @@ def as_domain(item: Item) -> domain_items.Item:
 
 
 def find_item(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> Item:
-    item = uow.session.get(Item, (workspace_id, item_type, item_id))
+    item = uow.items.get(workspace_id, item_type, item_id)
     if item is None:
         raise NotFound(f"item {item_type}/{item_id} does not exist")
     return item
 
 
 def item_links(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> list[Link]:
-    query = (
-        select(Link)
-        .where(Link.workspace_id == workspace_id, Link.item_type == item_type, Link.item_id == item_id)
-        .order_by(Link.linked_at)
-    )
-    return list(uow.session.scalars(query))
+    return uow.links.for_item(workspace_id, item_type, item_id)
 
 
 def issue_links(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> list[Link]:
-    query = select(Link).where(
-        Link.workspace_id == workspace_id, Link.site_id == site_id, Link.issue_key == issue_key
-    )
-    return list(uow.session.scalars(query.order_by(Link.linked_at)))
+    return uow.links.by_issue(workspace_id, site_id, issue_key)
 
 
 def upsert_item(
     uow: UnitOfWork, now: datetime, workspace_id: str, item_type: str, item_id: str, data: ItemInput
 ) -> tuple[Item, bool]:
     """Store the item; a changed status enqueues the Jira work it implies. Returns (item, created)."""
-    item = uow.session.get(Item, (workspace_id, item_type, item_id))
+    item = uow.items.get(workspace_id, item_type, item_id)
     created = item is None
     previous_status = None if item is None else item.status
     previous_assignee = None if item is None else item.assignee
     if item is None:
         item = Item(workspace_id=workspace_id, type=item_type, id=item_id, created_at=now)
-        uow.session.add(item)
+        uow.items.add(item)
     if created or data.status != item.status:
         item.status_changed_at = now
     if created or data.assignee != item.assignee:
@@ -100,7 +90,7 @@ def upsert_item(
     item.attributes = dict(data.attributes or {})
     item.url = data.url
     item.updated_at = now
-    uow.session.flush()
+    uow.flush()
     if not created and data.status != previous_status:
         status_changed(uow, now, item, previous_status)
     if not created and data.assignee != previous_assignee:
@@ -160,7 +150,7 @@ def _host_name(uow: UnitOfWork, workspace_id: str) -> str:
     configured = workspace_settings.load(uow, workspace_id).host_name
     if configured:
         return configured
-    workspace = uow.session.get(Workspace, workspace_id)
+    workspace = uow.workspaces.get(workspace_id)
     return workspace.name if workspace else "Host"
 
 
@@ -208,14 +198,8 @@ def delete_item(uow: UnitOfWork, now: datetime, workspace_id: str, item_type: st
     item = find_item(uow, workspace_id, item_type, item_id)
     for link in item_links(uow, workspace_id, item_type, item_id):
         _removed(uow, now, link)
-    uow.session.execute(
-        delete(ItemComment).where(
-            ItemComment.workspace_id == workspace_id,
-            ItemComment.item_type == item_type,
-            ItemComment.item_id == item_id,
-        )
-    )
-    uow.session.delete(item)
+    uow.item_comments.remove_on_item(workspace_id, item_type, item_id)
+    uow.items.remove(item)
     uow.commit()
 
 
@@ -246,7 +230,7 @@ def _removed(uow: UnitOfWork, now: datetime, link: Link) -> None:
         issue_key=link.issue_key,
         data={"site": link.site_id},
     )
-    uow.session.delete(link)
+    uow.links.remove(link)
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -267,10 +251,7 @@ def link_json(link: Link, site_url: str | None) -> dict[str, Any]:
 
 
 def site_urls(uow: UnitOfWork, site_ids: Iterable[str]) -> dict[str, str]:
-    ids = set(site_ids)
-    if not ids:
-        return {}
-    return {s.id: s.url for s in uow.session.scalars(select(Site).where(Site.id.in_(ids)))}
+    return uow.sites.urls(site_ids)
 
 
 def item_json(uow: UnitOfWork, item: Item) -> dict[str, Any]:

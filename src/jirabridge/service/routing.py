@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from jirabridge.domain import rules as domain_rules
 from jirabridge.domain.cardinality import PENDING_PREFIX, Cardinality, check_link
 from jirabridge.domain.items import Item as DomainItem
@@ -37,7 +35,7 @@ from jirabridge.service.ticket_fields import TicketRequest, build_fields
 from jirabridge.service.ticket_queue import queue_create
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import Item, Link, Site
+from jirabridge.storage.tables import Item, Link
 
 log = logging.getLogger("jirabridge.rules")
 
@@ -94,7 +92,7 @@ def auto_create(
 ) -> AutoCreate:
     """A pending link to a new issue at the rule's destination and its `issue.create` operation."""
     destination = rule.destination
-    site = uow.session.get(Site, destination.site)
+    site = uow.sites.get(destination.site)
     if site is None or site.workspace_id != item.workspace_id or site.status != "connected":
         return AutoCreate("skipped", "site_not_connected", f"site {destination.site} is not connected")
     violation = _cardinality_violation(uow, item)
@@ -120,11 +118,7 @@ def auto_create(
 
 def _cardinality_violation(uow: UnitOfWork, item: Item) -> str | None:
     configured = workspace_settings.load(uow, item.workspace_id).link_cardinality.get(item.type)
-    existing = uow.session.scalars(
-        select(Link).where(
-            Link.workspace_id == item.workspace_id, Link.item_type == item.type, Link.item_id == item.id
-        )
-    )
+    existing = uow.links.for_item(item.workspace_id, item.type, item.id)
     keys = [link.issue_key or f"{PENDING_PREFIX}{link.id}" for link in existing]
     violation = check_link(
         Cardinality(configured or Cardinality.MANY_TO_MANY), keys, [], "(new issue)", (item.type, item.id)

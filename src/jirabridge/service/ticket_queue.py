@@ -44,7 +44,7 @@ def queue_create(
         created_by_jirabridge=True,
         linked_at=now,
     )
-    uow.session.add(link)
+    uow.links.add(link)
     title = f"{item.type} {item.id}: {item.title}"[:MAX_REMOTE_TITLE]
     outbox.enqueue(
         uow.session,
@@ -72,7 +72,7 @@ def status_on_create(uow: UnitOfWork, now: datetime, link: Link) -> None:
     Called before the new issue's first status push, which then follows the new status."""
     if link.issue_key is None:
         return
-    item = uow.session.get(Item, (link.workspace_id, link.item_type, link.item_id))
+    item = uow.items.get(link.workspace_id, link.item_type, link.item_id)
     if item is None:
         return
     settings = project_settings(uow, link.workspace_id, link.site_id, project_of(link.issue_key))

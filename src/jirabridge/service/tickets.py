@@ -16,8 +16,6 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
-
 from jirabridge.domain import ticket_status
 from jirabridge.domain.cardinality import Cardinality, check_link
 from jirabridge.domain.inbound import project_sync
@@ -37,7 +35,7 @@ from jirabridge.service.ticket_queue import queue_create
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import Item, Link, Site, UserConnection
+from jirabridge.storage.tables import Item, Link, Site
 
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,9}-[1-9][0-9]*$")
 
@@ -95,7 +93,7 @@ def _rule_destination(
         return None
     if project not in (None, destination.project):
         return None
-    site = uow.session.get(Site, destination.site)
+    site = uow.sites.get(destination.site)
     return destination if site is not None and site.status == "connected" else None
 
 
@@ -172,13 +170,7 @@ def _fields(
 
 def _account_id(uow: UnitOfWork, ctx: Context, assignee: str) -> str:
     """A host user with a Jira connection on the site, else a literal Jira accountId."""
-    connection = uow.session.scalar(
-        select(UserConnection).where(
-            UserConnection.workspace_id == ctx.item.workspace_id,
-            UserConnection.site_id == ctx.site.id,
-            UserConnection.user_id == assignee,
-        )
-    )
+    connection = uow.user_connections.on_site(ctx.item.workspace_id, ctx.site.id, assignee)
     if connection is not None and connection.account_id:
         return connection.account_id
     if ":" in assignee or len(assignee) >= 24:  # the shape of Jira accountIds
@@ -204,7 +196,7 @@ async def _wait_for(services: Services, link: Link) -> Link:
 
 
 def _reread(link: Link, uow: UnitOfWork) -> Link:
-    return uow.session.get(Link, link.id) or link  # removed meanwhile: as it was
+    return uow.links.get(link.id) or link  # removed meanwhile: as it was
 
 
 # -- link an existing issue ---------------------------------------------------------------------
@@ -273,7 +265,7 @@ async def link_issue(
             created_by_jirabridge=False,
             linked_at=now,
         )
-        uow.session.add(link)
+        uow.links.add(link)
         record_event(
             uow.session,
             workspace_id=workspace_id,
@@ -318,7 +310,7 @@ def _status_on_link(uow: UnitOfWork, now: datetime, ctx: Context, info: IssueInf
         ctx.settings, mapping, ctx.item.status, info.status, info.status_category
     )
     if new_status and new_status != ctx.item.status:
-        item = uow.session.get(Item, (ctx.item.workspace_id, ctx.item.type, ctx.item.id))
+        item = uow.items.get(ctx.item.workspace_id, ctx.item.type, ctx.item.id)
         assert item is not None
         items_service.take_status(uow, now, item, new_status, issue_key=info.key, reason="linked")
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
 from jirabridge.domain import site_choice, worklogs
 from jirabridge.domain.access import Principal, can_act_for
 from jirabridge.domain.issue_keys import first_issue_key
@@ -35,7 +33,7 @@ from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.service.user_access import find_connection
 from jirabridge.storage import outbox, schedules
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import Operation, Schedule, Site, TimeEntry, Workspace
+from jirabridge.storage.tables import Site, TimeEntry
 
 SYNC_KIND = "worklog.sync"
 DRIFT_KIND = "worklog.drift"
@@ -79,7 +77,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def find_entry(uow: UnitOfWork, workspace_id: str, entry_id: str) -> TimeEntry:
-    entry = uow.session.get(TimeEntry, (workspace_id, entry_id))
+    entry = uow.time_entries.get(workspace_id, entry_id)
     if entry is None:
         raise NotFound(f"time entry {entry_id} does not exist")
     return entry
@@ -166,7 +164,7 @@ def evaluate(uow: UnitOfWork, entry: TimeEntry, settings: WorkspaceSettings) -> 
         return Decision(
             State.DELETED, _kept(entry, "the worklog was edited by hand in Jira, so it is not deleted")
         )
-    site = uow.session.get(Site, entry.site_id)
+    site = uow.sites.get(entry.site_id)
     if site is None or site.status != "connected":
         return Decision(State.FAILED, SITE_GONE)
     if entry.deleted_at is None and entry.issue_key is not None and entry.worklog_issue_key is None:
@@ -216,11 +214,8 @@ def _chosen_site(uow: UnitOfWork, now: datetime, workspace_id: str, issue_key: s
     """The site for an entry that names none: where its key's project is (domain/site_choice.py)."""
     if issue_key is None:
         return None  # the default site, as connected_site picks it
-    default = uow.session.scalar(
-        select(Site.id).where(
-            Site.workspace_id == workspace_id, Site.is_default.is_(True), Site.status == "connected"
-        )
-    )
+    default_site = uow.sites.default(workspace_id)
+    default = default_site.id if default_site is not None else None
     choice = site_choice.choose_site(
         issue_key, default, site_projects.connected_sites(uow, workspace_id, now)
     )
@@ -292,15 +287,7 @@ def enqueue_sync(uow: UnitOfWork, entry: TimeEntry, issue_key: str, now: datetim
     """Queue `worklog.sync` for the entry on `issue_key`, unless one is already waiting there: it
     decides when it runs, from the entry as it is then, so one is enough."""
     ordering_key = issue_ordering_key(entry.site_id, issue_key)
-    waiting = uow.session.scalars(
-        select(Operation.payload).where(
-            Operation.ordering_key == ordering_key,
-            Operation.kind == SYNC_KIND,
-            Operation.status == outbox.PENDING,
-            Operation.workspace_id == entry.workspace_id,
-        )
-    )
-    if any((payload or {}).get("entry_id") == entry.id for payload in waiting):
+    if uow.time_entries.sync_waiting(entry.workspace_id, ordering_key, SYNC_KIND, entry.id, outbox.PENDING):
         return
     outbox.enqueue(
         uow.session,
@@ -324,7 +311,7 @@ def ensure_drift_check(
 ) -> None:
     """The site's periodic drift check (workers/jira_worklogs.py), from its first time entry on."""
     key = drift_schedule_key(site_id)
-    existing = uow.session.get(Schedule, key)
+    existing = schedules.get(uow.session, key)
     if existing is not None and existing.every_s == every_s:
         return
     schedules.ensure(
@@ -345,9 +332,7 @@ def ensure_drift_check(
 def lock_workspace(uow: UnitOfWork, workspace_id: str) -> None:
     """Take the workspace row lock `record_event` takes, first, so concurrent pushes of one workspace
     queue up from the start (see storage/events.py)."""
-    uow.session.execute(
-        select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
-    )
+    uow.workspaces.hold(workspace_id)
 
 
 def upsert_entry(
@@ -364,7 +349,7 @@ def upsert_entry(
     if not can_act_for(principal, data.user):
         raise Forbidden(f"this key acts only for user {principal.user_id}, not {data.user}")
     lock_workspace(uow, workspace_id)
-    entry = uow.session.get(TimeEntry, (workspace_id, entry_id))
+    entry = uow.time_entries.get(workspace_id, entry_id)
     created = entry is None
     issue_key = data.issue_key or first_issue_key(data.description)
     if entry is None:
@@ -379,7 +364,7 @@ def upsert_entry(
             delete_worklog=False,
             created_at=now,
         )
-        uow.session.add(entry)
+        uow.time_entries.add(entry)
     else:
         check_owner(principal, entry)
         if entry.user_id != data.user:
@@ -412,7 +397,7 @@ def upsert_entry(
     entry.version = (entry.version or 0) + 1
     if entry.drift is not None:
         _after_drift(entry, workspace_settings.load(uow, workspace_id), resync=data.resync)
-    uow.session.flush()
+    uow.flush()
     settle(uow, entry, now, source="host")
     ensure_drift_check(uow, workspace_id, entry.site_id, now, drift_every_s)
     return entry, created
@@ -482,15 +467,8 @@ def delete_entry(
 def user_connected(uow: UnitOfWork, now: datetime, workspace_id: str, site_id: str, user_id: str) -> int:
     """A user connected (or reconnected) to Jira: their entries that waited for it, or failed,
     sync now. Called in the transaction that saves the connection; the caller commits."""
-    uow.session.flush()
-    found = uow.session.scalars(
-        select(TimeEntry).where(
-            TimeEntry.workspace_id == workspace_id,
-            TimeEntry.user_id == user_id,
-            TimeEntry.site_id == site_id,
-            TimeEntry.state.in_((State.WAITING_FOR_USER_MAPPING.value, State.FAILED.value)),
-        )
-    )
+    uow.flush()
+    found = uow.time_entries.to_retry_for_user(workspace_id, site_id, user_id)
     count = 0
     for entry in found:
         entry.version = (entry.version or 0) + 1
@@ -501,29 +479,12 @@ def user_connected(uow: UnitOfWork, now: datetime, workspace_id: str, site_id: s
 
 def waiting_per_user(uow: UnitOfWork, workspace_id: str) -> dict[tuple[str, str], int]:
     """How many entries wait for their user's connection, per (user, site)."""
-    query = (
-        select(TimeEntry.user_id, TimeEntry.site_id, func.count())
-        .where(
-            TimeEntry.workspace_id == workspace_id,
-            TimeEntry.state == State.WAITING_FOR_USER_MAPPING.value,
-        )
-        .group_by(TimeEntry.user_id, TimeEntry.site_id)
-    )
-    return {(user, site): count for user, site, count in uow.session.execute(query)}
+    return uow.time_entries.waiting_per_user(workspace_id)
 
 
 def worklog_sync_switched_on(uow: UnitOfWork, now: datetime, workspace_id: str) -> int:
     """`worklogs.enabled` went from off to on: the entries held back meanwhile sync now."""
-    held_back = (
-        (TimeEntry.state == State.PENDING.value)
-        | TimeEntry.create_marker.is_not(None)
-        | (
-            (TimeEntry.state == State.DELETED.value)
-            & TimeEntry.delete_worklog.is_(True)
-            & TimeEntry.worklog_issue_key.is_not(None)
-        )
-    )
-    found = uow.session.scalars(select(TimeEntry).where(TimeEntry.workspace_id == workspace_id, held_back))
+    found = uow.time_entries.held_back(workspace_id)
     count = 0
     for entry in found:
         settle(uow, entry, now, source="jirabridge")
@@ -535,13 +496,7 @@ def site_disconnected(uow: UnitOfWork, now: datetime, workspace_id: str, site_id
     """The site was disconnected: its drift check stops and entries still waiting to sync say why.
     Nothing is deleted in Jira. The caller commits."""
     schedules.remove(uow.session, drift_schedule_key(site_id))
-    found = uow.session.scalars(
-        select(TimeEntry).where(
-            TimeEntry.workspace_id == workspace_id,
-            TimeEntry.site_id == site_id,
-            TimeEntry.state.in_((State.PENDING.value, State.WAITING_FOR_USER_MAPPING.value)),
-        )
-    )
+    found = uow.time_entries.unsynced_on_site(workspace_id, site_id)
     for entry in found:
         set_state(uow, entry, State.FAILED, SITE_GONE, now, source="host")
 

@@ -40,8 +40,6 @@ from typing import Any
 
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.errors import Conflict, Invalid, NotFound, Unauthorized
@@ -50,7 +48,7 @@ from jirabridge.service import dynamic_webhooks, inbound, webhook_payloads
 from jirabridge.service.ports import Services
 from jirabridge.service.sites import get_site
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import Site, WebhookDelivery
+from jirabridge.storage.tables import Site
 
 log = logging.getLogger("jirabridge.webhooks")
 
@@ -108,7 +106,7 @@ def take_delivery(
     """Verify, deduplicate and apply one delivery; commits. Returns what it came to. Raises
     NotFound, Unauthorized or Invalid having written nothing. `headers` must be case-insensitive
     (Starlette's are)."""
-    site = uow.session.scalar(select(Site).where(Site.webhook_token == token))
+    site = uow.sites.by_webhook_token(token)
     if site is None or site.status != "connected" or site.credentials is None:
         raise NotFound("no connected site receives webhooks at this address")
     _verify(container, site, headers, body)
@@ -119,7 +117,7 @@ def take_delivery(
     identifier = (headers.get(IDENTIFIER_HEADER) or "").strip()
     if len(identifier) > MAX_IDENTIFIER:
         raise Invalid.field("X-Atlassian-Webhook-Identifier", f"longer than {MAX_IDENTIFIER} characters")
-    if identifier and uow.session.get(WebhookDelivery, (site.id, identifier)) is not None:
+    if identifier and uow.webhook_deliveries.seen(site.id, identifier):
         return Taken(DUPLICATE, site.id)
     if not body.strip():
         raise Invalid.field("body", "empty: a delivery is a JSON object")
@@ -133,15 +131,9 @@ def take_delivery(
         change = webhook_payloads.parse(payload)
     except webhook_payloads.MalformedPayload as exc:
         raise Invalid.field("body", str(exc)) from None
-    if identifier:
-        # Taken first: the same delivery arriving twice at once waits here on the other's row (on
-        # PostgreSQL; SQLite runs one writer at a time) and then is a duplicate, its change unapplied.
-        uow.session.add(WebhookDelivery(site_id=site.id, identifier=identifier, received_at=now))
-        try:
-            uow.session.flush()
-        except IntegrityError:
-            uow.session.rollback()
-            return Taken(DUPLICATE, site.id)
+    # Taken first: the same delivery arriving twice at once is then a duplicate, its change unapplied.
+    if identifier and not uow.webhook_deliveries.take(site.id, identifier, now):
+        return Taken(DUPLICATE, site.id)
     taken = Taken(IGNORED, site.id)
     if change is not None:
         received = inbound.receive(uow, now, site, change, source="webhook")
@@ -240,4 +232,4 @@ def rotate_secret(container: Services, uow: UnitOfWork, workspace_id: str, site_
 
 def prune_deliveries(uow: UnitOfWork, now: datetime) -> None:
     """Forget delivery identifiers older than the dedup window (the caller commits)."""
-    uow.session.execute(delete(WebhookDelivery).where(WebhookDelivery.received_at < now - DEDUP_WINDOW))
+    uow.webhook_deliveries.forget_before(now - DEDUP_WINDOW)

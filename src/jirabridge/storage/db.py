@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 READ_ONLY = "jirabridge_read_only"  # execution option: this transaction never writes
@@ -78,6 +78,12 @@ def _sqlite_setup(engine: Engine) -> None:
 
     event.listen(engine, "checkin", release)
     event.listen(engine, "invalidate", release)
+
+
+def ping(engine: Engine) -> None:
+    """Raise unless the database answers a trivial query."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

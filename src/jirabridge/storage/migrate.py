@@ -8,9 +8,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# What the database driver raises when the database cannot be read (down, or not migrated yet).
+DatabaseError = SQLAlchemyError
 
 
 def alembic_config(url: str) -> Config:
@@ -32,3 +36,8 @@ def is_current(engine: Engine) -> bool:
     head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head
+
+
+def has_table(engine: Engine, name: str) -> bool:
+    """Whether the database has the table (so far migrated that it exists)."""
+    return inspect(engine).has_table(name)

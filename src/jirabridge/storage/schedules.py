@@ -91,6 +91,10 @@ def _insert(session: Session, schedule: Schedule) -> Schedule:
     return schedule
 
 
+def get(session: Session, key: str) -> Schedule | None:
+    return session.get(Schedule, key)
+
+
 def exists(session: Session, key: str) -> bool:
     return session.get(Schedule, key) is not None
 

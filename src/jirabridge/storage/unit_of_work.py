@@ -17,15 +17,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from jirabridge.storage.db import READ_ONLY
+from jirabridge.storage.repositories.comments import ItemComments, JiraCommentRefs
 from jirabridge.storage.repositories.idempotency import IdempotencyKeys
 from jirabridge.storage.repositories.items import Items
+from jirabridge.storage.repositories.links import Links
 from jirabridge.storage.repositories.operations import Operations
 from jirabridge.storage.repositories.projects import Projects
 from jirabridge.storage.repositories.rule_sets import RuleSets
 from jirabridge.storage.repositories.secrets import SealedSecrets
 from jirabridge.storage.repositories.sites import OAuthStates, Sites
+from jirabridge.storage.repositories.time_entries import TimeEntries
 from jirabridge.storage.repositories.ui_sessions import UiSessions
 from jirabridge.storage.repositories.users import HostUsers, UserConnections
+from jirabridge.storage.repositories.webhooks import WebhookDeliveries
 from jirabridge.storage.repositories.workspaces import ApiKeys, Workspaces
 
 
@@ -127,3 +131,23 @@ class UnitOfWork:
     @property
     def secrets(self) -> SealedSecrets:
         return SealedSecrets(self.session)
+
+    @property
+    def links(self) -> Links:
+        return Links(self.session)
+
+    @property
+    def item_comments(self) -> ItemComments:
+        return ItemComments(self.session)
+
+    @property
+    def jira_comment_refs(self) -> JiraCommentRefs:
+        return JiraCommentRefs(self.session)
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveries:
+        return WebhookDeliveries(self.session)
+
+    @property
+    def time_entries(self) -> TimeEntries:
+        return TimeEntries(self.session)

@@ -21,15 +21,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, Select, func, select, text
-from sqlalchemy.orm import Session
 
 from jirabridge.bootstrap import Container
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.entrypoints.http.problems import problem
 from jirabridge.service.secrets import key_problem
 from jirabridge.storage import callbacks, events, leases, migrate, outbox
-from jirabridge.storage.tables import Operation, Site
+from jirabridge.storage.db import ping
 
 log = logging.getLogger("jirabridge.health")
 
@@ -53,8 +51,7 @@ def readyz(request: Request) -> Any:
     credentials."""
     engine = _container(request).engine
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping(engine)
     except Exception as error:  # the URL may carry a password: log the type only
         log.warning("readyz.database_unreachable error=%s", type(error).__name__)
         return problem(503, "unavailable", "Service unavailable", "the database cannot be reached")
@@ -83,7 +80,7 @@ def readyz(request: Request) -> Any:
         "database": "ok",
         "migrations": "current",
         "secret_key": "ok",
-        "webhooks": _webhooks_check(engine),
+        "webhooks": _webhooks_check(container),
         "callbacks": _callbacks_check(backlog),
     }
     return JSONResponse({"status": "ready", "checks": checks, "callbacks": backlog.as_json()})
@@ -99,24 +96,16 @@ def _callbacks_check(backlog: callbacks.Backlog) -> str:
     )
 
 
-def _webhooks_check(engine: Engine) -> str:
+def _webhooks_check(container: Container) -> str:
     """Sites whose webhook Jira refused: inbound sync gets nothing but polls there until a person acts.
     Reported, not a reason to be unready (the service itself works)."""
-    with Session(engine) as session:
-        count = int(session.scalar(_not_registered()) or 0)
+    with container.uow() as uow:
+        count = uow.sites.count_connected_with_webhook(WebhookStatus.NOT_REGISTERED.value)
     if not count:
         return "ok"
     return (
         f"not_registered: {count} connected site(s) without a webhook; GET /api/v1/sites shows each "
         "site's webhook.action"
-    )
-
-
-def _not_registered() -> Select[int]:
-    return (
-        select(func.count())
-        .select_from(Site)
-        .where(Site.status == "connected", Site.webhook_status == WebhookStatus.NOT_REGISTERED.value)
     )
 
 
@@ -157,17 +146,9 @@ class StorageCollector(Collector):
                 depth = outbox.queue_depth(uow.session)
                 periodic = outbox.queue_depth(uow.session, periodic=True)
                 lag_s = outbox.oldest_due_s(uow.session, self._container.clock.now())
-                by_reason = uow.session.execute(
-                    select(Operation.reason, func.count())
-                    .where(Operation.status == outbox.FAILED)
-                    .group_by(Operation.reason)
-                ).all()
+                by_reason = uow.operations.failed_by_reason()
                 recorded = events.last_seq(uow.session)
-                webhooks = uow.session.execute(
-                    select(Site.webhook_status, func.count())
-                    .where(Site.status == "connected")
-                    .group_by(Site.webhook_status)
-                ).all()
+                webhooks = uow.sites.connected_by_webhook_status()
                 backlog = callbacks.backlog(uow.session, self._container.clock.now())
                 owners = leases.ownership(uow.session, self._container.clock.now())
         except Exception as error:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import OAuthState, Site, UserConnection
@@ -75,8 +76,36 @@ class Sites(Repository[Site]):
             )
         )
 
+    def urls(self, site_ids: Iterable[str]) -> dict[str, str]:
+        """The address of each of the sites, by id."""
+        ids = set(site_ids)
+        if not ids:
+            return {}
+        return {
+            site_id: url
+            for site_id, url in self._session.execute(select(Site.id, Site.url).where(Site.id.in_(ids)))
+        }
+
     def by_webhook_token(self, token: str) -> Site | None:
         return self._session.scalar(select(Site).where(Site.webhook_token == token))
+
+    def connected_by_webhook_status(self) -> list[tuple[str | None, int]]:
+        """How many connected sites (of every workspace) are in each webhook status."""
+        query = (
+            select(Site.webhook_status, func.count())
+            .where(Site.status == "connected")
+            .group_by(Site.webhook_status)
+        )
+        return [(status, count) for status, count in self._session.execute(query)]
+
+    def count_connected_with_webhook(self, webhook_status: str) -> int:
+        """How many connected sites (of every workspace) are in the webhook status."""
+        query = (
+            select(func.count())
+            .select_from(Site)
+            .where(Site.status == "connected", Site.webhook_status == webhook_status)
+        )
+        return int(self._session.scalar(query) or 0)
 
     def make_default(self, site: Site) -> None:
         """The site becomes its workspace's only default."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import HostUser, UserConnection
@@ -14,6 +14,13 @@ class HostUsers(Repository[HostUser]):
 
     def of_workspace(self, workspace_id: str) -> list[HostUser]:
         return list(self._session.scalars(select(HostUser).where(HostUser.workspace_id == workspace_id)))
+
+    def ids_by_email(self, workspace_id: str, email: str) -> list[str]:
+        """The ids of the workspace's users with this email, compared without case."""
+        query = select(HostUser.id).where(
+            HostUser.workspace_id == workspace_id, func.lower(HostUser.email) == email.strip().lower()
+        )
+        return list(self._session.scalars(query))
 
 
 class UserConnections(Repository[UserConnection]):
@@ -37,6 +44,16 @@ class UserConnections(Repository[UserConnection]):
             .order_by(UserConnection.created_at)
         )
         return list(self._session.scalars(query))
+
+    def user_of_account(self, workspace_id: str, site_id: str, account_id: str) -> str | None:
+        """The host user whose connection on the site is this Jira account, if any."""
+        return self._session.scalar(
+            select(UserConnection.user_id).where(
+                UserConnection.workspace_id == workspace_id,
+                UserConnection.site_id == site_id,
+                UserConnection.account_id == account_id,
+            )
+        )
 
     def on_site(self, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
         """The user's connection on the site, in whatever state."""

@@ -1,0 +1,60 @@
+"""Comments on items, and which Jira comment each one is (the refs that keep them apart)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from jirabridge.storage.repositories._base import Repository
+from jirabridge.storage.tables import ItemComment, JiraCommentRef
+
+
+class ItemComments(Repository[ItemComment]):
+    def get(self, comment_id: str) -> ItemComment | None:
+        return self._session.get(ItemComment, comment_id)
+
+    def on_item(self, workspace_id: str, item_type: str, item_id: str) -> list[ItemComment]:
+        """The item's comments, oldest first."""
+        query = (
+            select(ItemComment)
+            .where(
+                ItemComment.workspace_id == workspace_id,
+                ItemComment.item_type == item_type,
+                ItemComment.item_id == item_id,
+            )
+            .order_by(ItemComment.created_at, ItemComment.id)
+        )
+        return list(self._session.scalars(query))
+
+    def copies_of(self, workspace_id: str, jira_ref: str) -> list[ItemComment]:
+        """The items' copies of one Jira comment (`<site>:<comment id>`)."""
+        query = select(ItemComment).where(
+            ItemComment.workspace_id == workspace_id, ItemComment.jira_ref == jira_ref
+        )
+        return list(self._session.scalars(query))
+
+    def remove_on_item(self, workspace_id: str, item_type: str, item_id: str) -> None:
+        self._session.execute(
+            delete(ItemComment).where(
+                ItemComment.workspace_id == workspace_id,
+                ItemComment.item_type == item_type,
+                ItemComment.item_id == item_id,
+            )
+        )
+
+
+class JiraCommentRefs(Repository[JiraCommentRef]):
+    def get(self, site_id: str, jira_comment_id: str) -> JiraCommentRef | None:
+        return self._session.get(JiraCommentRef, (site_id, jira_comment_id))
+
+    def posted(self, workspace_id: str, item_comment_id: str) -> list[JiraCommentRef]:
+        """The Jira comments jirabridge posted for an item's comment, by site and issue."""
+        query = (
+            select(JiraCommentRef)
+            .where(
+                JiraCommentRef.workspace_id == workspace_id,
+                JiraCommentRef.item_comment_id == item_comment_id,
+                JiraCommentRef.source == "jirabridge",
+            )
+            .order_by(JiraCommentRef.site_id, JiraCommentRef.issue_key)
+        )
+        return list(self._session.scalars(query))

@@ -1,0 +1,50 @@
+"""Links between the host's items and Jira issues."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from jirabridge.storage.repositories._base import Repository
+from jirabridge.storage.tables import Link
+
+
+class Links(Repository[Link]):
+    def get(self, link_id: str) -> Link | None:
+        return self._session.get(Link, link_id)
+
+    def for_item(self, workspace_id: str, item_type: str, item_id: str) -> list[Link]:
+        """The item's links, oldest first."""
+        query = (
+            select(Link)
+            .where(Link.workspace_id == workspace_id, Link.item_type == item_type, Link.item_id == item_id)
+            .order_by(Link.linked_at, Link.id)
+        )
+        return list(self._session.scalars(query))
+
+    def by_issue(self, workspace_id: str, site_id: str, issue_key: str) -> list[Link]:
+        """The links to one issue of the site (one per linked item), oldest first."""
+        query = (
+            select(Link)
+            .where(Link.workspace_id == workspace_id, Link.site_id == site_id, Link.issue_key == issue_key)
+            .order_by(Link.linked_at, Link.id)
+        )
+        return list(self._session.scalars(query))
+
+    def issue_keys_in_project(
+        self, workspace_id: str, site_id: str, project: str, *, except_state: str
+    ) -> list[str]:
+        """The distinct issue keys of `project` that items are linked to, links in `except_state` aside."""
+        # `WEB-` up to `WEB.` ('.' follows '-'): the project's keys, through the (site, issue key) index.
+        query = (
+            select(Link.issue_key)
+            .where(
+                Link.workspace_id == workspace_id,
+                Link.site_id == site_id,
+                Link.issue_key > f"{project}-",
+                Link.issue_key < f"{project}.",
+                Link.sync_state != except_state,
+            )
+            .distinct()
+            .order_by(Link.issue_key)
+        )
+        return [key for key in self._session.scalars(query) if key is not None]

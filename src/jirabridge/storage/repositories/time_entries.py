@@ -1,0 +1,76 @@
+"""Time entries: the host's worklogs, each synced to one Jira worklog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from jirabridge.domain.worklogs import State
+from jirabridge.storage.repositories._base import Repository
+from jirabridge.storage.tables import Operation, TimeEntry
+
+
+class TimeEntries(Repository[TimeEntry]):
+    def get(self, workspace_id: str, entry_id: str) -> TimeEntry | None:
+        return self._session.get(TimeEntry, (workspace_id, entry_id))
+
+    def to_retry_for_user(self, workspace_id: str, site_id: str, user_id: str) -> list[TimeEntry]:
+        """The user's entries on the site that wait for their connection, or failed."""
+        query = select(TimeEntry).where(
+            TimeEntry.workspace_id == workspace_id,
+            TimeEntry.user_id == user_id,
+            TimeEntry.site_id == site_id,
+            TimeEntry.state.in_((State.WAITING_FOR_USER_MAPPING.value, State.FAILED.value)),
+        )
+        return list(self._session.scalars(query))
+
+    def waiting_per_user(self, workspace_id: str) -> dict[tuple[str, str], int]:
+        """How many entries wait for their user's connection, per (user, site)."""
+        query = (
+            select(TimeEntry.user_id, TimeEntry.site_id, func.count())
+            .where(
+                TimeEntry.workspace_id == workspace_id,
+                TimeEntry.state == State.WAITING_FOR_USER_MAPPING.value,
+            )
+            .group_by(TimeEntry.user_id, TimeEntry.site_id)
+        )
+        return {(user, site): count for user, site, count in self._session.execute(query)}
+
+    def held_back(self, workspace_id: str) -> list[TimeEntry]:
+        """Entries with work for Jira that waited while worklog sync was off: pending, created but
+        not confirmed (a create marker), or deleted with a worklog to delete."""
+        held = (
+            (TimeEntry.state == State.PENDING.value)
+            | TimeEntry.create_marker.is_not(None)
+            | (
+                (TimeEntry.state == State.DELETED.value)
+                & TimeEntry.delete_worklog.is_(True)
+                & TimeEntry.worklog_issue_key.is_not(None)
+            )
+        )
+        return list(
+            self._session.scalars(select(TimeEntry).where(TimeEntry.workspace_id == workspace_id, held))
+        )
+
+    def unsynced_on_site(self, workspace_id: str, site_id: str) -> list[TimeEntry]:
+        """The site's entries still waiting to sync (pending, or waiting for their user)."""
+        query = select(TimeEntry).where(
+            TimeEntry.workspace_id == workspace_id,
+            TimeEntry.site_id == site_id,
+            TimeEntry.state.in_((State.PENDING.value, State.WAITING_FOR_USER_MAPPING.value)),
+        )
+        return list(self._session.scalars(query))
+
+    def sync_waiting(
+        self, workspace_id: str, ordering_key: str, kind: str, entry_id: str, pending: str
+    ) -> bool:
+        """Whether a `kind` operation for the entry waits (in state `pending`) under the ordering key."""
+        query = select(Operation.payload).where(
+            Operation.ordering_key == ordering_key,
+            Operation.kind == kind,
+            Operation.status == pending,
+            Operation.workspace_id == workspace_id,
+        )
+        payloads: list[dict[str, Any] | None] = list(self._session.scalars(query))
+        return any((payload or {}).get("entry_id") == entry_id for payload in payloads)

@@ -1,0 +1,244 @@
+"""The repositories' queries that are more than a lookup by key, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from jirabridge.domain.worklogs import State
+from jirabridge.storage import outbox
+from jirabridge.storage.db import make_engine, session_factory
+from jirabridge.storage.tables import HostUser, Link, Site, TimeEntry, UserConnection, Workspace
+from jirabridge.storage.unit_of_work import ConstraintViolated, UnitOfWork
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
+    factory = session_factory(engine)
+    with factory() as session:
+        for ws in ("ws_a", "ws_b"):
+            session.add(Workspace(id=ws, name=ws, settings={}, created_at=T0))
+        session.flush()
+        for n, (ws, status) in enumerate(
+            [("ws_a", "connected"), ("ws_a", "connected"), ("ws_a", "disconnected"), ("ws_b", "connected")]
+        ):
+            session.add(
+                Site(
+                    id=f"st_{n}",
+                    workspace_id=ws,
+                    url=f"https://s{n}.atlassian.net",
+                    auth_type="api_token",
+                    status=status,
+                    webhook_token=f"token-{n}",
+                    created_at=T0 + timedelta(minutes=n),
+                )
+            )
+        session.commit()
+    yield factory
+    engine.dispose()
+
+
+def link(
+    n: int, issue_key: str | None, *, site: str = "st_0", item: str = "e-1", state: str = "synced"
+) -> Link:
+    return Link(
+        id=f"lk_{n:02d}",
+        workspace_id="ws_a",
+        item_type="error",
+        item_id=item,
+        site_id=site,
+        issue_key=issue_key,
+        sync_state=state,
+        linked_at=T0 + timedelta(seconds=n),
+    )
+
+
+def entry(
+    entry_id: str, state: State, *, user: str = "alice", site: str = "st_0", **extra: object
+) -> TimeEntry:
+    return TimeEntry(
+        workspace_id="ws_a",
+        id=entry_id,
+        user_id=user,
+        site_id=site,
+        started_at=T0,
+        duration_s=60,
+        state=state.value,
+        created_at=T0,
+        updated_at=T0,
+        **extra,
+    )
+
+
+def test_issue_keys_of_a_project_are_its_own_distinct_unbroken_ones(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        for row in [
+            link(1, "WEB-10"),
+            link(2, "WEB-2", item="e-2"),
+            link(3, "WEB-2", item="e-3"),  # two items on one issue: the key once
+            link(4, "WEBX-1"),  # another project whose key starts alike
+            link(5, "WE-1"),
+            link(6, "WEB-3", state="broken"),
+            link(7, "WEB-4", site="st_1"),  # another site
+            link(8, None),  # still being created
+        ]:
+            uow.links.add(row)
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        keys = uow.links.issue_keys_in_project("ws_a", "st_0", "WEB", except_state="broken")
+    assert keys == ["WEB-10", "WEB-2"]
+
+
+def test_links_of_an_item_and_of_an_issue_come_oldest_first(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        for row in [
+            link(3, "WEB-1", item="e-2"),
+            link(2, "WEB-2"),
+            link(1, "WEB-1"),
+            link(4, "WEB-1", site="st_1"),
+        ]:
+            uow.links.add(row)
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        assert [lk.id for lk in uow.links.for_item("ws_a", "error", "e-1")] == ["lk_01", "lk_02", "lk_04"]
+        assert [lk.id for lk in uow.links.by_issue("ws_a", "st_0", "WEB-1")] == ["lk_01", "lk_03"]
+        assert uow.links.by_issue("ws_b", "st_0", "WEB-1") == []
+
+
+def test_the_default_site_moves_to_one_site_only(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        assert uow.sites.default("ws_a") is None
+        first = uow.sites.get("st_0")
+        assert first is not None
+        uow.sites.make_default(first)
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        second = uow.sites.get("st_1")
+        assert second is not None
+        assert uow.sites.other_default(second) == "st_0"
+        uow.sites.make_default(second)
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        default = uow.sites.default("ws_a")
+        assert default is not None and default.id == "st_1"
+        assert [s.id for s in uow.sites.listed("ws_a")] == ["st_0", "st_1"]  # not the disconnected one
+        assert uow.sites.urls(["st_0", "st_3"]) == {
+            "st_0": "https://s0.atlassian.net",
+            "st_3": "https://s3.atlassian.net",
+        }
+        assert uow.sites.by_url("ws_a", "https://s2.atlassian.net") is None  # disconnected: free again
+
+
+def test_host_users_are_found_by_email_without_case(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        uow.host_users.add(
+            HostUser(workspace_id="ws_a", id="alice", email="Alice@Example.com", updated_at=T0)
+        )
+        uow.host_users.add(
+            HostUser(workspace_id="ws_b", id="alice-b", email="alice@example.com", updated_at=T0)
+        )
+        uow.user_connections.add(
+            UserConnection(
+                id="uc_1",
+                workspace_id="ws_a",
+                site_id="st_0",
+                user_id="alice",
+                auth_type="api_token",
+                status="connected",
+                account_id="acc-1",
+                credentials=None,
+                created_at=T0,
+            )
+        )
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        assert uow.host_users.ids_by_email("ws_a", " alice@EXAMPLE.com ") == ["alice"]
+        assert uow.user_connections.user_of_account("ws_a", "st_0", "acc-1") == "alice"
+        assert uow.user_connections.on_site("ws_a", "st_0", "alice") is not None
+        # Without credentials a connection cannot act for the user.
+        assert uow.user_connections.connected_on_site("ws_a", "st_0", "alice") is None
+
+
+def test_time_entries_by_what_they_wait_for(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        for row in [
+            entry("t1", State.WAITING_FOR_USER_MAPPING),
+            entry("t2", State.WAITING_FOR_USER_MAPPING),
+            entry("t3", State.WAITING_FOR_USER_MAPPING, user="bob", site="st_1"),
+            entry("t4", State.FAILED),
+            entry("t5", State.PENDING),
+            entry("t6", State.SYNCED, create_marker="m-1"),
+            entry("t7", State.DELETED, delete_worklog=True, worklog_issue_key="WEB-1"),
+            entry("t8", State.DELETED, delete_worklog=True),  # nothing in Jira to delete
+            entry("t9", State.SYNCED),
+        ]:
+            uow.time_entries.add(row)
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        entries = uow.time_entries
+        assert entries.waiting_per_user("ws_a") == {("alice", "st_0"): 2, ("bob", "st_1"): 1}
+        assert sorted(e.id for e in entries.to_retry_for_user("ws_a", "st_0", "alice")) == ["t1", "t2", "t4"]
+        assert sorted(e.id for e in entries.held_back("ws_a")) == ["t5", "t6", "t7"]
+        assert sorted(e.id for e in entries.unsynced_on_site("ws_a", "st_0")) == ["t1", "t2", "t5"]
+
+
+def test_outstanding_operations_under_an_ordering_key(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        for kind, payload, key in [
+            ("issue.comment", {"marker": "cm_1"}, "issue:st_0:WEB-1"),
+            ("issue.assign", {"marker": "cm_2"}, "issue:st_0:WEB-1"),
+            ("issue.comment", {"marker": "cm_3"}, "issue:st_0:WEB-2"),
+        ]:
+            outbox.enqueue(
+                uow.session,
+                workspace_id="ws_a",
+                kind=kind,
+                payload=payload,
+                ordering_key=key,
+                now=T0,
+                site_id="st_0",
+            )
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        operations = uow.operations
+        assert operations.any_outstanding("issue:st_0:WEB-1", outbox.OUTSTANDING)
+        assert not operations.any_outstanding("issue:st_0:WEB-9", outbox.OUTSTANDING)
+        payloads = operations.outstanding_payloads("issue:st_0:WEB-1", "issue.comment", outbox.OUTSTANDING)
+        assert [p["marker"] for p in payloads] == ["cm_1"]
+        operations.fail_pending_for_site(
+            "st_0", keep_kind="issue.assign", reason="site_disconnected", detail="gone", now=T0
+        )
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        assert not uow.operations.any_outstanding("issue:st_0:WEB-2", outbox.OUTSTANDING)
+        assert uow.operations.any_outstanding("issue:st_0:WEB-1", outbox.OUTSTANDING)  # the kept kind
+
+
+def test_a_webhook_delivery_is_taken_once(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        assert uow.webhook_deliveries.take("st_0", "d-1", T0)
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        assert uow.webhook_deliveries.seen("st_0", "d-1")
+        assert not uow.webhook_deliveries.take("st_0", "d-1", T0)
+    with UnitOfWork(sessions) as uow:
+        uow.webhook_deliveries.forget_before(T0 + timedelta(seconds=1))
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        assert not uow.webhook_deliveries.seen("st_0", "d-1")
+
+
+def test_a_duplicate_key_at_commit_is_a_constraint_violation(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        uow.workspaces.add(Workspace(id="ws_a", name="again", settings={}, created_at=T0))
+        with pytest.raises(ConstraintViolated):
+            uow.commit()
+    with UnitOfWork(sessions) as uow:
+        found = uow.workspaces.get("ws_a")
+        assert found is not None and found.name == "ws_a"
