@@ -15,14 +15,22 @@ from jirabridge.errors import Forbidden, Unauthorized
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.service.workspaces import authenticate_key
 
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency on a thread of
+# its pool, and each such hop (a queue, a lock, a wake-up of the event loop) cost more CPU than the
+# check itself.
 
-def container(request: Request) -> Container:
+
+def _container(request: Request) -> Container:
     built: Container = request.app.state.container
     return built
 
 
+async def container(request: Request) -> Container:
+    return _container(request)
+
+
 def uow(request: Request) -> Iterator[UnitOfWork]:
-    with container(request).uow() as unit:
+    with _container(request).uow() as unit:
         yield unit
 
 
@@ -31,14 +39,14 @@ def principal(request: Request) -> Principal:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send `Authorization: Bearer <API key>`")
-    service_token = container(request).settings.service_token
+    service_token = _container(request).settings.service_token
     if service_token is not None and hmac.compare_digest(
         token.encode(), service_token.get_secret_value().encode()
     ):
         return SERVICE
     # Its own short transaction: on SQLite a transaction holds the write lock, and the route may
     # call Jira (and the database from another thread) before its own unit of work ends.
-    with container(request).uow() as unit:
+    with _container(request).uow() as unit:
         found = authenticate_key(unit, token)
     if found is None:
         raise Unauthorized("unknown or revoked API key")
@@ -57,20 +65,20 @@ def _bind_log_fields(request: Request, who: Principal) -> None:
     logs.bind(workspace=who.workspace_id, site=params.get("site_id"), item=item)
 
 
-def service_only(who: Annotated[Principal, Depends(principal)]) -> Principal:
+async def service_only(who: Annotated[Principal, Depends(principal)]) -> Principal:
     if not who.is_service:
         raise Forbidden("only the service token manages workspaces and API keys")
     return who
 
 
-def workspace_member(who: Annotated[Principal, Depends(principal)]) -> Principal:
+async def workspace_member(who: Annotated[Principal, Depends(principal)]) -> Principal:
     """Any API key of a workspace (the service token has no workspace)."""
     if who.is_service:
         raise Forbidden("the service token manages workspaces; use a workspace API key here")
     return who
 
 
-def manager(who: Annotated[Principal, Depends(workspace_member)]) -> Principal:
+async def manager(who: Annotated[Principal, Depends(workspace_member)]) -> Principal:
     if not can_manage(who):
         raise Forbidden(f"the {who.role} role cannot do this; an admin or manager key is needed")
     return who
