@@ -31,7 +31,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-from sqlalchemy.exc import IntegrityError
 
 from jirabridge import __version__, telemetry
 from jirabridge.adapters.outbound_http import GuardedTransport
@@ -43,7 +42,7 @@ from jirabridge.secrets_box import SecretBox
 from jirabridge.service import events as event_views
 from jirabridge.service import settings as workspace_settings
 from jirabridge.service.outbound import OutboundGuard
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.unit_of_work import ConstraintViolated, UnitOfWork
 from jirabridge.storage import callbacks as endpoints
 from jirabridge.storage import events
 from jirabridge.workers import registry
@@ -226,7 +225,7 @@ class StoredEndpoint:
     def failed(self, workspace_id: str, op_id: str, reason: str, retry_after_s: float | None) -> float:
         try:
             return self._failed(workspace_id, op_id, reason, retry_after_s)
-        except IntegrityError:
+        except ConstraintViolated:
             # Two deliveries of a healthy endpoint failed at once and both added its row: the other
             # one's is there now, and locked for this one in the second try.
             return self._failed(workspace_id, op_id, reason, retry_after_s)

@@ -25,15 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from jirabridge import jira
 from jirabridge.domain.inbound import newest, own_write_at
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.assignees import pushes_assignee
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import HostUser, Item, UserConnection
 from jirabridge.workers import jira_common as common
 
 if TYPE_CHECKING:
@@ -54,19 +51,12 @@ class _Plan:
 
 def _plan(uow: UnitOfWork, job: Job, site_id: str, key: str) -> _Plan:
     p = job.payload
-    item = uow.session.get(Item, (job.workspace_id, str(p["item_type"]), str(p["item_id"])))
+    item = uow.items.get(job.workspace_id, str(p["item_type"]), str(p["item_id"]))
     assignee = item.assignee if item is not None else None
     account_id = email = None
     if assignee is not None:
-        account_id = uow.session.scalar(
-            select(UserConnection.account_id).where(
-                UserConnection.workspace_id == job.workspace_id,
-                UserConnection.site_id == site_id,
-                UserConnection.user_id == assignee,
-                UserConnection.account_id.is_not(None),
-            )
-        )
-        user = uow.session.get(HostUser, (job.workspace_id, assignee))
+        account_id = uow.user_connections.account_on_site(job.workspace_id, site_id, assignee)
+        user = uow.host_users.get(job.workspace_id, assignee)
         email = user.email if user is not None else None
     return _Plan(
         links=common.refs(common.issue_links(uow, job.workspace_id, site_id, key)),

@@ -20,13 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from jirabridge import jira
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import JiraCommentRef
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.jira_comment import Text, as_author, read_text
 
@@ -44,17 +41,7 @@ class _Plan:
 
 
 def _plan(uow: UnitOfWork, job: Job, site_id: str, key: str, comment_id: str) -> _Plan:
-    refs = uow.session.scalars(
-        select(JiraCommentRef.jira_comment_id)
-        .where(
-            JiraCommentRef.workspace_id == job.workspace_id,
-            JiraCommentRef.site_id == site_id,
-            JiraCommentRef.issue_key == key,
-            JiraCommentRef.item_comment_id == comment_id,
-            JiraCommentRef.source == "jirabridge",
-        )
-        .order_by(JiraCommentRef.jira_comment_id)
-    )
+    refs = uow.jira_comment_refs.posted_on_issue(job.workspace_id, site_id, key, comment_id)
     return _Plan(
         links=common.refs(common.issue_links(uow, job.workspace_id, site_id, key)),
         text=read_text(uow, job.workspace_id, site_id, comment_id, {}),
@@ -99,7 +86,7 @@ class UpdateComment:
 
         def save(uow: UnitOfWork) -> None:
             for jira_id, updated in edited.items():
-                ref = uow.session.get(JiraCommentRef, (site_id, jira_id))
+                ref = uow.jira_comment_refs.get(site_id, jira_id)
                 if ref is not None:
                     ref.jira_updated_at = updated
             uow.commit()

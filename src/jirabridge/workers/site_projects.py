@@ -10,13 +10,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
 from jirabridge.service import site_projects, time_entries
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import Site, TimeEntry
 from jirabridge.workers import jira_common as common
 from jirabridge.workers import registry
 
@@ -40,18 +37,12 @@ class ListProjects:
             return common.classify(error)
 
         def save(uow: UnitOfWork) -> int:
-            site = uow.session.get(Site, site_id)
+            site = uow.sites.get(site_id)
             if site is None or site.status != "connected":
                 return 0  # disconnected meanwhile
             now = self.container.clock.now()
             site.project_keys, site.projects_listed_at = keys, now
-            waiting = uow.session.scalars(
-                select(TimeEntry).where(
-                    TimeEntry.workspace_id == job.workspace_id,
-                    TimeEntry.site_id == site_id,
-                    TimeEntry.reason.startswith(time_entries.NOT_ON_SITE, autoescape=True),
-                )
-            ).all()
+            waiting = uow.time_entries.not_on_site(job.workspace_id, site_id, time_entries.NOT_ON_SITE)
             for entry in waiting:
                 time_entries.settle(uow, entry, now, source="jirabridge")
             uow.commit()

@@ -46,6 +46,23 @@ class JiraCommentRefs(Repository[JiraCommentRef]):
     def get(self, site_id: str, jira_comment_id: str) -> JiraCommentRef | None:
         return self._session.get(JiraCommentRef, (site_id, jira_comment_id))
 
+    def posted_on_issue(
+        self, workspace_id: str, site_id: str, issue_key: str, item_comment_id: str
+    ) -> list[str]:
+        """The ids of the Jira comments jirabridge posted on the issue for an item's comment."""
+        query = (
+            select(JiraCommentRef.jira_comment_id)
+            .where(
+                JiraCommentRef.workspace_id == workspace_id,
+                JiraCommentRef.site_id == site_id,
+                JiraCommentRef.issue_key == issue_key,
+                JiraCommentRef.item_comment_id == item_comment_id,
+                JiraCommentRef.source == "jirabridge",
+            )
+            .order_by(JiraCommentRef.jira_comment_id)
+        )
+        return list(self._session.scalars(query))
+
     def posted(self, workspace_id: str, item_comment_id: str) -> list[JiraCommentRef]:
         """The Jira comments jirabridge posted for an item's comment, by site and issue."""
         query = (

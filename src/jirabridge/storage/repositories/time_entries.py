@@ -62,6 +62,16 @@ class TimeEntries(Repository[TimeEntry]):
         )
         return list(self._session.scalars(query))
 
+    def not_on_site(self, workspace_id: str, site_id: str, reason_prefix: str) -> list[TimeEntry]:
+        """The site's entries that failed because their project was not on the site (their reason
+        starts with `reason_prefix`)."""
+        query = select(TimeEntry).where(
+            TimeEntry.workspace_id == workspace_id,
+            TimeEntry.site_id == site_id,
+            TimeEntry.reason.startswith(reason_prefix, autoescape=True),
+        )
+        return list(self._session.scalars(query))
+
     def sync_waiting(
         self, workspace_id: str, ordering_key: str, kind: str, entry_id: str, pending: str
     ) -> bool:

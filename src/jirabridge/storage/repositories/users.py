@@ -55,6 +55,17 @@ class UserConnections(Repository[UserConnection]):
             )
         )
 
+    def account_on_site(self, workspace_id: str, site_id: str, user_id: str) -> str | None:
+        """The Jira account id of the user's connection on the site, when it has one."""
+        return self._session.scalar(
+            select(UserConnection.account_id).where(
+                UserConnection.workspace_id == workspace_id,
+                UserConnection.site_id == site_id,
+                UserConnection.user_id == user_id,
+                UserConnection.account_id.is_not(None),
+            )
+        )
+
     def on_site(self, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
         """The user's connection on the site, in whatever state."""
         return self._session.scalar(
