@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Needed at run time, never imported by name in src/.
 NOT_IMPORTED = {
-    "psycopg": "SQLAlchemy loads it for a `postgresql+psycopg://` database URL",
     "sniffio": "httpcore imports it on every request (see the comment in pyproject.toml)",
     "python-multipart": "FastAPI parses the pages' form posts with it",
     "greenlet": "the SQLAlchemy instrumentation imports SQLAlchemy's asyncio module, which needs it",

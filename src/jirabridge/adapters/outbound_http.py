@@ -19,6 +19,8 @@ A name the guard cannot resolve raises `httpx.ConnectError`, like any failed con
 
 from __future__ import annotations
 
+import functools
+import ssl
 import typing
 
 import anyio
@@ -31,6 +33,14 @@ from jirabridge.service.outbound import DEFAULT_PORTS, OutboundGuard
 from jirabridge.service.ports import ResolveFailed
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One per process: building one loads the CA bundle (~0.1 s of CPU), and the service builds a
+    transport for each Jira call it makes itself (a link's issue, create metadata, lookups). A context
+    is safe to share between connections."""
+    return httpx.create_ssl_context()
 
 
 async def _destination(guard: OutboundGuard, host: str, port: int) -> list[IPAddress] | None:
@@ -98,9 +108,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._guard = guard
         self._in_process = inner is not None
         if inner is None:
-            network = httpx.AsyncHTTPTransport(limits=limits)
+            network = httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits)
             network._pool = httpcore.AsyncConnectionPool(
-                ssl_context=httpx.create_ssl_context(),
+                ssl_context=_ssl_context(),
                 max_connections=limits.max_connections,
                 max_keepalive_connections=limits.max_keepalive_connections,
                 keepalive_expiry=limits.keepalive_expiry,
