@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from jirabridge.domain.operations import Unknown
 from jirabridge.storage import outbox
 from jirabridge.storage.db import make_engine, session_factory
 from jirabridge.storage.tables import Operation, Workspace
@@ -30,12 +31,7 @@ def enqueue_effects(database_url: str, count: int) -> list[str]:
             session.flush()
             ops = [
                 outbox.enqueue(
-                    session,
-                    workspace_id="ws_e2e",
-                    kind=KIND,
-                    payload={"n": n},
-                    ordering_key=f"E2E-{n}",
-                    now=now,
+                    session, Unknown(KIND, {"n": n}, ordering=f"E2E-{n}"), workspace_id="ws_e2e", now=now
                 )
                 for n in range(count)
             ]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from jirabridge.domain.operations import Unknown
 from jirabridge.storage import leases, outbox
 from jirabridge.storage.db import make_engine, session_factory
 from jirabridge.storage.leases import WorkerInfo
@@ -54,12 +55,9 @@ def test_status_lists_the_workers_their_sites_and_each_sites_backlog(tmp_path: P
         for n in range(3):
             outbox.enqueue(
                 session,
+                Unknown("issue.comment", {}, ordering=f"WEB-{n}", site_id="st_acme"),
                 workspace_id="ws_a",
-                kind="issue.comment",
-                payload={},
-                ordering_key=f"WEB-{n}",
                 now=now - timedelta(seconds=30),
-                site_id="st_acme",
             )
         session.commit()
     me = WorkerInfo(id="web-1:4711:abc", pid=4711, version="0.1.0", started_at=now, hostname="web-1")

@@ -8,8 +8,9 @@ Webhook payloads (REST v2 form) and search results (v3) are turned into these va
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from jirabridge.domain import mappings
 
@@ -68,6 +69,10 @@ class CommentChanged:
 
 
 Change = IssueSnapshot | IssueDeleted | CommentChanged
+
+
+def issue_key_of(change: Change) -> str:
+    return change.issue_key if isinstance(change, CommentChanged) else change.key
 
 
 @dataclass(frozen=True)
@@ -187,3 +192,59 @@ def catch_up_status(
     if mappings.same_name(mappings.outbound_status(mapping, item_status), jira_status):
         return None  # e.g. `New` and `Open` both map to `To Do`: `New` is in step already
     return target
+
+
+def encode_change(change: Change) -> dict[str, Any]:
+    """The change as JSON (an `inbound.apply` operation carries it until it runs)."""
+    kind = type(change).__name__
+    return {"kind": kind, **_plain(asdict(change))}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def decode_change(data: dict[str, Any]) -> Change:
+    kind = data["kind"]
+    if kind == "IssueDeleted":
+        return IssueDeleted(key=data["key"], id=data.get("id"))
+    if kind == "CommentChanged":
+        return CommentChanged(
+            issue_key=data["issue_key"], issue_id=data.get("issue_id"), comment=_comment_from(data["comment"])
+        )
+    if kind != "IssueSnapshot":
+        raise ValueError(f"unknown inbound change {kind!r}")
+    comments = data.get("comments")
+    return IssueSnapshot(
+        key=data["key"],
+        id=data.get("id"),
+        updated=datetime.fromisoformat(data["updated"]),
+        status=data.get("status"),
+        status_category=data.get("status_category"),
+        has_assignee=bool(data.get("has_assignee")),
+        assignee=_user_from(data.get("assignee")),
+        comments=None if comments is None else tuple(_comment_from(c) for c in comments),
+        actor=_user_from(data.get("actor")),
+    )
+
+
+def _user_from(data: dict[str, Any] | None) -> JiraUser | None:
+    if data is None:
+        return None
+    return JiraUser(data["account_id"], data.get("display_name"), data.get("email"))
+
+
+def _comment_from(data: dict[str, Any]) -> CommentSnapshot:
+    return CommentSnapshot(
+        id=data["id"],
+        body=data["body"],
+        author=_user_from(data.get("author")),
+        created=datetime.fromisoformat(data["created"]),
+        updated=datetime.fromisoformat(data["updated"]),
+    )

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class LinkState(StrEnum):
+    """A link's `sync_state`: what jirabridge knows of its issue."""
+
+    PENDING = "pending"  # its issue is being created
+    SYNCED = "synced"  # the issue exists and the last change reached it
+    FAILED = "failed"  # the create or the last change failed (`last_error` says why)
+    BROKEN = "broken"  # the issue was deleted in Jira (or is no longer visible)
 
 
 @dataclass(frozen=True)

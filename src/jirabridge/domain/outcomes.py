@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from jirabridge.domain.operations import Operation, Unknown
+
+OpT = TypeVar("OpT", bound=Operation)
 
 # How many attempts an operation gets before it fails for good, unless the worker is told otherwise
 # (`jirabridge worker --max-attempts`). The outbox stamps the figure in force on every job it hands
@@ -50,7 +54,7 @@ class Job:
     workspace_id: str
     site_id: str | None
     kind: str
-    payload: dict[str, Any]
+    operation: Operation  # the row's kind and payload, parsed (domain/operations.py)
     attempts: int
     issue_key: str | None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS  # the worker's figure, from the claim that made the job
@@ -63,21 +67,22 @@ class Job:
 
     @property
     def item(self) -> tuple[str, str] | None:
-        """The host item the operation is for (`payload["item"]`, see `storage.outbox.enqueue`)."""
-        return item_of(self.payload)
+        """The host item the operation is for (its failure names it)."""
+        return self.operation.row_item()
+
+    def operation_as(self, cls: type[OpT]) -> OpT:
+        """The operation, as the handler of its kind expects it; a row this release could not read
+        (`Unknown`) raises `UnreadableOperation`, which the worker turns into a failure for good."""
+        op = self.operation
+        if isinstance(op, cls):
+            return op
+        if isinstance(op, Unknown) and op.error:
+            raise UnreadableOperation(op.error)
+        raise UnreadableOperation(f"a {self.kind} operation is not a {cls.__name__}")
 
 
-def item_of(payload: dict[str, Any]) -> tuple[str, str] | None:
-    """`{"item": {"type", "id"}}` of an operation's payload as `(type, id)`; operations queued before
-    every kind carried it name their item as `item_type` and `item_id`."""
-    item = payload.get("item")
-    if isinstance(item, dict):
-        kind, ident = item.get("type"), item.get("id")
-    else:
-        kind, ident = payload.get("item_type"), payload.get("item_id")
-    if isinstance(kind, str) and isinstance(ident, str) and kind and ident:
-        return kind, ident
-    return None
+class UnreadableOperation(Exception):
+    """The row's payload does not hold what its kind needs (it cannot succeed by retrying)."""
 
 
 # A handler runs one job; it must be safe to run again after a crash (check before acting).

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jirabridge.domain.operations import AssignIssue
 from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Item
 
-ASSIGN_KIND = "issue.assign"
 OUTBOUND_MODES = ("outbound", "two_way")
 
 
@@ -31,22 +31,8 @@ def assignee_changed(uow: UnitOfWork, now: datetime, item: Item) -> None:
         if not pushes_assignee(uow, item.workspace_id, link.site_id, link.issue_key):
             continue
         queued.add((link.site_id, link.issue_key))
-        outbox.enqueue(
-            uow.session,
-            workspace_id=item.workspace_id,
-            kind=ASSIGN_KIND,
-            payload={
-                "site_id": link.site_id,
-                "issue_key": link.issue_key,
-                "item_type": item.type,
-                "item_id": item.id,
-            },
-            ordering_key=f"issue:{link.site_id}:{link.issue_key}",
-            now=now,
-            site_id=link.site_id,
-            issue_key=link.issue_key,
-            item=(item.type, item.id),
-        )
+        assign = AssignIssue(link.site_id, link.issue_key, item=(item.type, item.id))
+        outbox.enqueue(uow.session, assign, workspace_id=item.workspace_id, now=now)
 
 
 def pushes_assignee(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> bool:

@@ -17,6 +17,8 @@ from typing import Any
 
 from jirabridge.domain.access import Principal, can_act_for
 from jirabridge.domain.descriptions import text_to_adf
+from jirabridge.domain.items import LinkState
+from jirabridge.domain.operations import AddComment, UpdateComment, from_row, issue_ordering_key
 from jirabridge.errors import Conflict, Forbidden, NotFound
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
@@ -27,8 +29,6 @@ from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import ItemComment, Link
 
 OUTBOUND_MODES = ("outbound", "two_way")
-COMMENT_KIND = "issue.comment"
-COMMENT_UPDATE_KIND = "issue.comment_update"
 
 
 def site_text(author: str | None, body: str) -> str:
@@ -60,25 +60,17 @@ def add_host_comment(
     uow.item_comments.add(comment)
     for link in _outbound_links(uow, workspace_id, item_type, item_id):
         assert link.issue_key is not None
-        outbox.enqueue(
-            uow.session,
-            workspace_id=workspace_id,
-            kind=COMMENT_KIND,
-            payload={
-                "site_id": link.site_id,
-                "issue_key": link.issue_key,
-                "marker": comment.id,  # the property that makes the create exactly-once
-                "author": author,
-                "text": body,
-                # What the site posts if the comment is gone by the time the worker runs.
-                "body": text_to_adf(site_text(author, body)),
-            },
-            ordering_key=_ordering_key(link.site_id, link.issue_key),
-            now=now,
-            site_id=link.site_id,
-            issue_key=link.issue_key,
+        post = AddComment(
+            link.site_id,
+            link.issue_key,
+            # What the site posts if the comment is gone by the time the worker runs.
+            body=text_to_adf(site_text(author, body)),
+            marker=comment.id,  # the property that makes the create exactly-once
+            author=author,
+            text=body,
             item=(item_type, item_id),
         )
+        outbox.enqueue(uow.session, post, workspace_id=workspace_id, now=now)
     uow.commit()
     return comment
 
@@ -113,17 +105,8 @@ def update_host_comment(
     comment.body = body
     comment.updated_at = now
     for site_id, issue_key in _posted_or_posting(uow, comment):
-        outbox.enqueue(
-            uow.session,
-            workspace_id=workspace_id,
-            kind=COMMENT_UPDATE_KIND,
-            payload={"site_id": site_id, "issue_key": issue_key, "item_comment_id": comment.id},
-            ordering_key=_ordering_key(site_id, issue_key),
-            now=now,
-            site_id=site_id,
-            issue_key=issue_key,
-            item=(item_type, item_id),
-        )
+        edit = UpdateComment(site_id, issue_key, comment.id, item=(item_type, item_id))
+        outbox.enqueue(uow.session, edit, workspace_id=workspace_id, now=now)
     record_event(
         uow.session,
         workspace_id=workspace_id,
@@ -161,9 +144,10 @@ def _posted_or_posting(uow: UnitOfWork, comment: ItemComment) -> list[tuple[str,
 def _create_outstanding(uow: UnitOfWork, link: Link, marker: str) -> bool:
     assert link.issue_key is not None
     queued = uow.operations.outstanding_payloads(
-        _ordering_key(link.site_id, link.issue_key), COMMENT_KIND, outbox.OUTSTANDING
+        issue_ordering_key(link.site_id, link.issue_key), AddComment.KIND, outbox.OUTSTANDING
     )
-    return any(payload.get("marker") == marker for payload in queued)
+    posts = (from_row(AddComment.KIND, payload) for payload in queued)
+    return any(isinstance(post, AddComment) and post.marker == marker for post in posts)
 
 
 def _outbound_links(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> list[Link]:
@@ -171,17 +155,17 @@ def _outbound_links(uow: UnitOfWork, workspace_id: str, item_type: str, item_id:
     found: list[Link] = []
     seen: set[tuple[str, str]] = set()
     for link in items_service.item_links(uow, workspace_id, item_type, item_id):
-        if link.issue_key is None or link.sync_state == "broken" or (link.site_id, link.issue_key) in seen:
+        if (
+            link.issue_key is None
+            or link.sync_state == LinkState.BROKEN
+            or (link.site_id, link.issue_key) in seen
+        ):
             continue
         settings = project_settings(uow, workspace_id, link.site_id, project_of(link.issue_key))
         if settings.get("comment_sync") in OUTBOUND_MODES:
             found.append(link)
             seen.add((link.site_id, link.issue_key))
     return found
-
-
-def _ordering_key(site_id: str, issue_key: str) -> str:
-    return f"issue:{site_id}:{issue_key}"
 
 
 def list_comments(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> list[ItemComment]:

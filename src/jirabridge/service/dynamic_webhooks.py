@@ -14,18 +14,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from jirabridge.domain.inbound import project_sync
+from jirabridge.domain.operations import (
+    RemoveAdminWebhooks,
+    SyncAdminWebhooks,
+    SyncDynamicWebhooks,
+    webhooks_schedule_key,
+)
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox, schedules
 from jirabridge.storage.tables import Site
 
-SYNC_KIND = "webhooks.sync"
-ADMIN_SYNC_KIND = "webhooks.admin_sync"
-ADMIN_REMOVE_KIND = "webhooks.admin_remove"
 EVERY_S = 12 * 3600.0
 
 
 def schedule_key(site_id: str) -> str:
-    return f"webhooks:{site_id}"
+    return webhooks_schedule_key(site_id)
 
 
 def follow_site(uow: UnitOfWork, now: datetime, site: Site) -> None:
@@ -34,16 +37,8 @@ def follow_site(uow: UnitOfWork, now: datetime, site: Site) -> None:
     if site.status != "connected":
         return
     key = schedule_key(site.id)
-    schedules.ensure(
-        uow.session,
-        key=key,
-        workspace_id=site.workspace_id,
-        kind=SYNC_KIND if site.auth_type == "oauth" else ADMIN_SYNC_KIND,
-        payload={"site_id": site.id},
-        every_s=EVERY_S,
-        now=now,
-        site_id=site.id,
-    )
+    refresh = SyncDynamicWebhooks(site.id) if site.auth_type == "oauth" else SyncAdminWebhooks(site.id)
+    schedules.ensure(uow.session, refresh, workspace_id=site.workspace_id, every_s=EVERY_S, now=now)
     uow.flush()
     schedules.run_now(uow.session, workspace_id=site.workspace_id, key_prefix=key, now=now)
 
@@ -61,15 +56,8 @@ def forget_site(uow: UnitOfWork, now: datetime, site: Site) -> bool:
     schedules.remove_prefix(uow.session, schedule_key(site.id))
     if site.auth_type != "api_token" or not site.webhook_ids or site.credentials is None:
         return False
-    outbox.enqueue(
-        uow.session,
-        workspace_id=site.workspace_id,
-        kind=ADMIN_REMOVE_KIND,
-        payload={"site_id": site.id, "webhook_ids": list(site.webhook_ids)},
-        ordering_key=f"webhooks:{site.id}:remove",
-        now=now,
-        site_id=site.id,
-    )
+    remove = RemoveAdminWebhooks(site.id, tuple(site.webhook_ids))
+    outbox.enqueue(uow.session, remove, workspace_id=site.workspace_id, now=now)
     return True
 
 

@@ -36,12 +36,15 @@ assignee is not the host user of Jira's, even when what Jira shows is what the l
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jirabridge.domain import inbound as domain
 from jirabridge.domain import mappings
+from jirabridge.domain.inbound import issue_key_of
+from jirabridge.domain.items import LinkState
+from jirabridge.domain.operations import ApplyInbound
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
 from jirabridge.service.project_rows import project_of, project_settings
@@ -56,8 +59,6 @@ from jirabridge.storage.tables import (
     Site,
 )
 
-APPLY_KIND = "inbound.apply"
-BROKEN = "broken"
 # A status sync that failed before touching Jira: once Jira's status changes, the link shows it again.
 STATUS_FAILURES = ("transition_not_allowed", "transition_field_required")
 # A comment written this long before its issue was linked still counts as new (clocks differ).
@@ -96,35 +97,19 @@ def receive(
     """Apply `change` now, or queue it behind outbound work on its issue. The caller commits.
     `catch_up`: `change` is the issue's current state read to catch up (`catch_up_status`), applied
     even when its status is the one already recorded."""
-    key = issue_key_of(change)
-    ordering_key = f"issue:{site.id}:{key}"
+    deferred = ApplyInbound(site.id, source, change, catch_up=catch_up)
+    ordering_key = deferred.ordering_key()
     busy = uow.operations.any_outstanding(ordering_key, outbox.OUTSTANDING)
     if busy:
-        payload: dict[str, Any] = {"site_id": site.id, "source": source, "change": encode(change)}
-        if catch_up:
-            payload["catch_up"] = True
-        outbox.enqueue(
-            uow.session,
-            workspace_id=site.workspace_id,
-            kind=APPLY_KIND,
-            payload=payload,
-            ordering_key=ordering_key,
-            now=now,
-            site_id=site.id,
-            issue_key=key,
-        )
+        outbox.enqueue(uow.session, deferred, workspace_id=site.workspace_id, now=now)
         return Received(deferred=True)
     return apply(uow, now, site, change, source=source, catch_up=catch_up)
 
 
 def linked_issue_keys(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> list[str]:
     """The issues of `project` that items are linked to (broken links aside), for a catch-up."""
-    keys = uow.links.issue_keys_in_project(workspace_id, site_id, project, except_state=BROKEN)
+    keys = uow.links.issue_keys_in_project(workspace_id, site_id, project, except_state=LinkState.BROKEN)
     return [key for key in keys if project_of(key) == project]
-
-
-def issue_key_of(change: domain.Change) -> str:
-    return change.issue_key if isinstance(change, domain.CommentChanged) else change.key
 
 
 def apply(
@@ -134,7 +119,7 @@ def apply(
     links = [
         lk
         for lk in items_service.issue_links(uow, site.workspace_id, site.id, key)
-        if lk.sync_state != BROKEN
+        if lk.sync_state != LinkState.BROKEN
     ]
     if not links:
         return Received()
@@ -186,8 +171,12 @@ def _status(
     for link in links:
         link.jira_status = change.status
         link.jira_status_category = change.status_category
-        if changed and link.sync_state == "failed" and (link.last_error or "").startswith(STATUS_FAILURES):
-            link.sync_state, link.last_error = "synced", None
+        if (
+            changed
+            and link.sync_state == LinkState.FAILED
+            and (link.last_error or "").startswith(STATUS_FAILURES)
+        ):
+            link.sync_state, link.last_error = LinkState.SYNCED, None
     if not sync.status_inbound:
         # Recorded (outbound moves need to know where the issue is) but not applied: switching
         # inbound on again catches up (`catch_up_status`).
@@ -384,7 +373,7 @@ def _comment_data(stored: ItemComment, comment: domain.CommentSnapshot) -> dict[
 def _deleted(uow: UnitOfWork, now: datetime, site: Site, key: str, links: list[Link]) -> None:
     detail = f"issue {key} was deleted in Jira"
     for link in links:
-        link.sync_state = BROKEN
+        link.sync_state = LinkState.BROKEN
         link.jira_status = None
         link.jira_status_category = None
         link.last_error = detail
@@ -440,61 +429,3 @@ def _user(user: domain.JiraUser | None) -> dict[str, Any] | None:
 
 def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-# -- deferred changes (the payload of `inbound.apply`) -----------------------------------------------
-
-
-def encode(change: domain.Change) -> dict[str, Any]:
-    kind = type(change).__name__
-    return {"kind": kind, **_plain(asdict(change))}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def decode(data: dict[str, Any]) -> domain.Change:
-    kind = data["kind"]
-    if kind == "IssueDeleted":
-        return domain.IssueDeleted(key=data["key"], id=data.get("id"))
-    if kind == "CommentChanged":
-        return domain.CommentChanged(
-            issue_key=data["issue_key"], issue_id=data.get("issue_id"), comment=_comment_from(data["comment"])
-        )
-    if kind != "IssueSnapshot":
-        raise ValueError(f"unknown inbound change {kind!r}")
-    comments = data.get("comments")
-    return domain.IssueSnapshot(
-        key=data["key"],
-        id=data.get("id"),
-        updated=datetime.fromisoformat(data["updated"]),
-        status=data.get("status"),
-        status_category=data.get("status_category"),
-        has_assignee=bool(data.get("has_assignee")),
-        assignee=_user_from(data.get("assignee")),
-        comments=None if comments is None else tuple(_comment_from(c) for c in comments),
-        actor=_user_from(data.get("actor")),
-    )
-
-
-def _user_from(data: dict[str, Any] | None) -> domain.JiraUser | None:
-    if data is None:
-        return None
-    return domain.JiraUser(data["account_id"], data.get("display_name"), data.get("email"))
-
-
-def _comment_from(data: dict[str, Any]) -> domain.CommentSnapshot:
-    return domain.CommentSnapshot(
-        id=data["id"],
-        body=data["body"],
-        author=_user_from(data.get("author")),
-        created=datetime.fromisoformat(data["created"]),
-        updated=datetime.fromisoformat(data["updated"]),
-    )

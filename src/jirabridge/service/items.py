@@ -13,6 +13,8 @@ from typing import Any
 
 from jirabridge.domain import items as domain_items
 from jirabridge.domain.descriptions import text_to_adf
+from jirabridge.domain.items import LinkState
+from jirabridge.domain.operations import AddComment, SyncStatus
 from jirabridge.domain.templates import comment_text
 from jirabridge.errors import NotFound
 from jirabridge.ids import new_id
@@ -158,39 +160,17 @@ def enqueue_status_sync(
     uow: UnitOfWork, now: datetime, workspace_id: str, site_id: str, issue_key: str, item: tuple[str, str]
 ) -> None:
     """`item` is the one whose status changed: a failure of the sync is shown on it."""
-    outbox.enqueue(
-        uow.session,
-        workspace_id=workspace_id,
-        kind="issue.sync_status",
-        payload={"site_id": site_id, "issue_key": issue_key},
-        ordering_key=f"issue:{site_id}:{issue_key}",
-        now=now,
-        site_id=site_id,
-        issue_key=issue_key,
-        item=item,
-    )
+    outbox.enqueue(uow.session, SyncStatus(site_id, issue_key, item), workspace_id=workspace_id, now=now)
 
 
 def enqueue_comment(
     uow: UnitOfWork, now: datetime, workspace_id: str, link: Link, text: str, *, marker: str
 ) -> None:
     assert link.issue_key is not None
-    outbox.enqueue(
-        uow.session,
-        workspace_id=workspace_id,
-        kind="issue.comment",
-        payload={
-            "site_id": link.site_id,
-            "issue_key": link.issue_key,
-            "body": text_to_adf(text),
-            "marker": marker,
-        },
-        ordering_key=f"issue:{link.site_id}:{link.issue_key}",
-        now=now,
-        site_id=link.site_id,
-        issue_key=link.issue_key,
-        item=(link.item_type, link.item_id),
+    comment = AddComment(
+        link.site_id, link.issue_key, text_to_adf(text), marker=marker, item=(link.item_type, link.item_id)
     )
+    outbox.enqueue(uow.session, comment, workspace_id=workspace_id, now=now)
 
 
 def delete_item(uow: UnitOfWork, now: datetime, workspace_id: str, item_type: str, item_id: str) -> None:
@@ -237,7 +217,7 @@ def _removed(uow: UnitOfWork, now: datetime, link: Link) -> None:
 
 
 def link_json(link: Link, site_url: str | None) -> dict[str, Any]:
-    shown_status = link.jira_status if link.jira_status and link.sync_state != "broken" else "unknown"
+    shown_status = link.jira_status if link.jira_status and link.sync_state != LinkState.BROKEN else "unknown"
     return {
         "issue_key": link.issue_key,
         "issue_url": f"{site_url}/browse/{link.issue_key}" if site_url and link.issue_key else None,

@@ -21,19 +21,18 @@ from datetime import datetime
 from typing import Any
 
 from jirabridge.domain.inbound import catch_up_parts, project_sync
+from jirabridge.domain.operations import CatchUpStatuses, CheckWorklogDrift, PollProject
 from jirabridge.errors import NotFound
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox, schedules
 from jirabridge.storage.tables import ProjectSettings
 
-POLL_KIND = "inbound.poll"
-CATCH_UP_KIND = "inbound.catch_up"
 DEFAULT_INTERVAL_S = 300
-DRIFT_PREFIX = "worklogs:drift:"  # service/time_entries.py: the sites' worklog drift checks
+DRIFT_PREFIX = CheckWorklogDrift.SCHEDULE_PREFIX  # service/time_entries.py: the sites' drift checks
 
 
 def schedule_key(site_id: str, project: str) -> str:
-    return f"poll:{site_id}:{project}"
+    return PollProject(site_id, project).schedule_key()
 
 
 def follow_settings(
@@ -46,15 +45,8 @@ def follow_settings(
     settings = dict(row.settings or {})
     parts = catch_up_parts(previous, settings)
     if parts:
-        outbox.enqueue(
-            uow.session,
-            workspace_id=row.workspace_id,
-            kind=CATCH_UP_KIND,
-            payload={"site_id": row.site_id, "project": row.project_key, "parts": parts},
-            ordering_key=f"catch_up:{row.site_id}:{row.project_key}",
-            now=now,
-            site_id=row.site_id,
-        )
+        catch_up = CatchUpStatuses(row.site_id, row.project_key, parts=tuple(parts))
+        outbox.enqueue(uow.session, catch_up, workspace_id=row.workspace_id, now=now)
     if not project_sync(settings).any_inbound:
         schedules.remove(uow.session, key)
         return
@@ -62,13 +54,10 @@ def follow_settings(
         row.polled_until = now  # from now on; history before the settings existed is not a change
     schedules.ensure(
         uow.session,
-        key=key,
+        PollProject(row.site_id, row.project_key),
         workspace_id=row.workspace_id,
-        kind=POLL_KIND,
-        payload={"site_id": row.site_id, "project": row.project_key},
         every_s=float(settings.get("poll_interval_s") or DEFAULT_INTERVAL_S),
         now=now,
-        site_id=row.site_id,
     )
 
 

@@ -112,7 +112,7 @@ def auto_create(
         )
     except Invalid as invalid:
         return AutoCreate("skipped", "missing_required_fields", invalid.detail)
-    link = queue_create(uow, now, item, site.id, fields, extra={"rule_id": rule.id})
+    link = queue_create(uow, now, item, site.id, fields, rule_id=rule.id)
     return AutoCreate("queued", link=link)
 
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jirabridge.domain.operations import ListSiteProjects
 from jirabridge.domain.site_choice import SiteProjects
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import schedules
 from jirabridge.storage.tables import Site
 
-KIND = "site.projects"
 EVERY_S = 6 * 3600.0
 
 
 def schedule_key(site_id: str) -> str:
-    return f"projects:{site_id}"
+    return ListSiteProjects(site_id).schedule_key()
 
 
 def follow_site(uow: UnitOfWork, now: datetime, site: Site) -> None:
@@ -28,14 +28,7 @@ def follow_site(uow: UnitOfWork, now: datetime, site: Site) -> None:
     if site.status != "connected":
         return
     schedules.ensure(
-        uow.session,
-        key=schedule_key(site.id),
-        workspace_id=site.workspace_id,
-        kind=KIND,
-        payload={"site_id": site.id},
-        every_s=EVERY_S,
-        now=now,
-        site_id=site.id,
+        uow.session, ListSiteProjects(site.id), workspace_id=site.workspace_id, every_s=EVERY_S, now=now
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from jirabridge.domain.operations import RemoveAdminWebhooks
 from jirabridge.domain.site_urls import SiteUrlError, normalise_site_url
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.domain.ui_sessions import return_page_allowed
@@ -219,7 +220,7 @@ def disconnect_site(container: Services, uow: UnitOfWork, workspace_id: str, sit
     # Work still queued for the site would only fail against a dead connection: end it visibly.
     uow.operations.fail_pending_for_site(
         site.id,
-        keep_kind=dynamic_webhooks.ADMIN_REMOVE_KIND,
+        keep_kind=RemoveAdminWebhooks.KIND,
         reason="site_disconnected",
         detail="the site was disconnected",
         now=now,

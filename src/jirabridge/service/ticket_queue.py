@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from jirabridge.domain import ticket_status
+from jirabridge.domain.items import LinkState
+from jirabridge.domain.operations import CreateIssue, RemoteLinkTarget
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
 from jirabridge.service.project_rows import project_of, project_settings
@@ -18,7 +20,6 @@ from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Item, Link
 
-CREATE_KIND = "issue.create"
 MAX_REMOTE_TITLE = 255
 
 
@@ -29,10 +30,10 @@ def queue_create(
     site_id: str,
     fields: dict[str, Any],
     *,
-    extra: dict[str, Any] | None = None,
+    rule_id: str | None = None,
 ) -> Link:
     """A pending link of `item` and the operation that creates its issue with `fields` (plus the
-    marker label). `extra` goes into the operation's payload (e.g. the rule that asked for it)."""
+    marker label); `rule_id` names the routing rule that asked for it."""
     marker = new_marker()
     link = Link(
         id=new_id("lk"),
@@ -40,29 +41,22 @@ def queue_create(
         item_type=item.type,
         item_id=item.id,
         site_id=site_id,
-        sync_state="pending",
+        sync_state=LinkState.PENDING,
         created_by_jirabridge=True,
         linked_at=now,
     )
     uow.links.add(link)
     title = f"{item.type} {item.id}: {item.title}"[:MAX_REMOTE_TITLE]
-    outbox.enqueue(
-        uow.session,
-        workspace_id=item.workspace_id,
-        kind=CREATE_KIND,
-        payload={
-            "link_id": link.id,
-            "site_id": site_id,
-            "fields": {**fields, "labels": [*fields.get("labels", []), marker]},
-            "marker": marker,
-            "remote_link": {"url": item.url, "title": title} if item.url else None,
-            **(extra or {}),
-        },
-        ordering_key=f"link:{link.id}",
-        now=now,
+    create = CreateIssue(
+        link_id=link.id,
         site_id=site_id,
+        fields={**fields, "labels": [*fields.get("labels", []), marker]},
+        marker=marker,
+        remote_link=RemoteLinkTarget(item.url, title) if item.url else None,
+        rule_id=rule_id,
         item=(item.type, item.id),
     )
+    outbox.enqueue(uow.session, create, workspace_id=item.workspace_id, now=now)
     return link
 
 

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from jirabridge.domain import ticket_status
 from jirabridge.domain.cardinality import Cardinality, check_link
 from jirabridge.domain.inbound import project_sync
+from jirabridge.domain.items import LinkState
+from jirabridge.domain.operations import AddRemoteLink, remote_link_global_id
 from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
@@ -188,7 +190,7 @@ async def _wait_for(services: Services, link: Link) -> Link:
     deadline = loop.time() + services.settings.ticket_wait_s
     current = link
     async with services.link_watch.watch(link.id) as settled:
-        while current.sync_state == "pending" and loop.time() < deadline:
+        while current.sync_state == LinkState.PENDING and loop.time() < deadline:
             if not await settled.wait(deadline):
                 break
             current = await read_db(services, partial(_reread, current))
@@ -261,7 +263,7 @@ async def link_issue(
             issue_id=info.id,
             jira_status=info.status,
             jira_status_category=info.status_category,
-            sync_state="synced",
+            sync_state=LinkState.SYNCED,
             created_by_jirabridge=False,
             linked_at=now,
         )
@@ -278,23 +280,15 @@ async def link_issue(
         )
         _status_on_link(uow, now, fresh, info)
         if backlink and fresh.item.url:
-            outbox.enqueue(
-                uow.session,
-                workspace_id=workspace_id,
-                kind="issue.remote_link",
-                payload={
-                    "site_id": fresh.site.id,
-                    "issue_key": info.key,
-                    "global_id": f"jirabridge:{workspace_id}:{item_type}:{item_id}",
-                    "url": fresh.item.url,
-                    "title": f"{item_type} {item_id}: {fresh.item.title}"[:255],
-                },
-                ordering_key=f"issue:{fresh.site.id}:{info.key}",
-                now=now,
-                site_id=fresh.site.id,
-                issue_key=info.key,
+            backlink_op = AddRemoteLink(
+                fresh.site.id,
+                info.key,
+                global_id=remote_link_global_id(workspace_id, item_type, item_id),
+                url=fresh.item.url,
+                title=f"{item_type} {item_id}: {fresh.item.title}"[:255],
                 item=(item_type, item_id),
             )
+            outbox.enqueue(uow.session, backlink_op, workspace_id=workspace_id, now=now)
         uow.commit()
         return link
 

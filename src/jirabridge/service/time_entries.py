@@ -22,6 +22,7 @@ from typing import Any
 from jirabridge.domain import site_choice, worklogs
 from jirabridge.domain.access import Principal, can_act_for
 from jirabridge.domain.issue_keys import first_issue_key
+from jirabridge.domain.operations import CheckWorklogDrift, SyncWorklog
 from jirabridge.domain.settings import WorkspaceSettings
 from jirabridge.domain.worklogs import State, Values, Wanted
 from jirabridge.errors import Conflict, Forbidden, Invalid, NotFound
@@ -35,8 +36,6 @@ from jirabridge.storage import outbox, schedules
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Site, TimeEntry
 
-SYNC_KIND = "worklog.sync"
-DRIFT_KIND = "worklog.drift"
 ITEM_TYPE = "time_entry"  # how entries appear in events and failures
 DELETING_REASON = "deleting the worklog in Jira"
 DRIFT_SCHEDULE_PREFIX = polling.DRIFT_PREFIX  # `POST /api/v1/sync/reconcile` runs these too
@@ -45,12 +44,7 @@ SITE_GONE = "site_disconnected: the Jira site was disconnected; nothing was dele
 
 
 def drift_schedule_key(site_id: str) -> str:
-    return f"{DRIFT_SCHEDULE_PREFIX}{site_id}"
-
-
-def issue_ordering_key(site_id: str, issue_key: str) -> str:
-    """The ordering key of every operation on one Jira issue (`jira_common.issue_ordering_key`)."""
-    return f"issue:{site_id}:{issue_key}"
+    return CheckWorklogDrift(site_id).schedule_key()
 
 
 @dataclass(frozen=True)
@@ -286,24 +280,11 @@ def set_state(
 def enqueue_sync(uow: UnitOfWork, entry: TimeEntry, issue_key: str, now: datetime) -> None:
     """Queue `worklog.sync` for the entry on `issue_key`, unless one is already waiting there: it
     decides when it runs, from the entry as it is then, so one is enough."""
-    ordering_key = issue_ordering_key(entry.site_id, issue_key)
-    if uow.time_entries.sync_waiting(entry.workspace_id, ordering_key, SYNC_KIND, entry.id, outbox.PENDING):
+    sync = SyncWorklog(entry.id, issue_key, entry.site_id, item=(ITEM_TYPE, entry.id))
+    key = sync.ordering_key()
+    if uow.time_entries.sync_waiting(entry.workspace_id, key, SyncWorklog.KIND, entry.id, outbox.PENDING):
         return
-    outbox.enqueue(
-        uow.session,
-        workspace_id=entry.workspace_id,
-        kind=SYNC_KIND,
-        payload={
-            "entry_id": entry.id,
-            "issue_key": issue_key,
-            "site_id": entry.site_id,
-        },
-        ordering_key=ordering_key,
-        now=now,
-        site_id=entry.site_id,
-        issue_key=issue_key,
-        item=(ITEM_TYPE, entry.id),
-    )
+    outbox.enqueue(uow.session, sync, workspace_id=entry.workspace_id, now=now)
 
 
 def ensure_drift_check(
@@ -315,14 +296,7 @@ def ensure_drift_check(
     if existing is not None and existing.every_s == every_s:
         return
     schedules.ensure(
-        uow.session,
-        key=key,
-        workspace_id=workspace_id,
-        kind=DRIFT_KIND,
-        payload={"site_id": site_id},
-        every_s=every_s,
-        now=now,
-        site_id=site_id,
+        uow.session, CheckWorklogDrift(site_id), workspace_id=workspace_id, every_s=every_s, now=now
     )
 
 

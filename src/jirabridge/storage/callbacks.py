@@ -1,9 +1,9 @@
 """The backoff of a failing host callback endpoint, and the callback backlog (docs/callbacks.md).
 
-Deliveries are ordered per item (events.py `callback_ordering_key`), so a delivery waiting for its
-retry holds back only the later events of its own item. What a workspace's deliveries share is the
-endpoint, and a dead endpoint should not be sent every item's event at once, nor each item's event
-burn its attempts on it:
+Deliveries are ordered per item (`DeliverCallback.ordering_key` in domain/operations.py), so a
+delivery waiting for its retry holds back only the later events of its own item. What a workspace's
+deliveries share is the endpoint, and a dead endpoint should not be sent every item's event at once,
+nor each item's event burn its attempts on it:
 
 - `endpoint_failed` (a delivery failed in a way that is retried: 429, 5xx, a timeout, no connection)
   counts a failure of the endpoint and holds the workspace's other pending deliveries back for twice
@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from jirabridge.domain.backoff import Backoff
+from jirabridge.domain.operations import DeliverCallback
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import CallbackEndpoint, Operation
 
@@ -37,7 +38,7 @@ HELD = "callback_endpoint_backoff"  # the reason of a delivery held back, never 
 def _workspace_deliveries(workspace_id: str) -> tuple[ColumnElement[bool], ...]:
     return (
         Operation.workspace_id == workspace_id,
-        Operation.kind == outbox.CALLBACK_KIND,
+        Operation.kind == DeliverCallback.KIND,
         Operation.status == outbox.PENDING,
     )
 
@@ -151,13 +152,13 @@ def backlog(session: Session, now: datetime) -> Backlog:
             func.count(case(((Operation.status == outbox.PENDING) & (Operation.attempts > 0), 1))),
             func.count(case((Operation.reason == HELD, 1))),
             func.min(Operation.created_at),
-        ).where(Operation.kind == outbox.CALLBACK_KIND, Operation.status.in_(outbox.OUTSTANDING))
+        ).where(Operation.kind == DeliverCallback.KIND, Operation.status.in_(outbox.OUTSTANDING))
     ).one()
     # An endpoint counts while deliveries wait for it: one whose last delivery was given up (or whose
     # callback was switched off) keeps its row until it next answers, but nothing waits on it.
     waiting_on_it = exists().where(
         Operation.workspace_id == CallbackEndpoint.workspace_id,
-        Operation.kind == outbox.CALLBACK_KIND,
+        Operation.kind == DeliverCallback.KIND,
         Operation.status.in_(outbox.OUTSTANDING),
     )
     failing = session.scalar(select(func.count()).select_from(CallbackEndpoint).where(waiting_on_it)) or 0

@@ -2,7 +2,7 @@
 
 `record_event` adds an event to the caller's session and, when the workspace has a callback URL, a
 `callback.deliver` operation beside it: both commit or roll back with the change they describe. The
-deliveries of one item are ordered (`callback_ordering_key`); a new delivery waits while the
+deliveries of one item are ordered (`DeliverCallback.ordering_key`); a new delivery waits while the
 workspace's endpoint backs off (storage/callbacks.py).
 
 Feed order is commit order within a workspace. `seq` is drawn when the row is inserted, so two
@@ -24,24 +24,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from jirabridge.domain.operations import DeliverCallback
 from jirabridge.ids import new_id
 from jirabridge.storage import callbacks, outbox
 from jirabridge.storage.tables import Event, Workspace
 
-CALLBACK_KIND = outbox.CALLBACK_KIND
 SOURCES = ("jira", "host", "jirabridge")
-
-
-def callback_ordering_key(workspace_id: str, item: tuple[str, str] | None, issue_key: str | None) -> str:
-    """Deliveries of one item are made one at a time in feed order; those of different items are not
-    ordered with each other, so one item's failing delivery never holds back another's. An event
-    without an item is ordered with the other events of its issue, one with neither with the other
-    events of the workspace that have neither."""
-    if item is not None:
-        return f"callback:{workspace_id}:item:{item[0]}:{item[1]}"
-    if issue_key is not None:
-        return f"callback:{workspace_id}:issue:{issue_key}"
-    return f"callback:{workspace_id}"
 
 
 def record_event(
@@ -83,13 +71,9 @@ def record_event(
         held = callbacks.hold_until(session, workspace_id, at)
         delivery = outbox.enqueue(
             session,
+            DeliverCallback(event.id, workspace_id, item=item, issue_key=issue_key),
             workspace_id=workspace_id,
-            kind=CALLBACK_KIND,
-            payload={"event_id": event.id},
-            ordering_key=callback_ordering_key(workspace_id, item, issue_key),
             now=at,
-            issue_key=issue_key,
-            item=item,
             run_after=held,
         )
         if held is not None:

@@ -50,17 +50,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from jirabridge import telemetry
+from jirabridge.domain import operations as ops
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
-from jirabridge.domain.outcomes import DEFAULT_MAX_ATTEMPTS, Done, Fail, Job, Outcome, Retry, item_of
+from jirabridge.domain.items import LinkState
+from jirabridge.domain.operations import OperationState
+from jirabridge.domain.outcomes import DEFAULT_MAX_ATTEMPTS, Done, Fail, Job, Outcome, Retry
 from jirabridge.errors import Conflict, NotFound
 from jirabridge.ids import new_id
 from jirabridge.storage import schedules
 from jirabridge.storage.tables import OUTSTANDING_WHERE, Link, Operation, SiteLease
 
-PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+PENDING, RUNNING, DONE, FAILED = (
+    OperationState.PENDING,
+    OperationState.RUNNING,
+    OperationState.DONE,
+    OperationState.FAILED,
+)
 OUTSTANDING = (PENDING, RUNNING)
 MAX_ATTEMPTS = DEFAULT_MAX_ATTEMPTS
-CALLBACK_KIND = "callback.deliver"  # its failure is not an event: that would only queue another callback
 MAX_ATTEMPTS_REASON = "max_attempts"
 _DETAIL_LIMIT = 2000
 
@@ -74,35 +81,28 @@ as_utc = _utc  # for the modules beside this one (SQLite gives times back withou
 
 def enqueue(
     session: Session,
+    op: ops.Operation,
     *,
     workspace_id: str,
-    kind: str,
-    payload: dict[str, Any],
-    ordering_key: str,
     now: datetime,
-    site_id: str | None = None,
-    issue_key: str | None = None,
-    item: tuple[str, str] | None = None,
     run_after: datetime | None = None,
 ) -> Operation:
-    """Add an operation to the caller's session; it exists once the caller commits.
-
-    `item` is the host item the operation is for (the one whose change queued it), stored as the
-    payload's `item`: its failure and the failure's `sync.failed` event name it."""
+    """Add the operation `op` to the caller's session; it exists once the caller commits. Its kind,
+    payload, ordering key, site and issue key are the operation's (domain/operations.py); the host
+    item it is for (`op.row_item()`, stored as the payload's `item`) is what its failure and the
+    failure's `sync.failed` event name."""
     now = _utc(now)
-    if item is not None:
-        payload = {**payload, "item": {"type": item[0], "id": item[1]}}
     operation = Operation(
         id=new_id("op"),
         workspace_id=workspace_id,
-        site_id=site_id,
-        kind=kind,
-        payload=payload,
-        ordering_key=ordering_key,
+        site_id=op.row_site_id(),
+        kind=op.kind(),
+        payload=ops.to_payload(op),
+        ordering_key=op.ordering_key(),
         status=PENDING,
         attempts=0,
         run_after=_utc(run_after) if run_after is not None else now,
-        issue_key=issue_key,
+        issue_key=op.row_issue_key(),
         created_at=now,
         updated_at=now,
         # The traced request (if any) this operation continues: the worker's span joins its trace.
@@ -151,7 +151,7 @@ def claim(
             workspace_id=row.workspace_id,
             site_id=row.site_id,
             kind=row.kind,
-            payload=dict(row.payload or {}),
+            operation=_parse(row),
             attempts=row.attempts,
             issue_key=row.issue_key,
             max_attempts=max_attempts,
@@ -285,28 +285,27 @@ def _claim_statement(picked: list[int], worker_id: str, now: datetime, lease_s: 
     )
 
 
+def _parse(row: Any) -> ops.Operation:
+    return ops.from_row(
+        row.kind, row.payload, workspace_id=row.workspace_id, site_id=row.site_id, issue_key=row.issue_key
+    )
+
+
 def _enqueue_scheduled(session: Session, now: datetime) -> None:
     """One operation per due schedule, unless the schedule's previous one is still outstanding. A
     regular round is then skipped; a round asked for early (`run_now`: settings changed while the
     previous round ran, which read the old ones) stays due, so it runs as soon as the previous round
     ends instead of a whole interval later."""
     for schedule, early in schedules.take_due(session, now):
-        ordering_key = schedules.ORDERING_PREFIX + schedule.key
+        op = schedules.operation_of(schedule)
+        ordering_key = op.ordering_key()
         busy = session.scalar(
             select(exists().where(Operation.ordering_key == ordering_key, Operation.status.in_(OUTSTANDING)))
         )
         if busy and early:
             schedule.next_run_at = now
         if not busy:
-            enqueue(
-                session,
-                workspace_id=schedule.workspace_id,
-                kind=schedule.kind,
-                payload=dict(schedule.payload or {}),
-                ordering_key=ordering_key,
-                now=now,
-                site_id=schedule.site_id,
-            )
+            enqueue(session, op, workspace_id=schedule.workspace_id, now=now)
             schedule.last_enqueued_at = now
     session.flush()
 
@@ -341,8 +340,7 @@ def _give_up_on_lost_leases(session: Session, now: datetime, max_attempts: int) 
         .execution_options(synchronize_session=False)
     ).all()
     for row in lost:
-        payload = dict(row.payload or {})
-        job = Job(row.id, row.workspace_id, row.site_id, row.kind, payload, row.attempts, row.issue_key)
+        job = Job(row.id, row.workspace_id, row.site_id, row.kind, _parse(row), row.attempts, row.issue_key)
         _failed(session, job, MAX_ATTEMPTS_REASON, detail, now, gave_up=True)
 
 
@@ -444,21 +442,21 @@ def _failed(session: Session, job: Job, reason: str, detail: str, now: datetime,
     `pending` here. A callback's failure is not an event: that would only queue another callback."""
     from jirabridge.storage.events import record_event  # events enqueues through this module
 
-    link_id = job.payload.get("link_id")
-    if gave_up and isinstance(link_id, str):
+    op = job.operation
+    if gave_up and isinstance(op, ops.CreateIssue):
         session.execute(
             update(Link)
-            .where(Link.id == link_id, Link.sync_state == "pending")
-            .values(sync_state="failed", last_error=detail)
+            .where(Link.id == op.link_id, Link.sync_state == LinkState.PENDING)
+            .values(sync_state=LinkState.FAILED, last_error=detail)
         )
-    if job.kind != CALLBACK_KIND:
+    if job.kind != ops.DeliverCallback.KIND:
         record_event(
             session,
             workspace_id=job.workspace_id,
             type="sync.failed",
             source="jirabridge",
             at=now,
-            item=item_of(job.payload),
+            item=job.item,
             issue_key=job.issue_key,
             data={"operation": job.kind, "operation_id": job.id, "reason": reason, "detail": detail},
         )

@@ -1,6 +1,7 @@
 """Periodic work on top of the outbox: pollers, webhook refreshes, worklog drift checks.
 
-A schedule is a row saying "enqueue an operation of `kind` with `payload` every `every_s` seconds".
+A schedule is a row saying "enqueue this operation every `every_s` seconds" (its `kind` and `payload`
+as the outbox stores them; `domain.operations.Scheduled` names its key).
 The service writes schedules (`ensure`, `remove`, `run_now`) in the same transaction as the settings
 that imply them; workers enqueue what is due in their claim transaction (`outbox.claim`). So periodic
 work needs no timer of its own, survives restarts, and is shared by any number of workers:
@@ -15,16 +16,17 @@ work needs no timer of its own, survives restarts, and is shared by any number o
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from jirabridge.domain import operations as ops
 from jirabridge.storage.tables import Schedule
 
-ORDERING_PREFIX = "schedule:"
+ORDERING_PREFIX = ops.SCHEDULE_PREFIX
 
 
 def _utc(moment: datetime) -> datetime:
@@ -33,17 +35,20 @@ def _utc(moment: datetime) -> datetime:
 
 def ensure(
     session: Session,
+    op: ops.Operation,
     *,
-    key: str,
     workspace_id: str,
-    kind: str,
-    payload: dict[str, Any],
     every_s: float,
     now: datetime,
-    site_id: str | None = None,
+    key: str | None = None,
 ) -> Schedule:
-    """Create or update a schedule. A new one runs at once; a changed interval counts from the last
-    round, so shortening it takes effect without waiting for the old interval to end."""
+    """Create or update the schedule of `op` (its key is `op.schedule_key()`; `key` names it for an
+    operation this release does not declare). A new one runs at once; a changed interval counts from
+    the last round, so shortening it takes effect without waiting for the old interval to end."""
+    if key is None:
+        assert isinstance(op, ops.Scheduled), f"{op.kind()} is not a scheduled operation"
+        key = op.schedule_key()
+    site_id, kind, payload = op.row_site_id(), op.kind(), ops.to_payload(op)
     now = _utc(now)
     schedule = session.get(Schedule, key)
     if schedule is None:
@@ -66,7 +71,7 @@ def _fill(
     workspace_id: str,
     site_id: str | None,
     kind: str,
-    payload: dict[str, Any],
+    payload: dict[str, object],
     every_s: float,
 ) -> None:
     schedule.workspace_id = workspace_id
@@ -97,6 +102,16 @@ def get(session: Session, key: str) -> Schedule | None:
 
 def exists(session: Session, key: str) -> bool:
     return session.get(Schedule, key) is not None
+
+
+def operation_of(schedule: Schedule) -> ops.Operation:
+    """The operation a round of `schedule` enqueues: ordered after the schedule's previous round."""
+    op = ops.from_row(
+        schedule.kind, schedule.payload, workspace_id=schedule.workspace_id, site_id=schedule.site_id
+    )
+    if isinstance(op, ops.Unknown):
+        return dataclasses.replace(op, ordering=ORDERING_PREFIX + schedule.key)
+    return op
 
 
 def remove(session: Session, key: str) -> None:

@@ -36,6 +36,7 @@ from jirabridge import __version__, telemetry
 from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
+from jirabridge.domain.operations import DeliverCallback
 from jirabridge.domain.outbound import OutboundRefused
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.secrets_box import SecretBox
@@ -157,7 +158,7 @@ class CallbackDelivery:
         return outcome
 
     async def _deliver(self, job: Job) -> Outcome:
-        event_id = str(job.payload.get("event_id", ""))
+        event_id = job.operation_as(DeliverCallback).event_id
         target = await asyncio.to_thread(self._load, job.workspace_id, event_id)
         if target is None:
             # The callback was switched off (or the event is gone) since it was queued: nothing to do.
@@ -265,4 +266,4 @@ def make_deliver_handler(
     )
 
 
-registry.register(events.CALLBACK_KIND, make_deliver_handler)
+registry.register(DeliverCallback, make_deliver_handler)

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 
 from jirabridge import jira
 from jirabridge.domain import inbound as domain
+from jirabridge.domain.operations import CatchUpStatuses
 from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
 from jirabridge.service import inbound
 from jirabridge.service.db import run_db
-from jirabridge.service.polling import CATCH_UP_KIND
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.tables import ProjectSettings, Site
 from jirabridge.workers import jira_common as common
@@ -58,8 +58,9 @@ class CatchUp:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        site_id, project = str(job.payload["site_id"]), str(job.payload["project"])
-        asked = [p for p in job.payload.get("parts") or ["status"] if p in PARTS]
+        op = job.operation_as(CatchUpStatuses)
+        site_id, project = op.site_id, op.project
+        asked = [p for p in op.parts if p in PARTS]
 
         def read(uow: UnitOfWork) -> tuple[list[str], list[str]]:
             row = uow.session.get(ProjectSettings, (job.workspace_id, site_id, project))
@@ -142,4 +143,4 @@ def make_catch_up_handler(container: Container) -> Handler:
     return CatchUp(container)
 
 
-registry.register(CATCH_UP_KIND, make_catch_up_handler)
+registry.register(CatchUpStatuses, make_catch_up_handler)

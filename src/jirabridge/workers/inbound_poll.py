@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from jirabridge import jira
 from jirabridge.domain import inbound as domain
+from jirabridge.domain.operations import ApplyInbound, PollProject
 from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
 from jirabridge.service import inbound
 from jirabridge.service.db import run_db
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jirabridge.worker.poll")
 
-POLL_KIND = "inbound.poll"
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 100
 # Issues applied per transaction. A page's 100 in one transaction held SQLite's write lock for long
@@ -106,7 +106,8 @@ class Poll:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        site_id, project = str(job.payload["site_id"]), str(job.payload["project"])
+        op = job.operation_as(PollProject)
+        site_id, project = op.site_id, op.project
         started = self.container.clock.now()
 
         def read(uow: UnitOfWork) -> tuple[datetime, domain.ProjectSync] | None:
@@ -181,16 +182,14 @@ class ApplyDeferred:
         self.container = container
 
     async def __call__(self, job: Job) -> Outcome:
-        change = inbound.decode(dict(job.payload["change"]))
-        site_id = str(job.payload["site_id"])
-        source = str(job.payload.get("source") or "webhook")
+        op = job.operation_as(ApplyInbound)
+        change, site_id, source = op.change, op.site_id, op.source
 
         def save(uow: UnitOfWork) -> bool:
             site = uow.session.get(Site, site_id)
             if site is None or site.workspace_id != job.workspace_id:
                 return False
-            catch_up = bool(job.payload.get("catch_up"))
-            inbound.apply(uow, self.container.clock.now(), site, change, source=source, catch_up=catch_up)
+            inbound.apply(uow, self.container.clock.now(), site, change, source=source, catch_up=op.catch_up)
             uow.commit()
             return True
 
@@ -206,5 +205,5 @@ def make_apply_handler(container: Container) -> Handler:
     return ApplyDeferred(container)
 
 
-registry.register(POLL_KIND, make_poll_handler)
-registry.register(inbound.APPLY_KIND, make_apply_handler)
+registry.register(PollProject, make_poll_handler)
+registry.register(ApplyInbound, make_apply_handler)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from jirabridge import jira
 from jirabridge.domain import dynamic_webhooks as dynamic
 from jirabridge.domain import site_webhooks as domain
+from jirabridge.domain.operations import RemoveAdminWebhooks, SyncAdminWebhooks
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.service import dynamic_webhooks
@@ -45,7 +46,7 @@ class SyncAdminWebhook:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        site_id = str(job.payload["site_id"])
+        site_id = job.operation_as(SyncAdminWebhooks).site_id
 
         def read(uow: UnitOfWork) -> tuple[str, str | None, str, bool] | None:
             site = uow.session.get(Site, site_id)
@@ -125,8 +126,8 @@ class RemoveAdminWebhook:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        site_id = str(job.payload["site_id"])
-        ids = [int(i) for i in job.payload.get("webhook_ids", [])]
+        op = job.operation_as(RemoveAdminWebhooks)
+        site_id, ids = op.site_id, list(op.webhook_ids)
         url = await run_db(self.container, lambda uow: self._url(uow, site_id))
         if url is None:
             return Done({"skipped": "nothing_to_remove"})
@@ -173,5 +174,5 @@ def make_remove_handler(container: Container) -> Handler:
     return RemoveAdminWebhook(container)
 
 
-registry.register(dynamic_webhooks.ADMIN_SYNC_KIND, make_sync_handler)
-registry.register(dynamic_webhooks.ADMIN_REMOVE_KIND, make_remove_handler)
+registry.register(SyncAdminWebhooks, make_sync_handler)
+registry.register(RemoveAdminWebhooks, make_remove_handler)

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 from jirabridge import jira
 from jirabridge.domain.inbound import newest, own_write_at
+from jirabridge.domain.items import LinkState
+from jirabridge.domain.operations import AssignIssue as AssignIssueOp
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.assignees import pushes_assignee
 from jirabridge.service.db import run_db
@@ -50,8 +52,8 @@ class _Plan:
 
 
 def _plan(uow: UnitOfWork, job: Job, site_id: str, key: str) -> _Plan:
-    p = job.payload
-    item = uow.items.get(job.workspace_id, str(p["item_type"]), str(p["item_id"]))
+    op = job.operation_as(AssignIssueOp)
+    item = uow.items.get(job.workspace_id, *op.item) if op.item else None
     assignee = item.assignee if item is not None else None
     account_id = email = None
     if assignee is not None:
@@ -85,8 +87,8 @@ class AssignIssue:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        site_id = str(job.payload.get("site_id") or job.site_id)
-        key = str(job.payload["issue_key"])
+        op = job.operation_as(AssignIssueOp)
+        site_id, key = op.site_id, op.issue_key
         plan = await run_db(self.container, lambda uow: _plan(uow, job, site_id, key))
         if not plan.links:
             return Done({"skipped": "not_linked"})
@@ -133,7 +135,7 @@ class AssignIssue:
         self, uow: UnitOfWork, job: Job, site_id: str, key: str, account: str | None, at: datetime | None
     ) -> None:
         for link in common.issue_links(uow, job.workspace_id, site_id, key):
-            if link.sync_state != common.BROKEN:
+            if link.sync_state != LinkState.BROKEN:
                 link.jira_assignee = account
                 link.jira_assignee_at = newest((link.jira_assignee_at, at))
         uow.commit()

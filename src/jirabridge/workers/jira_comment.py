@@ -1,6 +1,6 @@
 """`issue.comment`: add a comment to a Jira issue, exactly once, as its author where possible.
 
-Who posts: when the payload names a host author who has a user connection on the site, the comment
+Who posts: when the operation names a host author who has a user connection on the site, the comment
 is posted with that user's own Jira identity (so Jira shows them as its author); otherwise — no
 connection, or Jira refuses their credentials or access (401, 403, or 404, which is how Jira answers
 an issue the caller cannot see) — the site's connection posts it with the author's name in the text.
@@ -32,6 +32,7 @@ from sqlalchemy import select
 from jirabridge import jira
 from jirabridge.adapters.jira_pool import JiraPool, UserNotConnected
 from jirabridge.domain.descriptions import text_to_adf
+from jirabridge.domain.operations import AddComment as AddCommentOp
 from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
 from jirabridge.service.comments import site_text
 from jirabridge.service.db import run_db
@@ -64,7 +65,7 @@ class Text:
 
     author: str | None  # the host user (or name) who wrote it; None for a status comment
     name: str | None  # how the site's text names the author (the host user's name, else `author`)
-    plain: str | None  # the text; None: post the payload's `body` as it is (status comments)
+    plain: str | None  # the text; None: post the operation's `body` as it is (status comments)
     account_id: str | None  # the author's Jira account on the site, when they connected one
 
     def as_user(self) -> dict[str, Any]:
@@ -83,14 +84,14 @@ class Text:
 
 
 def read_text(
-    uow: UnitOfWork, workspace_id: str, site_id: str, comment_id: str | None, payload: dict[str, Any]
+    uow: UnitOfWork, workspace_id: str, site_id: str, comment_id: str | None, queued: AddCommentOp | None
 ) -> Text:
-    """The host comment's current text and author, else what the payload says."""
+    """The host comment's current text and author, else what the queued operation says."""
     comment = uow.session.get(ItemComment, comment_id) if comment_id else None
     if comment is not None and (comment.workspace_id != workspace_id or comment.source != "host"):
         comment = None
-    author = comment.author if comment is not None else _str(payload.get("author"))
-    plain = comment.body if comment is not None else _str(payload.get("text"))
+    author = comment.author if comment is not None else (queued.author if queued else None)
+    plain = comment.body if comment is not None else (queued.text if queued else None)
     if author is None:
         return Text(None, None, plain, None)
     user = uow.session.get(HostUser, (workspace_id, author))
@@ -102,10 +103,6 @@ def read_text(
         )
     )
     return Text(author, (user.name if user is not None else None) or author, plain, account_id)
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 async def as_author(
@@ -163,15 +160,15 @@ class AddComment:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        p = job.payload
-        site_id, key = str(p.get("site_id") or job.site_id), str(p["issue_key"])
-        marker = str(p.get("marker") or job.id)
+        op = job.operation_as(AddCommentOp)
+        site_id, key = op.site_id, op.issue_key
+        marker = op.marker or job.id
         links = await common.links_of(self.container, job.workspace_id, site_id, key)
         if not links:
             return Done({"skipped": "not_linked"})
         if common.all_broken(links):
             return common.LINK_BROKEN
-        text = await run_db(self.container, lambda uow: read_text(uow, job.workspace_id, site_id, marker, p))
+        text = await run_db(self.container, lambda uow: read_text(uow, job.workspace_id, site_id, marker, op))
         properties = {PROPERTY_KEY: {"marker": marker}}
         identity = "adopted"
         try:
@@ -188,7 +185,7 @@ class AddComment:
                     site_id,
                     text,
                     lambda client: client.comments.add(key, text.as_user(), properties=properties),
-                    lambda client: client.comments.add(key, text.as_site(p["body"]), properties=properties),
+                    lambda client: client.comments.add(key, text.as_site(op.body), properties=properties),
                 )
         except jira.NotFound:
             return await common.issue_not_found(self.container, job.workspace_id, site_id, key)

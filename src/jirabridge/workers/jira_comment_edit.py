@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
+from jirabridge.domain.operations import UpdateComment as UpdateCommentOp
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
@@ -44,7 +45,7 @@ def _plan(uow: UnitOfWork, job: Job, site_id: str, key: str, comment_id: str) ->
     refs = uow.jira_comment_refs.posted_on_issue(job.workspace_id, site_id, key, comment_id)
     return _Plan(
         links=common.refs(common.issue_links(uow, job.workspace_id, site_id, key)),
-        text=read_text(uow, job.workspace_id, site_id, comment_id, {}),
+        text=read_text(uow, job.workspace_id, site_id, comment_id, None),
         jira_comment_ids=list(refs),
     )
 
@@ -59,9 +60,8 @@ class UpdateComment:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        p = job.payload
-        site_id, key = str(p.get("site_id") or job.site_id), str(p["issue_key"])
-        comment_id = str(p["item_comment_id"])
+        op = job.operation_as(UpdateCommentOp)
+        site_id, key, comment_id = op.site_id, op.issue_key, op.item_comment_id
         plan = await run_db(self.container, lambda uow: _plan(uow, job, site_id, key, comment_id))
         if not plan.links:
             return Done({"skipped": "not_linked"})

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from jirabridge import jira
 from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
+from jirabridge.domain.items import LinkState
 from jirabridge.domain.outbound import OutboundRefused
 from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 from jirabridge.service.db import read_db, run_db
@@ -35,21 +36,7 @@ from jirabridge.storage.tables import Link
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
 
-CREATE_KIND = "issue.create"
-REMOTE_LINK_KIND = "issue.remote_link"
-SYNC_STATUS_KIND = "issue.sync_status"
-COMMENT_KIND = "issue.comment"
 PUSHING_MODES = ("two_way", "outbound")  # project `status_sync` modes that move Jira statuses
-BROKEN = "broken"
-
-
-def issue_ordering_key(site_id: str, issue_key: str) -> str:
-    """Operations on one Jira issue run one at a time, in order."""
-    return f"issue:{site_id}:{issue_key}"
-
-
-def remote_link_global_id(workspace_id: str, item_type: str, item_id: str) -> str:
-    return f"jirabridge:{workspace_id}:{item_type}:{item_id}"
 
 
 # What a handler catches around its Jira calls and hands to `classify`.
@@ -140,7 +127,7 @@ def refs(links: Sequence[Link]) -> list[LinkRef]:
 
 
 def all_broken(links: Sequence[LinkRef]) -> bool:
-    return bool(links) and all(link.sync_state == BROKEN for link in links)
+    return bool(links) and all(link.sync_state == LinkState.BROKEN for link in links)
 
 
 LINK_BROKEN = Fail("link_broken", "the Jira issue was deleted (or is no longer visible): remove the link")
@@ -153,9 +140,9 @@ def mark_broken(
     caller commits. Returns how many links changed."""
     changed = 0
     for link in issue_links(uow, workspace_id, site_id, issue_key):
-        if link.sync_state == BROKEN:
+        if link.sync_state == LinkState.BROKEN:
             continue
-        link.sync_state = BROKEN
+        link.sync_state = LinkState.BROKEN
         link.jira_status = None
         link.jira_status_category = None
         link.last_error = detail

@@ -31,7 +31,9 @@ from sqlalchemy import select
 
 from jirabridge import jira
 from jirabridge.domain import mappings
+from jirabridge.domain import operations as ops
 from jirabridge.domain.inbound import project_sync
+from jirabridge.domain.items import LinkState
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.service.db import read_db, run_db
 from jirabridge.service.project_rows import project_of, project_settings
@@ -75,10 +77,8 @@ class CreateIssue:
         self._initial: dict[tuple[str, str, str], tuple[datetime, str, str | None]] = {}
 
     async def __call__(self, job: Job) -> Outcome:
-        payload = job.payload
-        link_id = str(payload["link_id"])
-        site_id = str(payload.get("site_id") or job.site_id)
-        marker = str(payload["marker"])
+        op = job.operation_as(ops.CreateIssue)
+        link_id, site_id, marker = op.link_id, op.site_id, op.marker
         pending = await read_db(self.container, lambda uow: self._pending(uow, job, link_id, site_id))
         if pending is None:
             return Done({"skipped": "link_removed"})
@@ -106,7 +106,7 @@ class CreateIssue:
                         if isinstance(created, Fail):
                             await run_db(self.container, lambda uow: self._failed(uow, link_id, created))
                         return created
-                    found = await self._status_of_new(client, site_id, payload["fields"], created)
+                    found = await self._status_of_new(client, site_id, op.fields, created)
                 else:
                     log.info("jira.create.adopted op=%s issue=%s", job.id, found.key)
                     found = await self._read(client, found.key)
@@ -128,7 +128,7 @@ class CreateIssue:
     async def _send(self, client: jira.JiraClient, job: Job, site_id: str) -> Answer:
         """A first attempt joins the creates due with it in one bulk call; a retry (which has just
         looked for its issue by marker) sends its create alone."""
-        fields = job.payload["fields"]
+        fields = job.operation_as(ops.CreateIssue).fields
         if job.attempts == 1:
             return await self.bulk.create(job, site_id, fields)
         now = self.container.clock.now()
@@ -189,7 +189,7 @@ class CreateIssue:
     def _failed(uow: UnitOfWork, link_id: str, outcome: Fail) -> None:
         link = uow.session.get(Link, link_id)
         if link is not None and link.issue_key is None:
-            link.sync_state = "failed"
+            link.sync_state = LinkState.FAILED
             link.last_error = f"{outcome.reason}: {outcome.detail}" if outcome.detail else outcome.reason
             uow.commit()
 
@@ -203,15 +203,16 @@ class CreateIssue:
         now = self.container.clock.now()
         link.issue_key = found.key
         link.issue_id = found.id
-        issue_type = job.payload.get("fields", {}).get("issuetype")
+        op = job.operation_as(ops.CreateIssue)
+        issue_type = op.fields.get("issuetype")
         if isinstance(issue_type, dict) and issue_type.get("id"):
             link.issue_type_id = str(issue_type["id"])
         link.jira_status = found.status
         link.jira_status_category = found.category
         # What the issue was created with, so Jira reporting it back is no change (no echo).
-        assignee = job.payload.get("fields", {}).get("assignee")
+        assignee = op.fields.get("assignee")
         link.jira_assignee = str(assignee["accountId"]) if isinstance(assignee, dict) else None
-        link.sync_state = "synced"
+        link.sync_state = LinkState.SYNCED
         link.last_error = None
         item_ref = (link.item_type, link.item_id)
         record_event(
@@ -225,38 +226,20 @@ class CreateIssue:
             data={"issue_key": found.key, "issue_url": url},
         )
         status_on_create(uow, now, link)
-        remote: Any = job.payload.get("remote_link")
-        ordering = common.issue_ordering_key(site_id, found.key)
-        if isinstance(remote, dict) and remote.get("url"):
-            outbox.enqueue(
-                uow.session,
-                workspace_id=job.workspace_id,
-                kind=common.REMOTE_LINK_KIND,
-                payload={
-                    "site_id": site_id,
-                    "issue_key": found.key,
-                    "global_id": common.remote_link_global_id(job.workspace_id, *item_ref),
-                    "url": remote["url"],
-                    "title": str(remote.get("title") or f"{item_ref[0]} {item_ref[1]}")[:255],
-                },
-                ordering_key=ordering,
-                now=now,
-                site_id=site_id,
-                issue_key=found.key,
+        remote = op.remote_link
+        if remote is not None and remote.url:
+            backlink = ops.AddRemoteLink(
+                site_id,
+                found.key,
+                global_id=ops.remote_link_global_id(job.workspace_id, *item_ref),
+                url=remote.url,
+                title=str(remote.title or f"{item_ref[0]} {item_ref[1]}")[:255],
                 item=item_ref,
             )
+            outbox.enqueue(uow.session, backlink, workspace_id=job.workspace_id, now=now)
         if _pushes_status(uow, job.workspace_id, site_id, found, item_ref):
-            outbox.enqueue(
-                uow.session,
-                workspace_id=job.workspace_id,
-                kind=common.SYNC_STATUS_KIND,
-                payload={"site_id": site_id, "issue_key": found.key},
-                ordering_key=ordering,
-                now=now,
-                site_id=site_id,
-                issue_key=found.key,
-                item=item_ref,
-            )
+            sync = ops.SyncStatus(site_id, found.key, item=item_ref)
+            outbox.enqueue(uow.session, sync, workspace_id=job.workspace_id, now=now)
         uow.commit()
 
 
@@ -292,8 +275,8 @@ class AddRemoteLink:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        p = job.payload
-        site_id, key = str(p.get("site_id") or job.site_id), str(p["issue_key"])
+        op = job.operation_as(ops.AddRemoteLink)
+        site_id, key = op.site_id, op.issue_key
         links = await common.links_of(self.container, job.workspace_id, site_id, key)
         if not links:
             return Done({"skipped": "not_linked"})
@@ -302,7 +285,7 @@ class AddRemoteLink:
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
                 ref = await client.remote_links.upsert(
-                    key, global_id=str(p["global_id"]), url=str(p["url"]), title=str(p["title"])
+                    key, global_id=op.global_id, url=op.url, title=op.title
                 )
         except jira.NotFound:
             return await common.issue_not_found(self.container, job.workspace_id, site_id, key)

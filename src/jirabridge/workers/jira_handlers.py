@@ -14,21 +14,24 @@ after a crash: it checks Jira (marker label, comment property, current status) b
 
 from __future__ import annotations
 
-from jirabridge.service.assignees import ASSIGN_KIND
-from jirabridge.service.comments import COMMENT_UPDATE_KIND
+from jirabridge.domain.operations import (
+    AddComment,
+    AddRemoteLink,
+    AssignIssue,
+    CreateIssue,
+    SyncStatus,
+    UpdateComment,
+)
 from jirabridge.workers import registry
 from jirabridge.workers.jira_assign import make_assign_handler
 from jirabridge.workers.jira_comment import make_comment_handler
 from jirabridge.workers.jira_comment_edit import make_comment_update_handler
-from jirabridge.workers.jira_common import COMMENT_KIND, CREATE_KIND, REMOTE_LINK_KIND, SYNC_STATUS_KIND
 from jirabridge.workers.jira_create import make_create_handler, make_remote_link_handler
 from jirabridge.workers.jira_status import make_sync_status_handler
 
-KINDS = (CREATE_KIND, REMOTE_LINK_KIND, SYNC_STATUS_KIND, COMMENT_KIND, COMMENT_UPDATE_KIND, ASSIGN_KIND)
-
-registry.register(CREATE_KIND, make_create_handler)
-registry.register(REMOTE_LINK_KIND, make_remote_link_handler)
-registry.register(SYNC_STATUS_KIND, make_sync_status_handler)
-registry.register(COMMENT_KIND, make_comment_handler)
-registry.register(COMMENT_UPDATE_KIND, make_comment_update_handler)
-registry.register(ASSIGN_KIND, make_assign_handler)
+registry.register(CreateIssue, make_create_handler)
+registry.register(AddRemoteLink, make_remote_link_handler)
+registry.register(SyncStatus, make_sync_status_handler)
+registry.register(AddComment, make_comment_handler)
+registry.register(UpdateComment, make_comment_update_handler)
+registry.register(AssignIssue, make_assign_handler)

@@ -37,6 +37,8 @@ from jirabridge.domain import grouping, mappings
 from jirabridge.domain import transition_fields as screens
 from jirabridge.domain.inbound import newest, own_write_at, project_sync
 from jirabridge.domain.items import Item as DomainItem
+from jirabridge.domain.items import LinkState
+from jirabridge.domain.operations import SyncStatus as SyncStatusOp
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.service.db import read_db, run_db
 from jirabridge.service.items import as_domain
@@ -78,7 +80,7 @@ def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
             seen.add(ref)
             items.append(item)
     changed = max(range(len(items)), key=lambda i: items[i].updated_at) if items else None
-    live = [link for link in links if link.sync_state != common.BROKEN]
+    live = [link for link in links if link.sync_state != LinkState.BROKEN]
     seen_statuses = {link.jira_status for link in live}
     seen_types = {link.issue_type_id for link in live}
     return _Plan(
@@ -112,8 +114,8 @@ class SyncStatus:
         self.transitions = TransitionCache()
 
     async def __call__(self, job: Job) -> Outcome:
-        site_id = str(job.payload.get("site_id") or job.site_id)
-        key = str(job.payload["issue_key"])
+        op = job.operation_as(SyncStatusOp)
+        site_id, key = op.site_id, op.issue_key
         plan = await read_db(self.container, lambda uow: _plan(uow, job.workspace_id, site_id, key))
         if not plan.links:
             return Done({"skipped": "not_linked"})
@@ -224,14 +226,14 @@ class SyncStatus:
 
     def _moved(self, uow: UnitOfWork, job: Job, site_id: str, key: str, seen: _Seen) -> None:
         for link in common.issue_links(uow, job.workspace_id, site_id, key):
-            if link.sync_state == common.BROKEN:
+            if link.sync_state == LinkState.BROKEN:
                 continue
             if seen.type_id:
                 link.issue_type_id = seen.type_id
             link.jira_status = seen.status
             link.jira_status_category = seen.category
             link.jira_status_at = newest((link.jira_status_at, seen.at))
-            link.sync_state = "synced"
+            link.sync_state = LinkState.SYNCED
             link.last_error = None
         uow.commit()
 
@@ -273,7 +275,7 @@ class SyncStatus:
             links = common.issue_links(uow, job.workspace_id, site_id, key)
             items: list[tuple[str, str]] = []
             for link in links:
-                link.sync_state = "failed"
+                link.sync_state = LinkState.FAILED
                 link.last_error = f"{reason}: {detail}"
                 if (link.item_type, link.item_id) not in items:
                     items.append((link.item_type, link.item_id))

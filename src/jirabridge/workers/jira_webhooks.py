@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from jirabridge import jira
 from jirabridge.domain import dynamic_webhooks as domain
+from jirabridge.domain.operations import SyncDynamicWebhooks
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.service import dynamic_webhooks
@@ -57,7 +58,7 @@ class SyncWebhooks:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        site_id = str(job.payload["site_id"])
+        site_id = job.operation_as(SyncDynamicWebhooks).site_id
 
         def read(uow: UnitOfWork) -> tuple[str, str | None] | None:
             site = uow.session.get(Site, site_id)
@@ -134,4 +135,4 @@ def make_sync_handler(container: Container) -> Handler:
     return SyncWebhooks(container)
 
 
-registry.register(dynamic_webhooks.SYNC_KIND, make_sync_handler)
+registry.register(SyncDynamicWebhooks, make_sync_handler)

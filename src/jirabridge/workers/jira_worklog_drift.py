@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from jirabridge import jira
 from jirabridge.domain import worklogs
+from jirabridge.domain.operations import CheckWorklogDrift
 from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
 from jirabridge.domain.worklogs import State, Values
 from jirabridge.service import time_entries
@@ -72,7 +73,7 @@ class CheckDrift:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        site_id = str(job.payload.get("site_id") or job.site_id)
+        site_id = job.operation_as(CheckWorklogDrift).site_id
         marks = await run_db(self.container, lambda uow: self._watermark(uow, job.workspace_id, site_id))
         if marks is None:
             return Done({"skipped": "site_disconnected"})

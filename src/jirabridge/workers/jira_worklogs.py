@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from jirabridge import jira
 from jirabridge.adapters.jira_pool import UserNotConnected
 from jirabridge.domain import worklogs
+from jirabridge.domain.operations import CheckWorklogDrift
+from jirabridge.domain.operations import SyncWorklog as SyncWorklogOp
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.domain.worklogs import State, Step, Values, Wanted
 from jirabridge.ids import new_id
@@ -139,9 +141,8 @@ class SyncWorklog:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        p = job.payload
-        entry_id, issue = str(p["entry_id"]), str(p["issue_key"])
-        site_id = str(p.get("site_id") or job.site_id)
+        op = job.operation_as(SyncWorklogOp)
+        entry_id, issue, site_id = op.entry_id, op.issue_key, op.site_id
         snap = await run_db(self.container, lambda uow: _load(uow, job.workspace_id, entry_id))
         if snap is None:
             return Done({"skipped": "entry_gone"})
@@ -490,5 +491,5 @@ def make_sync_handler(container: Container) -> Handler:
     return SyncWorklog(container)
 
 
-registry.register(time_entries.SYNC_KIND, make_sync_handler)
-registry.register(time_entries.DRIFT_KIND, make_drift_handler)
+registry.register(SyncWorklogOp, make_sync_handler)
+registry.register(CheckWorklogDrift, make_drift_handler)

@@ -1,8 +1,9 @@
 """Which handler runs which kind of operation.
 
-A handler module registers a factory for each kind it runs, at import time:
+A handler module registers a factory for each operation it runs (a class of domain/operations.py,
+registered under its `KIND`), at import time:
 
-    registry.register("callback.deliver", make_deliver_handler)   # (Container) -> Handler
+    registry.register(DeliverCallback, make_deliver_handler)   # (Container) -> Handler
 
 and the worker calls `registry.build(container)` once at start-up to get `{kind: handler}`. Factories
 run then, not at import, so nothing is created before the composition root has built the container.
@@ -17,6 +18,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from jirabridge.domain.operations import Operation
 from jirabridge.domain.outcomes import Handler
 
 if TYPE_CHECKING:
@@ -41,8 +43,10 @@ class Registry:
     def __init__(self) -> None:
         self._factories: dict[str, HandlerFactory] = {}
 
-    def register(self, kind: str, factory: HandlerFactory) -> None:
-        """Register the factory of the handler for `kind`. A kind has exactly one handler."""
+    def register(self, operation: type[Operation] | str, factory: HandlerFactory) -> None:
+        """Register the factory of the handler for an operation class (or a kind this release does not
+        declare, such as a test's own). A kind has exactly one handler."""
+        kind = operation if isinstance(operation, str) else operation.KIND
         known = self._factories.get(kind)
         if known is not None and known is not factory:
             raise ValueError(f"a handler for {kind!r} is already registered")
@@ -59,8 +63,8 @@ class Registry:
 _registry = Registry()
 
 
-def register(kind: str, factory: HandlerFactory) -> None:
-    _registry.register(kind, factory)
+def register(operation: type[Operation] | str, factory: HandlerFactory) -> None:
+    _registry.register(operation, factory)
 
 
 def load_builtin_handlers() -> None:

@@ -16,7 +16,8 @@ others take the sites it runs nothing of, and once its operations are recorded g
 - A handler that raises is a `Retry` with reason `handler_error` (logged with the operation id and the
   exception's type only: messages can carry tokens or personal data). One that runs longer than
   `job_timeout_s` is a `Retry` with reason `timeout`. An operation of a kind with no handler fails
-  for good with reason `unknown_kind`.
+  for good with reason `unknown_kind`; one whose payload does not hold what its kind needs (the
+  handler could not read its operation) with reason `invalid_operation`.
 - SIGTERM or SIGINT: stop claiming, let the running operations finish and record them, exit. A second
   signal cancels what is still running; those operations are claimed again when their lease expires.
 - `once`: drain what is due now (including operations that become due because the one before them on
@@ -51,7 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jirabridge import __version__, logs, telemetry
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
-from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, item_of
+from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, UnreadableOperation
 from jirabridge.storage import outbox
 from jirabridge.storage.leases import LeaseTimes, SqlLeases
 from jirabridge.workers.leasing import Leases, SiteGauges
@@ -311,6 +312,8 @@ class Worker:
         try:
             async with asyncio.timeout(self.options.job_timeout_s):
                 return await handler(job)
+        except UnreadableOperation as error:  # retrying cannot make the payload whole
+            return Fail("invalid_operation", str(error))
         except TimeoutError:
             log.warning("outbox.job.timeout op=%s kind=%s", job.id, job.kind)
             return Retry("timeout", f"the handler ran longer than {self.options.job_timeout_s:g} s")
@@ -479,9 +482,9 @@ class Worker:
 
 def _log_fields(job: Job) -> dict[str, str | None]:
     """What the operation is about, on every log line it leads to (jirabridge/logs.py)."""
-    item = item_of(job.payload)
+    item = job.item
     item_ref = f"{item[0]}/{item[1]}" if item else None
-    site = job.site_id or (str(job.payload["site_id"]) if job.payload.get("site_id") else None)
+    site = job.site_id or job.operation.row_site_id()
     return {
         "workspace": job.workspace_id,
         "site": site,

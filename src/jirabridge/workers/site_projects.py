@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from jirabridge.domain.operations import ListSiteProjects
 from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
-from jirabridge.service import site_projects, time_entries
+from jirabridge.service import time_entries
 from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.workers import jira_common as common
@@ -29,7 +30,7 @@ class ListProjects:
         self.pool = common.pool_for(container)
 
     async def __call__(self, job: Job) -> Outcome:
-        site_id = str(job.payload["site_id"])
+        site_id = job.operation_as(ListSiteProjects).site_id
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
                 keys = sorted({p.key for p in await client.projects.list()})
@@ -62,4 +63,4 @@ def make_handler(container: Container) -> Handler:
     return ListProjects(container)
 
 
-registry.register(site_projects.KIND, make_handler)
+registry.register(ListSiteProjects, make_handler)

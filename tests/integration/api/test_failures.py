@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import httpx
 
 from jirabridge.bootstrap import Container
+from jirabridge.domain.operations import Unknown
 from jirabridge.domain.outcomes import Fail
 from jirabridge.storage import outbox
 from support.service import make_tenant
@@ -20,11 +21,13 @@ def fail_operations(container: Container, workspace_id: str, count: int) -> list
         ids = [
             outbox.enqueue(
                 uow.session,
+                Unknown(
+                    "transition_issue",
+                    {"item": {"type": "anomaly", "id": f"an-{n}"}, "to": "Done"},
+                    ordering=f"issue:DQ-{n}",
+                    issue_key=f"DQ-{n}",
+                ),
                 workspace_id=workspace_id,
-                kind="transition_issue",
-                payload={"item": {"type": "anomaly", "id": f"an-{n}"}, "to": "Done"},
-                ordering_key=f"issue:DQ-{n}",
-                issue_key=f"DQ-{n}",
                 now=NOW,
             ).id
             for n in range(count)

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
+from jirabridge.domain.operations import PollProject, Unknown
 from jirabridge.domain.outcomes import Fail
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.storage import leases, outbox
@@ -83,23 +84,14 @@ async def test_metrics_show_queue_depth_failures_and_events(
         for n in range(3):
             outbox.enqueue(
                 uow.session,
+                Unknown("comment.add", {}, ordering=f"issue:DQ-{n}"),
                 workspace_id=tenant.workspace_id,
-                kind="comment.add",
-                payload={},
-                ordering_key=f"issue:DQ-{n}",
                 now=NOW,
             )
         record_event(
             uow.session, workspace_id=tenant.workspace_id, type="link.created", source="host", at=NOW
         )
-        outbox.enqueue(
-            uow.session,
-            workspace_id=tenant.workspace_id,
-            kind="inbound.poll",
-            payload={},
-            ordering_key="schedule:poll:site:DQ",
-            now=NOW,
-        )
+        outbox.enqueue(uow.session, PollProject("site", "DQ"), workspace_id=tenant.workspace_id, now=NOW)
         uow.commit()
     [job] = outbox.claim(container.sessions, worker_id="w", now=NOW, limit=1, lease_s=60)
     outbox.record(container.sessions, job, Fail("forbidden", "no permission"), NOW, worker_id="w")
@@ -134,10 +126,8 @@ async def test_metrics_show_how_long_due_work_has_waited_for_a_worker(
         for minutes_ago, key in ((2, "issue:WEB-1"), (-10, "issue:WEB-2")):  # the second is not due yet
             outbox.enqueue(
                 uow.session,
+                Unknown("comment.add", {}, ordering=key),
                 workspace_id=tenant.workspace_id,
-                kind="comment.add",
-                payload={},
-                ordering_key=key,
                 now=now,
                 run_after=now - timedelta(minutes=minutes_ago),
             )

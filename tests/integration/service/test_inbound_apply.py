@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from jirabridge.bootstrap import Container
 from jirabridge.domain import inbound as domain
+from jirabridge.domain.operations import ApplyInbound, SyncStatus, from_row
 from jirabridge.service import inbound
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Event, Item, Link, Operation, Site
@@ -151,12 +152,7 @@ def test_a_host_change_newer_than_jiras_wins(linked: World) -> None:
 def test_a_change_waits_behind_outbound_work_on_its_issue(linked: World) -> None:
     with linked.container.uow() as uow:
         outbox.enqueue(
-            uow.session,
-            workspace_id=linked.workspace_id,
-            kind="issue.sync_status",
-            payload={"site_id": linked.site_id, "issue_key": "WEB-1"},
-            ordering_key=f"issue:{linked.site_id}:WEB-1",
-            now=at(5),
+            uow.session, SyncStatus(linked.site_id, "WEB-1"), workspace_id=linked.workspace_id, now=at(5)
         )
         uow.commit()
     assert not linked.receive(moved("In Progress", "indeterminate", 10))
@@ -168,7 +164,9 @@ def test_a_change_waits_behind_outbound_work_on_its_issue(linked: World) -> None
             )
         )
     assert len(queued) == 1 and queued[0].ordering_key == f"issue:{linked.site_id}:WEB-1"
-    assert inbound.decode(queued[0].payload["change"]) == moved("In Progress", "indeterminate", 10)
+    deferred = from_row(queued[0].kind, queued[0].payload)
+    assert isinstance(deferred, ApplyInbound)
+    assert deferred.change == moved("In Progress", "indeterminate", 10)
 
 
 def test_a_deleted_issue_breaks_its_links(linked: World) -> None:

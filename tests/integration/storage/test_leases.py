@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge.domain.operations import Unknown
 from jirabridge.domain.outcomes import Done, Job
 from jirabridge.storage import leases, outbox
 from jirabridge.storage.db import make_engine, session_factory
@@ -77,15 +78,8 @@ def holders(sessions: sessionmaker[Session]) -> dict[str, str]:
 
 def add(sessions: sessionmaker[Session], site: str | None, key: str, seconds: float = 0) -> str:
     with sessions() as session:
-        operation = outbox.enqueue(
-            session,
-            workspace_id="ws_a",
-            kind="jira.comment",
-            payload={"key": key},
-            ordering_key=key,
-            now=at(seconds),
-            site_id=site,
-        )
+        op = Unknown("jira.comment", {"key": key}, ordering=key, site_id=site)
+        operation = outbox.enqueue(session, op, workspace_id="ws_a", now=at(seconds))
         session.commit()
         return operation.id
 
@@ -255,15 +249,8 @@ def test_a_quiet_sites_change_is_claimed_next_whatever_the_backlog_of_another(
     busy, quiet, backlog = "st_00", "st_01", 2000
     with sessions() as session:
         for n in range(backlog):
-            outbox.enqueue(
-                session,
-                workspace_id="ws_a",
-                kind="jira.comment",
-                payload={},
-                ordering_key=f"BUSY-{n}",
-                now=T0,
-                site_id=busy,
-            )
+            op = Unknown("jira.comment", {}, ordering=f"BUSY-{n}", site_id=busy)
+            outbox.enqueue(session, op, workspace_id="ws_a", now=T0)
         session.commit()
     change = add(sessions, quiet, "QUIET-1", seconds=1)
     callback = add(sessions, None, "CB-1", seconds=1)

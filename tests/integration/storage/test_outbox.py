@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge.domain import operations as ops
 from jirabridge.domain.outcomes import Done, Fail, Job, Retry
 from jirabridge.errors import Conflict, NotFound
 from jirabridge.storage import outbox
@@ -19,6 +20,7 @@ from jirabridge.storage.tables import Event, Operation, Workspace
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE_S = 30.0
+SITE = "st_1"
 
 
 def at(seconds: float) -> datetime:
@@ -41,21 +43,18 @@ def add(
     sessions: sessionmaker[Session],
     key: str,
     *,
-    kind: str = "jira.comment",
+    callback: bool = False,
     workspace: str = "ws_a",
     item: tuple[str, str] | None = None,
 ) -> str:
+    """An operation on issue `key` (a status sync, or with `callback` the delivery of an event)."""
+    op: ops.Operation = (
+        ops.DeliverCallback("ev_1", workspace, item=item, issue_key=key)
+        if callback
+        else ops.SyncStatus(SITE, key, item=item)
+    )
     with sessions() as session:
-        operation = outbox.enqueue(
-            session,
-            workspace_id=workspace,
-            kind=kind,
-            payload={"key": key},
-            ordering_key=key,
-            now=T0,
-            issue_key=key,
-            item=item,
-        )
+        operation = outbox.enqueue(session, op, workspace_id=workspace, now=T0)
         session.commit()
         return operation.id
 
@@ -75,18 +74,16 @@ def status(sessions: sessionmaker[Session], op_id: str) -> Operation:
 
 def test_an_operation_exists_only_if_its_transaction_commits(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
-        outbox.enqueue(
-            session, workspace_id="ws_a", kind="jira.comment", payload={}, ordering_key="WEB-1", now=T0
-        )
+        outbox.enqueue(session, ops.SyncStatus(SITE, "WEB-1"), workspace_id="ws_a", now=T0)
         session.rollback()
     assert claim(sessions) == []
 
     op_id = add(sessions, "WEB-1")
     [job] = claim(sessions)
-    assert (job.id, job.kind, job.payload, job.issue_key, job.attempts) == (
+    assert (job.id, job.kind, job.operation, job.issue_key, job.attempts) == (
         op_id,
-        "jira.comment",
-        {"key": "WEB-1"},
+        "issue.sync_status",
+        ops.SyncStatus(SITE, "WEB-1"),
         "WEB-1",
         1,
     )
@@ -299,7 +296,7 @@ def test_a_failing_callback_endpoints_backoff_doubles_up_to_five_minutes_or_foll
 ) -> None:
     from jirabridge.storage import callbacks
 
-    op_id = add(sessions, "callback:ws_a", kind="callback.deliver")
+    op_id = add(sessions, "WEB-1", callback=True)
 
     def failed(session: Session, seconds: float, retry_after_s: float | None) -> float:
         now = at(seconds)

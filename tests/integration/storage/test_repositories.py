@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge.domain.operations import AddComment, AssignIssue
 from jirabridge.domain.worklogs import State
 from jirabridge.storage import outbox
 from jirabridge.storage.db import make_engine, session_factory
@@ -190,20 +191,12 @@ def test_time_entries_by_what_they_wait_for(sessions: sessionmaker[Session]) -> 
 
 def test_outstanding_operations_under_an_ordering_key(sessions: sessionmaker[Session]) -> None:
     with UnitOfWork(sessions) as uow:
-        for kind, payload, key in [
-            ("issue.comment", {"marker": "cm_1"}, "issue:st_0:WEB-1"),
-            ("issue.assign", {"marker": "cm_2"}, "issue:st_0:WEB-1"),
-            ("issue.comment", {"marker": "cm_3"}, "issue:st_0:WEB-2"),
+        for op in [
+            AddComment("st_0", "WEB-1", {}, marker="cm_1"),
+            AssignIssue("st_0", "WEB-1", item=("error", "e-2")),
+            AddComment("st_0", "WEB-2", {}, marker="cm_3"),
         ]:
-            outbox.enqueue(
-                uow.session,
-                workspace_id="ws_a",
-                kind=kind,
-                payload=payload,
-                ordering_key=key,
-                now=T0,
-                site_id="st_0",
-            )
+            outbox.enqueue(uow.session, op, workspace_id="ws_a", now=T0)
         uow.commit()
     with UnitOfWork(sessions) as uow:
         operations = uow.operations

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge.domain.operations import Unknown
 from jirabridge.domain.outcomes import Done, Fail, Job
 from jirabridge.storage import outbox, schedules
 from jirabridge.storage.db import make_engine, session_factory
@@ -36,16 +38,15 @@ def ensure(
     sessions: sessionmaker[Session], key: str, every_s: float, seconds: float = 0, ws: str = "ws_a"
 ) -> None:
     with sessions() as session:
-        schedules.ensure(
-            session,
-            key=key,
-            workspace_id=ws,
-            kind="poll",
-            payload={"key": key},
-            every_s=every_s,
-            now=at(seconds),
-        )
+        # A kind of the test's own: the schedule's key is given, not the operation's.
+        op = Unknown("poll", {"key": key})
+        schedules.ensure(session, op, key=key, workspace_id=ws, every_s=every_s, now=at(seconds))
         session.commit()
+
+
+def payload(job: Job) -> Mapping[str, Any]:
+    assert isinstance(job.operation, Unknown)
+    return job.operation.payload
 
 
 def claim(sessions: sessionmaker[Session], seconds: float) -> list[Job]:
@@ -60,7 +61,7 @@ def finish(sessions: sessionmaker[Session], jobs: list[Job], seconds: float) -> 
 def test_a_new_schedule_runs_at_once_then_every_interval(sessions: sessionmaker[Session]) -> None:
     ensure(sessions, "poll:WEB", every_s=60)
     first = claim(sessions, 0)
-    assert [(j.kind, j.payload) for j in first] == [("poll", {"key": "poll:WEB"})]
+    assert [(j.kind, payload(j)) for j in first] == [("poll", {"key": "poll:WEB"})]
     finish(sessions, first, 1)
     assert claim(sessions, 30) == []  # not due yet
     second = claim(sessions, 61)
@@ -104,7 +105,7 @@ def test_run_now_makes_a_workspaces_schedules_due(sessions: sessionmaker[Session
         keys = schedules.run_now(session, workspace_id="ws_a", key_prefix="poll:", now=at(5))
         session.commit()
     assert keys == ["poll:a:WEB"]
-    assert [j.payload["key"] for j in claim(sessions, 5)] == ["poll:a:WEB"]
+    assert [payload(j)["key"] for j in claim(sessions, 5)] == ["poll:a:WEB"]
 
 
 def test_removed_and_shortened_schedules(sessions: sessionmaker[Session]) -> None:
@@ -115,4 +116,4 @@ def test_removed_and_shortened_schedules(sessions: sessionmaker[Session]) -> Non
         schedules.remove(session, "drift:ws_a")
         session.commit()
     ensure(sessions, "poll:WEB", every_s=30, seconds=10)  # shortened: counts from the last round
-    assert [j.payload["key"] for j in claim(sessions, 31)] == ["poll:WEB"]
+    assert [payload(j)["key"] for j in claim(sessions, 31)] == ["poll:WEB"]

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from jirabridge.bootstrap import Container
+from jirabridge.domain.operations import DeliverCallback
 from jirabridge.domain.outcomes import Fail, Job, Retry
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
@@ -195,7 +196,8 @@ async def test_unreachable_hosts_and_timeouts_are_retried(
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)
 
-    job = Job(event_id, tenant.workspace_id, None, "callback.deliver", {"event_id": event_id}, 1, None)
+    op = DeliverCallback(event_id, tenant.workspace_id)
+    job = Job(event_id, tenant.workspace_id, None, op.KIND, op, 1, None)
     for transport, reason in ((refuse, "callback_unreachable"), (slow, "callback_timeout")):
         handler = make_deliver_handler(container, transport=httpx.MockTransport(transport))
         outcome = await handler(job)
@@ -259,7 +261,8 @@ async def test_a_redirect_to_an_internal_address_is_not_followed(
         return httpx.Response(307, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
 
     handler = make_deliver_handler(container, transport=httpx.MockTransport(redirect))
-    job = Job(event_id, tenant.workspace_id, None, "callback.deliver", {"event_id": event_id}, 1, None)
+    op = DeliverCallback(event_id, tenant.workspace_id)
+    job = Job(event_id, tenant.workspace_id, None, op.KIND, op, 1, None)
     outcome = await handler(job)
 
     assert requested == [HOOK]

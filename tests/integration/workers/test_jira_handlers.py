@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
+from jirabridge.domain import operations
 from jirabridge.domain.outcomes import Fail, Job
 from jirabridge.service.items import link_json
 from jirabridge.storage import outbox
@@ -132,25 +133,16 @@ class World:
             updated_at=self.clock.now(),
         )
 
-    def enqueue(
-        self, kind: str, payload: dict[str, Any], ordering_key: str, issue_key: str | None = None
-    ) -> str:
+    def enqueue(self, operation: operations.Operation) -> str:
         with self.container.uow() as uow:
             op = outbox.enqueue(
-                uow.session,
-                workspace_id=self.tenant.workspace_id,
-                kind=kind,
-                payload={"site_id": self.site_id, **payload},
-                ordering_key=ordering_key,
-                now=self.clock.now(),
-                site_id=self.site_id,
-                issue_key=issue_key,
+                uow.session, operation, workspace_id=self.tenant.workspace_id, now=self.clock.now()
             )
             uow.commit()
             return op.id
 
     def sync_status(self, key: str) -> str:
-        return self.enqueue("issue.sync_status", {"issue_key": key}, f"issue:{self.site_id}:{key}", key)
+        return self.enqueue(operations.SyncStatus(self.site_id, key))
 
     def comment(self, key: str, text: str, marker: str) -> str:
         body = {
@@ -158,8 +150,7 @@ class World:
             "version": 1,
             "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
         }
-        payload = {"issue_key": key, "body": body, "marker": marker}
-        return self.enqueue("issue.comment", payload, f"issue:{self.site_id}:{key}", key)
+        return self.enqueue(operations.AddComment(self.site_id, key, body, marker=marker))
 
     def operation(self, op_id: str) -> Operation:
         with self.container.uow() as uow:
@@ -212,9 +203,9 @@ async def world(api: httpx.AsyncClient, container: Container, emulator: FastAPI)
     return World(container, emulator, api, tenant, answer.json()["id"], clock)
 
 
-def create_payload(
+def create_op(
     world: World, link_id: str, *, summary: str = "Null rate spike", marker: str = MARKER, **extra: Any
-) -> dict[str, Any]:
+) -> operations.CreateIssue:
     bug = world.acme.projects["WEB"].issue_type("Bug")
     assert bug is not None
     fields = {
@@ -223,19 +214,19 @@ def create_payload(
         "summary": summary,
         "labels": ["anomalies", marker],
     } | extra
-    return {
-        "link_id": link_id,
-        "fields": fields,
-        "marker": marker,
-        "remote_link": {
-            "url": "https://host.example/anomalies/42",
-            "title": "anomaly an-42: Null rate spike",
-        },
-    }
+    return operations.CreateIssue(
+        link_id=link_id,
+        site_id=world.site_id,
+        fields=fields,
+        marker=marker,
+        remote_link=operations.RemoteLinkTarget(
+            "https://host.example/anomalies/42", "anomaly an-42: Null rate spike"
+        ),
+    )
 
 
 def enqueue_create(world: World, link_id: str, **extra: Any) -> str:
-    return world.enqueue("issue.create", create_payload(world, link_id, **extra), f"link:{link_id}")
+    return world.enqueue(create_op(world, link_id, **extra))
 
 
 def marked(world: World, marker: str = MARKER) -> list[Any]:
@@ -256,13 +247,13 @@ def three_pending_tickets(world: World, **extra_of_second: Any) -> dict[str, str
     """Three items with a pending link each, their creates queued at once: {marker: operation id}."""
     world.add(world.settings(), *(world.item(f"an-{n}", None) for n in range(3)))
     world.add(*(world.link(f"lk_{n}", f"an-{n}", None) for n in range(3)))
-    ops = {}
+    queued = {}
     for n in range(3):
         marker = f"jb-00000000000{n}"
         extra = extra_of_second if n == 1 else {}
-        payload = create_payload(world, f"lk_{n}", summary=f"spike {n}", marker=marker, **extra)
-        ops[marker] = world.enqueue("issue.create", payload, f"link:lk_{n}")
-    return ops
+        create = create_op(world, f"lk_{n}", summary=f"spike {n}", marker=marker, **extra)
+        queued[marker] = world.enqueue(create)
+    return queued
 
 
 # -- issue.create ---------------------------------------------------------------------------------
@@ -606,9 +597,8 @@ async def test_a_disconnected_site_fails_without_a_call(world: World) -> None:
     await world.control("POST", "/faults", {"rules": [{"kind": "error", "status": 500}]})
 
     handlers = registry.build(world.container)
-    job = Job(
-        "op_x", world.tenant.workspace_id, world.site_id, "issue.sync_status", {"issue_key": key}, 1, key
-    )
+    op = operations.SyncStatus(world.site_id, key)
+    job = Job("op_x", world.tenant.workspace_id, world.site_id, op.KIND, op, 1, key)
     outcome = await handlers["issue.sync_status"](job)
 
     assert isinstance(outcome, Fail) and outcome.reason == "site_disconnected"

@@ -12,6 +12,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge.domain.operations import Unknown
 from jirabridge.domain.outcomes import Done, Job, Outcome
 from jirabridge.storage import leases, outbox
 from jirabridge.storage.db import make_engine, session_factory
@@ -55,9 +56,8 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 def add(sessions: sessionmaker[Session], site: str | None, key: str) -> str:
     with sessions() as session:
-        operation = outbox.enqueue(
-            session, workspace_id="ws_a", kind="step", payload={}, ordering_key=key, now=T0, site_id=site
-        )
+        op = Unknown("step", {}, ordering=key, site_id=site)
+        operation = outbox.enqueue(session, op, workspace_id="ws_a", now=T0)
         session.commit()
         return operation.id
 

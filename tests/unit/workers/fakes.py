@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from jirabridge.domain.operations import Unknown
 from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -60,7 +61,8 @@ class FakeQueue:
                 blocked.add(row.key)
             if len(jobs) < limit and first_of_key and row.status == "pending" and row.run_after <= now:
                 row.status, row.owner, row.attempts = "running", worker_id, row.attempts + 1
-                jobs.append(Job(row.id, "ws_a", None, row.kind, dict(row.payload), row.attempts, None))
+                op = Unknown(row.kind, dict(row.payload), ordering=row.key)  # the tests' own kinds
+                jobs.append(Job(row.id, "ws_a", None, row.kind, op, row.attempts, None))
         return jobs
 
     def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None:

@@ -12,6 +12,7 @@ from datetime import datetime
 import pytest
 from prometheus_client import generate_latest
 
+from jirabridge.domain.operations import SyncStatus, Unknown
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.storage.leases import Beat, LeaseTimes
 from jirabridge.workers.metrics import WorkerMetrics
@@ -26,7 +27,8 @@ def worker(queue: FakeQueue, handlers: dict[str, Handler], options: WorkerOption
 
 
 async def done(job: Job) -> Outcome:
-    return Done({"seen": job.payload})
+    assert isinstance(job.operation, Unknown)
+    return Done({"seen": dict(job.operation.payload)})
 
 
 async def test_runs_due_operations_and_records_their_outcomes() -> None:
@@ -49,6 +51,19 @@ async def test_an_unknown_kind_fails_for_good() -> None:
     await worker(queue, {}).run()
     [outcome] = queue.row(op_id).outcomes
     assert isinstance(outcome, Fail) and outcome.reason == "unknown_kind"
+
+
+async def test_an_operation_whose_payload_cannot_be_read_fails_for_good_without_retrying() -> None:
+    queue = FakeQueue()
+    op_id = queue.add("issue.sync_status")  # no site, no issue key: not a SyncStatus
+
+    async def sync(job: Job) -> Outcome:
+        job.operation_as(SyncStatus)
+        return Done()
+
+    await worker(queue, {"issue.sync_status": sync}).run()
+    [outcome] = queue.row(op_id).outcomes
+    assert isinstance(outcome, Fail) and outcome.reason == "invalid_operation"
 
 
 async def test_a_handler_that_raises_is_retried_and_its_message_is_never_logged(

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from jirabridge.domain.outcomes import item_of
+from jirabridge.domain.operations import item_of
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.service.events import decode_cursor, encode_cursor, rfc3339
 from jirabridge.storage import outbox

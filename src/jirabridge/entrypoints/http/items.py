@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 
+from jirabridge.domain.items import LinkState
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.service import comments, idempotency, tickets, users
@@ -167,7 +168,7 @@ async def create_ticket(
 
     async def work() -> tuple[int, dict[str, Any]]:
         link, site_url = await tickets.create_ticket(services, workspace_id, item_type, item_id, request)
-        return (201 if link.sync_state == "synced" else 202), items_service.link_json(link, site_url)
+        return (201 if link.sync_state == LinkState.SYNCED else 202), items_service.link_json(link, site_url)
 
     fingerprint = idempotency.request_hash("POST", f"/items/{item_type}/{item_id}/tickets", body.model_dump())
     status, answer = await idempotency.once(services, workspace_id, idempotency_key, fingerprint, work)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, select, update
 
+from jirabridge.domain.operations import OperationState
 from jirabridge.storage.outbox import FAILED
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Operation
@@ -45,6 +46,10 @@ class Operations(Repository[Operation]):
         """End the site's pending operations as failed (except those of `keep_kind`)."""
         self._session.execute(
             update(Operation)
-            .where(Operation.site_id == site_id, Operation.status == "pending", Operation.kind != keep_kind)
-            .values(status="failed", reason=reason, detail=detail, updated_at=now)
+            .where(
+                Operation.site_id == site_id,
+                Operation.status == OperationState.PENDING,
+                Operation.kind != keep_kind,
+            )
+            .values(status=OperationState.FAILED, reason=reason, detail=detail, updated_at=now)
         )
