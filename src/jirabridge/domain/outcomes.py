@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from jirabridge.domain.operations import Operation, Unknown
@@ -18,9 +19,11 @@ DEFAULT_MAX_ATTEMPTS = 10
 
 @dataclass(frozen=True)
 class Done:
-    """The work is applied. `result` is stored on the operation for inspection."""
+    """The work is applied. `result` is stored on the operation for inspection; `value` is what the
+    handler learnt that the service records (typed per kind, e.g. `StatusMoved`), or None."""
 
     result: dict[str, Any] | None = None
+    value: object = None
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,11 @@ class Fail:
 
     reason: str
     detail: str = ""
-    # True when the handler already put `sync.failed` events on the feed for this failure (one per
-    # linked item, say); otherwise the outbox records one when it stores the failure.
+    # True when the failure's `sync.failed` events are recorded by whoever applies it (one per linked
+    # item, say); otherwise the outbox records one when it stores the failure.
     announced: bool = False
+    # What the failure's events say besides reason and detail (the transition's from and to, ...).
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 Outcome = Done | Retry | Fail
@@ -59,6 +64,9 @@ class Job:
     issue_key: str | None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS  # the worker's figure, from the claim that made the job
     traceparent: str | None = None  # the request that queued it, when traced (jirabridge/telemetry.py)
+    # What the operation's step read in the claim's transaction (`workers.steps.Step.load`); None for
+    # a plain handler.
+    context: Any = None
 
     @property
     def last_attempt(self) -> bool:
@@ -87,3 +95,16 @@ class UnreadableOperation(Exception):
 
 # A handler runs one job; it must be safe to run again after a crash (check before acting).
 Handler = Callable[[Job], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class IssueStatusSeen:
+    """`Done.value` of a step that moved an issue, or found it where it should be: the status the
+    issue is in now, which its links take."""
+
+    status: str
+    category: str | None
+    issue_type_id: str | None = None
+    # From when the links know it: Jira's report of the issue from before this is older than what
+    # jirabridge did (`domain.inbound.own_write_at`), so it changes nothing when it arrives late.
+    at: datetime | None = None

@@ -30,7 +30,8 @@ Times are stored in UTC (SQLite keeps them without zone; `_utc` puts it back).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,11 @@ OUTSTANDING = (PENDING, RUNNING)
 MAX_ATTEMPTS = DEFAULT_MAX_ATTEMPTS
 MAX_ATTEMPTS_REASON = "max_attempts"
 _DETAIL_LIMIT = 2000
+
+# What a step reads for its job in the claim's transaction (`claim(prepare=...)`), and what it writes
+# in the transaction that records the job's outcome (`record(apply=...)`).
+Prepare = Callable[[Session, Job], Job]
+Apply = Callable[[Session], None]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -122,6 +128,7 @@ def claim(
     max_attempts: int = MAX_ATTEMPTS,
     sites: Collection[str] | None = None,
     in_flight: Mapping[str, int] | None = None,
+    prepare: Prepare | None = None,
 ) -> list[Job]:
     """Lease up to `limit` due operations to `worker_id` and return them as jobs.
 
@@ -133,7 +140,12 @@ def claim(
 
     `sites`: the sites this worker holds the lease of (storage/leases.py); only their operations, and
     those of no site, are claimed, and only while the lease is still the worker's in the database.
-    None: every site (one worker on SQLite, and in-process workers)."""
+    None: every site (one worker on SQLite, and in-process workers).
+
+    `prepare` runs for each job in the same transaction, after the lease is taken, and returns the
+    job with what its handler needs (`Job.context`): reading it costs no transaction of its own.
+    Each runs in a savepoint, so one that raises (a bug) spoils neither the claim nor the other jobs;
+    its job is handed out with `PrepareFailed` as its context, and its step retries it."""
     if limit <= 0:
         return []
     now = _utc(now)
@@ -145,20 +157,38 @@ def claim(
         if not picked:
             return []
         rows = sorted(session.execute(_claim_statement(picked, worker_id, now, lease_s)).all(), key=_seq)
-    return [
-        Job(
-            id=row.id,
-            workspace_id=row.workspace_id,
-            site_id=row.site_id,
-            kind=row.kind,
-            operation=_parse(row),
-            attempts=row.attempts,
-            issue_key=row.issue_key,
-            max_attempts=max_attempts,
-            traceparent=row.traceparent,
-        )
-        for row in rows
-    ]
+        jobs = [
+            Job(
+                id=row.id,
+                workspace_id=row.workspace_id,
+                site_id=row.site_id,
+                kind=row.kind,
+                operation=_parse(row),
+                attempts=row.attempts,
+                issue_key=row.issue_key,
+                max_attempts=max_attempts,
+                traceparent=row.traceparent,
+            )
+            for row in rows
+        ]
+        if prepare is not None:
+            jobs = [_prepared(session, job, prepare) for job in jobs]
+    return jobs
+
+
+def _prepared(session: Session, job: Job, prepare: Prepare) -> Job:
+    try:
+        with session.begin_nested():
+            return prepare(session, job)
+    except Exception as error:
+        return replace(job, context=PrepareFailed(type(error).__name__))
+
+
+@dataclass(frozen=True)
+class PrepareFailed:
+    """The context of a job whose `prepare` raised: its step retries it (reason `handler_error`)."""
+
+    error: str
 
 
 def _seq(row: Any) -> int:
@@ -388,9 +418,14 @@ def record(
     worker_id: str,
     max_attempts: int = MAX_ATTEMPTS,
     backoff: Backoff = DEFAULT_BACKOFF,
+    apply: Apply | None = None,
 ) -> str | None:
     """Store the outcome of one attempt. Returns the operation's new status, or None when the lease
-    was lost (another worker took the operation over) and nothing was written."""
+    was lost (another worker took the operation over) and nothing was written.
+
+    `apply` writes what the outcome means to links, items, entries and events in the same
+    transaction, and only while the lease is held: the operation is completed together with its
+    effects, or neither is (the worker that took the lease over runs it again)."""
     now = _utc(now)
     values: dict[str, Any] = {"lease_owner": None, "leased_until": None, "updated_at": now}
     match outcome:
@@ -427,6 +462,8 @@ def record(
     )
     with sessions() as session, session.begin():
         written = session.scalar(statement)
+        if written is not None and apply is not None:
+            apply(session)
         if written is not None and values["status"] == FAILED:
             announced = isinstance(outcome, Fail) and outcome.announced
             if not announced:

@@ -151,3 +151,24 @@ class UnitOfWork:
     @property
     def time_entries(self) -> TimeEntries:
         return TimeEntries(self.session)
+
+
+class JoinedUnitOfWork(UnitOfWork):
+    """A unit of work inside a transaction that someone else opened and commits: the outbox's claim
+    (a step reads what its job needs) or the recording of an outcome (a step applies it). `commit`
+    only flushes, so what it wrote commits, or rolls back, with the operation's own row."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(sessionmaker(), read_only=False)
+        self._session = session
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def commit(self) -> None:
+        self.session.flush()

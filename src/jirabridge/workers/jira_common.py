@@ -17,21 +17,16 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
-
-from sqlalchemy import select
 
 from jirabridge import jira
 from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
 from jirabridge.domain.items import LinkState
 from jirabridge.domain.outbound import OutboundRefused
-from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
+from jirabridge.domain.outcomes import Done, Fail, Outcome, Retry
+from jirabridge.service import issue_links as issue_links_
 from jirabridge.service.db import read_db, run_db
 from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import Link
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -103,27 +98,13 @@ def classify(error: Exception) -> Outcome:
 
 
 # -- links of one issue ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LinkRef:
-    id: str
-    item_type: str
-    item_id: str
-    sync_state: str
-
-
-def issue_links(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> list[Link]:
-    query = (
-        select(Link)
-        .where(Link.workspace_id == workspace_id, Link.site_id == site_id, Link.issue_key == issue_key)
-        .order_by(Link.linked_at, Link.id)
-    )
-    return list(uow.session.scalars(query))
-
-
-def refs(links: Sequence[Link]) -> list[LinkRef]:
-    return [LinkRef(link.id, link.item_type, link.item_id, link.sync_state) for link in links]
+# The service's (service/issue_links.py); named here for the handlers that still write their rows.
+LinkRef = issue_links_.LinkRef
+issue_links = issue_links_.issue_links
+refs = issue_links_.refs
+mark_broken = issue_links_.mark_broken
+record_sync_failed = issue_links_.record_sync_failed
+issue_gone_detail = issue_links_.issue_gone_detail
 
 
 def all_broken(links: Sequence[LinkRef]) -> bool:
@@ -131,60 +112,6 @@ def all_broken(links: Sequence[LinkRef]) -> bool:
 
 
 LINK_BROKEN = Fail("link_broken", "the Jira issue was deleted (or is no longer visible): remove the link")
-
-
-def mark_broken(
-    uow: UnitOfWork, now: datetime, workspace_id: str, site_id: str, issue_key: str, detail: str
-) -> int:
-    """Every link of the issue becomes `broken` (status unknown) with a `link.broken` event; the
-    caller commits. Returns how many links changed."""
-    changed = 0
-    for link in issue_links(uow, workspace_id, site_id, issue_key):
-        if link.sync_state == LinkState.BROKEN:
-            continue
-        link.sync_state = LinkState.BROKEN
-        link.jira_status = None
-        link.jira_status_category = None
-        link.last_error = detail
-        changed += 1
-        record_event(
-            uow.session,
-            workspace_id=workspace_id,
-            type="link.broken",
-            source="jira",
-            at=now,
-            item=(link.item_type, link.item_id),
-            issue_key=issue_key,
-            data={"site": site_id, "reason": "issue_not_found"},
-        )
-    return changed
-
-
-def record_sync_failed(
-    uow: UnitOfWork,
-    job: Job,
-    now: datetime,
-    item: tuple[str, str],
-    issue_key: str,
-    reason: str,
-    detail: str,
-    **data: object,
-) -> None:
-    """A `sync.failed` event on an item for the operation `job` (the caller commits)."""
-    record_event(
-        uow.session,
-        workspace_id=job.workspace_id,
-        type="sync.failed",
-        source="jirabridge",
-        at=now,
-        item=item,
-        issue_key=issue_key,
-        data={"operation": job.kind, "operation_id": job.id, "reason": reason, "detail": detail, **data},
-    )
-
-
-def issue_gone_detail(issue_key: str) -> str:
-    return f"issue {issue_key} does not exist in Jira any more (404)"
 
 
 async def issue_not_found(container: Container, workspace_id: str, site_id: str, issue_key: str) -> Fail:

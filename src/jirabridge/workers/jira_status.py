@@ -1,7 +1,13 @@
-"""`issue.sync_status`: move a Jira issue to the status its linked items map to (SPEC section 3).
+"""`issue.sync_status`: move a Jira issue to the status its linked items map to.
 
-Decided when it runs, not when it was queued, so a burst of changes ends in one move to the latest
-target. Every link of the issue in the workspace is loaded with its item and the project settings:
+A step (`workers/steps.py`): `service/status_sync.py` loads every link of the issue with its item
+and the project settings in the claim's transaction, this handler decides with Jira and touches no
+storage, and `service/status_sync.apply` records its outcome. Decided when it runs, not when it was
+queued, so a burst of changes ends in one move to the latest target. With the status, the links
+record when jirabridge's transition happened (`IssueStatusSeen.at`, from
+`domain.inbound.own_write_at`: the clock before the call, and just after the `updated` of the read
+when there was one — Jira answers a transition with no body, and no call is added to learn more), so
+a report of the issue as an earlier write left it, queued behind the transition, changes nothing:
 
 - mode `two_way`/`outbound` only (anything else: done, nothing sent); one item: its outbound mapping;
   several (a grouped ticket): `domain.grouping.ticket_target`, with the issue's current status and
@@ -18,34 +24,24 @@ target. Every link of the issue in the workspace is loaded with its item and the
   Jira field and the setting that would fill it; nothing is sent (Jira would refuse it with 400);
 - 404: the links break (`link.broken`) and the operation fails `issue_not_found`; a link already
   broken fails `link_broken` without calling Jira.
-
-With the status, the links record when jirabridge's transition happened (`Link.jira_status_at`,
-`domain.inbound.own_write_at`: the clock before the call, and just after the `updated` of the read
-when there was one — Jira answers a transition with no body, and no call is added to learn more), so a
-report of the issue as an earlier write left it, queued behind the transition, changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jirabridge import jira
 from jirabridge.domain import grouping, mappings
 from jirabridge.domain import transition_fields as screens
-from jirabridge.domain.inbound import newest, own_write_at, project_sync
-from jirabridge.domain.items import Item as DomainItem
-from jirabridge.domain.items import LinkState
-from jirabridge.domain.operations import SyncStatus as SyncStatusOp
-from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
-from jirabridge.service.db import read_db, run_db
-from jirabridge.service.items import as_domain
-from jirabridge.service.project_rows import project_of, project_settings
-from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import Item
+from jirabridge.domain.inbound import own_write_at
+from jirabridge.domain.outcomes import Done, Fail, IssueStatusSeen, Job, Outcome
+from jirabridge.service import status_sync
+from jirabridge.service.issue_links import issue_not_found
+from jirabridge.service.project_rows import project_of
+from jirabridge.service.status_sync import StatusPlan
 from jirabridge.workers import jira_common as common
+from jirabridge.workers.steps import Step
 from jirabridge.workers.transition_cache import TransitionCache, screen_of
 
 if TYPE_CHECKING:
@@ -54,69 +50,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("jirabridge.worker.jira")
 
 
-@dataclass(frozen=True)
-class _Plan:
-    links: list[common.LinkRef]
-    mode: str | None
-    mapping: mappings.StatusMapping
-    item_statuses: list[str | None]  # one per distinct item, in link order
-    changed: int | None  # the item updated last: the one whose change queued this, most likely
-    transition_fields: dict[str, Any] = field(default_factory=dict)
-    link_status: str | None = None  # the Jira status the links last saw (when they agree)
-    issue_type_id: str | None = None
-    item: DomainItem | None = None  # the item whose change queued this: transition field templates use it
-
-
-def _plan(uow: UnitOfWork, workspace_id: str, site_id: str, key: str) -> _Plan:
-    links = common.issue_links(uow, workspace_id, site_id, key)
-    settings = project_settings(uow, workspace_id, site_id, project_of(key))  # {}: not configured
-    sync = project_sync(settings)
-    items: list[Item] = []
-    seen: set[tuple[str, str]] = set()
-    for link in links:
-        ref = (link.item_type, link.item_id)
-        item = uow.session.get(Item, (workspace_id, *ref))
-        if item is not None and ref not in seen:
-            seen.add(ref)
-            items.append(item)
-    changed = max(range(len(items)), key=lambda i: items[i].updated_at) if items else None
-    live = [link for link in links if link.sync_state != LinkState.BROKEN]
-    seen_statuses = {link.jira_status for link in live}
-    seen_types = {link.issue_type_id for link in live}
-    return _Plan(
-        links=common.refs(links),
-        mode=sync.status_sync if settings else None,
-        mapping=sync.mapping,
-        item_statuses=[item.status for item in items],
-        changed=changed,
-        transition_fields=dict(settings.get("transition_fields") or {}),
-        link_status=seen_statuses.pop() if len(seen_statuses) == 1 else None,
-        issue_type_id=seen_types.pop() if len(seen_types) == 1 else None,
-        item=as_domain(items[changed]) if changed is not None else None,
-    )
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """The issue's status as the handler left it (or found it), and from when the links know it: a
-    status Jira reports from before `at` is older (`jirabridge.service.inbound.apply`)."""
-
-    status: str
-    category: str | None
-    type_id: str | None
-    at: datetime | None
-
-
 class SyncStatus:
     def __init__(self, container: Container) -> None:
         self.container = container
         self.pool = common.pool_for(container)
         self.transitions = TransitionCache()
 
-    async def __call__(self, job: Job) -> Outcome:
-        op = job.operation_as(SyncStatusOp)
-        site_id, key = op.site_id, op.issue_key
-        plan = await read_db(self.container, lambda uow: _plan(uow, job.workspace_id, site_id, key))
+    async def __call__(self, job: Job, plan: StatusPlan) -> Outcome:
+        site_id, key = plan.site_id, plan.issue_key
         if not plan.links:
             return Done({"skipped": "not_linked"})
         if common.all_broken(plan.links):
@@ -130,7 +71,7 @@ class SyncStatus:
         if not grouped and target is None:
             return Done({"skipped": "unmapped_status"})
         if target is not None:
-            quick = await self._remembered(job, site_id, key, plan, target)
+            quick = await self._remembered(job, plan, target)
             if quick is not None:
                 return quick
         try:
@@ -142,8 +83,8 @@ class SyncStatus:
                     fields=["status", "issuetype", "updated"],
                     expand=["transitions", "transitions.fields"],
                 )
-                current = issue.fields.status.name if issue.fields.status else None
                 read_at = issue.fields.updated
+                current = issue.fields.status.name if issue.fields.status else None
                 type_id = issue.fields.issuetype.id if issue.fields.issuetype else None
                 if current is not None and type_id and issue.transitions is not None:
                     now = self.container.clock.now()
@@ -160,36 +101,38 @@ class SyncStatus:
                 if mappings.same_name(current, target):
                     log.info("jira.transition.skipped issue=%s reason=already_in_status", key)
                     status = issue.fields.status
-                    if status is not None:  # what was seen is right: clear an earlier failure
+                    # What was seen is right: the links take it, which clears an earlier failure.
+                    seen = None
+                    if status is not None:
                         category = status.status_category.key if status.status_category else None
-                        seen = _Seen(status.name, category, type_id, read_at)
-                        await run_db(self.container, lambda uow: self._moved(uow, job, site_id, key, seen))
-                    return Done({"skipped": "already_in_status", "status": current})
+                        seen = IssueStatusSeen(status.name, category, type_id, read_at)
+                    return Done({"skipped": "already_in_status", "status": current}, value=seen)
                 transition = next(
                     (t for t in issue.transitions or [] if mappings.same_name(t.to.name, target)), None
                 )
                 if transition is None:
-                    return await self._not_allowed(job, site_id, key, plan, current, target)
+                    detail = f"No transition from '{current}' to '{target}'"
+                    return _failed(key, "transition_not_allowed", detail, **{"from": current, "to": target})
                 filled = _filled(plan, screen_of(transition), target)
                 if filled.missing:
-                    return await self._field_required(job, site_id, key, current, target, filled.missing)
+                    return _field_required(key, current, target, filled.missing)
                 before = self.container.clock.now()
                 await client.issues.transition(
                     key, transition.id, fields=filled.fields or None, update=filled.update or None
                 )
         except jira.NotFound:
-            return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
+            return issue_not_found(key)
         except common.CALL_ERRORS as error:
             return common.classify(error)
         to = transition.to
         category = to.status_category.key if to.status_category else None
-        moved = _Seen(to.name, category, type_id, own_write_at(before, read_at))
-        await run_db(self.container, lambda uow: self._moved(uow, job, site_id, key, moved))
         log.info("jira.transition.done issue=%s from=%s to=%s", key, current, to.name)
-        return Done({"from": current, "to": to.name})
+        seen = IssueStatusSeen(to.name, category, type_id, own_write_at(before, read_at))
+        return Done({"from": current, "to": to.name}, value=seen)
 
-    async def _remembered(self, job: Job, site_id: str, key: str, plan: _Plan, target: str) -> Outcome | None:
+    async def _remembered(self, job: Job, plan: StatusPlan, target: str) -> Outcome | None:
         """Post the transition remembered for the link's workflow and status; None: read the issue."""
+        site_id, key = plan.site_id, plan.issue_key
         if (
             plan.issue_type_id is None
             or plan.link_status is None
@@ -214,85 +157,36 @@ class SyncStatus:
             log.info("jira.transition.remembered_refused issue=%s from=%s", key, plan.link_status)
             return None  # the issue is not where the link says: read it and decide
         except jira.NotFound:
-            return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
+            return issue_not_found(key)
         except common.CALL_ERRORS as error:
             return common.classify(error)
-        moved = _Seen(known.to, known.category, plan.issue_type_id, own_write_at(before))
-        await run_db(self.container, lambda uow: self._moved(uow, job, site_id, key, moved))
         log.info(
             "jira.transition.done issue=%s from=%s to=%s remembered=true", key, plan.link_status, known.to
         )
-        return Done({"from": plan.link_status, "to": known.to})
-
-    def _moved(self, uow: UnitOfWork, job: Job, site_id: str, key: str, seen: _Seen) -> None:
-        for link in common.issue_links(uow, job.workspace_id, site_id, key):
-            if link.sync_state == LinkState.BROKEN:
-                continue
-            if seen.type_id:
-                link.issue_type_id = seen.type_id
-            link.jira_status = seen.status
-            link.jira_status_category = seen.category
-            link.jira_status_at = newest((link.jira_status_at, seen.at))
-            link.sync_state = LinkState.SYNCED
-            link.last_error = None
-        uow.commit()
-
-    async def _not_allowed(
-        self, job: Job, site_id: str, key: str, plan: _Plan, current: str | None, target: str
-    ) -> Fail:
-        detail = f"No transition from '{current}' to '{target}'"
-        return await self._failed(
-            job, site_id, key, "transition_not_allowed", detail, **{"from": current, "to": target}
-        )
-
-    async def _field_required(
-        self,
-        job: Job,
-        site_id: str,
-        key: str,
-        current: str | None,
-        target: str,
-        missing: list[screens.MissingField],
-    ) -> Fail:
-        detail = screens.missing_detail(missing, key, current, target)
-        fields = [{"field": m.field_id, "name": m.name, "setting": m.setting} for m in missing]
-        return await self._failed(
-            job,
-            site_id,
-            key,
-            "transition_field_required",
-            detail,
-            **{"from": current, "to": target, "fields": fields},
-        )
-
-    async def _failed(
-        self, job: Job, site_id: str, key: str, reason: str, detail: str, **data: object
-    ) -> Fail:
-        """Jira is left alone: the links show the failure, each linked item gets a `sync.failed`."""
-        now = self.container.clock.now()
-
-        def save(uow: UnitOfWork) -> None:
-            links = common.issue_links(uow, job.workspace_id, site_id, key)
-            items: list[tuple[str, str]] = []
-            for link in links:
-                link.sync_state = LinkState.FAILED
-                link.last_error = f"{reason}: {detail}"
-                if (link.item_type, link.item_id) not in items:
-                    items.append((link.item_type, link.item_id))
-            for item in items:
-                common.record_sync_failed(uow, job, now, item, key, reason, detail, **data)
-            uow.commit()
-
-        await run_db(self.container, save)
-        log.info("jira.transition.failed issue=%s reason=%s", key, reason)
-        return Fail(reason, detail, announced=True)  # one event per linked item
+        seen = IssueStatusSeen(known.to, known.category, plan.issue_type_id, own_write_at(before))
+        return Done({"from": plan.link_status, "to": known.to}, value=seen)
 
 
-def _filled(plan: _Plan, screen: tuple[screens.ScreenField, ...] | None, target: str) -> screens.Filled:
+def _field_required(key: str, current: str | None, target: str, missing: list[screens.MissingField]) -> Fail:
+    detail = screens.missing_detail(missing, key, current, target)
+    fields = [{"field": m.field_id, "name": m.name, "setting": m.setting} for m in missing]
+    return _failed(
+        key, "transition_field_required", detail, **{"from": current, "to": target, "fields": fields}
+    )
+
+
+def _failed(key: str, reason: str, detail: str, **data: object) -> Fail:
+    """Jira is left alone: applied, the links show the failure and each linked item gets a
+    `sync.failed` event (`service.issue_links.apply_failure`)."""
+    log.info("jira.transition.failed issue=%s reason=%s", key, reason)
+    return Fail(reason, detail, announced=True, data=data)
+
+
+def _filled(plan: StatusPlan, screen: tuple[screens.ScreenField, ...] | None, target: str) -> screens.Filled:
     """The fields and updates `transition_fields[<target>]` of the project settings give this screen."""
     assert plan.item is not None  # a sync without items ends before any transition
     return screens.fill(screen, plan.transition_fields, target, plan.item)
 
 
-def make_sync_status_handler(container: Container) -> Handler:
-    return SyncStatus(container)
+def make_sync_status_handler(container: Container) -> Step[StatusPlan]:
+    return Step(load=status_sync.load, run=SyncStatus(container), apply=status_sync.apply)

@@ -42,8 +42,8 @@ import secrets
 import signal
 import socket
 from collections import Counter
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -53,10 +53,12 @@ from jirabridge import __version__, logs, telemetry
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, UnreadableOperation
+from jirabridge.service.unit_of_work import JoinedUnitOfWork, UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.leases import LeaseTimes, SqlLeases
 from jirabridge.workers.leasing import Leases, SiteGauges
 from jirabridge.workers.metrics import WorkerMetrics
+from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -73,6 +75,11 @@ DEFAULT_CONCURRENCY = 40
 BACKLOG_EVERY_BEATS = 5  # per-site queue depth and lag gauges: read every 5th heartbeat (~15 s)
 
 
+# A step's reading for its job, in the claim's transaction; its writing, in the record's (steps.py).
+Prepare = Callable[[UnitOfWork, Job], Job]
+Apply = Callable[[UnitOfWork], None]
+
+
 class Queue(Protocol):
     """What the worker needs from the outbox (the SQL one below; tests use a fake)."""
 
@@ -85,9 +92,12 @@ class Queue(Protocol):
         lease_s: float,
         sites: Collection[str] | None = None,
         in_flight: Mapping[str, int] | None = None,
+        prepare: Prepare | None = None,
     ) -> list[Job]: ...
 
-    def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None: ...
+    def record(
+        self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str, apply: Apply | None = None
+    ) -> str | None: ...
 
     def extend(
         self, *, worker_id: str, op_ids: Collection[str], now: datetime, lease_s: float
@@ -112,6 +122,7 @@ class SqlQueue:
         lease_s: float,
         sites: Collection[str] | None = None,
         in_flight: Mapping[str, int] | None = None,
+        prepare: Prepare | None = None,
     ) -> list[Job]:
         return outbox.claim(
             self.sessions,
@@ -122,9 +133,12 @@ class SqlQueue:
             max_attempts=self.max_attempts,
             sites=sites,
             in_flight=in_flight,
+            prepare=(lambda session, job: prepare(JoinedUnitOfWork(session), job)) if prepare else None,
         )
 
-    def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None:
+    def record(
+        self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str, apply: Apply | None = None
+    ) -> str | None:
         return outbox.record(
             self.sessions,
             job,
@@ -133,6 +147,7 @@ class SqlQueue:
             worker_id=worker_id,
             max_attempts=self.max_attempts,
             backoff=self.backoff,
+            apply=(lambda session: apply(JoinedUnitOfWork(session))) if apply else None,
         )
 
     def extend(self, *, worker_id: str, op_ids: Collection[str], now: datetime, lease_s: float) -> set[str]:
@@ -282,7 +297,9 @@ class Worker:
     def _claim_now(self, limit: int) -> list[Job]:
         now, lease_s = self.clock.now(), self.options.lease_s
         if self.leases is None:  # every site
-            return self.queue.claim(worker_id=self.worker_id, now=now, limit=limit, lease_s=lease_s)
+            return self.queue.claim(
+                worker_id=self.worker_id, now=now, limit=limit, lease_s=lease_s, prepare=self._prepare
+            )
         return self.queue.claim(
             worker_id=self.worker_id,
             now=now,
@@ -290,7 +307,15 @@ class Worker:
             lease_s=lease_s,
             sites=self._active_sites,
             in_flight=Counter(self._sites_of.values()),
+            prepare=self._prepare,
         )
+
+    def _prepare(self, uow: UnitOfWork, job: Job) -> Job:
+        """A step's `load`, in the claim's transaction; a plain handler's job as it is."""
+        step = self.handlers.get(job.kind)
+        if isinstance(step, Step):
+            return replace(job, context=step.load(uow, job))
+        return job
 
     async def _run_one(self, job: Job, wakeup: asyncio.Event) -> None:
         self.metrics.running.inc()
@@ -323,10 +348,28 @@ class Worker:
             return Retry("handler_error", type(error).__name__)
 
     async def _record(self, job: Job, outcome: Outcome) -> None:
+        step = self.handlers.get(job.kind)
+        now = self.clock.now()
+        apply: Apply | None = None
+        if isinstance(step, Step):
+            apply = lambda uow: step.apply(uow, job, outcome, now)  # noqa: E731
         try:
-            status = await asyncio.to_thread(
-                self.queue.record, job, outcome, self.clock.now(), worker_id=self.worker_id
-            )
+            try:
+                status = await asyncio.to_thread(
+                    self.queue.record, job, outcome, now, worker_id=self.worker_id, apply=apply
+                )
+            except Exception as error:
+                if apply is None:
+                    raise
+                # Applying the outcome failed (a bug, or the database): its writes rolled back with
+                # the record. A retry is recorded instead; the next attempt runs the step again.
+                log.warning(
+                    "outbox.job.apply_failed op=%s kind=%s error=%s", job.id, job.kind, type(error).__name__
+                )
+                outcome = Retry("apply_error", type(error).__name__)
+                status = await asyncio.to_thread(
+                    self.queue.record, job, outcome, now, worker_id=self.worker_id
+                )
         except Exception as error:  # its lease expires and another attempt runs it again
             log.error(
                 "outbox.job.record_failed op=%s kind=%s error=%s", job.id, job.kind, type(error).__name__

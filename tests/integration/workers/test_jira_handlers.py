@@ -37,6 +37,7 @@ from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.dns import FakeResolver
 from support.host import emulator_control
 from support.service import Tenant, make_tenant
+from support.steps import run_job
 
 ACME = "https://acme.atlassian.net"
 BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
@@ -599,7 +600,7 @@ async def test_a_disconnected_site_fails_without_a_call(world: World) -> None:
     handlers = registry.build(world.container)
     op = operations.SyncStatus(world.site_id, key)
     job = Job("op_x", world.tenant.workspace_id, world.site_id, op.KIND, op, 1, key)
-    outcome = await handlers["issue.sync_status"](job)
+    outcome = await run_job(world.container, handlers["issue.sync_status"], job)
 
     assert isinstance(outcome, Fail) and outcome.reason == "site_disconnected"
     assert (await world.control("GET", "/faults"))["hits"] == []

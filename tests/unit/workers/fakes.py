@@ -42,6 +42,7 @@ class FakeQueue:
         self._ids = itertools.count(1)
         self.lose_leases = False
         self.prunes = 0
+        self.uow: Any = None  # what a step's load and apply get (runner tests of steps set one)
 
     def add(self, kind: str, key: str | None = None, **payload: Any) -> str:
         op_id = f"op_{next(self._ids)}"
@@ -51,7 +52,9 @@ class FakeQueue:
     def row(self, op_id: str) -> Row:
         return next(r for r in self.rows if r.id == op_id)
 
-    def claim(self, *, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Job]:
+    def claim(
+        self, *, worker_id: str, now: datetime, limit: int, lease_s: float, prepare: Any = None
+    ) -> list[Job]:
         self.claims += 1
         jobs: list[Job] = []
         blocked: set[str] = set()
@@ -63,12 +66,16 @@ class FakeQueue:
                 row.status, row.owner, row.attempts = "running", worker_id, row.attempts + 1
                 op = Unknown(row.kind, dict(row.payload), ordering=row.key)  # the tests' own kinds
                 jobs.append(Job(row.id, "ws_a", None, row.kind, op, row.attempts, None))
-        return jobs
+        return [prepare(self.uow, job) for job in jobs] if prepare else jobs
 
-    def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None:
+    def record(
+        self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str, apply: Any = None
+    ) -> str | None:
         row = self.row(job.id)
         if self.lose_leases or row.owner != worker_id:
             return None
+        if apply is not None:
+            apply(self.uow)
         row.outcomes.append(outcome)
         row.owner = None
         match outcome:

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from datetime import datetime
+from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
@@ -209,15 +210,19 @@ class ClaimRacingQueue(FakeQueue):
         super().__init__()
         self.recorded = threading.Event()
 
-    def claim(self, *, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Job]:
-        jobs = super().claim(worker_id=worker_id, now=now, limit=limit, lease_s=lease_s)
+    def claim(
+        self, *, worker_id: str, now: datetime, limit: int, lease_s: float, prepare: Any = None
+    ) -> list[Job]:
+        jobs = super().claim(worker_id=worker_id, now=now, limit=limit, lease_s=lease_s, prepare=prepare)
         if not jobs and any(r.status == "running" for r in self.rows):
             self.recorded.wait(timeout=5)  # the running job is recorded meanwhile,
             time.sleep(0.2)  # and the worker has forgotten it before this stale answer arrives
         return jobs
 
-    def record(self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str) -> str | None:
-        status = super().record(job, outcome, now, worker_id=worker_id)
+    def record(
+        self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str, apply: Any = None
+    ) -> str | None:
+        status = super().record(job, outcome, now, worker_id=worker_id, apply=apply)
         self.recorded.set()
         return status
 

@@ -1,0 +1,39 @@
+"""A step: one kind of operation as three parts, so that handlers decide and the service applies.
+
+    load(uow, job) -> context      the service reads what the handler needs, in the claim's transaction
+    run(job, context) -> Outcome   the handler talks to Jira (or a host) and touches no storage
+    apply(uow, job, outcome, now)  the service writes what the outcome means, in the transaction that
+                                   completes the operation in the outbox
+
+An operation then costs two transactions (its share of a claim, and its record), and every rule
+about what a result means to a link, an item or an entry lives in the service's `apply`, where a
+test can drive it with made-up outcomes and no Jira. A `load` that raises (a bug) makes the attempt
+a `Retry` with reason `handler_error`; an `apply` that raises rolls back its writes with the record,
+and the attempt is recorded as a `Retry` with reason `apply_error` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from jirabridge.domain.outcomes import Job, Outcome, Retry
+from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.storage.outbox import PrepareFailed
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Step(Generic[C]):
+    load: Callable[[UnitOfWork, Job], C]
+    run: Callable[[Job, C], Awaitable[Outcome]]
+    apply: Callable[[UnitOfWork, Job, Outcome, datetime], None]
+
+    async def __call__(self, job: Job) -> Outcome:
+        context: Any = job.context
+        if isinstance(context, PrepareFailed):
+            return Retry("handler_error", f"reading the operation's context failed: {context.error}")
+        return await self.run(job, context)

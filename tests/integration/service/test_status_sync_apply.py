@@ -1,0 +1,145 @@
+"""What an `issue.sync_status` outcome means to the links, applied with no Jira at all: the handler's
+outcomes are made up here, as `service/status_sync.apply` receives them (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from jirabridge.bootstrap import Container
+from jirabridge.domain.outcomes import Done, Fail, IssueStatusSeen, Job, Outcome, Retry
+from jirabridge.service import status_sync
+from jirabridge.storage.tables import Event, Item, Link, Site
+from support.service import make_tenant
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SITE = "st_1"
+
+
+class World:
+    def __init__(self, container: Container, workspace_id: str) -> None:
+        self.container, self.workspace_id = container, workspace_id
+        self.job = Job("op_1", workspace_id, SITE, status_sync.KIND, {"issue_key": "WEB-1"}, 1, "WEB-1")
+
+    def apply(self, outcome: Outcome) -> None:
+        with self.container.uow() as uow:
+            status_sync.apply(uow, self.job, outcome, T0)
+            uow.commit()
+
+    def links(self) -> list[tuple[str, str, str | None, str | None, str | None]]:
+        with self.container.uow() as uow:
+            rows = uow.session.scalars(select(Link).order_by(Link.id))
+            return [(r.id, r.sync_state, r.jira_status, r.jira_status_category, r.last_error) for r in rows]
+
+    def events(self) -> list[tuple[str, str | None, dict[str, object]]]:
+        with self.container.uow() as uow:
+            rows = uow.session.scalars(select(Event).order_by(Event.seq))
+            return [(r.type, r.item_id, dict(r.data or {})) for r in rows]
+
+
+@pytest.fixture
+async def world(api: httpx.AsyncClient, container: Container) -> World:
+    """Two items grouped on WEB-1 (one link failed earlier), and a third on another issue."""
+    tenant = await make_tenant(api)
+    with container.uow() as uow:
+        uow.session.add(
+            Site(
+                id=SITE,
+                workspace_id=tenant.workspace_id,
+                url="https://acme.atlassian.net",
+                auth_type="api_token",
+                status="connected",
+                webhook_token="t" * 40,
+                created_at=T0,
+            )
+        )
+        uow.session.flush()
+        for n, (issue, state) in enumerate([("WEB-1", "synced"), ("WEB-1", "failed"), ("WEB-2", "synced")]):
+            item_id = f"e-{n + 1}"
+            uow.session.add(
+                Item(
+                    workspace_id=tenant.workspace_id,
+                    type="error",
+                    id=item_id,
+                    title=item_id,
+                    status="Open",
+                    attributes={},
+                    created_at=T0,
+                    updated_at=T0,
+                    status_changed_at=T0,
+                )
+            )
+            uow.session.add(
+                Link(
+                    id=f"lk_{n + 1}",
+                    workspace_id=tenant.workspace_id,
+                    item_type="error",
+                    item_id=item_id,
+                    site_id=SITE,
+                    issue_key=issue,
+                    jira_status="To Do",
+                    jira_status_category="new",
+                    sync_state=state,
+                    last_error="earlier" if state == "failed" else None,
+                    linked_at=T0,
+                )
+            )
+        uow.commit()
+    return World(container, tenant.workspace_id)
+
+
+def test_a_move_gives_every_link_of_the_issue_its_new_status_and_clears_a_failure(world: World) -> None:
+    world.apply(Done({"to": "Done"}, value=IssueStatusSeen("Done", "done", "10001")))
+
+    assert world.links() == [
+        ("lk_1", "synced", "Done", "done", None),
+        ("lk_2", "synced", "Done", "done", None),
+        ("lk_3", "synced", "To Do", "new", None),  # another issue: untouched
+    ]
+    assert world.events() == []
+
+
+def test_a_named_failure_shows_on_every_link_and_once_on_each_item(world: World) -> None:
+    world.apply(
+        Fail("transition_not_allowed", "No transition", announced=True, data={"from": "To Do", "to": "Done"})
+    )
+
+    assert [(link[0], link[1], link[4]) for link in world.links()] == [
+        ("lk_1", "failed", "transition_not_allowed: No transition"),
+        ("lk_2", "failed", "transition_not_allowed: No transition"),
+        ("lk_3", "synced", None),
+    ]
+    assert [(kind, item, data["reason"], data["to"]) for kind, item, data in world.events()] == [
+        ("sync.failed", "e-1", "transition_not_allowed", "Done"),
+        ("sync.failed", "e-2", "transition_not_allowed", "Done"),
+    ]
+
+
+def test_an_issue_jira_no_longer_has_breaks_its_links(world: World) -> None:
+    world.apply(Fail("issue_not_found", "issue WEB-1 does not exist in Jira any more (404)"))
+
+    assert [(link[0], link[1], link[2]) for link in world.links()] == [
+        ("lk_1", "broken", None),
+        ("lk_2", "broken", None),
+        ("lk_3", "synced", "To Do"),
+    ]
+    assert [(kind, item) for kind, item, _ in world.events()] == [
+        ("link.broken", "e-1"),
+        ("link.broken", "e-2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [Done({"skipped": "status_sync_off"}), Retry("rate_limited", after_s=3), Fail("forbidden", "no")],
+)
+def test_an_outcome_that_says_nothing_about_the_issue_leaves_the_links_alone(
+    world: World, outcome: Outcome
+) -> None:
+    before = world.links()
+    world.apply(outcome)
+    assert world.links() == before
+    assert world.events() == []
