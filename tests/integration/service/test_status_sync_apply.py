@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from jirabridge.bootstrap import Container
+from jirabridge.domain.operations import SyncStatus
 from jirabridge.domain.outcomes import Done, Fail, IssueStatusSeen, Job, Outcome, Retry
 from jirabridge.service import status_sync
 from jirabridge.storage.tables import Event, Item, Link, Site
@@ -22,7 +23,8 @@ SITE = "st_1"
 class World:
     def __init__(self, container: Container, workspace_id: str) -> None:
         self.container, self.workspace_id = container, workspace_id
-        self.job = Job("op_1", workspace_id, SITE, status_sync.KIND, {"issue_key": "WEB-1"}, 1, "WEB-1")
+        op = SyncStatus(SITE, "WEB-1")
+        self.job = Job("op_1", workspace_id, SITE, op.KIND, op, 1, "WEB-1")
 
     def apply(self, outcome: Outcome) -> None:
         with self.container.uow() as uow:

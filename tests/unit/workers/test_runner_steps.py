@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from jirabridge.domain.operations import Unknown
 from jirabridge.domain.outcomes import Done, Job, Outcome, Retry
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.outbox import PrepareFailed
@@ -27,12 +28,12 @@ class Journal:
 def step(journal: Journal, *, apply_raises: bool = False) -> Step[str]:
     def load(uow: UnitOfWork, job: Job) -> str:
         assert uow is journal  # type: ignore[comparison-overlap]
-        journal.lines.append(f"load {job.payload['issue']}")
-        return f"plan for {job.payload['issue']}"
+        journal.lines.append(f"load {job.operation.payload['issue']}")
+        return f"plan for {job.operation.payload['issue']}"
 
     async def run(job: Job, plan: str) -> Outcome:
         journal.lines.append(f"run with {plan}")
-        return Done({"issue": job.payload["issue"]}, value=plan.upper())
+        return Done({"issue": job.operation.payload["issue"]}, value=plan.upper())
 
     def apply(uow: Any, job: Job, outcome: Outcome, now: datetime) -> None:
         assert isinstance(outcome, Done)
@@ -73,7 +74,7 @@ async def test_an_apply_that_raises_is_recorded_as_a_retry_without_its_writes() 
 async def test_a_job_whose_load_failed_is_retried_without_running() -> None:
     journal = Journal()
     retried = await step(journal)(
-        Job("op_1", "ws", None, "k", {"key": "WEB-1"}, 1, None, context=PrepareFailed("KeyError"))
+        Job("op_1", "ws", None, "k", Unknown("k", {}), 1, None, context=PrepareFailed("KeyError"))
     )
     assert isinstance(retried, Retry) and retried.reason == "handler_error"
     assert journal.lines == []
