@@ -13,7 +13,9 @@ a report of the issue as an earlier write left it, queued behind the transition,
   several (a grouped ticket): `domain.grouping.ticket_target`, with the issue's current status and
   the site's done statuses;
 - one item whose link knows its Jira status and issue type, with a transition to the target
-  remembered for that workflow (`transition_cache`): the transition is posted at once, one call;
+  remembered for that workflow (`transition_cache`), on the operation's first attempt: the transition
+  is posted at once, one call (a later attempt reads the issue first: the earlier one may have moved
+  it before its worker died);
   refused (the issue moved in Jira meanwhile): on as below;
 - the issue is read with its transitions; already in the target: done, nothing sent;
 - a transition to the target: sent with the fields its screen shows that the project settings'
@@ -139,6 +141,11 @@ class SyncStatus:
             or mappings.same_name(plan.link_status, target)
         ):
             return None  # "already there" is always checked against Jira
+        if job.attempts > 1:
+            # An earlier attempt may have moved the issue and died before recording it: the link's
+            # status is then stale, and a workflow whose target can be reached from anywhere would
+            # take the same move twice. Read the issue first.
+            return None
         project = project_of(key)
         now = self.container.clock.now()
         known = self.transitions.find(site_id, project, plan.issue_type_id, plan.link_status, target, now)
