@@ -108,3 +108,12 @@ class IssueStatusSeen:
     # From when the links know it: Jira's report of the issue from before this is older than what
     # jirabridge did (`domain.inbound.own_write_at`), so it changes nothing when it arrives late.
     at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CommentsEdited:
+    """`Done.value` of `issue.comment_update`: each Jira comment the step edited, with the `updated`
+    Jira answered, which its ref records so that the `comment_updated` webhook of the edit is
+    recognised as jirabridge's own. Comments that already said the text are not in it."""
+
+    updated: tuple[tuple[str, datetime], ...] = ()  # (Jira comment id, its `updated`)

@@ -9,45 +9,32 @@ Same identity rule as the create (jira_comment.py): the Jira comment is read fir
 author is the host author's own Jira account it is edited as that user with the plain text; else (or
 when Jira refuses the user's identity) the site's connection edits it, naming the author in the text.
 A Jira comment that already says the text is left alone (a create that read the new body, or a
-repeated run). The ref's `jira_updated_at` is recorded before Done, so the `comment_updated` webhook
-of this edit is recognised as jirabridge's own.
+repeated run).
+
+A step (`workers/steps.py`): `service/comment_edit.py` loads the links, the comment and its refs in
+the claim's transaction, this handler edits in Jira and touches no storage, and
+`service/comment_edit.apply` records each edit's `updated` on its ref (`CommentsEdited`) with the
+operation's record, so the `comment_updated` webhook of this edit is recognised as jirabridge's own.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
-from jirabridge.domain.operations import UpdateComment as UpdateCommentOp
-from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
-from jirabridge.service.db import run_db
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.domain.outcomes import CommentsEdited, Done, Fail, Job, Outcome
+from jirabridge.service import comment_edit
+from jirabridge.service.comment_edit import CommentEditPlan
 from jirabridge.workers import jira_common as common
-from jirabridge.workers.jira_comment import Text, as_author, read_text
+from jirabridge.workers.jira_comment import Text, as_author
+from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.jira")
-
-
-@dataclass(frozen=True)
-class _Plan:
-    links: list[common.LinkRef]
-    text: Text
-    jira_comment_ids: list[str]
-
-
-def _plan(uow: UnitOfWork, job: Job, site_id: str, key: str, comment_id: str) -> _Plan:
-    refs = uow.jira_comment_refs.posted_on_issue(job.workspace_id, site_id, key, comment_id)
-    return _Plan(
-        links=common.refs(common.issue_links(uow, job.workspace_id, site_id, key)),
-        text=read_text(uow, job.workspace_id, site_id, comment_id, None),
-        jira_comment_ids=list(refs),
-    )
 
 
 def _says(body: Any, wanted: Any) -> bool:
@@ -59,23 +46,22 @@ class UpdateComment:
         self.container = container
         self.pool = common.pool_for(container)
 
-    async def __call__(self, job: Job) -> Outcome:
-        op = job.operation_as(UpdateCommentOp)
-        site_id, key, comment_id = op.site_id, op.issue_key, op.item_comment_id
-        plan = await run_db(self.container, lambda uow: _plan(uow, job, site_id, key, comment_id))
+    async def __call__(self, job: Job, plan: CommentEditPlan) -> Outcome:
+        site_id, key = plan.site_id, plan.issue_key
         if not plan.links:
             return Done({"skipped": "not_linked"})
         if common.all_broken(plan.links):
             return common.LINK_BROKEN
-        if plan.text.plain is None:
+        if plan.plain is None:
             return Done({"skipped": "comment_gone"})
         if not plan.jira_comment_ids:
             return Done({"skipped": "not_posted"})
+        text = Text(plan.author, plan.name, plan.plain, plan.account_id)
         edited: dict[str, datetime] = {}
         identities: dict[str, str] = {}
         try:
             for jira_id in plan.jira_comment_ids:
-                outcome = await self._edit(job, site_id, key, jira_id, plan.text)
+                outcome = await self._edit(job, site_id, key, jira_id, text)
                 if outcome is None:
                     continue
                 edited[jira_id], identities[jira_id] = outcome
@@ -83,17 +69,9 @@ class UpdateComment:
             return Fail("jira_comment_not_found", common.describe(error))
         except common.CALL_ERRORS as error:
             return common.classify(error)
-
-        def save(uow: UnitOfWork) -> None:
-            for jira_id, updated in edited.items():
-                ref = uow.jira_comment_refs.get(site_id, jira_id)
-                if ref is not None:
-                    ref.jira_updated_at = updated
-            uow.commit()
-
-        await run_db(self.container, save)
         return Done(
-            {"edited": identities, "unchanged": [c for c in plan.jira_comment_ids if c not in edited]}
+            {"edited": identities, "unchanged": [c for c in plan.jira_comment_ids if c not in edited]},
+            value=CommentsEdited(tuple(edited.items())),
         )
 
     async def _edit(
@@ -121,5 +99,5 @@ class UpdateComment:
         return done.updated, identity
 
 
-def make_comment_update_handler(container: Container) -> Handler:
-    return UpdateComment(container)
+def make_comment_update_handler(container: Container) -> Step[CommentEditPlan]:
+    return Step(load=comment_edit.load, run=UpdateComment(container), apply=comment_edit.apply)
