@@ -104,7 +104,6 @@ issue_links = issue_links_.issue_links
 refs = issue_links_.refs
 mark_broken = issue_links_.mark_broken
 record_sync_failed = issue_links_.record_sync_failed
-issue_gone_detail = issue_links_.issue_gone_detail
 
 
 def all_broken(links: Sequence[LinkRef]) -> bool:
@@ -115,15 +114,17 @@ LINK_BROKEN = Fail("link_broken", "the Jira issue was deleted (or is no longer v
 
 
 async def issue_not_found(container: Container, workspace_id: str, site_id: str, issue_key: str) -> Fail:
-    """Jira answered 404 for the issue: its links break, and the operation fails for good."""
-    detail = issue_gone_detail(issue_key)
+    """Jira answered 404 for the issue: its links break, and the operation fails for good (the
+    handlers that are not steps yet; a step returns `issue_links.issue_not_found` and its `apply`
+    breaks the links)."""
+    failure = issue_links_.issue_not_found(issue_key)
 
     def save(uow: UnitOfWork) -> None:
-        mark_broken(uow, container.clock.now(), workspace_id, site_id, issue_key, detail)
+        mark_broken(uow, container.clock.now(), workspace_id, site_id, issue_key, failure.detail)
         uow.commit()
 
     await run_db(container, save)
-    return Fail("issue_not_found", detail)
+    return failure
 
 
 async def links_of(container: Container, workspace_id: str, site_id: str, issue_key: str) -> list[LinkRef]:
