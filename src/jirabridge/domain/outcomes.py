@@ -117,3 +117,13 @@ class CommentsEdited:
     recognised as jirabridge's own. Comments that already said the text are not in it."""
 
     updated: tuple[tuple[str, datetime], ...] = ()  # (Jira comment id, its `updated`)
+
+
+@dataclass(frozen=True)
+class IssueAssigneeSeen:
+    """`Done.value` of a step that assigned an issue, or found it assigned already: the Jira account
+    the issue is assigned to now (None: unassigned), which its links take."""
+
+    account_id: str | None
+    # From when the links know it (`domain.inbound.own_write_at`), as `IssueStatusSeen.at`.
+    at: datetime | None = None
