@@ -127,3 +127,14 @@ class IssueAssigneeSeen:
     account_id: str | None
     # From when the links know it (`domain.inbound.own_write_at`), as `IssueStatusSeen.at`.
     at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssueCreated:
+    """`Done.value` of `issue.create`: the issue its link takes — made by this attempt, or found by its
+    marker label when an earlier one made it — and the status it is in (None: not known)."""
+
+    key: str
+    id: str
+    status: str | None
+    category: str | None

@@ -10,7 +10,8 @@ a refused create fails with its own field errors while the others go on. When th
 (5xx, timeout, a lost answer), every operation in it gets that error and retries on its own; a retry
 searches for its marker label before creating (jira_create.py), so an issue the failed call did
 create is adopted, never made twice. Before the call, `create_sent_at` is written on every operation
-in it in one transaction (the index-lag grace of a retry starts there).
+in it in one transaction (`service.create_sync.sent_notes`: the index-lag grace of a retry starts
+there). This module touches no storage itself.
 
 Jira lists the created issues in the order they were asked for; jirabridge relies on it (each issue
 also carries its operation's marker label, so a mix-up could be found by search, but not cheaply). An
@@ -21,22 +22,17 @@ their issues by marker.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
-
 from jirabridge import jira
+from jirabridge.clock import Clock
 from jirabridge.domain.outcomes import Fail, Job, Outcome, Retry
-from jirabridge.service.db import run_db
-from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import Operation
+from jirabridge.service.create_sync import NoteSent
 
 if TYPE_CHECKING:
     from jirabridge.adapters.jira_pool import JiraPool
-    from jirabridge.bootstrap import Container
 
 WINDOW_S = 0.05  # the longest a create waits for others; small beside a Jira call (~250 ms)
 
@@ -58,22 +54,11 @@ class _Batch:
     closed: bool = False
 
 
-def note_sent(uow: UnitOfWork, op_ids: Sequence[str], moment: datetime | None) -> None:
-    """Write on the operations when their create was (last) sent; None: it was certainly not applied."""
-    result = {"create_sent_at": moment.astimezone(UTC).isoformat()} if moment is not None else None
-    uow.session.execute(
-        update(Operation)
-        .where(Operation.id.in_(list(op_ids)))
-        .values(result=result)
-        .execution_options(synchronize_session=False)
-    )
-    uow.commit()
-
-
 class BulkCreates:
-    def __init__(self, container: Container, pool: JiraPool, window_s: float = WINDOW_S) -> None:
-        self.container = container
+    def __init__(self, pool: JiraPool, clock: Clock, note_sent: NoteSent, window_s: float = WINDOW_S) -> None:
         self.pool = pool
+        self.clock = clock
+        self.note_sent = note_sent  # the service's (service/create_sync.py)
         self.window_s = window_s
         self._open: dict[tuple[str, str], _Batch] = {}
         self._sending: set[asyncio.Task[None]] = set()
@@ -119,8 +104,7 @@ class BulkCreates:
                 w.answer.set_result(answer)
 
     async def _call(self, batch: _Batch, waiting: list[_Waiting]) -> list[Answer]:
-        now = self.container.clock.now()
-        await run_db(self.container, lambda uow: note_sent(uow, [w.job.id for w in waiting], now))
+        await self.note_sent([w.job.id for w in waiting], self.clock.now())
         async with self.pool.client(batch.site_id, workspace_id=batch.workspace_id) as client:
             if len(waiting) == 1:
                 return [await client.issues.create(waiting[0].fields)]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from jirabridge.domain.operations import AddComment, AssignIssue
+from jirabridge.domain.operations import AddComment, AssignIssue, CreateIssue
 from jirabridge.domain.worklogs import State
 from jirabridge.storage import outbox
 from jirabridge.storage.db import make_engine, session_factory
@@ -211,6 +211,30 @@ def test_outstanding_operations_under_an_ordering_key(sessions: sessionmaker[Ses
     with UnitOfWork(sessions) as uow:
         assert not uow.operations.any_outstanding("issue:st_0:WEB-2", outbox.OUTSTANDING)
         assert uow.operations.any_outstanding("issue:st_0:WEB-1", outbox.OUTSTANDING)  # the kept kind
+
+
+def test_when_a_create_was_sent_is_kept_on_its_operation_until_cleared(
+    sessions: sessionmaker[Session],
+) -> None:
+    def create(n: int) -> CreateIssue:
+        return CreateIssue(
+            link_id=f"lk_{n}", site_id="st_0", fields={}, marker=f"jb-00000000000{n}", remote_link=None
+        )
+
+    with UnitOfWork(sessions) as uow:
+        ids = [outbox.enqueue(uow.session, create(n), workspace_id="ws_a", now=T0).id for n in range(3)]
+        uow.commit()
+    sent = T0 + timedelta(seconds=5)
+    with UnitOfWork(sessions) as uow:
+        uow.operations.note_create_sent(ids[:2], sent)  # one bulk call's creates, in one statement
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        assert [uow.operations.create_sent_at(op_id) for op_id in ids] == [sent, sent, None]
+        uow.operations.note_create_sent([ids[0]], None)  # certainly not applied
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        assert [uow.operations.create_sent_at(op_id) for op_id in ids] == [None, sent, None]
+        assert uow.operations.create_sent_at("op_missing") is None
 
 
 def test_a_webhook_delivery_is_taken_once(sessions: sessionmaker[Session]) -> None:

@@ -20,8 +20,10 @@ from sqlalchemy import select
 from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container
 from jirabridge.domain import operations
-from jirabridge.domain.outcomes import Fail, Job
+from jirabridge.domain.outcomes import Done, Fail, IssueCreated, Job, Retry
+from jirabridge.service.create_sync import CreatePlan
 from jirabridge.service.items import link_json
+from jirabridge.service.remote_link_sync import RemoteLinkPlan
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import (
     Item,
@@ -34,6 +36,7 @@ from jirabridge.storage.tables import (
 )
 from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from jirabridge.workers.steps import Step
 from support.dns import FakeResolver
 from support.host import emulator_control
 from support.service import Tenant, make_tenant
@@ -396,6 +399,110 @@ async def test_a_bulk_create_whose_answer_was_lost_makes_exactly_one_issue_each(
         [issue] = marked(world, marker)
         assert world.operation(op).status == "done" and links[f"lk_{n}"].issue_key == issue.key
     assert [e["type"] for e in await world.events()].count("ticket.created") == 3
+
+
+# -- the create and remote-link handlers alone, with a made-up context --------------------------
+
+
+def step_of(world: World, kind: str) -> Step[Any]:
+    step = registry.build(world.container)[kind]
+    assert isinstance(step, Step)
+    return step
+
+
+def create_job(world: World, attempts: int) -> Job:
+    op = create_op(world, "lk_gone")  # no link or operation row: the handler reads only its plan
+    return Job("op_made_up", world.tenant.workspace_id, world.site_id, op.KIND, op, attempts, None)
+
+
+async def test_a_retry_finding_no_marked_issue_within_the_grace_waits_and_creates_nothing(
+    world: World,
+) -> None:
+    await count_calls(world)
+    sent = world.clock.now() - timedelta(seconds=5)  # the default grace is 30 s
+    plan = CreatePlan(linked=True, issue_key=None, create_sent_at=sent)
+
+    outcome = await step_of(world, "issue.create").run(create_job(world, attempts=2), plan)
+
+    assert isinstance(outcome, Retry) and outcome.reason == "create_unconfirmed"
+    assert outcome.after_s == pytest.approx(25)
+    assert await posts(world) == ["/rest/api/3/search/jql"]  # looked, did not create
+    assert marked(world) == []
+
+
+async def test_a_retry_adopts_the_issue_an_earlier_attempt_made(world: World) -> None:
+    made = await world.jira(
+        "POST",
+        "/issue",
+        {
+            "fields": {
+                "project": {"key": "WEB"},
+                "issuetype": {"name": "Bug"},
+                "summary": "x",
+                "labels": [MARKER],
+            }
+        },
+    )
+    await count_calls(world)
+    plan = CreatePlan(linked=True, issue_key=None, create_sent_at=None)
+
+    outcome = await step_of(world, "issue.create").run(create_job(world, attempts=2), plan)
+
+    assert isinstance(outcome, Done)
+    assert outcome.value == IssueCreated(made["key"], made["id"], "To Do", "new")
+    assert await posts(world) == ["/rest/api/3/search/jql"]
+    assert len(marked(world)) == 1
+
+
+@pytest.mark.parametrize(
+    ("plan", "result"),
+    [
+        (CreatePlan(linked=False, issue_key=None, create_sent_at=None), {"skipped": "link_removed"}),
+        (CreatePlan(linked=True, issue_key="WEB-9", create_sent_at=None), {"issue_key": "WEB-9"}),
+    ],
+)
+async def test_a_create_whose_link_is_gone_or_done_calls_nothing(
+    world: World, plan: CreatePlan, result: dict[str, str]
+) -> None:
+    await count_calls(world)
+
+    outcome = await step_of(world, "issue.create").run(create_job(world, attempts=1), plan)
+
+    assert outcome == Done(result)
+    assert (await world.control("GET", "/faults"))["hits"] == []
+
+
+async def test_a_remote_link_to_an_issue_jira_no_longer_has_breaks_its_links(world: World) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Open"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    await world.jira("DELETE", f"/issue/{key}")
+    backlink = operations.AddRemoteLink(
+        world.site_id,
+        key,
+        global_id=operations.remote_link_global_id(world.tenant.workspace_id, "anomaly", "an-1"),
+        url="https://host.example/anomalies/1",
+        title="anomaly an-1",
+        item=("anomaly", "an-1"),
+    )
+    op = world.enqueue(backlink)
+
+    await world.drain()
+
+    assert (world.operation(op).status, world.operation(op).reason) == ("failed", "issue_not_found")
+    assert world.links()["lk_1"].sync_state == "broken"
+    assert [e["item"]["id"] for e in await world.events() if e["type"] == "link.broken"] == ["an-1"]
+
+
+async def test_a_remote_link_for_an_issue_without_links_calls_nothing(world: World) -> None:
+    await count_calls(world)
+    op = operations.AddRemoteLink(world.site_id, "WEB-1", global_id="g", url="https://h/1", title="t")
+    job = Job("op_made_up", world.tenant.workspace_id, world.site_id, op.KIND, op, 1, "WEB-1")
+
+    outcome = await step_of(world, "issue.remote_link").run(job, RemoteLinkPlan(links=[]))
+
+    assert outcome == Done({"skipped": "not_linked"})
+    assert (await world.control("GET", "/faults"))["hits"] == []
 
 
 # -- issue.sync_status ----------------------------------------------------------------------------

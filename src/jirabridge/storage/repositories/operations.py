@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
@@ -13,8 +13,36 @@ from jirabridge.storage.outbox import FAILED
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Operation
 
+# Where an `issue.create` operation keeps when its create was last sent (in its `result`, which a
+# retry leaves alone and its success replaces).
+CREATE_SENT_AT = "create_sent_at"
+
 
 class Operations(Repository[Operation]):
+    def create_sent_at(self, op_id: str) -> datetime | None:
+        """When the `issue.create` operation last sent its create, if an attempt did (and Jira did
+        not answer that it was not applied)."""
+        result = self._session.scalar(select(Operation.result).where(Operation.id == op_id))
+        sent = (result or {}).get(CREATE_SENT_AT)
+        if not isinstance(sent, str):
+            return None
+        try:
+            moment = datetime.fromisoformat(sent)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def note_create_sent(self, op_ids: Collection[str], moment: datetime | None) -> None:
+        """Write on the `issue.create` operations that their create is being sent at `moment`; None:
+        Jira answered that it was certainly not applied (nothing to wait for)."""
+        result = {CREATE_SENT_AT: moment.astimezone(UTC).isoformat()} if moment is not None else None
+        self._session.execute(
+            update(Operation)
+            .where(Operation.id.in_(list(op_ids)))
+            .values(result=result)
+            .execution_options(synchronize_session=False)
+        )
+
     def any_outstanding(self, ordering_key: str, outstanding: Collection[str]) -> bool:
         """Whether an operation under the ordering key is in one of the `outstanding` states."""
         query = select(
