@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from jirabridge.domain.operations import Operation, Unknown
+from jirabridge.domain.site_webhooks import WebhookStatus
 
 OpT = TypeVar("OpT", bound=Operation)
 
@@ -138,3 +139,40 @@ class IssueCreated:
     id: str
     status: str | None
     category: str | None
+
+
+@dataclass(frozen=True)
+class SiteProjectsListed:
+    """`Done.value` of `site.projects`: the keys of every project the site's account can browse,
+    which the site records (`service.site_projects.apply`)."""
+
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DynamicWebhooksSynced:
+    """`Done.value` of `webhooks.sync`: the OAuth site's dynamic webhooks with the right filter as
+    Jira lists them after the run (none: no project takes Jira's changes), and the soonest expiry."""
+
+    webhook_ids: tuple[int, ...]
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AdminWebhookSeen:
+    """`Done.value` of `webhooks.admin_sync`: where the API-token site's admin webhook stands now.
+    `webhook_ids` is what jirabridge registered (kept as it was when NOT_REGISTERED); `reason` and
+    `action` say why it is not registered and the step a person must take."""
+
+    status: WebhookStatus
+    webhook_ids: tuple[int, ...] = ()
+    reason: str | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True)
+class AdminWebhooksRemoved:
+    """`Done.value` of `webhooks.admin_remove`: the webhooks are gone from Jira (or were already), so
+    the credentials the disconnect kept for the removal go."""
+
+    webhook_ids: tuple[int, ...]

@@ -10,6 +10,11 @@ run repeated after a crash, or a webhook deleted by hand in Jira, converges to t
 A new webhook is registered before the stale ones are deleted: Jira sends one delivery per URL for all
 of an app's matching webhooks, so the overlap duplicates nothing and leaves no gap. When the app's
 per-user limit refuses the registration, the stale ones go first and it is tried again.
+
+A step (`workers/steps.py`): `service/webhook_sync.dynamic_loader` reads the site's URL and filter in
+the claim's transaction (`DynamicWebhookPlan`), this handler brings Jira in line and touches no
+storage, and `service/webhook_sync.apply_dynamic` stores what it left (`DynamicWebhooksSynced`) on
+the site with the operation.
 """
 
 from __future__ import annotations
@@ -21,15 +26,12 @@ from typing import TYPE_CHECKING
 from jirabridge import jira
 from jirabridge.domain import dynamic_webhooks as domain
 from jirabridge.domain.operations import SyncDynamicWebhooks
-from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome
-from jirabridge.domain.site_webhooks import WebhookStatus
-from jirabridge.service import dynamic_webhooks
-from jirabridge.service.db import run_db
-from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.service.webhooks import webhook_url
-from jirabridge.storage.tables import Site
+from jirabridge.domain.outcomes import Done, DynamicWebhooksSynced, Fail, Job, Outcome
+from jirabridge.service import webhook_sync
+from jirabridge.service.webhook_sync import DynamicWebhookPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers import registry
+from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -57,82 +59,63 @@ class SyncWebhooks:
         self.container = container
         self.pool = common.pool_for(container)
 
-    async def __call__(self, job: Job) -> Outcome:
-        site_id = job.operation_as(SyncDynamicWebhooks).site_id
-
-        def read(uow: UnitOfWork) -> tuple[str, str | None] | None:
-            site = uow.session.get(Site, site_id)
-            if site is None or site.workspace_id != job.workspace_id:
-                return None
-            if site.auth_type != "oauth" or site.status != "connected":
-                return None
-            url = webhook_url(self.container.settings.public_url, site.webhook_token)
-            return url, domain.jql_for(dynamic_webhooks.inbound_projects(uow, job.workspace_id, site_id))
-
-        found = await run_db(self.container, read)
-        if found is None:
+    async def __call__(self, job: Job, plan: DynamicWebhookPlan | None) -> Outcome:
+        if plan is None:
             return Done({"skipped": "not_a_connected_oauth_site"})
-        url, jql = found
+        site_id, url, jql = plan.site_id, plan.url, plan.jql
         now = self.container.clock.now()
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
                 mine = _registered(await client.webhooks.list(), url)
-                plan = domain.plan(mine, jql, now)
+                sync = domain.plan(mine, jql, now)
                 deleted: list[int] = []
-                if plan.register_jql is not None:
-                    spec = jira.WebhookSpec(events=domain.EVENTS, jql_filter=plan.register_jql)
+                if sync.register_jql is not None:
+                    spec = jira.WebhookSpec(events=domain.EVENTS, jql_filter=sync.register_jql)
                     [result] = await client.webhooks.register(url, [spec])
-                    if result.created_webhook_id is None and plan.delete:
-                        await client.webhooks.delete(plan.delete)  # make room under the app's limit
-                        deleted = list(plan.delete)
+                    if result.created_webhook_id is None and sync.delete:
+                        await client.webhooks.delete(sync.delete)  # make room under the app's limit
+                        deleted = list(sync.delete)
                         [result] = await client.webhooks.register(url, [spec])
                     if result.created_webhook_id is None:
                         return Fail(
                             "webhook_rejected", "Jira refused the webhook: " + "; ".join(result.errors)
                         )
-                stale = [i for i in plan.delete if i not in deleted]
+                stale = [i for i in sync.delete if i not in deleted]
                 if stale:
                     await client.webhooks.delete(stale)
                     deleted += stale
-                if plan.refresh:
-                    await client.webhooks.refresh(plan.refresh)
+                if sync.refresh:
+                    await client.webhooks.refresh(sync.refresh)
                 kept = _registered(await client.webhooks.list(), url) if jql is not None else []
         except common.CALL_ERRORS as error:
             return common.classify(error)
         ids = [w.id for w in kept if w.jql == jql]
         expires = min((w.expires_at for w in kept if w.jql == jql and w.expires_at), default=None)
-
-        def save(uow: UnitOfWork) -> None:
-            site = uow.session.get(Site, site_id)
-            if site is None or site.status != "connected":
-                return  # disconnected meanwhile
-            site.webhook_ids = ids or None
-            site.webhook_expires_at = expires
-            site.webhook_status = (WebhookStatus.REGISTERED if ids else WebhookStatus.NOT_NEEDED).value
-            site.webhook_problem = None
-            uow.commit()
-
-        await run_db(self.container, save)
         log.info(
             "webhooks.sync.done site=%s registered=%s deleted=%s refreshed=%s",
             site_id,
-            plan.register_jql is not None,
+            sync.register_jql is not None,
             len(deleted),
-            bool(plan.refresh),
+            bool(sync.refresh),
         )
         return Done(
             {
                 "jql": jql,
                 "webhook_ids": ids,
                 "deleted": deleted,
-                "refreshed": list(plan.refresh),
+                "refreshed": list(sync.refresh),
                 "expires_at": expires.isoformat() if expires else None,
-            }
+            },
+            value=DynamicWebhooksSynced(tuple(ids), expires),
         )
 
 
-def make_sync_handler(container: Container) -> Handler:
-    return SyncWebhooks(container)
+def make_sync_handler(container: Container) -> Step[DynamicWebhookPlan | None]:
+    return Step(
+        load=webhook_sync.dynamic_loader(container.settings.public_url),
+        run=SyncWebhooks(container),
+        apply=webhook_sync.apply_dynamic,
+    )
 
 
 registry.register(SyncDynamicWebhooks, make_sync_handler)
