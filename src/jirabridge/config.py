@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # at 50/s answering in 250 ms keeps about 13 busy). httpcore checks every pooled connection on
     # each request, so a pool far larger than needed costs CPU (docs/performance.md).
     jira_max_connections: int = Field(default=16, gt=0)
+    # A job whose site is paused longer than this (a quota 429, a 503 with Retry-After, the hourly points
+    # quota spent) goes back to the queue until the pause ends instead of holding one of the worker's
+    # slots: a site out of quota for an hour must not starve the others.
+    jira_max_pause_wait_s: float = Field(default=5.0, ge=0)
     # A create whose answer was lost is looked for (by its marker label) before it is sent again; Jira's
     # search index lags, so for this many seconds after the last try "not found" means "wait", not
     # "create again".

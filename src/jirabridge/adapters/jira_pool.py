@@ -101,7 +101,9 @@ class JiraPool:
         key = site_url.rstrip("/").lower()
         pacer = self._pacers.get(key)
         if pacer is None:
-            pacer = self._pacers[key] = jira.SitePacer(self.settings.jira_rate_per_site)
+            pacer = self._pacers[key] = jira.SitePacer(
+                self.settings.jira_rate_per_site, max_wait_s=self.settings.jira_max_pause_wait_s
+            )
         return pacer
 
     async def _count(self, response: httpx.Response) -> None:

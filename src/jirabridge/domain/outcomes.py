@@ -29,11 +29,16 @@ class Done:
 
 @dataclass(frozen=True)
 class Retry:
-    """Try again later: after `after_s` seconds when Jira said so (Retry-After), else by backoff."""
+    """Try again later: after `after_s` seconds when Jira said so (Retry-After), else by backoff.
+    `counted` False: the attempt made no call (its site is paused) and does not count towards the
+    operation's attempts; `whole_site`: the site's other pending operations wait as long (they would
+    only be claimed to find the same pause)."""
 
     reason: str
     detail: str = ""
     after_s: float | None = None
+    counted: bool = True
+    whole_site: bool = False
 
 
 @dataclass(frozen=True)

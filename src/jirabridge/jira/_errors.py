@@ -14,6 +14,8 @@
     │   ├── Forbidden              403: GIVE_UP
     │   └── NotFound               404: GIVE_UP, or SKIP for a DELETE (it is already gone)
     ├── OAuthError                 the authorization server refused a grant (`.error`, `.description`)
+    ├── SitePaused                 the pacer holds the site longer than the caller will wait: RETRY
+                                   after `.retry_after`; no request was sent
     └── InvalidResponse            a 2xx whose body is not what Jira documents: GIVE_UP
 
 `Action.RETRY` means the same request may succeed later (after `retry_after` seconds when Jira said),
@@ -72,6 +74,20 @@ class JiraTimeout(TransportError):
 
 class ConnectionFailed(TransportError):
     """The request never reached Jira (or the connection broke before it was complete)."""
+
+
+class SitePaused(JiraError):
+    """The site is paused (a quota 429, a 503 with Retry-After, the hourly points quota spent) for
+    longer than the pacer's `max_wait_s`: nothing was sent, and the call may be made after
+    `retry_after` seconds. A caller running many jobs gives its slot back instead of sleeping.
+    `site_wide`: every call to the site is paused (not only this endpoint's or this issue's)."""
+
+    action = Action.RETRY
+
+    def __init__(self, seconds: float, *, site_wide: bool) -> None:
+        scope = "site" if site_wide else "endpoint or issue"
+        super().__init__(f"the {scope} is paused for {seconds:.0f} s more", retry_after=seconds)
+        self.site_wide = site_wide
 
 
 class HTTPStatusError(JiraError):

@@ -35,6 +35,9 @@ One `SitePacer` per Jira site, shared by every client (and every user connection
   time left (a small share of it may go at once: a token bucket). Out of points (a few calls' worth
   are kept for calls already on their way), the site waits for the hour instead of running into the
   429 that would pause it anyway.
+- `max_wait_s` (None: no bound): a call that would wait longer than this for a pause or for the
+  quota raises `SitePaused` (nothing is sent) instead of sleeping, so a worker gives the job's slot
+  to another site's work and runs it again when the pause ends.
 
 `X-RateLimit-NearLimit` is counted, not acted on: the window already keeps the site under its limit,
 and a pacer using its budget is always near it.
@@ -54,7 +57,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from jirabridge.jira._errors import retry_after_seconds
+from jirabridge.jira._errors import SitePaused, retry_after_seconds
 
 QUOTA_REASONS = frozenset({"jira-quota-global-based", "jira-quota-tenant-based"})
 PER_ISSUE_REASON = "jira-per-issue-on-write"
@@ -155,6 +158,7 @@ class SitePacer:
         guard_s: float = DEFAULT_GUARD_S,
         issue_writes: Sequence[tuple[int, float]] = ISSUE_WRITE_WINDOWS,
         clock: Clock | None = None,
+        max_wait_s: float | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -162,7 +166,10 @@ class SitePacer:
             raise ValueError("guard_s must not be negative")
         if any(limit < 1 or seconds <= 0 for limit, seconds in issue_writes):
             raise ValueError("issue_writes must be (writes >= 1, seconds > 0) pairs")
+        if max_wait_s is not None and max_wait_s < 0:
+            raise ValueError("max_wait_s must not be negative")
         self.rate = rate
+        self.max_wait_s = max_wait_s
         self.guard_s = guard_s
         self.issue_windows = [(limit, seconds + guard_s) for limit, seconds in issue_writes]
         self._issue_memory_s = max((s for _, s in self.issue_windows), default=0.0)
@@ -195,7 +202,8 @@ class SitePacer:
 
     async def acquire(self, endpoint: str | None = None, issue: str | None = None) -> None:
         """Wait for any pause that covers this call, then for a turn. `issue`: the issue a write goes
-        to (None for reads: Jira limits writes to one issue only)."""
+        to (None for reads: Jira limits writes to one issue only). `SitePaused` when a pause or the
+        quota would hold it longer than `max_wait_s`."""
         await self._wait_pauses(endpoint, issue)
         if issue is not None and self.issue_windows:
             await self._take_issue_turn(issue)
@@ -263,6 +271,7 @@ class SitePacer:
             cost = quota.cost()
             calls = (quota.left - QUOTA_RESERVE_CALLS * cost) / cost
             if calls < 1:
+                self._bound_wait(quota.reset_at - now, site_wide=True)
                 self.stats.quota_waits += 1
                 self.stats.waited_s += quota.reset_at - now
                 await self.clock.sleep(quota.reset_at - now)
@@ -276,6 +285,9 @@ class SitePacer:
             quota.credit_at = now
             if quota.credit < 0:
                 wait = -quota.credit / rate
+                if self.max_wait_s is not None and wait > self.max_wait_s:
+                    quota.credit += 1  # the call is not made now
+                    raise SitePaused(wait, site_wide=True)
                 self.stats.quota_paced += 1
                 self.stats.waited_s += wait
                 await self.clock.sleep(wait)
@@ -291,8 +303,13 @@ class SitePacer:
         )
         return max(0.0, until - now)
 
+    def _bound_wait(self, seconds: float, *, site_wide: bool) -> None:
+        if self.max_wait_s is not None and seconds > self.max_wait_s:
+            raise SitePaused(seconds, site_wide=site_wide)
+
     async def _wait_pauses(self, endpoint: str | None = None, issue: str | None = None) -> None:
         while (wait := self.blocked_for(endpoint, issue)) > 0:
+            self._bound_wait(wait, site_wide=self._site_until - self.clock.monotonic() >= wait)
             self.stats.waited_s += wait
             await self.clock.sleep(wait)
 

@@ -3,7 +3,9 @@
 Life of an operation (a row of `operations`):
 
     enqueue ──▶ pending ──claim──▶ running ──record(Done)──▶ done
-                  ▲                   │ ├──record(Retry)──▶ pending (run_after = now + wait)
+                  ▲                   │ ├──record(Retry)──▶ pending (run_after = now + wait; a Retry
+                  │                   │ │                   that made no call, counted=False, gives
+                  │                   │ │                   its attempt back)
                   │                   │ └──record(Fail) / too many attempts──▶ failed
                   │                   └── lease expired (worker killed) ──▶ claimed again
                   └──────────── retry_failure (by hand) ◀── failed
@@ -340,6 +342,17 @@ def _enqueue_scheduled(session: Session, now: datetime) -> None:
     session.flush()
 
 
+def _defer_site(session: Session, site_id: str, until: datetime) -> None:
+    """The site is paused until `until`: its other pending operations wait as long instead of being
+    claimed only to find the pause (a site out of quota for an hour with a backlog of thousands)."""
+    session.execute(
+        update(Operation)
+        .where(Operation.site_id == site_id, Operation.status == PENDING, Operation.run_after < until)
+        .values(run_after=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _give_up_on_lost_leases(session: Session, now: datetime, max_attempts: int) -> None:
     """An operation whose worker died on every attempt (it may be what kills it) fails for good."""
     detail = f"the worker running it stopped before finishing, {max_attempts} times"
@@ -433,6 +446,14 @@ def record(
             values.update(status=DONE, reason=None, detail=None, result=result)
         case Fail(reason=reason, detail=detail):
             values.update(status=FAILED, reason=reason, detail=_clip(detail))
+        case Retry(reason=reason, detail=detail, after_s=after_s, counted=False):
+            values.update(
+                status=PENDING,
+                reason=reason,
+                detail=_clip(detail),
+                run_after=now + timedelta(seconds=max(0.0, after_s or 0.0)),
+                attempts=job.attempts - 1,
+            )
         case Retry(reason=reason, detail=detail) if job.attempts >= max_attempts:
             last = f"{reason}: {detail}" if detail else reason
             values.update(
@@ -464,6 +485,8 @@ def record(
         written = session.scalar(statement)
         if written is not None and apply is not None:
             apply(session)
+        if written is not None and isinstance(outcome, Retry) and outcome.whole_site and job.site_id:
+            _defer_site(session, job.site_id, values["run_after"])
         if written is not None and values["status"] == FAILED:
             announced = isinstance(outcome, Fail) and outcome.announced
             if not announced:

@@ -3,6 +3,7 @@
 Errors are classified by what the client says should happen next (`JiraError.action`):
 
     429                      Retry(after_s = Retry-After)             reason rate_limited
+    site paused for long     Retry(after_s = the pause, not counted)  reason site_paused (no call made)
     5xx, timeouts, resets    Retry (the outbox backs off with jitter) reason jira_unavailable / jira_timeout /
                                                                              connection_failed
     409 on a transition      Retry                                    reason conflict
@@ -71,6 +72,10 @@ def classify(error: Exception) -> Outcome:
     if error.action is jira.Action.SKIP:
         return Done({"skipped": "already_gone"})
     if error.action is jira.Action.RETRY:
+        if isinstance(error, jira.SitePaused):
+            return Retry(
+                "site_paused", detail, after_s=error.retry_after, counted=False, whole_site=error.site_wide
+            )
         if isinstance(error, jira.RateLimited):
             return Retry("rate_limited", detail, after_s=error.retry_after)
         if isinstance(error, jira.Conflict):

@@ -163,6 +163,31 @@ def test_retry_honours_retry_after_and_otherwise_backs_off(sessions: sessionmake
     assert T0 <= waited.run_after.replace(tzinfo=UTC) <= at(1)
 
 
+def test_a_paused_site_gives_its_attempt_back_and_holds_its_other_work_until_the_pause_ends(
+    sessions: sessionmaker[Session],
+) -> None:
+    # A site out of quota for an hour: the job that found the pause made no call, so the attempt
+    # does not count, and the site's other pending work waits as long instead of being claimed only
+    # to find the same pause. Another site's work is not held back.
+    paused = add(sessions, "WEB-1")
+    same_site = add(sessions, "WEB-2")
+    with sessions() as session:
+        other_site = outbox.enqueue(session, ops.SyncStatus("st_2", "OPS-1"), workspace_id="ws_a", now=T0).id
+        session.commit()
+    [job] = outbox.claim(sessions, worker_id="w1", now=at(0), limit=1, lease_s=LEASE_S)
+    assert job.id == paused
+    pause = Retry("site_paused", "the site is paused", after_s=3600, counted=False, whole_site=True)
+    outbox.record(sessions, job, pause, at(0), worker_id="w1", max_attempts=1)
+
+    after = status(sessions, paused)
+    assert (after.status, after.reason, after.attempts) == ("pending", "site_paused", 0)
+    [running] = claim(sessions, 1)
+    assert running.id == other_site
+    outbox.record(sessions, running, Done(), at(2), worker_id="w1")
+    assert claim(sessions, 3599) == []
+    assert sorted(j.id for j in claim(sessions, 3601)) == sorted([paused, same_site])
+
+
 def test_too_many_attempts_fail_for_good_and_a_retry_by_hand_puts_it_back(
     sessions: sessionmaker[Session],
 ) -> None:

@@ -7,6 +7,7 @@ the events, the failures.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -608,6 +609,34 @@ async def test_a_rate_limited_call_is_retried_after_what_jira_asked(world: World
     run_after = waiting.run_after if waiting.run_after.tzinfo else waiting.run_after.replace(tzinfo=UTC)
     assert run_after == world.clock.now() + timedelta(seconds=120)
     assert world.issue(key).status == "To Do"
+
+
+async def test_a_site_paused_for_long_gives_its_work_back_to_the_queue_instead_of_holding_the_worker(
+    world: World,
+) -> None:
+    # Jira says the site is overloaded for ten minutes (503 + Retry-After: a site-wide pause). The
+    # next job for the site makes no call and does not sleep ten minutes in one of the worker's
+    # slots: it goes back to the queue until the pause ends, and the attempt does not count.
+    first, second = await world.new_issue("first"), await world.new_issue("second")
+    world.add(world.item("an-1", "Active"), world.item("an-2", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", first, "To Do"), world.link("lk_2", "an-2", second, "To Do"))
+    overloaded = {"kind": "error", "status": 503, "retry_after_s": 600, "path": f"/issue/{first}", "count": 1}
+    await world.control("POST", "/faults", {"rules": [overloaded]})
+    told = world.sync_status(first)
+    await world.drain()
+    assert (world.operation(told).status, world.operation(told).reason) == ("pending", "jira_unavailable")
+    await count_calls(world)
+
+    held = world.sync_status(second)
+    await asyncio.wait_for(world.drain(), timeout=60)
+
+    waiting = world.operation(held)
+    assert (waiting.status, waiting.reason, waiting.attempts) == ("pending", "site_paused", 0)
+    run_after = waiting.run_after if waiting.run_after.tzinfo else waiting.run_after.replace(tzinfo=UTC)
+    assert timedelta(seconds=590) <= run_after - world.clock.now() <= timedelta(seconds=600)
+    calls = [hit for hit in (await world.control("GET", "/faults"))["hits"] if hit["kind"] == "latency"]
+    assert calls == []  # no call reached Jira
+    assert world.issue(second).status == "To Do"
 
 
 # -- issue.comment --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jirabridge.jira import SitePacer
+from jirabridge.jira import Action, SitePacer, SitePaused
 
 
 class FakeClock:
@@ -393,6 +393,48 @@ async def test_a_spent_quota_waits_for_the_hour_without_calling() -> None:
     assert pacer.stats.quota_waits == 1
     await pacer.acquire("GET /myself")  # a new hour: no report yet, so only the site's rate applies
     assert pacer.stats.quota_waits == 1
+
+
+async def test_a_pause_longer_than_the_caller_waits_raises_instead_of_sleeping() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=10, clock=clock, max_wait_s=5)
+    pacer.observe(answer(429, Retry_After="600", RateLimit_Reason="jira-quota-tenant-based"), "GET /myself")
+    with pytest.raises(SitePaused) as paused:
+        await pacer.acquire("POST /issue", "WEB-1")
+    assert (paused.value.retry_after, paused.value.site_wide) == (600, True)
+    assert paused.value.action is Action.RETRY
+    assert clock.slept == []  # nothing was held: the caller's slot goes to other work
+    clock.now += 600
+    await pacer.acquire("POST /issue", "WEB-1")  # the pause is over: the call goes
+
+
+async def test_a_long_endpoint_pause_raises_for_that_endpoint_only_and_a_short_one_is_waited_out() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=10, clock=clock, max_wait_s=5)
+    pacer.observe(answer(429, Retry_After="30"), "POST /issue/{issue}/comment")
+    with pytest.raises(SitePaused) as paused:
+        await pacer.acquire("POST /issue/{issue}/comment", "WEB-1")
+    assert (paused.value.retry_after, paused.value.site_wide) == (30, False)
+    await pacer.acquire("GET /myself")
+    assert clock.slept == []
+    pacer.observe(answer(429, Retry_After="3"), "GET /myself")
+    await pacer.acquire("GET /myself")
+    assert sum(clock.slept) == pytest.approx(3)
+
+
+async def test_a_spent_quota_raises_when_the_hour_is_longer_than_the_caller_waits() -> None:
+    clock = FakeClock()
+    pacer = SitePacer(rate=10, clock=clock, max_wait_s=5)
+    pacer.observe(quota_answer(1, 120), "GET /myself")
+    with pytest.raises(SitePaused) as paused:
+        await pacer.acquire("GET /myself")
+    assert paused.value.retry_after == pytest.approx(120, abs=1) and paused.value.site_wide
+    assert clock.slept == [] and pacer.stats.quota_waits == 0
+
+
+def test_max_wait_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="max_wait_s"):
+        SitePacer(rate=10, max_wait_s=-1)
 
 
 @pytest.mark.parametrize(

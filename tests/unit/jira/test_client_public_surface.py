@@ -26,6 +26,7 @@ EXPECTED = {
     "ConnectionFailed",
     "HTTPStatusError",
     "RateLimited",
+    "SitePaused",
     "ServerError",
     "Conflict",
     "BadRequest",
