@@ -84,6 +84,12 @@ class Job:
         """The host item the operation is for (its failure names it)."""
         return self.operation.row_item()
 
+    @property
+    def unreadable(self) -> str | None:
+        """Why the row's payload cannot be read as its kind's operation; None when it can."""
+        op = self.operation
+        return op.error if isinstance(op, Unknown) else None
+
     def operation_as(self, cls: type[OpT]) -> OpT:
         """The operation, as the handler of its kind expects it; a row this release could not read
         (`Unknown`) raises `UnreadableOperation`, which the worker turns into a failure for good."""

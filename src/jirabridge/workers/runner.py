@@ -313,7 +313,7 @@ class Worker:
     def _prepare(self, uow: UnitOfWork, job: Job) -> Job:
         """A step's `load`, in the claim's transaction; a plain handler's job as it is."""
         step = self.handlers.get(job.kind)
-        if isinstance(step, Step):
+        if isinstance(step, Step) and not job.unreadable:
             return replace(job, context=step.load(uow, job))
         return job
 
@@ -351,7 +351,7 @@ class Worker:
         step = self.handlers.get(job.kind)
         now = self.clock.now()
         apply: Apply | None = None
-        if isinstance(step, Step):
+        if isinstance(step, Step) and not job.unreadable:
             apply = lambda uow: step.apply(uow, job, outcome, now)  # noqa: E731
         try:
             try:

@@ -9,7 +9,8 @@ An operation then costs two transactions (its share of a claim, and its record),
 about what a result means to a link, an item or an entry lives in the service's `apply`, where a
 test can drive it with made-up outcomes and no Jira. A `load` that raises (a bug) makes the attempt
 a `Retry` with reason `handler_error`; an `apply` that raises rolls back its writes with the record,
-and the attempt is recorded as a `Retry` with reason `apply_error` instead.
+and the attempt is recorded as a `Retry` with reason `apply_error` instead. A job whose payload this
+release cannot read is neither loaded nor applied: it fails for good with `invalid_operation`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from jirabridge.domain.outcomes import Job, Outcome, Retry
+from jirabridge.domain.outcomes import Job, Outcome, Retry, UnreadableOperation
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.outbox import PrepareFailed
 
@@ -33,6 +34,8 @@ class Step(Generic[C]):
     apply: Callable[[UnitOfWork, Job, Outcome, datetime], None]
 
     async def __call__(self, job: Job) -> Outcome:
+        if job.unreadable:  # neither loaded nor applied: retrying cannot make the payload whole
+            raise UnreadableOperation(job.unreadable)
         context: Any = job.context
         if isinstance(context, PrepareFailed):
             return Retry("handler_error", f"reading the operation's context failed: {context.error}")

@@ -33,6 +33,7 @@ class Row:
     owner: str | None = None
     run_after: datetime = T0
     outcomes: list[Outcome] = field(default_factory=list)
+    error: str | None = None  # a payload this release cannot read: why
 
 
 class FakeQueue:
@@ -64,7 +65,9 @@ class FakeQueue:
                 blocked.add(row.key)
             if len(jobs) < limit and first_of_key and row.status == "pending" and row.run_after <= now:
                 row.status, row.owner, row.attempts = "running", worker_id, row.attempts + 1
-                op = Unknown(row.kind, dict(row.payload), ordering=row.key)  # the tests' own kinds
+                op = Unknown(
+                    row.kind, dict(row.payload), ordering=row.key, error=row.error
+                )  # the tests' own kinds
                 jobs.append(Job(row.id, "ws_a", None, row.kind, op, row.attempts, None))
         return [prepare(self.uow, job) for job in jobs] if prepare else jobs
 

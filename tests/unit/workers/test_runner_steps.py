@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jirabridge.domain.operations import Unknown
-from jirabridge.domain.outcomes import Done, Job, Outcome, Retry
+from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.outbox import PrepareFailed
 from jirabridge.workers.metrics import WorkerMetrics
@@ -78,3 +78,18 @@ async def test_a_job_whose_load_failed_is_retried_without_running() -> None:
     )
     assert isinstance(retried, Retry) and retried.reason == "handler_error"
     assert journal.lines == []
+
+
+async def test_a_job_whose_payload_cannot_be_read_fails_for_good_without_load_run_or_apply() -> None:
+    # A row of a step's kind whose payload lacks what the kind needs: retrying cannot help, so it
+    # fails at once with `invalid_operation` (not after every attempt as a `handler_error`).
+    queue, journal = FakeQueue(), Journal()
+    op_id = queue.add("k", key="WEB-1", issue="WEB-1")
+    queue.row(op_id).error = "the payload has no issue"
+
+    await worker(queue, journal).run()
+
+    assert journal.lines == []
+    [outcome] = queue.row(op_id).outcomes
+    assert outcome == Fail("invalid_operation", "the payload has no issue")
+    assert queue.row(op_id).status == "failed"
