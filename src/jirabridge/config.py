@@ -14,6 +14,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JIRABRIDGE_", extra="ignore")
 
     database_url: str = "sqlite:///jirabridge.db"
+    # PostgreSQL: where a serve process LISTENs for settled tickets (storage/link_watch.py). Unset: the
+    # database URL. Behind a transaction-pooling PgBouncer a LISTEN does not hear the notifications
+    # (each transaction may get another server connection): give a direct URL to PostgreSQL here, or
+    # `none` to re-read the link at a growing interval instead.
+    database_listen_url: SecretStr | None = None
     # Fernet keys, comma separated: the first encrypts, all decrypt (rotation: put the new key first,
     # then run `jirabridge rotate-secrets`). Generate one with `jirabridge generate-secret-key`.
     secret_key: SecretStr | None = None

@@ -10,6 +10,9 @@ usually carries the key. How it learns that the link settled depends on the data
   latency, never correctness: while the listener is not listening (not yet connected, the database
   restarted, the connection died) every waiter re-reads its link every `fallback_poll_s`, and when
   it listens again every waiter re-reads once (what was sent in between is gone).
+  Behind a transaction-pooling PgBouncer a LISTEN hears nothing (the session's server connection
+  changes between transactions): `JIRABRIDGE_DATABASE_LISTEN_URL` then names a direct connection,
+  or `none` for the growing poll below.
 - SQLite (embedded, one host): there is no signal between processes; `PollingLinkWatch` re-reads at
   a growing interval, 20 ms doubling to 500 ms, so a quick create is seen within a few tens of ms and
   a slow one costs a read every half second.
@@ -210,8 +213,13 @@ class PgLinkWatch:
             self._wake_all()
 
 
-def link_watch_for(database_url: str) -> PgLinkWatch | PollingLinkWatch:
-    """The watch that fits the database: LISTEN on PostgreSQL, a growing poll on SQLite."""
-    if database_url.startswith("postgresql"):
-        return PgLinkWatch.for_url(database_url)
+NO_LISTEN = "none"
+
+
+def link_watch_for(database_url: str, listen_url: str | None = None) -> PgLinkWatch | PollingLinkWatch:
+    """The watch that fits the database: LISTEN on PostgreSQL (on `listen_url` when given, a direct
+    connection when the database URL goes through a transaction-pooling PgBouncer), a growing poll on
+    SQLite or when `listen_url` is `none`."""
+    if database_url.startswith("postgresql") and listen_url != NO_LISTEN:
+        return PgLinkWatch.for_url(listen_url or database_url)
     return PollingLinkWatch()

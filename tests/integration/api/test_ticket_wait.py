@@ -12,9 +12,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from jirabridge.bootstrap import Container
+from jirabridge.bootstrap import Container, build
+from jirabridge.config import Settings
 from jirabridge.storage.db import make_engine
-from jirabridge.storage.link_watch import PgLinkWatch
+from jirabridge.storage.link_watch import PgLinkWatch, PollingLinkWatch
 from jirabridge.workers.runner import Worker
 from support.host import Host, connect_host
 
@@ -121,3 +122,39 @@ async def test_a_cancelled_wait_leaves_no_waiter_behind(
         await request
     assert watch.waiting == 0
     await watch.aclose()
+
+
+UNREACHABLE_PG = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+
+
+@ONLY_POSTGRES
+async def test_the_service_listens_where_the_listen_url_says(
+    host: Host, container: Container, worker: Worker, database_url: str
+) -> None:
+    # The database URL goes through a pooler a LISTEN cannot use (here: nothing answers on it); the
+    # listen URL is a direct connection to PostgreSQL, and the waiting request is woken through it.
+    settings = Settings(database_url=UNREACHABLE_PG, database_listen_url=database_url)
+    built = build(settings)
+    watch = built.link_watch
+    assert isinstance(watch, PgLinkWatch)
+    watch.fallback_poll_s = NEVER_S
+    container.link_watch = watch
+    await _listening(watch)
+    answer = await _create(host, "an-5")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["issue_key"] == "WEB-1"
+    await watch.aclose()
+    built.close()
+
+
+@ONLY_POSTGRES
+async def test_with_listening_off_a_request_on_postgresql_reads_its_link_until_it_settles(
+    host: Host, container: Container, worker: Worker, database_url: str
+) -> None:
+    built = build(Settings(database_url=database_url, database_listen_url="none"))
+    assert isinstance(built.link_watch, PollingLinkWatch)
+    container.link_watch = built.link_watch
+    answer = await _create(host, "an-6")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["issue_key"] == "WEB-1"
+    built.close()
