@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -17,6 +18,7 @@ from jirabridge.service.metadata import MetadataCache
 from jirabridge.service.outbound import OutboundGuard, outbound_guard
 from jirabridge.service.ports import JiraConnector, LinkWatch, Resolver
 from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.workspaces import KeyCache
 from jirabridge.storage.db import make_engine, session_factory
 from jirabridge.storage.link_watch import PollingLinkWatch, link_watch_for
 
@@ -41,6 +43,8 @@ class Container:
     tracer_provider: TracerProvider | None = None
     # Wakes a ticket request when the worker has created its issue (LISTEN on PostgreSQL).
     link_watch: LinkWatch = field(default_factory=PollingLinkWatch)
+    # API keys this process verified recently (service/workspaces.py); `build` sets its lifetime.
+    key_cache: KeyCache = field(default_factory=lambda: KeyCache(timedelta(0)))
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -95,4 +99,5 @@ def build(
         jira_transport=jira_transport,
         tracer_provider=tracer_provider,
         link_watch=link_watch_for(settings.database_url, listen_url),
+        key_cache=KeyCache(timedelta(seconds=settings.api_key_cache_s)),
     )

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     oauth_client_id: str | None = None
     oauth_client_secret: SecretStr | None = None
     jira_timeout_s: float = 10.0
+    # How long a serve process trusts an API key it verified without reading it again (0: every
+    # request reads it). A key revoked through another serve process stops working here within this.
+    api_key_cache_s: float = Field(default=10.0, ge=0)
     # How long `POST …/tickets` waits for the worker to create the issue before answering 202.
     ticket_wait_s: float = 5.0
     # The most requests per second Jira sees from a worker for one site, shared by all its jobs: the

@@ -45,6 +45,7 @@ def add_host_comment(
     body: str,
     author: str | None,
 ) -> ItemComment:
+    """Store a host comment and queue its Jira comments; the caller commits."""
     items_service.find_item(uow, workspace_id, item_type, item_id)
     comment = ItemComment(
         id=new_id("cm"),
@@ -71,7 +72,7 @@ def add_host_comment(
             item=(item_type, item_id),
         )
         outbox.enqueue(uow.session, post, workspace_id=workspace_id, now=now)
-    uow.commit()
+    uow.flush()  # the caller commits (with the request's Idempotency-Key)
     return comment
 
 

@@ -23,10 +23,11 @@ from jirabridge.domain.items import LinkState
 from jirabridge.domain.operations import AddRemoteLink, remote_link_global_id
 from jirabridge.errors import Conflict, Invalid, NotFound
 from jirabridge.ids import new_id
+from jirabridge.service import idempotency, metadata, routing
 from jirabridge.service import items as items_service
-from jirabridge.service import metadata, routing
 from jirabridge.service import settings as workspace_settings
-from jirabridge.service.db import read_db, run_db
+from jirabridge.service.db import read_db
+from jirabridge.service.idempotency import Answer, Claim
 from jirabridge.service.ports import IssueInfo, Services
 from jirabridge.service.project_rows import project_of, project_settings
 from jirabridge.service.rule_sets import Destination
@@ -120,10 +121,29 @@ def _check_cardinality(uow: UnitOfWork, ctx: Context, issue_key: str | None) -> 
 # -- create --------------------------------------------------------------------------------------
 
 
+def ticket_answer(link: Link, site_url: str) -> Answer:
+    """What `POST …/tickets` answers: 201 with the issue once it exists, else 202 with the pending link."""
+    return (201 if link.sync_state == LinkState.SYNCED else 202), items_service.link_json(link, site_url)
+
+
 async def create_ticket(
-    services: Services, workspace_id: str, item_type: str, item_id: str, request: TicketRequest
+    services: Services,
+    workspace_id: str,
+    item_type: str,
+    item_id: str,
+    request: TicketRequest,
+    claim: Claim | None = None,
 ) -> tuple[Link, str]:
-    ctx = await run_db(services, lambda uow: _read_for_create(uow, workspace_id, item_type, item_id, request))
+    """Queue the item's new issue and wait a moment for it. With `claim` (the request's
+    Idempotency-Key), raises Replay with the answer of an earlier request with that key, and stores
+    this one's `ticket_answer` with the link (in progress while it waits for the worker)."""
+
+    def read(uow: UnitOfWork) -> Context:
+        if claim is not None:
+            claim.check(uow)
+        return _read_for_create(uow, workspace_id, item_type, item_id, request)
+
+    ctx = await read_db(services, read)
     rule_issue_type = ctx.destination.issue_type if ctx.destination else None
     issue_type_name = request.issue_type or rule_issue_type or ctx.settings.get("default_issue_type")
     if not issue_type_name:
@@ -131,16 +151,29 @@ async def create_ticket(
             "issue_type", f"no issue type given and project {ctx.project} has no default issue type"
         )
     screen = await metadata.create_fields(services, ctx.site, ctx.project, issue_type_name)
-    fields = await run_db(services, lambda uow: _fields(uow, ctx, request, screen))
+    waits = services.settings.ticket_wait_s > 0
 
     def save(uow: UnitOfWork) -> Link:
         fresh = _read_for_create(uow, workspace_id, item_type, item_id, request)
-        link = queue_create(uow, services.clock.now(), fresh.item, fresh.site.id, fields)
+        fields = _fields(uow, fresh, request, screen)
+        now = services.clock.now()
+        link = queue_create(uow, now, fresh.item, fresh.site.id, fields)
+        if claim is not None:
+            uow.flush()  # the link's defaults, for its answer
+            claim.record(uow, now, None if waits else ticket_answer(link, fresh.site.url))
         uow.commit()
         return link
 
-    link = await run_db(services, save)
-    return await _wait_for(services, link), ctx.site.url
+    link = await idempotency.committed(services, claim, save)
+    if not waits or claim is None:
+        return await _wait_for(services, link), ctx.site.url
+    try:
+        link = await _wait_for(services, link)
+    finally:
+        # Also when the wait ends early (the client went away): the link exists, so a retry must
+        # not create another one.
+        await idempotency.finish(services, claim, ticket_answer(link, ctx.site.url))
+    return link, ctx.site.url
 
 
 def _read_for_create(
@@ -229,7 +262,16 @@ async def link_issue(
     ref: str,
     site_id: str | None,
     backlink: bool,
+    claim: Claim | None = None,
 ) -> tuple[Link, str]:
+    """Link an existing issue. With `claim` (the request's Idempotency-Key), raises Replay with the
+    answer of an earlier request with that key, and stores this one's (201) with the link."""
+
+    def check(uow: UnitOfWork) -> tuple[Context, str]:
+        if claim is not None:
+            claim.check(uow)
+        return read(uow)
+
     def read(uow: UnitOfWork) -> tuple[Context, str]:
         key, named_site = parse_issue_ref(ref, list_sites(uow, workspace_id))
         ctx = _context(
@@ -245,7 +287,7 @@ async def link_issue(
         _check_cardinality(uow, ctx, key)
         return ctx, key
 
-    ctx, key = await run_db(services, read)
+    ctx, key = await read_db(services, check)
     info = await services.connector.get_issue(site_access(services, ctx.site), key)
     if info is None:
         raise NotFound(f"issue {key} does not exist on {ctx.site.url} (or the connection may not see it)")
@@ -289,10 +331,13 @@ async def link_issue(
                 item=(item_type, item_id),
             )
             outbox.enqueue(uow.session, backlink_op, workspace_id=workspace_id, now=now)
+        if claim is not None:
+            uow.flush()  # the link's defaults, for its answer
+            claim.record(uow, now, (201, items_service.link_json(link, fresh.site.url)))
         uow.commit()
         return link
 
-    return await run_db(services, save), ctx.site.url
+    return await idempotency.committed(services, claim, save), ctx.site.url
 
 
 def _status_on_link(uow: UnitOfWork, now: datetime, ctx: Context, info: IssueInfo) -> None:

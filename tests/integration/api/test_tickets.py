@@ -3,6 +3,7 @@ and PostgreSQL. Every assertion is about what a host or a Jira user would see.""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -350,6 +351,34 @@ async def test_a_retried_post_with_the_same_idempotency_key_creates_one_ticket(h
     assert fixed.status_code == 201 and len(host.jira.issues) == 2
     fresh = await host.call("POST", "/api/v1/items/anomaly/an-1/tickets", {"issue_type": "Task"})
     assert fresh.status_code == 201 and len(host.jira.issues) == 3  # no key: another ticket, as asked
+
+
+async def test_concurrent_posts_with_one_idempotency_key_do_the_work_once(host: Tickets) -> None:
+    """Retries that overlap the first request (a client that timed out and tried again at once) on
+    each database: one comment and one ticket, and every answer is that one's, or 409 while it is
+    still in progress."""
+    await host.project("DQ", default_issue_type="Task", comment_sync="outbound")
+    await host.item("anomaly", "an-1")
+    key = (await host.call("POST", "/api/v1/items/anomaly/an-1/tickets", {"project": "DQ"})).json()[
+        "issue_key"
+    ]
+    for path, body, idem in (
+        ("/api/v1/items/anomaly/an-1/comments", {"body": "Once"}, "comment-1"),
+        ("/api/v1/items/anomaly/an-1/tickets", {"project": "DQ", "summary": "Once"}, "ticket-1"),
+    ):
+        headers = host.tenant.headers() | {"Idempotency-Key": idem}
+        answers = await asyncio.gather(*(host.api.post(path, json=body, headers=headers) for _ in range(4)))
+        done = [a for a in answers if a.status_code != 409]
+        assert done and all(a.status_code == 201 for a in done), [a.text for a in answers]
+        assert all(a.json() == done[0].json() for a in done)
+        again = await host.api.post(path, json=body, headers=headers)
+        assert again.status_code == 201 and again.json() == done[0].json()
+    await host.settle()
+    comments = (await host.call("GET", "/api/v1/items/anomaly/an-1/comments")).json()["comments"]
+    assert [c["body"] for c in comments] == ["Once"]
+    issue = host.jira.issue_by_ref(key)
+    assert issue is not None and len(issue.comments) == 1
+    assert [i.summary for i in host.jira.issues.values()].count("Once") == 1
 
 
 async def test_a_retried_comment_with_the_same_idempotency_key_is_posted_once(host: Tickets) -> None:

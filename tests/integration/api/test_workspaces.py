@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
 import httpx
 from sqlalchemy import text
 
-from jirabridge.bootstrap import Container
+from jirabridge.bootstrap import Container, build
+from jirabridge.config import Settings
+from jirabridge.entrypoints.http.app import create_app
 from support.service import SERVICE_TOKEN, bearer, make_tenant
 
 SERVICE = bearer(SERVICE_TOKEN)
@@ -46,6 +52,8 @@ async def test_missing_wrong_and_revoked_credentials_answer_401(api: httpx.Async
         "api_keys"
     ]
     admin_key = next(k for k in keys if k["role"] == "admin")
+    used = await api.get("/api/v1/settings", headers=tenant.headers("admin"))
+    assert used.status_code == 200  # the key was in use (and known to this process) before
     revoked = await api.delete(
         f"/api/v1/workspaces/{tenant.workspace_id}/api-keys/{admin_key['id']}", headers=SERVICE
     )
@@ -95,3 +103,67 @@ async def test_invalid_input_names_the_field_and_writes_nothing(
     with container.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM workspaces")).scalar_one() == 0
         assert connection.execute(text("SELECT count(*) FROM api_keys")).scalar_one() == 0
+
+
+class SetClock:
+    def __init__(self) -> None:
+        self.moment = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@asynccontextmanager
+async def other_serve_process(settings: Settings, clock: SetClock) -> AsyncIterator[httpx.AsyncClient]:
+    """A second serve process on the same database (a replica behind the load balancer)."""
+    container = build(settings, clock=clock)
+    transport = httpx.ASGITransport(app=create_app(container))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://replica.test") as client:
+            yield client
+    finally:
+        container.close()
+
+
+async def test_a_key_revoked_through_another_serve_process_stops_working_within_the_cache_time(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    tenant = await make_tenant(api)
+    clock = SetClock()
+    async with other_serve_process(settings, clock) as replica:
+        assert (await replica.get("/api/v1/settings", headers=tenant.headers("member"))).status_code == 200
+        member_key = next(
+            k
+            for k in (
+                await api.get(f"/api/v1/workspaces/{tenant.workspace_id}/api-keys", headers=SERVICE)
+            ).json()["api_keys"]
+            if k["role"] == "member"
+        )
+        revoked = await api.delete(
+            f"/api/v1/workspaces/{tenant.workspace_id}/api-keys/{member_key['id']}", headers=SERVICE
+        )
+        assert revoked.status_code == 204
+        assert (await api.get("/api/v1/settings", headers=tenant.headers("member"))).status_code == 401
+        # The replica trusts what it verified for JIRABRIDGE_API_KEY_CACHE_S (10 s), no longer.
+        clock.moment += timedelta(seconds=9)
+        assert (await replica.get("/api/v1/settings", headers=tenant.headers("member"))).status_code == 200
+        clock.moment += timedelta(seconds=1)
+        refused = await replica.get("/api/v1/settings", headers=tenant.headers("member"))
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert (await replica.get("/api/v1/settings", headers=tenant.headers("admin"))).status_code == 200
+
+
+async def test_with_no_key_cache_a_revocation_through_another_process_applies_at_once(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    tenant = await make_tenant(api)
+    uncached = settings.model_copy(update={"api_key_cache_s": 0.0})
+    async with other_serve_process(uncached, SetClock()) as replica:
+        assert (await replica.get("/api/v1/settings", headers=tenant.headers("member"))).status_code == 200
+        keys = (await api.get(f"/api/v1/workspaces/{tenant.workspace_id}/api-keys", headers=SERVICE)).json()
+        member_key = next(k for k in keys["api_keys"] if k["role"] == "member")
+        await api.delete(
+            f"/api/v1/workspaces/{tenant.workspace_id}/api-keys/{member_key['id']}", headers=SERVICE
+        )
+        assert (await replica.get("/api/v1/settings", headers=tenant.headers("member"))).status_code == 401

@@ -12,6 +12,7 @@ from jirabridge import logs
 from jirabridge.bootstrap import Container
 from jirabridge.domain.access import SERVICE, Principal, can_manage
 from jirabridge.errors import Forbidden, Unauthorized
+from jirabridge.service.db import read_db
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.service.workspaces import authenticate_key
 
@@ -34,22 +35,29 @@ def uow(request: Request) -> Iterator[UnitOfWork]:
         yield unit
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send `Authorization: Bearer <API key>`")
-    service_token = _container(request).settings.service_token
+    container = _container(request)
+    service_token = container.settings.service_token
     if service_token is not None and hmac.compare_digest(
         token.encode(), service_token.get_secret_value().encode()
     ):
         return SERVICE
-    # Its own short transaction: on SQLite a transaction holds the write lock, and the route may
-    # call Jira (and the database from another thread) before its own unit of work ends.
-    with _container(request).uow() as unit:
-        found = authenticate_key(unit, token)
+    # A key this process verified a moment ago needs no transaction (service/workspaces.py KeyCache:
+    # `JIRABRIDGE_API_KEY_CACHE_S` bounds how long a revocation elsewhere takes to reach us). Else
+    # its own short read: on SQLite it takes no write lock, and the route may call Jira before its
+    # own unit of work ends.
+    cache = container.key_cache
+    found = cache.get(token, container.clock.now())
     if found is None:
-        raise Unauthorized("unknown or revoked API key")
+        generation = cache.generation
+        found = await read_db(container, lambda unit: authenticate_key(unit, token))
+        if found is None:
+            raise Unauthorized("unknown or revoked API key")
+        cache.put(token, found, container.clock.now(), generation)
     _bind_log_fields(request, found)
     return found
 

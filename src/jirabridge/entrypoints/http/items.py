@@ -8,12 +8,10 @@ from fastapi import APIRouter, Header, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 
-from jirabridge.domain.items import LinkState
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.service import comments, idempotency, tickets, users
 from jirabridge.service import items as items_service
-from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
@@ -163,16 +161,27 @@ async def create_ticket(
     """Create a Jira issue for the item: 201 with the key when Jira answered in time, else 202 with the
     pending link (GET the item to follow it). `Idempotency-Key` makes a retried POST answer the same."""
     assert who.workspace_id is not None
-    workspace_id = who.workspace_id
     request = tickets.TicketRequest(**body.model_dump())
+    path = f"/items/{item_type}/{item_id}/tickets"
+    claim = _claim(who.workspace_id, idempotency_key, path, body)
+    try:
+        link, site_url = await tickets.create_ticket(
+            services, who.workspace_id, item_type, item_id, request, claim
+        )
+    except idempotency.Replay as replay:
+        return _answer(replay.answer)
+    return _answer(tickets.ticket_answer(link, site_url))
 
-    async def work() -> tuple[int, dict[str, Any]]:
-        link, site_url = await tickets.create_ticket(services, workspace_id, item_type, item_id, request)
-        return (201 if link.sync_state == LinkState.SYNCED else 202), items_service.link_json(link, site_url)
 
-    fingerprint = idempotency.request_hash("POST", f"/items/{item_type}/{item_id}/tickets", body.model_dump())
-    status, answer = await idempotency.once(services, workspace_id, idempotency_key, fingerprint, work)
-    return JSONResponse(answer, status_code=status)
+def _claim(workspace_id: str, key: str | None, path: str, body: Request) -> idempotency.Claim | None:
+    if key is None:
+        return None
+    return idempotency.Claim(workspace_id, key, idempotency.request_hash("POST", path, body.model_dump()))
+
+
+def _answer(answer: idempotency.Answer) -> JSONResponse:
+    status, body = answer
+    return JSONResponse(body, status_code=status)
 
 
 @router.post("/{item_type}/{item_id}/links", status_code=201, summary="Link an existing Jira issue")
@@ -189,23 +198,21 @@ async def link_issue(
     `link_cardinality` decides how many items an issue may serve. `Idempotency-Key` makes a retried POST
     answer the same."""
     assert who.workspace_id is not None
-    workspace_id = who.workspace_id
-
-    async def work() -> tuple[int, dict[str, Any]]:
+    claim = _claim(who.workspace_id, idempotency_key, f"/items/{item_type}/{item_id}/links", body)
+    try:
         link, site_url = await tickets.link_issue(
             services,
-            workspace_id,
+            who.workspace_id,
             item_type,
             item_id,
             ref=body.issue,
             site_id=body.site,
             backlink=body.backlink,
+            claim=claim,
         )
-        return 201, items_service.link_json(link, site_url)
-
-    fingerprint = idempotency.request_hash("POST", f"/items/{item_type}/{item_id}/links", body.model_dump())
-    status, answer = await idempotency.once(services, workspace_id, idempotency_key, fingerprint, work)
-    return JSONResponse(answer, status_code=status)
+    except idempotency.Replay as replay:
+        return _answer(replay.answer)
+    return _answer((201, items_service.link_json(link, site_url)))
 
 
 @router.delete("/{item_type}/{item_id}/links/{issue_key}", status_code=204, summary="Unlink an issue")
@@ -237,19 +244,13 @@ async def add_comment(
         # to a user writes only as that user.
         users.check_acts_for(who, body.author)
 
-    def add(uow: UnitOfWork) -> dict[str, Any]:
+    def add(uow: UnitOfWork) -> idempotency.Answer:
         now = services.clock.now()
         comment = comments.add_host_comment(uow, now, workspace_id, item_type, item_id, body.body, author)
-        return comments.comment_json(comment)
+        return 201, comments.comment_json(comment)
 
-    async def work() -> tuple[int, dict[str, Any]]:
-        return 201, await run_db(services, add)
-
-    fingerprint = idempotency.request_hash(
-        "POST", f"/items/{item_type}/{item_id}/comments", body.model_dump()
-    )
-    status, answer = await idempotency.once(services, workspace_id, idempotency_key, fingerprint, work)
-    return JSONResponse(answer, status_code=status)
+    claim = _claim(workspace_id, idempotency_key, f"/items/{item_type}/{item_id}/comments", body)
+    return _answer(await idempotency.once(services, claim, add))
 
 
 @router.patch("/{item_type}/{item_id}/comments/{comment_id}", summary="Edit a host comment")

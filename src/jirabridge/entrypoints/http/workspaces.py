@@ -82,6 +82,9 @@ def list_api_keys(workspace_id: str, _: ServiceToken, uow: Uow) -> dict[str, Any
 
 @router.delete("/{workspace_id}/api-keys/{key_id}", status_code=204, summary="Revoke an API key")
 def revoke_api_key(workspace_id: str, key_id: str, _: ServiceToken, uow: Uow, services: Services) -> Response:
-    """The key stops working at once; it stays listed with `revoked_at`. Needs the service token."""
+    """The key stops working at once on the service that revoked it, and on every other serve process
+    within `JIRABRIDGE_API_KEY_CACHE_S` (10 s by default); it stays listed with `revoked_at`. Needs the
+    service token."""
     workspaces.revoke_api_key(uow, services.clock, workspace_id, key_id)
+    services.key_cache.forget(key_id)  # after the commit: see KeyCache.put
     return Response(status_code=204)
