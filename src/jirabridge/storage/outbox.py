@@ -342,13 +342,14 @@ def _enqueue_scheduled(session: Session, now: datetime) -> None:
     session.flush()
 
 
-def _defer_site(session: Session, site_id: str, until: datetime) -> None:
-    """The site is paused until `until`: its other pending operations wait as long instead of being
-    claimed only to find the pause (a site out of quota for an hour with a backlog of thousands)."""
+def _defer_site(session: Session, site_id: str, until: datetime, reason: str, detail: str) -> None:
+    """The site is paused until `until`: its other pending operations wait as long, with the same
+    reason, instead of being claimed only to find the pause (a site out of quota for an hour with a
+    backlog of thousands)."""
     session.execute(
         update(Operation)
         .where(Operation.site_id == site_id, Operation.status == PENDING, Operation.run_after < until)
-        .values(run_after=until)
+        .values(run_after=until, reason=reason, detail=detail)
         .execution_options(synchronize_session=False)
     )
 
@@ -486,7 +487,7 @@ def record(
         if written is not None and apply is not None:
             apply(session)
         if written is not None and isinstance(outcome, Retry) and outcome.whole_site and job.site_id:
-            _defer_site(session, job.site_id, values["run_after"])
+            _defer_site(session, job.site_id, values["run_after"], outcome.reason, values["detail"])
         if written is not None and values["status"] == FAILED:
             announced = isinstance(outcome, Fail) and outcome.announced
             if not announced:

@@ -181,6 +181,8 @@ def test_a_paused_site_gives_its_attempt_back_and_holds_its_other_work_until_the
 
     after = status(sessions, paused)
     assert (after.status, after.reason, after.attempts) == ("pending", "site_paused", 0)
+    held = status(sessions, same_site)
+    assert (held.status, held.reason, held.attempts) == ("pending", "site_paused", 0)
     [running] = claim(sessions, 1)
     assert running.id == other_site
     outbox.record(sessions, running, Done(), at(2), worker_id="w1")

@@ -8,6 +8,7 @@ the events, the failures.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -189,6 +190,25 @@ class World:
             {"fields": {"project": {"key": "WEB"}, "issuetype": {"name": "Task"}, "summary": summary}},
         )
         return str(created["key"])
+
+    async def connect_oauth(self) -> None:
+        """Replace the API-token site by the same Jira site connected through OAuth (the app's consent)."""
+        await self.api.delete(f"/api/v1/sites/{self.site_id}", headers=self.tenant.headers())
+        started = await self.api.post(
+            "/api/v1/sites", json={"url": ACME, "auth": {"type": "oauth"}}, headers=self.tenant.headers()
+        )
+        assert started.status_code == 202, started.text
+        authorize = httpx.URL(started.json()["authorize_url"])
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.emulator), base_url="http://emulator"
+        ) as client:
+            consent = await client.get(
+                f"{authorize.path}?{authorize.query.decode()}&login_hint=bot@acme.test"
+            )
+        back = httpx.URL(consent.headers["location"]).params
+        done = await self.api.get("/oauth/callback", params={"code": back["code"], "state": back["state"]})
+        assert done.status_code == 200, done.text
+        self.site_id = done.json()["site"]["id"]
 
     def issue(self, key: str) -> Any:
         issue = self.acme.issue_by_ref(key)
@@ -639,6 +659,37 @@ async def test_a_site_paused_for_long_gives_its_work_back_to_the_queue_instead_o
     assert world.issue(second).status == "To Do"
 
 
+async def test_an_oauth_site_that_spends_its_hourly_points_waits_for_the_hour_without_a_429(
+    world: World,
+) -> None:
+    # The app's hourly points quota on the site is small. The worker reads what is left from Jira's
+    # `Beta-RateLimit` answers and spreads the points over the rest of the hour instead of spending
+    # them at the site's rate and running into a 429: a call whose turn is far off goes back to the
+    # queue until then (attempts not counted, no worker slot held). Nothing is refused or duplicated.
+    await world.connect_oauth()
+    keys = [await world.new_issue(f"Issue {n}") for n in range(3)]
+    world.add(*(world.item(f"an-{n}", "Open") for n in range(3)), world.settings())
+    world.add(*(world.link(f"lk_{n}", f"an-{n}", key, "To Do") for n, key in enumerate(keys)))
+    # The hour's first seconds on the emulator's clock (its quota hours follow the clock hour).
+    await world.control("POST", "/clock", {"advance_s": 3602 - time.time() % 3600})
+    quota = {"oauth_quota": {"tenant_points_per_hour": 400}}
+    await world.control("POST", "/rate-limits", {"sites": {"acme": quota}})
+
+    ops = [world.comment(keys[n % 3], f"Checked {n}", f"cm_{n}") for n in range(20)]
+    await world.drain()
+
+    rows = [world.operation(op) for op in ops]
+    done = [row for row in rows if row.status == "done"]
+    waiting = [row for row in rows if row.status == "pending"]
+    assert waiting and len(done) + len(waiting) == 20  # none failed, none burnt an attempt
+    assert {(row.reason, row.attempts) for row in waiting} == {("site_paused", 0)}
+    for row in waiting:
+        run_after = row.run_after if row.run_after.tzinfo else row.run_after.replace(tzinfo=UTC)
+        assert timedelta(0) < run_after - world.clock.now() <= timedelta(hours=1, seconds=5)
+    assert sum(len(world.issue(key).comments) for key in keys) == len(done)
+    assert (await world.control("GET", "/rate-limits"))["rejections"] == {}
+
+
 # -- issue.comment --------------------------------------------------------------------------------
 
 
@@ -772,20 +823,7 @@ async def test_a_create_jira_refused_with_503_is_sent_again_without_waiting(worl
 async def test_an_oauth_site_refreshes_once_for_concurrent_jobs_and_stores_the_new_tokens(
     world: World,
 ) -> None:
-    await world.api.delete(f"/api/v1/sites/{world.site_id}", headers=world.tenant.headers())
-    started = await world.api.post(
-        "/api/v1/sites", json={"url": ACME, "auth": {"type": "oauth"}}, headers=world.tenant.headers()
-    )
-    assert started.status_code == 202, started.text
-    authorize = httpx.URL(started.json()["authorize_url"])
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=world.emulator), base_url="http://emulator"
-    ) as client:
-        consent = await client.get(f"{authorize.path}?{authorize.query.decode()}&login_hint=bot@acme.test")
-    back = httpx.URL(consent.headers["location"]).params
-    done = await world.api.get("/oauth/callback", params={"code": back["code"], "state": back["state"]})
-    assert done.status_code == 200, done.text
-    world.site_id = done.json()["site"]["id"]
+    await world.connect_oauth()
     keys = [await world.new_issue(f"Issue {n}") for n in range(3)]
     world.add(*(world.item(f"an-{n}", "Open") for n in range(3)), world.settings())
     world.add(*(world.link(f"lk_{n}", f"an-{n}", key, "To Do") for n, key in enumerate(keys)))
