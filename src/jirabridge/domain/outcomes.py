@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from jirabridge.domain.inbound import IssueSnapshot
 from jirabridge.domain.operations import Operation, Unknown
 from jirabridge.domain.site_webhooks import WebhookStatus
 
@@ -187,3 +188,21 @@ class AdminWebhooksRemoved:
     the credentials the disconnect kept for the removal go."""
 
     webhook_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ProjectPolled:
+    """`Done.value` of `inbound.poll`: the project's issues Jira changed since the watermark (less the
+    overlap), oldest first, each applied as a poll's change; and when the poll started, which becomes
+    the project's watermark once they are applied."""
+
+    changes: tuple[IssueSnapshot, ...]
+    until: datetime
+
+
+@dataclass(frozen=True)
+class IssuesCaughtUp:
+    """`Done.value` of `inbound.catch_up`: the current state of the project's linked issues (the parts
+    being caught up only), each applied as a catch-up."""
+
+    changes: tuple[IssueSnapshot, ...]

@@ -16,28 +16,29 @@ takes that user (none when the Jira account maps to nobody), with the usual `ite
 `item.assignee_changed` event, unless the host changed it after Jira's last change. Issues Jira no
 longer shows are left to the poller and the webhooks (a deletion breaks the links there).
 
-Running it again changes nothing more, so a retry after a failed page, or two catch-ups after two
-saves, is harmless.
+Running it again changes nothing more, so a retry, or two catch-ups after two saves, is harmless.
+
+A step (`workers/steps.py`): `service/inbound_sync.py` reads, with the claim, the parts asked for
+that are still switched on and the project's linked issues (`CatchUpPlan`); this handler reads them
+from Jira and touches no storage; what it found (`IssuesCaughtUp`) is applied in the transaction
+that completes the operation, so a catch-up that fails part-way applies nothing and runs again whole.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from jirabridge import jira
 from jirabridge.domain import inbound as domain
 from jirabridge.domain.operations import CatchUpStatuses
-from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
-from jirabridge.service import inbound
-from jirabridge.service.db import run_db
-from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import ProjectSettings, Site
+from jirabridge.domain.outcomes import Done, IssuesCaughtUp, Job, Outcome
+from jirabridge.service import inbound_sync
+from jirabridge.service.inbound_sync import CatchUpPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers import registry
-from jirabridge.workers.inbound_poll import APPLY_CHUNK
+from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("jirabridge.worker.catch_up")
 
 FETCH_CHUNK = 100  # Jira's limit for one bulkfetch
-PARTS = ("status", "assignee")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -57,64 +57,33 @@ class CatchUp:
         self.container = container
         self.pool = common.pool_for(container)
 
-    async def __call__(self, job: Job) -> Outcome:
-        op = job.operation_as(CatchUpStatuses)
-        site_id, project = op.site_id, op.project
-        asked = [p for p in op.parts if p in PARTS]
-
-        def read(uow: UnitOfWork) -> tuple[list[str], list[str]]:
-            row = uow.session.get(ProjectSettings, (job.workspace_id, site_id, project))
-            sync = domain.project_sync(row.settings or {}) if row is not None else None
-            # A part switched off again (or settings deleted) before this ran: nothing to catch up.
-            on = {"status": sync.status_inbound, "assignee": sync.assignee_inbound} if sync else {}
-            parts = [p for p in asked if on.get(p)]
-            return parts, inbound.linked_issue_keys(uow, job.workspace_id, site_id, project) if parts else []
-
-        parts, keys = await run_db(self.container, read)
+    async def __call__(self, job: Job, plan: CatchUpPlan) -> Outcome:
+        site_id, keys, parts = plan.site_id, plan.keys, list(plan.parts)
         if not parts:
             return Done({"skipped": "inbound_off"})
         fields = ("updated", *parts)
-        found = applied = 0
+        changes: list[domain.IssueSnapshot] = []
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
                 for start in range(0, len(keys), FETCH_CHUNK):
-                    chunk = keys[start : start + FETCH_CHUNK]
-                    result = await client.issues.bulk_fetch(chunk, fields=fields)
-                    changes = [
-                        change for issue in result.issues if (change := _snapshot(issue, parts)) is not None
-                    ]
-                    found += len(changes)
-                    for at in range(0, len(changes), APPLY_CHUNK):
-                        apply = self._applier(job.workspace_id, site_id, changes[at : at + APPLY_CHUNK])
-                        applied += await run_db(self.container, apply)
+                    result = await client.issues.bulk_fetch(
+                        list(keys[start : start + FETCH_CHUNK]), fields=fields
+                    )
+                    found = (_snapshot(issue, parts) for issue in result.issues)
+                    changes.extend(change for change in found if change is not None)
         except common.CALL_ERRORS as error:
             return common.classify(error)
         log.info(
-            "inbound.catch_up.done site=%s project=%s linked=%d found=%d applied=%d",
+            "inbound.catch_up.done site=%s project=%s linked=%d found=%d",
             site_id,
-            project,
+            plan.project,
             len(keys),
-            found,
-            applied,
+            len(changes),
         )
-        return Done({"linked": len(keys), "found": found, "parts": parts})
-
-    def _applier(
-        self, workspace_id: str, site_id: str, changes: list[domain.IssueSnapshot]
-    ) -> Callable[[UnitOfWork], int]:
-        def apply(uow: UnitOfWork) -> int:
-            site = uow.session.get(Site, site_id)
-            if site is None or site.workspace_id != workspace_id:
-                return 0
-            now = self.container.clock.now()
-            applied = sum(
-                not inbound.receive(uow, now, site, c, source="catch_up", catch_up=True).deferred
-                for c in changes
-            )
-            uow.commit()
-            return applied
-
-        return apply
+        return Done(
+            {"linked": len(keys), "found": len(changes), "parts": parts},
+            value=IssuesCaughtUp(tuple(changes)),
+        )
 
 
 def _snapshot(issue: jira.Issue, parts: list[str]) -> domain.IssueSnapshot | None:
@@ -139,8 +108,8 @@ def _snapshot(issue: jira.Issue, parts: list[str]) -> domain.IssueSnapshot | Non
     )
 
 
-def make_catch_up_handler(container: Container) -> Handler:
-    return CatchUp(container)
+def make_catch_up_handler(container: Container) -> Step[CatchUpPlan]:
+    return Step(load=inbound_sync.load_catch_up, run=CatchUp(container), apply=inbound_sync.apply_catch_up)
 
 
 registry.register(CatchUpStatuses, make_catch_up_handler)
