@@ -206,3 +206,11 @@ class IssuesCaughtUp:
     being caught up only), each applied as a catch-up."""
 
     changes: tuple[IssueSnapshot, ...]
+
+
+@dataclass(frozen=True)
+class CallbackAnswered:
+    """`Done.value` of `callback.deliver`: the host took the event (its 2xx status), so an endpoint
+    that was backing off works again."""
+
+    status: int

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jirabridge.domain.backoff import Backoff
@@ -53,17 +54,23 @@ def endpoint_failed(
     retry_after_s: float | None,
 ) -> float:
     """A delivery (`op_id`) of the workspace failed and will be retried: hold the others back (see the
-    module docstring). Returns the endpoint's backoff in seconds; the caller commits."""
-    endpoint = session.get(CallbackEndpoint, workspace_id, with_for_update=True)
-    failures = (endpoint.failures if endpoint else 0) + 1
+    module docstring). Returns the endpoint's backoff in seconds; the caller commits.
+
+    Called where the delivery's retry is recorded (after it, in the same transaction): the delivery
+    itself then waits for its own backoff, but never less than the endpoint's."""
+    endpoint = _locked_endpoint(session, workspace_id, now)
+    failures = endpoint.failures + 1
     wait_s = retry_after_s if retry_after_s is not None else ENDPOINT_BACKOFF.ceiling(failures)
     probe_at = now + timedelta(seconds=wait_s)
     hold = probe_at + timedelta(seconds=wait_s)
-    if endpoint is None:
-        endpoint = CallbackEndpoint(workspace_id=workspace_id, failing_since=now)
-        session.add(endpoint)
     endpoint.failures, endpoint.hold_until = failures, hold
     endpoint.last_reason, endpoint.updated_at = reason, now
+    session.execute(
+        update(Operation)
+        .where(Operation.id == op_id, Operation.status == outbox.PENDING, Operation.run_after < probe_at)
+        .values(run_after=probe_at)
+        .execution_options(synchronize_session=False)
+    )
 
     # The failed delivery's own item waits behind it anyway (it is not claimable before it is done).
     own_key = session.scalar(select(Operation.ordering_key).where(Operation.id == op_id))
@@ -92,6 +99,27 @@ def endpoint_failed(
         .execution_options(synchronize_session=False)
     )
     return wait_s
+
+
+def _locked_endpoint(session: Session, workspace_id: str, now: datetime) -> CallbackEndpoint:
+    """The workspace's endpoint row, locked until the transaction ends; added when it has none. Two
+    deliveries of a healthy endpoint may fail at once and both add it: the one that adds it second
+    waits for the other's commit, and takes the row it committed."""
+    endpoint = session.get(CallbackEndpoint, workspace_id, with_for_update=True)
+    if endpoint is not None:
+        return endpoint
+    try:
+        with session.begin_nested():
+            session.add(
+                CallbackEndpoint(
+                    workspace_id=workspace_id, failures=0, failing_since=now, hold_until=now, updated_at=now
+                )
+            )
+    except IntegrityError:
+        pass
+    endpoint = session.get(CallbackEndpoint, workspace_id, with_for_update=True, populate_existing=True)
+    assert endpoint is not None
+    return endpoint
 
 
 def endpoint_answered(session: Session, *, workspace_id: str, now: datetime) -> None:

@@ -15,38 +15,35 @@ Outcomes: 2xx → Done; 429, 5xx, a timeout or a connection error → Retry (aft
 host sends one); any other answer (a redirect too: none is followed) → Fail("callback_rejected");
 a URL whose host the outbound guard refuses when connecting (an internal address, plain http; see
 service/outbound.py) → Fail("callback_refused"). Failures are listed in the sync failures.
+
+A step (`workers/steps.py`): `service/callback_delivery.loader` reads the URL, secret, body and the
+endpoint's state in the claim's transaction (`Target`), this handler posts it and touches no
+storage, and `service/callback_delivery.apply` backs the endpoint off on a retry, or ends its
+backoff on an answer, in the transaction that records the attempt.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import httpx
 
 from jirabridge import __version__, telemetry
 from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.clock import Clock
-from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.operations import DeliverCallback
 from jirabridge.domain.outbound import OutboundRefused
-from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
-from jirabridge.secrets_box import SecretBox
-from jirabridge.service import events as event_views
-from jirabridge.service import settings as workspace_settings
+from jirabridge.domain.outcomes import CallbackAnswered, Done, Fail, Job, Outcome, Retry
+from jirabridge.service import callback_delivery
+from jirabridge.service.callback_delivery import CALLBACK_REJECTED, Target
 from jirabridge.service.outbound import OutboundGuard
-from jirabridge.service.unit_of_work import ConstraintViolated, UnitOfWork
-from jirabridge.storage import callbacks as endpoints
-from jirabridge.storage import events
 from jirabridge.workers import registry
+from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -65,10 +62,6 @@ MAX_RETRY_AFTER_S = 3600.0
 def sign(secret: str, body: bytes) -> str:
     """The signature header's value for `body`."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def body_of(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def retry_after_s(value: str | None, now: datetime) -> float | None:
@@ -90,7 +83,7 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
 def classify(response: httpx.Response, now: datetime) -> Outcome:
     status = response.status_code
     if 200 <= status < 300:
-        return Done({"status": status})
+        return Done({"status": status}, value=CallbackAnswered(status))
     if status == 429 or status >= 500:
         return Retry(
             f"callback_http_{status}",
@@ -98,26 +91,8 @@ def classify(response: httpx.Response, now: datetime) -> Outcome:
             retry_after_s(response.headers.get("retry-after"), now),
         )
     if 300 <= status < 400:
-        return Fail("callback_rejected", f"the host answered {status} (redirects are not followed)")
-    return Fail("callback_rejected", f"the host answered {status}")
-
-
-@dataclass(frozen=True)
-class Target:
-    """What one delivery needs, read when it runs."""
-
-    url: str
-    secret: str
-    body: bytes
-    endpoint_failing: bool  # the workspace's endpoint is backing off (storage/callbacks.py)
-
-
-class Endpoint(Protocol):
-    """The backoff of the workspace's endpoint (storage/callbacks.py; tests may use a fake)."""
-
-    def failed(self, workspace_id: str, op_id: str, reason: str, retry_after_s: float | None) -> float: ...
-
-    def answered(self, workspace_id: str) -> None: ...
+        return Fail(CALLBACK_REJECTED, f"the host answered {status} (redirects are not followed)")
+    return Fail(CALLBACK_REJECTED, f"the host answered {status}")
 
 
 class CallbackDelivery:
@@ -126,40 +101,21 @@ class CallbackDelivery:
 
     def __init__(
         self,
-        load: Callable[[str, str], Target | None],
-        endpoint: Endpoint,
         clock: Clock,
         outbound: OutboundGuard,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = TIMEOUT_S,
-        backoff: Backoff = DEFAULT_BACKOFF,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
-        self._load = load
-        self._endpoint = endpoint
         self._clock = clock
         self._outbound = outbound
         self._transport = transport
         self._timeout = httpx.Timeout(timeout_s)
-        self._backoff = backoff
         self._tracer_provider = tracer_provider
 
-    async def __call__(self, job: Job) -> Outcome:
-        outcome = await self._deliver(job)
-        if isinstance(outcome, Retry):
-            # The endpoint backs off: the workspace's other deliveries wait (storage/callbacks.py).
-            wait_s = await asyncio.to_thread(
-                self._endpoint.failed, job.workspace_id, job.id, outcome.reason, outcome.after_s
-            )
-            own_s = outcome.after_s if outcome.after_s is not None else self._backoff.delay(job.attempts)
-            log.info("callback.endpoint_backoff op=%s wait_s=%.1f reason=%s", job.id, wait_s, outcome.reason)
-            return Retry(outcome.reason, outcome.detail, max(own_s, wait_s))
-        return outcome
-
-    async def _deliver(self, job: Job) -> Outcome:
+    async def __call__(self, job: Job, target: Target | None) -> Outcome:
         event_id = job.operation_as(DeliverCallback).event_id
-        target = await asyncio.to_thread(self._load, job.workspace_id, event_id)
         if target is None:
             # The callback was switched off (or the event is gone) since it was queued: nothing to do.
             log.info("callback.skipped op=%s event=%s reason=no_callback", job.id, event_id)
@@ -190,80 +146,21 @@ class CallbackDelivery:
         except httpx.TransportError as error:
             # Only the type: the message can carry the URL.
             return Retry("callback_unreachable", type(error).__name__)
-        outcome = classify(response, now)
         log.info("callback.delivered op=%s event=%s status=%d", job.id, event_id, response.status_code)
-        if not isinstance(outcome, Retry) and target.endpoint_failing:
-            # The host answered (even a refusal of this event): its endpoint works again.
-            await asyncio.to_thread(self._endpoint.answered, job.workspace_id)
-        return outcome
-
-
-def loader(container: Container) -> Callable[[str, str], Target | None]:
-    """Reads what one delivery needs in a short transaction of its own (never held over the POST)."""
-
-    def load(workspace_id: str, event_id: str) -> Target | None:
-        with UnitOfWork(container.sessions) as uow:
-            event = events.get_event(uow.session, event_id)
-            if event is None or event.workspace_id != workspace_id:
-                return None
-            box: SecretBox = container.secrets
-            target = workspace_settings.callback_target(uow, box, workspace_id)
-            if target is None:
-                return None
-            failing = endpoints.is_failing(uow.session, workspace_id)
-            return Target(target[0], target[1], body_of(event_views.render(event)), failing)
-
-    return load
-
-
-@dataclass(frozen=True)
-class StoredEndpoint:
-    """`Endpoint` in the database, each call in a short transaction of its own."""
-
-    container: Container
-    clock: Clock
-
-    def failed(self, workspace_id: str, op_id: str, reason: str, retry_after_s: float | None) -> float:
-        try:
-            return self._failed(workspace_id, op_id, reason, retry_after_s)
-        except ConstraintViolated:
-            # Two deliveries of a healthy endpoint failed at once and both added its row: the other
-            # one's is there now, and locked for this one in the second try.
-            return self._failed(workspace_id, op_id, reason, retry_after_s)
-
-    def _failed(self, workspace_id: str, op_id: str, reason: str, retry_after_s: float | None) -> float:
-        with UnitOfWork(self.container.sessions) as uow:
-            wait_s = endpoints.endpoint_failed(
-                uow.session,
-                workspace_id=workspace_id,
-                op_id=op_id,
-                reason=reason,
-                now=self.clock.now(),
-                retry_after_s=retry_after_s,
-            )
-            uow.commit()
-        return wait_s
-
-    def answered(self, workspace_id: str) -> None:
-        with UnitOfWork(self.container.sessions) as uow:
-            now = self.clock.now()
-            endpoints.endpoint_answered(uow.session, workspace_id=workspace_id, now=now)
-            uow.commit()
+        return classify(response, now)
 
 
 def make_deliver_handler(
     container: Container, *, transport: httpx.AsyncBaseTransport | None = None, clock: Clock | None = None
-) -> Handler:
+) -> Step[Target | None]:
     """`transport` and `clock` (the worker's, when it is not the container's) are for tests."""
-    clock = clock or container.clock
-    return CallbackDelivery(
-        loader(container),
-        StoredEndpoint(container, clock),
-        clock,
+    run = CallbackDelivery(
+        clock or container.clock,
         container.outbound,
         transport=transport,
         tracer_provider=container.tracer_provider,
     )
+    return Step(load=callback_delivery.loader(container.secrets), run=run, apply=callback_delivery.apply)
 
 
 registry.register(DeliverCallback, make_deliver_handler)

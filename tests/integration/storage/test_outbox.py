@@ -345,3 +345,39 @@ def test_a_failing_callback_endpoints_backoff_doubles_up_to_five_minutes_or_foll
         callbacks.endpoint_answered(session, workspace_id="ws_a", now=at(21))
         session.commit()
         assert callbacks.hold_until(session, "ws_a", at(21)) is None
+
+
+def test_two_deliveries_of_a_healthy_endpoint_failing_at_once_both_count(
+    sessions: sessionmaker[Session], database_url: str
+) -> None:
+    """Each delivery's failure is applied in the transaction that records it: the second to add the
+    endpoint's row waits for the first's commit and counts on it, instead of failing to apply."""
+    from jirabridge.storage import callbacks
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: two transactions never add the row at once")
+    first_op = add(sessions, "WEB-1", callback=True, item=("anomaly", "an-1"))
+    second_op = add(sessions, "WEB-2", callback=True, item=("anomaly", "an-2"))
+    waits: list[float] = []
+
+    def fail(session: Session, op_id: str) -> None:
+        waits.append(
+            callbacks.endpoint_failed(
+                session, workspace_id="ws_a", op_id=op_id, reason="r", now=at(0), retry_after_s=None
+            )
+        )
+        session.commit()
+
+    with sessions() as first:
+        callbacks.endpoint_failed(
+            first, workspace_id="ws_a", op_id=first_op, reason="r", now=at(0), retry_after_s=None
+        )
+        first.flush()  # its row is added, not committed
+        with sessions() as second:
+            other = threading.Thread(target=fail, args=(second, second_op))
+            other.start()
+            other.join(timeout=0.5)
+            assert other.is_alive()  # waiting for the first transaction
+            first.commit()
+            other.join()
+    assert waits == [2.0]  # the endpoint's second failure in a row

@@ -25,6 +25,7 @@ from jirabridge.workers.callbacks import make_deliver_handler
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.dns import FakeResolver
 from support.service import Tenant, make_tenant
+from support.steps import run_job
 
 SECRET = "whsec-test-0123456789abcdef"
 HOOK = "https://host.test/jira-events"
@@ -200,7 +201,7 @@ async def test_unreachable_hosts_and_timeouts_are_retried(
     job = Job(event_id, tenant.workspace_id, None, op.KIND, op, 1, None)
     for transport, reason in ((refuse, "callback_unreachable"), (slow, "callback_timeout")):
         handler = make_deliver_handler(container, transport=httpx.MockTransport(transport))
-        outcome = await handler(job)
+        outcome = await run_job(container, handler, job)
         assert isinstance(outcome, Retry) and outcome.reason == reason
 
 
@@ -263,7 +264,7 @@ async def test_a_redirect_to_an_internal_address_is_not_followed(
     handler = make_deliver_handler(container, transport=httpx.MockTransport(redirect))
     op = DeliverCallback(event_id, tenant.workspace_id)
     job = Job(event_id, tenant.workspace_id, None, op.KIND, op, 1, None)
-    outcome = await handler(job)
+    outcome = await run_job(container, handler, job)
 
     assert requested == [HOOK]
     assert isinstance(outcome, Fail) and outcome.reason == "callback_rejected"
