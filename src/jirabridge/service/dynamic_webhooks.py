@@ -52,7 +52,7 @@ def follow_site_id(uow: UnitOfWork, now: datetime, site_id: str) -> None:
 def forget_site(uow: UnitOfWork, now: datetime, site: Site) -> bool:
     """Stop syncing the site's webhook; an admin webhook jirabridge registered is deleted by the worker
     (`webhooks.admin_remove`). True when that deletion is queued: the site's credentials must then
-    stay until it has run (the handler deletes them)."""
+    stay until it has run (its step deletes them: `service.webhook_sync.apply_removal`)."""
     schedules.remove_prefix(uow.session, schedule_key(site.id))
     if site.auth_type != "api_token" or not site.webhook_ids or site.credentials is None:
         return False
