@@ -3,7 +3,8 @@ lose their answer or drop the connection, plus a global latency on every REST ca
 
 A rule matches on site, method and a path regex (searched in the path after the site prefix is
 stripped, e.g. `/rest/api/3/issue/[^/]+/comment$`), fires with a probability drawn from a seeded RNG
-(reproducible runs) and/or for a remaining count. Kinds:
+(reproducible runs) and/or for a remaining count, optionally only after letting a number of matching
+calls through (`after`). Kinds:
 
 - `latency`: wait `latency_ms`, then answer normally (several latency rules add up);
 - `error`: answer `status` (500, 502, 503...) with Jira's error body; nothing is applied;
@@ -53,6 +54,8 @@ class FaultRuleIn(BaseModel):
     path: str = ".*"
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
     count: int | None = Field(default=None, ge=0)  # remaining hits; null: unlimited
+    # Matching calls let through untouched before the rule fires: the second page of a search, say.
+    after: int = Field(default=0, ge=0)
     latency_ms: int = Field(default=0, ge=0)
     status: int = Field(default=503, ge=400, le=599)
     message: str | None = None
@@ -86,6 +89,7 @@ class FaultRule:
     pattern: re.Pattern[str]
     remaining: int | None
     hits: int = 0
+    passed: int = 0  # matching calls let through so far (`after`)
 
     def matches(self, site: str | None, method: str, path: str) -> bool:
         s = self.spec
@@ -165,6 +169,9 @@ class FaultTable:
         delay_ms = self.latency_ms if path.startswith("/rest/") else 0
         for rule in self.rules:
             if not rule.matches(site, method, path):
+                continue
+            if rule.passed < rule.spec.after:
+                rule.passed += 1
                 continue
             # Draw only for probabilistic rules so adding a sure rule does not shift the sequence.
             if rule.spec.probability < 1.0 and self.rng.random() >= rule.spec.probability:

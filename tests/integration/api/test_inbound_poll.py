@@ -176,6 +176,31 @@ async def test_a_change_during_an_outage_is_caught_up_once_jira_answers(
     assert (await host.get("e-1"))["status"] == "Acknowledged"
 
 
+async def test_a_poll_that_fails_part_way_applies_nothing_until_it_runs_again_whole(
+    host: Inbound, alice: httpx.AsyncClient, jira: httpx.AsyncClient
+) -> None:
+    await host.project()
+    await host.item("e-1", status="Open")
+    key = await host.ticket("e-1")
+    await move(alice, key, "In Progress")  # on the poll's first page: the oldest change
+    for _ in range(2):  # and a hundred newer ones, for a second page
+        fields = {"project": {"key": "WEB"}, "issuetype": {"name": "Task"}, "summary": "other"}
+        made = await alice.post("/rest/api/3/issue/bulk", json={"issueUpdates": [{"fields": fields}] * 50})
+        assert made.status_code == 201, made.text
+    rule = {"kind": "error", "status": 503, "path": "/search/jql", "after": 1}  # the second page fails
+    assert (await jira.post("/_emulator/faults", json={"rules": [rule]})).status_code in (200, 201)
+    await host.call("POST", "/api/v1/sync/reconcile", {})
+    await host.wait_for_retry("inbound.poll")
+    assert (await host.get("e-1"))["status"] == "Open"  # read, but the poll did not finish
+    assert await host.events("item.status_changed") == []
+    assert (await jira.delete("/_emulator/faults")).status_code in (200, 204)
+    with host.container.engine.begin() as connection:  # the retry is due now
+        connection.execute(text("UPDATE operations SET run_after = created_at WHERE status = 'pending'"))
+    await host.settle()
+    assert (await host.get("e-1"))["status"] == "Acknowledged"
+    assert len(await host.events("item.status_changed")) == 1
+
+
 async def test_changes_made_while_inbound_sync_was_off_are_caught_up(
     host: Inbound, alice: httpx.AsyncClient
 ) -> None:

@@ -67,6 +67,15 @@ async def test_error_answers_jira_error_and_applies_nothing(jira: httpx.AsyncCli
     assert [(h["kind"], h["method"], h["path"]) for h in table["hits"]] == [("error", "POST", COMMENTS)]
 
 
+async def test_a_rule_with_after_lets_that_many_matching_calls_through_first(jira: httpx.AsyncClient) -> None:
+    await script(
+        jira, {"kind": "error", "status": 503, "path": "^/rest/api/3/myself$", "after": 2, "count": 1}
+    )
+    answers = [(await jira.get("/rest/api/3/myself")).status_code for _ in range(4)]
+    assert answers == [200, 200, 503, 200]
+    assert (await jira.get("/_emulator/faults")).json()["rules"][0]["hits"] == 1
+
+
 async def test_error_status_and_message_are_scriptable(jira: httpx.AsyncClient) -> None:
     await script(jira, {"kind": "error", "status": 500, "path": "^/rest/api/3/myself$", "message": "Boom"})
     response = await jira.get("/rest/api/3/myself")
