@@ -214,3 +214,13 @@ class CallbackAnswered:
     that was backing off works again."""
 
     status: int
+
+
+@dataclass(frozen=True)
+class CommentPosted:
+    """`Done.value` of `issue.comment`: the Jira comment that carries the operation's marker — posted
+    by this attempt, or found from an earlier one whose answer was lost — which a ref records as
+    jirabridge's own, so inbound sync never copies it back and an edit finds it."""
+
+    jira_comment_id: str
+    updated: datetime  # Jira's `updated` of the comment, which the ref records (`jira_updated_at`)

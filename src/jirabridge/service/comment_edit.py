@@ -1,10 +1,11 @@
 """`issue.comment_update`, the service's side: what the handler needs, and what its outcome means.
 
 `load` reads, in the claim's transaction, the links of the issue, the host comment as it reads now
-(text, author, the author's Jira account on the site) and the Jira comments it became on the issue
-(`CommentEditPlan`); the handler (`workers/jira_comment_edit.py`) edits them in Jira; `apply`
-records, in the transaction that completes the operation, the `updated` Jira answered for each edit
-on its ref (`CommentsEdited`), or the failure's side on the links (`issue_links.apply_failure`).
+(text, author, the author's Jira account on the site: `comments.comment_text`, as `issue.comment`
+reads it) and the Jira comments it became on the issue (`CommentEditPlan`); the handler
+(`workers/jira_comment_edit.py`) edits them in Jira; `apply` records, in the transaction that
+completes the operation, the `updated` Jira answered for each edit on its ref (`CommentsEdited`), or
+the failure's side on the links (`issue_links.apply_failure`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from jirabridge.domain.operations import UpdateComment
 from jirabridge.domain.outcomes import CommentsEdited, Done, Job, Outcome
+from jirabridge.service.comments import CommentText, comment_text
 from jirabridge.service.issue_links import LinkRef, apply_failure, issue_links, refs
 from jirabridge.service.unit_of_work import UnitOfWork
 
@@ -25,10 +27,7 @@ class CommentEditPlan:
     site_id: str
     issue_key: str
     links: list[LinkRef]
-    author: str | None  # the host user (or name) who wrote it; None for a status comment
-    name: str | None  # how the site's connection names the author
-    plain: str | None  # the comment's text now; None: the comment is gone
-    account_id: str | None  # the author's Jira account on the site, when connected
+    text: CommentText  # the host comment as it reads now; `plain` None: the comment is gone
     jira_comment_ids: list[str]
 
 
@@ -41,23 +40,11 @@ def target_of(job: Job) -> tuple[str, str, str]:
 def load(uow: UnitOfWork, job: Job) -> CommentEditPlan:
     site_id, key, comment_id = target_of(job)
     workspace_id = job.workspace_id
-    comment = uow.item_comments.get(comment_id)
-    if comment is not None and (comment.workspace_id != workspace_id or comment.source != "host"):
-        comment = None  # another workspace's, or one that came from Jira: nothing to edit
-    author = comment.author if comment is not None else None
-    name = account_id = None
-    if author is not None:
-        user = uow.host_users.get(workspace_id, author)
-        name = (user.name if user is not None else None) or author
-        account_id = uow.user_connections.account_on_site(workspace_id, site_id, author)
     return CommentEditPlan(
         site_id=site_id,
         issue_key=key,
         links=refs(issue_links(uow, workspace_id, site_id, key)),
-        author=author,
-        name=name,
-        plain=comment.body if comment is not None else None,
-        account_id=account_id,
+        text=comment_text(uow, workspace_id, site_id, comment_id),
         jira_comment_ids=list(uow.jira_comment_refs.posted_on_issue(workspace_id, site_id, key, comment_id)),
     )
 

@@ -6,12 +6,14 @@ sent back, and the host cannot edit them here.
 Who the comment is from in Jira is decided by the worker when it posts (workers/jira_comment.py): the
 author's own Jira identity when they have a user connection on the site, else the site's connection
 with the author's name in the text. The operations therefore carry the author and the plain text,
-and the worker reads the comment's body when it runs, so a create that has not run yet posts the
+and the worker reads the comment's body when it claims the operation (`comment_text`, for
+service/comment_sync.py and service/comment_edit.py), so a create that has not run yet posts the
 latest edit.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +36,52 @@ OUTBOUND_MODES = ("outbound", "two_way")
 def site_text(author: str | None, body: str) -> str:
     """The text of a comment posted by the site's connection: it says who wrote it."""
     return f"{author}: {body}" if author else body
+
+
+@dataclass(frozen=True)
+class CommentText:
+    """What a host comment says and who wrote it, as the worker posts or edits it in Jira."""
+
+    author: str | None  # the host user (or name) who wrote it; None for a status comment
+    name: str | None  # how the site's text names the author (the host user's name, else `author`)
+    plain: str | None  # the text; None: nothing to read (a status comment, or the comment is gone)
+    account_id: str | None  # the author's Jira account on the site, when they connected one
+
+    def as_user(self) -> dict[str, Any]:
+        """The body the author's own identity writes: their text as it is."""
+        assert self.plain is not None
+        return text_to_adf(self.plain)
+
+    def as_site(self, fallback: Any = None) -> Any:
+        """The body the site's connection writes: the text naming its author (`fallback` when there
+        is no text)."""
+        if self.plain is None:
+            return fallback
+        return text_to_adf(site_text(self.name, self.plain))
+
+    @property
+    def by_user(self) -> bool:
+        """Worth trying the author's own identity."""
+        return self.author is not None and self.plain is not None
+
+
+def comment_text(
+    uow: UnitOfWork, workspace_id: str, site_id: str, comment_id: str | None, queued: AddComment | None = None
+) -> CommentText:
+    """The host comment's text and author as they read now (an edit made since the operation was
+    queued included), else what the queued post says (`queued`), else nothing. A comment of another
+    workspace, or one that came from Jira, is not read."""
+    comment = uow.item_comments.get(comment_id) if comment_id else None
+    if comment is not None and (comment.workspace_id != workspace_id or comment.source != "host"):
+        comment = None
+    author = comment.author if comment is not None else (queued.author if queued else None)
+    plain = comment.body if comment is not None else (queued.text if queued else None)
+    if author is None:
+        return CommentText(None, None, plain, None)
+    user = uow.host_users.get(workspace_id, author)
+    name = (user.name if user is not None else None) or author
+    account_id = uow.user_connections.account_on_site(workspace_id, site_id, author)
+    return CommentText(author, name, plain, account_id)
 
 
 def add_host_comment(

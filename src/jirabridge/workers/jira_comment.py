@@ -6,8 +6,8 @@ connection, or Jira refuses their credentials or access (401, 403, or 404, which
 an issue the caller cannot see) — the site's connection posts it with the author's name in the text.
 A status comment (`comment` mode) has no author and is always posted by the site.
 
-The text is read when the handler runs: a host comment edited before its create ran is posted with
-its latest body.
+The text is read when the operation is claimed: a host comment edited before its create ran is
+posted with its latest body (an edit after that is queued behind the create, and updates the comment).
 
 Exactly once: the comment carries a comment property `jirabridge` = `{"marker": <marker>}` (the host
 comment's id, or the status comment's own). Any attempt after the first lists the issue's comments
@@ -15,30 +15,31 @@ with their properties first and adopts the one with the marker, whichever identi
 answer lost after Jira applied it never makes a second comment. (Comments are read directly, not
 through the search index: no lag to allow for.)
 
-Before it returns Done the handler records a `JiraCommentRef` (source `jirabridge`) for the Jira
-comment: inbound sync recognises the comment as jirabridge's own (never copied back to the item), and
-an edit of the host comment finds the Jira comment to update (jira_comment_edit.py).
+A step (`workers/steps.py`): `service/comment_sync.py` loads the links and the comment's text and
+author (`CommentPlan`) in the claim's transaction, this handler posts in Jira and touches no storage,
+and returns the Jira comment (`CommentPosted`); `service/comment_sync.apply` records it as a
+`JiraCommentRef` (source `jirabridge`) with the operation's record: inbound sync recognises the
+comment as jirabridge's own (never copied back to the item), and an edit of the host comment finds
+the Jira comment to update (jira_comment_edit.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from sqlalchemy import select
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from jirabridge import jira
-from jirabridge.adapters.jira_pool import JiraPool, UserNotConnected
-from jirabridge.domain.descriptions import text_to_adf
+from jirabridge.adapters.jira_pool import UserNotConnected
 from jirabridge.domain.operations import AddComment as AddCommentOp
-from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
-from jirabridge.service.comments import site_text
-from jirabridge.service.db import run_db
-from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.storage.tables import HostUser, ItemComment, JiraCommentRef, UserConnection
+from jirabridge.domain.outcomes import CommentPosted, Done, Job, Outcome
+from jirabridge.service import comment_sync
+from jirabridge.service.comment_sync import CommentPlan
+from jirabridge.service.comments import CommentText
+from jirabridge.service.issue_links import issue_not_found
 from jirabridge.workers import jira_common as common
+from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -52,6 +53,19 @@ USER_REFUSED = (jira.Unauthorized, jira.Forbidden, jira.NotFound, jira.OAuthErro
 T = TypeVar("T")
 
 
+class JiraClients(Protocol):
+    """What the comment handlers need of the worker's `JiraPool`: the site's client, and a client
+    as a host user's own Jira identity (`UserNotConnected` when they have none on the site)."""
+
+    def client(
+        self, site_id: str, *, workspace_id: str | None = None
+    ) -> AbstractAsyncContextManager[jira.JiraClient]: ...
+
+    def client_as_user(
+        self, site_id: str, user_id: str, *, workspace_id: str | None = None
+    ) -> AbstractAsyncContextManager[jira.JiraClient]: ...
+
+
 def carries(comment: jira.Comment, marker: str) -> bool:
     for prop in comment.properties or []:
         if prop.key == PROPERTY_KEY and isinstance(prop.value, dict) and prop.value.get("marker") == marker:
@@ -59,57 +73,11 @@ def carries(comment: jira.Comment, marker: str) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class Text:
-    """What a comment says and who wrote it, as read when the handler runs."""
-
-    author: str | None  # the host user (or name) who wrote it; None for a status comment
-    name: str | None  # how the site's text names the author (the host user's name, else `author`)
-    plain: str | None  # the text; None: post the operation's `body` as it is (status comments)
-    account_id: str | None  # the author's Jira account on the site, when they connected one
-
-    def as_user(self) -> dict[str, Any]:
-        assert self.plain is not None
-        return text_to_adf(self.plain)
-
-    def as_site(self, fallback: Any = None) -> Any:
-        if self.plain is None:
-            return fallback
-        return text_to_adf(site_text(self.name, self.plain))
-
-    @property
-    def by_user(self) -> bool:
-        """Worth trying the author's own identity."""
-        return self.author is not None and self.plain is not None
-
-
-def read_text(
-    uow: UnitOfWork, workspace_id: str, site_id: str, comment_id: str | None, queued: AddCommentOp | None
-) -> Text:
-    """The host comment's current text and author, else what the queued operation says."""
-    comment = uow.session.get(ItemComment, comment_id) if comment_id else None
-    if comment is not None and (comment.workspace_id != workspace_id or comment.source != "host"):
-        comment = None
-    author = comment.author if comment is not None else (queued.author if queued else None)
-    plain = comment.body if comment is not None else (queued.text if queued else None)
-    if author is None:
-        return Text(None, None, plain, None)
-    user = uow.session.get(HostUser, (workspace_id, author))
-    account_id = uow.session.scalar(
-        select(UserConnection.account_id).where(
-            UserConnection.workspace_id == workspace_id,
-            UserConnection.site_id == site_id,
-            UserConnection.user_id == author,
-        )
-    )
-    return Text(author, (user.name if user is not None else None) or author, plain, account_id)
-
-
 async def as_author(
-    pool: JiraPool,
+    pool: JiraClients,
     job: Job,
     site_id: str,
-    text: Text,
+    text: CommentText,
     as_user: Callable[[jira.JiraClient], Awaitable[T]],
     as_site: Callable[[jira.JiraClient], Awaitable[T]],
 ) -> tuple[T, str]:
@@ -134,41 +102,17 @@ async def as_author(
         return await as_site(client), "site"
 
 
-def remember(
-    uow: UnitOfWork,
-    workspace_id: str,
-    site_id: str,
-    key: str,
-    item_comment_id: str | None,
-    found: jira.Comment,
-) -> None:
-    """Record the Jira comment as jirabridge's (the caller commits)."""
-    ref = uow.session.get(JiraCommentRef, (site_id, found.id))
-    if ref is None:
-        ref = JiraCommentRef(site_id=site_id, jira_comment_id=found.id)
-        uow.session.add(ref)
-    ref.workspace_id = workspace_id
-    ref.issue_key = key
-    ref.item_comment_id = item_comment_id
-    ref.source = "jirabridge"
-    ref.jira_updated_at = found.updated
-
-
 class AddComment:
-    def __init__(self, container: Container) -> None:
-        self.container = container
-        self.pool = common.pool_for(container)
+    def __init__(self, pool: JiraClients) -> None:
+        self.pool = pool
 
-    async def __call__(self, job: Job) -> Outcome:
-        op = job.operation_as(AddCommentOp)
-        site_id, key = op.site_id, op.issue_key
-        marker = op.marker or job.id
-        links = await common.links_of(self.container, job.workspace_id, site_id, key)
-        if not links:
+    async def __call__(self, job: Job, plan: CommentPlan) -> Outcome:
+        site_id, key, marker, text = plan.site_id, plan.issue_key, plan.marker, plan.text
+        if not plan.links:
             return Done({"skipped": "not_linked"})
-        if common.all_broken(links):
+        if common.all_broken(plan.links):
             return common.LINK_BROKEN
-        text = await run_db(self.container, lambda uow: read_text(uow, job.workspace_id, site_id, marker, op))
+        fallback = job.operation_as(AddCommentOp).body  # what the site posts when there is no text
         properties = {PROPERTY_KEY: {"marker": marker}}
         identity = "adopted"
         try:
@@ -185,24 +129,15 @@ class AddComment:
                     site_id,
                     text,
                     lambda client: client.comments.add(key, text.as_user(), properties=properties),
-                    lambda client: client.comments.add(key, text.as_site(op.body), properties=properties),
+                    lambda client: client.comments.add(key, text.as_site(fallback), properties=properties),
                 )
         except jira.NotFound:
-            return await common.issue_not_found(self.container, job.workspace_id, site_id, key)
+            return issue_not_found(key)
         except common.CALL_ERRORS as error:
             return common.classify(error)
-        posted = found
-        assert posted is not None
-
-        def save(uow: UnitOfWork) -> None:
-            host = uow.session.get(ItemComment, marker)
-            ours = host is not None and host.workspace_id == job.workspace_id
-            remember(uow, job.workspace_id, site_id, key, marker if ours else None, posted)
-            uow.commit()
-
-        await run_db(self.container, save)
-        return Done({"comment_id": posted.id, "as": identity})
+        assert found is not None
+        return Done({"comment_id": found.id, "as": identity}, value=CommentPosted(found.id, found.updated))
 
 
-def make_comment_handler(container: Container) -> Handler:
-    return AddComment(container)
+def make_comment_handler(container: Container) -> Step[CommentPlan]:
+    return Step(load=comment_sync.load, run=AddComment(common.pool_for(container)), apply=comment_sync.apply)

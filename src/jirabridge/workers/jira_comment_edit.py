@@ -27,8 +27,9 @@ from jirabridge import jira
 from jirabridge.domain.outcomes import CommentsEdited, Done, Fail, Job, Outcome
 from jirabridge.service import comment_edit
 from jirabridge.service.comment_edit import CommentEditPlan
+from jirabridge.service.comments import CommentText
 from jirabridge.workers import jira_common as common
-from jirabridge.workers.jira_comment import Text, as_author
+from jirabridge.workers.jira_comment import as_author
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
@@ -52,11 +53,11 @@ class UpdateComment:
             return Done({"skipped": "not_linked"})
         if common.all_broken(plan.links):
             return common.LINK_BROKEN
-        if plan.plain is None:
+        text = plan.text
+        if text.plain is None:
             return Done({"skipped": "comment_gone"})
         if not plan.jira_comment_ids:
             return Done({"skipped": "not_posted"})
-        text = Text(plan.author, plan.name, plan.plain, plan.account_id)
         edited: dict[str, datetime] = {}
         identities: dict[str, str] = {}
         try:
@@ -75,7 +76,7 @@ class UpdateComment:
         )
 
     async def _edit(
-        self, job: Job, site_id: str, key: str, jira_id: str, text: Text
+        self, job: Job, site_id: str, key: str, jira_id: str, text: CommentText
     ) -> tuple[datetime, str] | None:
         """Edit one Jira comment; None when it already says the text."""
         async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
@@ -86,7 +87,7 @@ class UpdateComment:
             log.info("jira.comment.edit.skipped op=%s issue=%s comment=%s", job.id, key, jira_id)
             return None
         # The site's comment stays the site's: the author's identity only edits their own.
-        who = text if by_user else Text(None, text.name, text.plain, None)
+        who = text if by_user else CommentText(None, text.name, text.plain, None)
         done, identity = await as_author(
             self.pool,
             job,

@@ -1,4 +1,4 @@
-"""What the Jira handlers share: the pool of a container, error classification, link bookkeeping.
+"""What the Jira handlers share: the pool of a container, error classification, broken links.
 
 Errors are classified by what the client says should happen next (`JiraError.action`):
 
@@ -25,9 +25,7 @@ from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
 from jirabridge.domain.items import LinkState
 from jirabridge.domain.outbound import OutboundRefused
 from jirabridge.domain.outcomes import Done, Fail, Outcome, Retry
-from jirabridge.service import issue_links as issue_links_
-from jirabridge.service.db import read_db, run_db
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.issue_links import LinkRef
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -103,12 +101,6 @@ def classify(error: Exception) -> Outcome:
 
 
 # -- links of one issue ----------------------------------------------------------------------------
-# The service's (service/issue_links.py); named here for the handlers that still write their rows.
-LinkRef = issue_links_.LinkRef
-issue_links = issue_links_.issue_links
-refs = issue_links_.refs
-mark_broken = issue_links_.mark_broken
-record_sync_failed = issue_links_.record_sync_failed
 
 
 def all_broken(links: Sequence[LinkRef]) -> bool:
@@ -116,21 +108,3 @@ def all_broken(links: Sequence[LinkRef]) -> bool:
 
 
 LINK_BROKEN = Fail("link_broken", "the Jira issue was deleted (or is no longer visible): remove the link")
-
-
-async def issue_not_found(container: Container, workspace_id: str, site_id: str, issue_key: str) -> Fail:
-    """Jira answered 404 for the issue: its links break, and the operation fails for good (the
-    handlers that are not steps yet; a step returns `issue_links.issue_not_found` and its `apply`
-    breaks the links)."""
-    failure = issue_links_.issue_not_found(issue_key)
-
-    def save(uow: UnitOfWork) -> None:
-        mark_broken(uow, container.clock.now(), workspace_id, site_id, issue_key, failure.detail)
-        uow.commit()
-
-    await run_db(container, save)
-    return failure
-
-
-async def links_of(container: Container, workspace_id: str, site_id: str, issue_key: str) -> list[LinkRef]:
-    return await read_db(container, lambda uow: refs(issue_links(uow, workspace_id, site_id, issue_key)))

@@ -140,14 +140,14 @@ def test_load_hands_the_handler_the_comment_as_it_reads_now_and_the_jira_comment
 ) -> None:
     plan = world.load()
 
-    assert (plan.site_id, plan.issue_key, plan.plain, plan.author, plan.name) == (
+    assert (plan.site_id, plan.issue_key, plan.text.plain, plan.text.author, plan.text.name) == (
         SITE,
         "WEB-1",
         "Second",
         "Dana",
         "Dana",
     )
-    assert plan.account_id is None  # Dana has no Jira account connected on the site
+    assert plan.text.account_id is None  # Dana has no Jira account connected on the site
     assert plan.jira_comment_ids == ["101", "102"]  # 103 came from Jira: never edited
     assert [link.id for link in plan.links] == ["lk_1"]
 
