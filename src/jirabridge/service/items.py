@@ -72,7 +72,8 @@ def issue_links(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str
 def upsert_item(
     uow: UnitOfWork, now: datetime, workspace_id: str, item_type: str, item_id: str, data: ItemInput
 ) -> tuple[Item, bool]:
-    """Store the item; a changed status enqueues the Jira work it implies. Returns (item, created)."""
+    """Store the item; a changed status enqueues the Jira work it implies. Returns (item, created);
+    the caller commits (after rendering the answer: once committed, a read opens another transaction)."""
     item = uow.items.get(workspace_id, item_type, item_id)
     created = item is None
     previous_status = None if item is None else item.status
@@ -99,7 +100,7 @@ def upsert_item(
         assignees.assignee_changed(uow, now, item)  # `issue.assign` per linked issue (assignee_sync)
     if created:
         routing.on_new_item(uow, now, item, as_domain(item))  # routing rules; may queue a ticket
-    uow.commit()
+    uow.flush()
     return item, created
 
 

@@ -12,6 +12,7 @@ from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.service import comments, idempotency, tickets, users
 from jirabridge.service import items as items_service
+from jirabridge.service.db import run_db
 from jirabridge.service.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
@@ -115,18 +116,27 @@ class EditComment(Request):
     responses={201: {"description": "created: the item is new"}},
     summary="Create or update an item",
 )
-def put_item(
-    item_type: ItemType, item_id: ItemId, body: PutItem, who: Member, uow: Uow, services: Services
+async def put_item(
+    item_type: ItemType, item_id: ItemId, body: PutItem, who: Member, services: Services
 ) -> JSONResponse:
     """An item is the host's record that tickets belong to (a finding, an error, an anomaly), named by its
     type and the host's id. 201 when new. A changed `status` moves its linked Jira issues through the
     project's `status_map` (in the background)."""
     assert who.workspace_id is not None
+    workspace_id = who.workspace_id
     data = items_service.ItemInput(**body.model_dump())
-    item, created = items_service.upsert_item(
-        uow, services.clock.now(), who.workspace_id, item_type, item_id, data
-    )
-    return JSONResponse(items_service.item_json(uow, item), status_code=201 if created else 200)
+
+    # One hop to a database thread and one transaction (a `def` route with the `Uow` dependency
+    # made three hops, and reading the answer after the commit a second transaction).
+    def put(uow: UnitOfWork) -> idempotency.Answer:
+        item, created = items_service.upsert_item(
+            uow, services.clock.now(), workspace_id, item_type, item_id, data
+        )
+        answer = items_service.item_json(uow, item)
+        uow.commit()
+        return (201 if created else 200), answer
+
+    return _answer(await run_db(services, put))
 
 
 @router.get("/{item_type}/{item_id}", summary="Read an item")

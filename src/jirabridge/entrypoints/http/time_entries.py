@@ -3,7 +3,6 @@ entry and its worklog state. A member key bound to a user acts only on that user
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
@@ -14,6 +13,8 @@ from jirabridge.domain.issue_keys import ISSUE_KEY_PATTERN
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.service import time_entries
+from jirabridge.service.db import run_db
+from jirabridge.service.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/api/v1/time-entries", tags=["time entries"])
 
@@ -77,8 +78,8 @@ class PutTimeEntry(Request):
     responses={201: {"description": "created: the entry is new"}},
     summary="Create or replace a time entry",
 )
-def put_time_entry(
-    entry_id: EntryId, body: PutTimeEntry, who: Member, uow: Uow, services: Services
+async def put_time_entry(
+    entry_id: EntryId, body: PutTimeEntry, who: Member, services: Services
 ) -> JSONResponse:
     """Create or replace an entry (201 when new). Its worklog follows in the background: read
     `worklog.state` (and the event feed) to see where it is."""
@@ -96,18 +97,24 @@ def put_time_entry(
         site=body.site,
         resync=body.resync,
     )
-    now: datetime = services.clock.now()
-    entry, created = time_entries.upsert_entry(
-        uow,
-        now,
-        who,
-        who.workspace_id,
-        entry_id,
-        data,
-        drift_every_s=services.settings.worklog_drift_interval_s,
-    )
-    uow.commit()
-    return JSONResponse(time_entries.entry_json(entry), status_code=201 if created else 200)
+    workspace_id = who.workspace_id
+
+    # One hop to a database thread (a `def` route with the `Uow` dependency made three).
+    def put(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+        entry, created = time_entries.upsert_entry(
+            uow,
+            services.clock.now(),
+            who,
+            workspace_id,
+            entry_id,
+            data,
+            drift_every_s=services.settings.worklog_drift_interval_s,
+        )
+        uow.commit()
+        return time_entries.entry_json(entry), created
+
+    answer, created = await run_db(services, put)
+    return JSONResponse(answer, status_code=201 if created else 200)
 
 
 @router.get("/{entry_id}", summary="Read a time entry")
