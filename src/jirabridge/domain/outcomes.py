@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from jirabridge.domain.inbound import IssueSnapshot
 from jirabridge.domain.operations import Operation, Unknown
 from jirabridge.domain.site_webhooks import WebhookStatus
+from jirabridge.domain.worklogs import State as WorklogState
+from jirabridge.domain.worklogs import Values as WorklogValues
 
 OpT = TypeVar("OpT", bound=Operation)
 
@@ -40,6 +42,8 @@ class Retry:
     after_s: float | None = None
     counted: bool = True
     whole_site: bool = False
+    # What the attempt learnt that the service records all the same (as `Done.value`), or None.
+    value: object = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class Fail:
     announced: bool = False
     # What the failure's events say besides reason and detail (the transition's from and to, ...).
     data: dict[str, Any] = field(default_factory=dict)
+    # What the attempt learnt that the service records all the same (as `Done.value`), or None.
+    value: object = None
 
 
 Outcome = Done | Retry | Fail
@@ -224,3 +230,76 @@ class CommentPosted:
 
     jira_comment_id: str
     updated: datetime  # Jira's `updated` of the comment, which the ref records (`jira_updated_at`)
+
+
+@dataclass(frozen=True)
+class WorklogWritten:
+    """`Done.value` of `worklog.sync` that created, adopted (a create whose answer was lost, found by
+    its marker) or updated the entry's worklog on the operation's issue: the entry records the
+    worklog and what it holds as jirabridge wrote it (`service.worklog_sync.apply`)."""
+
+    action: str  # "created" | "adopted" | "updated"
+    worklog_id: str
+    values: WorklogValues
+
+
+@dataclass(frozen=True)
+class WorklogDeleted:
+    """`Done.value` of `worklog.sync` that deleted the entry's worklog from the operation's issue
+    (the entry was deleted, or its key moved), or found it gone already (404)."""
+
+    worklog_id: str
+    moved: bool
+    already_gone: bool
+
+
+@dataclass(frozen=True)
+class WorklogDrifted:
+    """`Done.value` of `worklog.sync` that read the worklog before writing and found a person's edit:
+    nothing was written; the entry reports what changed (`domain.worklogs.drift`)."""
+
+    worklog_id: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorklogUnchanged:
+    """`Done.value` of `worklog.sync` that wrote nothing in Jira: the entry's state is evaluated again
+    from its facts. `create_not_found`: a create whose answer was lost is not in Jira (its marker is
+    on none of the issue's worklogs), so the entry forgets it and its work is queued again."""
+
+    create_not_found: bool = False
+
+
+@dataclass(frozen=True)
+class WorklogNotWritten:
+    """The value of a `worklog.sync` attempt that wrote nothing and ends with a state only Jira's
+    answer (or the user's missing connection) tells — `failed`, `waiting_for_user_mapping`,
+    `issue_not_found` — or with no state (a retry). `version`: the entry's as the attempt read it;
+    the state is kept only while the host has not changed the entry since (then the work its change
+    queued decides). `unsent_marker`: the create this attempt reserved and Jira surely did not apply,
+    which the entry forgets."""
+
+    state: WorklogState | None
+    reason: str | None
+    version: int
+    unsent_marker: str | None = None
+
+
+@dataclass(frozen=True)
+class WorklogsSeen:
+    """`Done.value` of `worklog.drift`: the site's worklogs its change feeds list since the
+    watermarks, as Jira showed them when read (`read_at`; None: Jira no longer returned it), those
+    deleted, and the watermarks to read from next. The service compares them with what each synced
+    entry's worklog was written with (`service.worklog_drift.apply`)."""
+
+    updated: dict[str, WorklogValues | None]
+    deleted: frozenset[str]
+    updated_until_ms: int
+    deleted_until_ms: int
+    read_at: datetime
+
+
+@dataclass(frozen=True)
+class WorklogDriftEnded:
+    """`Done.value` of `worklog.drift` on a site no longer connected: its periodic check ends."""

@@ -11,6 +11,8 @@ test can drive it with made-up outcomes and no Jira. A `load` that raises (a bug
 a `Retry` with reason `handler_error`; an `apply` that raises rolls back its writes with the record,
 and the attempt is recorded as a `Retry` with reason `apply_error` instead. A job whose payload this
 release cannot read is neither loaded nor applied: it fails for good with `invalid_operation`.
+A `load` may also write what must be stored before the handler's call (`worklog.sync`'s create
+marker): it commits with the claim, before the handler runs.
 """
 
 from __future__ import annotations

@@ -189,6 +189,38 @@ def test_time_entries_by_what_they_wait_for(sessions: sessionmaker[Session]) -> 
         assert sorted(e.id for e in entries.unsynced_on_site("ws_a", "st_0")) == ["t1", "t2", "t5"]
 
 
+def test_synced_entries_by_their_worklogs_on_a_site(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        for row in [
+            entry("t1", State.SYNCED, worklog_id="101"),
+            entry("t2", State.SYNCED, worklog_id="102"),
+            entry("t3", State.PENDING, worklog_id="103"),  # not synced
+            entry("t4", State.SYNCED, worklog_id="101", site="st_1"),  # another site's worklog 101
+            entry("t5", State.SYNCED, worklog_id="105"),  # not asked for
+        ]:
+            uow.time_entries.add(row)
+        uow.commit()
+    many = [str(n) for n in range(1000, 2200)]  # more than one query's worth of ids
+    with UnitOfWork(sessions) as uow:
+        found = uow.time_entries.synced_with_worklogs("ws_a", "st_0", ["101", "102", "103", *many])
+        assert sorted(e.id for e in found) == ["t1", "t2"]
+        assert uow.time_entries.synced_with_worklogs("ws_a", "st_0", []) == []
+
+
+def test_a_drift_watermark_is_created_then_only_moves_forward(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        assert uow.time_entries.drift_watermark("st_0") is None
+        uow.time_entries.advance_drift_watermark("ws_a", "st_0", 500, 600, T0)
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        uow.time_entries.advance_drift_watermark("ws_a", "st_0", 400, 700, T0 + timedelta(minutes=5))
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        mark = uow.time_entries.drift_watermark("st_0")
+        assert mark is not None
+        assert (mark.updated_since_ms, mark.deleted_since_ms) == (500, 700)
+
+
 def test_outstanding_operations_under_an_ordering_key(sessions: sessionmaker[Session]) -> None:
     with UnitOfWork(sessions) as uow:
         for op in [

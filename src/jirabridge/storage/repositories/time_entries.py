@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from jirabridge.domain.worklogs import State
 from jirabridge.storage.repositories._base import Repository
-from jirabridge.storage.tables import Operation, TimeEntry
+from jirabridge.storage.tables import Operation, TimeEntry, WorklogWatermark
 
 
 class TimeEntries(Repository[TimeEntry]):
@@ -84,3 +86,45 @@ class TimeEntries(Repository[TimeEntry]):
         )
         payloads: list[dict[str, Any] | None] = list(self._session.scalars(query))
         return any((payload or {}).get("entry_id") == entry_id for payload in payloads)
+
+    def synced_with_worklogs(
+        self, workspace_id: str, site_id: str, worklog_ids: Collection[str]
+    ) -> list[TimeEntry]:
+        """The site's synced entries whose worklog is one of `worklog_ids` (read 500 ids at a time:
+        a site's change feed can list thousands)."""
+        ids = sorted(set(worklog_ids))
+        found: list[TimeEntry] = []
+        for start in range(0, len(ids), 500):
+            query = select(TimeEntry).where(
+                TimeEntry.workspace_id == workspace_id,
+                TimeEntry.site_id == site_id,
+                TimeEntry.worklog_id.in_(ids[start : start + 500]),
+                TimeEntry.state == State.SYNCED.value,
+            )
+            found.extend(self._session.scalars(query))
+        return found
+
+    def drift_watermark(self, site_id: str) -> WorklogWatermark | None:
+        """How far the site's drift check has read Jira's worklog change feeds."""
+        return self._session.get(WorklogWatermark, site_id)
+
+    def advance_drift_watermark(
+        self, workspace_id: str, site_id: str, updated_ms: int, deleted_ms: int, now: datetime
+    ) -> WorklogWatermark:
+        """The site's feeds are read up to these marks (the first check creates its row); a mark
+        never moves back."""
+        mark = self.drift_watermark(site_id)
+        if mark is None:
+            mark = WorklogWatermark(
+                site_id=site_id,
+                workspace_id=workspace_id,
+                updated_since_ms=updated_ms,
+                deleted_since_ms=deleted_ms,
+                checked_at=now,
+            )
+            self._session.add(mark)
+            return mark
+        mark.updated_since_ms = max(mark.updated_since_ms, updated_ms)
+        mark.deleted_since_ms = max(mark.deleted_since_ms, deleted_ms)
+        mark.checked_at = now
+        return mark
