@@ -87,8 +87,6 @@ def build(
         telemetry.instrument_engine(engine, tracer_provider)
     outbound = outbound_guard(settings, resolver or SystemResolver())
     connector = HttpJiraConnector(settings, outbound, transport=jira_transport)
-    listen = settings.database_listen_url
-    listen_url = listen.get_secret_value() if listen is not None else None
     return Container(
         settings,
         engine,
@@ -98,6 +96,6 @@ def build(
         clock or SystemClock(),
         jira_transport=jira_transport,
         tracer_provider=tracer_provider,
-        link_watch=link_watch_for(settings.database_url, listen_url),
+        link_watch=link_watch_for(settings.database_url, settings.listen_url()),
         key_cache=KeyCache(timedelta(seconds=settings.api_key_cache_s)),
     )

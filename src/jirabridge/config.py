@@ -76,3 +76,8 @@ class Settings(BaseSettings):
     def _allow_list(cls, value: list[str]) -> list[str]:
         OutboundPolicy.from_entries(value)  # a bad entry stops the start, naming it
         return value
+
+    def listen_url(self) -> str | None:
+        """Where to LISTEN (`database_listen_url`, secret); None: the database URL."""
+        listen = self.database_listen_url
+        return listen.get_secret_value() if listen is not None else None

@@ -24,20 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
-log = logging.getLogger("jirabridge.link_watch")
+from jirabridge.storage.pg_listen import KEEPALIVE_S, NO_LISTEN, RECONNECT_S, PgListener, conninfo_for
 
 CHANNEL = "jirabridge_link_settled"
 
 FIRST_POLL_S = 0.02
 MAX_POLL_S = 0.5
 FALLBACK_POLL_S = 1.0
-KEEPALIVE_S = 20.0  # a silent listening connection is checked this often (a dead peer sends nothing)
-RECONNECT_S = (0.5, 10.0)  # first and longest pause between attempts to listen again
 # Link ids notified recently, kept so a notification that arrives between the ticket's commit and its
 # waiter's registration still wakes it.
 RECENT = 4096
@@ -104,23 +101,29 @@ class PgLinkWatch:
         keepalive_s: float = KEEPALIVE_S,
         reconnect_s: tuple[float, float] = RECONNECT_S,
     ) -> None:
-        self._conninfo = conninfo  # holds the password: never logged
         self.fallback_poll_s = fallback_poll_s
-        self._keepalive_s = keepalive_s
-        self._reconnect_s = reconnect_s
+        self._listener = PgListener(
+            conninfo,
+            CHANNEL,
+            on_notify=self._notified,
+            on_state=self._state_changed,
+            application_name="jirabridge-link-watch",
+            keepalive_s=keepalive_s,
+            reconnect_s=reconnect_s,
+        )
         self._waiters: dict[str, set[ListenWait]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.listening = False
 
     @classmethod
     def for_url(cls, database_url: str, **options: Any) -> PgLinkWatch:
         """From the service's SQLAlchemy URL (`postgresql+psycopg://…`)."""
-        from sqlalchemy.engine import make_url
+        return cls(conninfo_for(database_url), **options)
 
-        url = make_url(database_url).set(drivername="postgresql")
-        return cls(url.render_as_string(hide_password=False), **options)
+    @property
+    def listening(self) -> bool:
+        return self._listener.listening
 
     @property
     def waiting(self) -> int:
@@ -149,22 +152,15 @@ class PgLinkWatch:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.listening = False
-
-    # -- the listener --------------------------------------------------------------------------------
+        self._listener.listening = False
 
     def _ensure_listener(self) -> None:
         loop = asyncio.get_running_loop()
         if self._task is not None and not self._task.done() and self._loop is loop:
             return
         self._loop = loop
-        self.listening = False
-        self._task = loop.create_task(self._listen_forever(), name="jirabridge-link-watch")
-
-    def _wake_all(self) -> None:
-        for group in self._waiters.values():
-            for waiter in group:
-                waiter.woken.set()
+        self._listener.listening = False
+        self._task = loop.create_task(self._listener.run(), name="jirabridge-link-watch")
 
     def _notified(self, link_id: str) -> None:
         self._recent[link_id] = None
@@ -174,46 +170,12 @@ class PgLinkWatch:
         for waiter in self._waiters.get(link_id, ()):
             waiter.woken.set()
 
-    async def _listen_forever(self) -> None:
-        pause = self._reconnect_s[0]
-        while True:
-            try:
-                await self._listen_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the database went away, refused us, or the network did
-                log.warning("link_watch.listener_down error=%s retry_in_s=%.1f", type(error).__name__, pause)
-            if self.listening:
-                pause = self._reconnect_s[0]  # it had worked: start the back-off again
-            self._set_listening(False)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, self._reconnect_s[1])
-
-    async def _listen_once(self) -> None:
-        import psycopg
-
-        connection = await psycopg.AsyncConnection.connect(
-            self._conninfo, autocommit=True, application_name="jirabridge-link-watch"
-        )
-        async with connection:
-            await connection.execute(f"LISTEN {CHANNEL}")
-            self._set_listening(True)
-            while True:
-                async for notice in connection.notifies(timeout=self._keepalive_s):
-                    self._notified(notice.payload)
-                # Quiet for `keepalive_s`: make sure the connection is alive (a dead one raises).
-                await asyncio.wait_for(connection.execute("SELECT 1"), self._keepalive_s)
-
-    def _set_listening(self, listening: bool) -> None:
-        if listening != self.listening:
-            log.info("link_watch.%s", "listening" if listening else "not_listening")
-            self.listening = listening
-            # Going down: waiters switch to the fallback poll. Up again: what was notified meanwhile
-            # is lost, so every waiter looks once.
-            self._wake_all()
-
-
-NO_LISTEN = "none"
+    def _state_changed(self, listening: bool) -> None:
+        # Going down: waiters switch to the fallback poll. Up again: what was notified meanwhile is
+        # lost, so every waiter looks once.
+        for group in self._waiters.values():
+            for waiter in group:
+                waiter.woken.set()
 
 
 def link_watch_for(database_url: str, listen_url: str | None = None) -> PgLinkWatch | PollingLinkWatch:

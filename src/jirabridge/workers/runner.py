@@ -18,6 +18,8 @@ others take the sites it runs nothing of, and once its operations are recorded g
   `job_timeout_s` is a `Retry` with reason `timeout`. An operation of a kind with no handler fails
   for good with reason `unknown_kind`; one whose payload does not hold what its kind needs (the
   handler could not read its operation) with reason `invalid_operation`.
+- An idle worker claims at once when new work is queued (`nudges`: on PostgreSQL, a notification from
+  the transaction that queued it, storage/outbox_nudges.py), and otherwise every `poll_s`.
 - SIGTERM or SIGINT: stop claiming, let the running operations finish and record them, exit. A second
   signal cancels what is still running; those operations are claimed again when their lease expires.
 - `once`: drain what is due now (including operations that become due because the one before them on
@@ -56,6 +58,7 @@ from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry,
 from jirabridge.service.unit_of_work import JoinedUnitOfWork, UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.leases import LeaseTimes, SqlLeases
+from jirabridge.storage.outbox_nudges import outbox_nudges_for
 from jirabridge.workers.leasing import Leases, SiteGauges
 from jirabridge.workers.metrics import WorkerMetrics
 from jirabridge.workers.steps import Step
@@ -78,6 +81,12 @@ BACKLOG_EVERY_BEATS = 5  # per-site queue depth and lag gauges: read every 5th h
 # A step's reading for its job, in the claim's transaction; its writing, in the record's (steps.py).
 Prepare = Callable[[UnitOfWork, Job], Job]
 Apply = Callable[[UnitOfWork], None]
+
+
+class Nudges(Protocol):
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """Call `wake` whenever new work may be due; runs until cancelled."""
+        ...
 
 
 class Queue(Protocol):
@@ -187,6 +196,8 @@ class Worker:
     tracer_provider: TracerProvider | None = None
     # Site leases (workers/leasing.py): claim only the sites this worker owns. None: every site.
     leases: Leases | None = None
+    # Wakes the worker when new work is queued (storage/outbox_nudges.py, PostgreSQL). None: it polls.
+    nudges: Nudges | None = None
 
     def __post_init__(self) -> None:
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -243,6 +254,8 @@ class Worker:
         if self.leases is not None:
             await self._beat()  # take this worker's sites before its first claim
         background = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._prune())]
+        if self.nudges is not None:
+            background.append(asyncio.create_task(self.nudges.listen(self._wakeup.set)))
         try:
             await self._loop(self._wakeup)
             if self._running:
@@ -573,6 +586,7 @@ def run_worker(
             sole=container.engine.dialect.name == "sqlite",
             version=__version__,
         ),
+        nudges=outbox_nudges_for(container.settings.database_url, container.settings.listen_url()),
     )
     calm_garbage_collector()
     asyncio.run(worker.run_until_signalled())
