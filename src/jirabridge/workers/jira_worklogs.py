@@ -37,7 +37,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
-from jirabridge.adapters.jira_pool import UserNotConnected
+from jirabridge.adapters.jira_pool import JiraPool, UserNotConnected
 from jirabridge.domain import worklogs
 from jirabridge.domain.operations import CheckWorklogDrift
 from jirabridge.domain.operations import SyncWorklog as SyncWorklogOp
@@ -112,9 +112,8 @@ def _unwritten(
 
 
 class SyncWorklog:
-    def __init__(self, container: Container) -> None:
-        self.container = container
-        self.pool = common.pool_for(container)
+    def __init__(self, pool: JiraPool) -> None:
+        self.pool = pool
 
     async def __call__(self, job: Job, plan: WorklogPlan) -> Outcome:
         if plan.skip is not None:
@@ -144,7 +143,10 @@ class SyncWorklog:
                 return Fail(*refusal, value=_unwritten(plan, State.FAILED, why, unsent=unsent))
             outcome = common.classify(error)
             state = reason = None
-            if isinstance(outcome, Fail) or (isinstance(outcome, Retry) and job.last_attempt):
+            # The attempt gives up: a failure, or a counted retry on the last attempt (an uncounted
+            # one, such as a paused site's, made no call and leaves the operation pending).
+            last = isinstance(outcome, Retry) and outcome.counted and job.last_attempt
+            if isinstance(outcome, Fail | Retry) and (isinstance(outcome, Fail) or last):
                 state = State.FAILED
                 reason = f"{outcome.reason}: {outcome.detail}" if outcome.detail else outcome.reason
             return replace(outcome, value=_unwritten(plan, state, reason, unsent=unsent))
@@ -252,7 +254,9 @@ async def _person_changed(
 
 
 def make_sync_handler(container: Container) -> steps.Step[WorklogPlan]:
-    return steps.Step(load=worklog_sync.load, run=SyncWorklog(container), apply=worklog_sync.apply)
+    return steps.Step(
+        load=worklog_sync.load, run=SyncWorklog(common.pool_for(container)), apply=worklog_sync.apply
+    )
 
 
 registry.register(SyncWorklogOp, make_sync_handler)
