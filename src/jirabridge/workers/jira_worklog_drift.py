@@ -15,6 +15,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
+from jirabridge.adapters.jira_pool import JiraPool
+from jirabridge.clock import Clock
 from jirabridge.domain.outcomes import Done, Job, Outcome, WorklogDriftEnded, WorklogsSeen
 from jirabridge.domain.worklogs import Values
 from jirabridge.service import worklog_drift
@@ -37,14 +39,14 @@ def seen_values(worklog: jira.Worklog) -> Values:
 
 
 class CheckDrift:
-    def __init__(self, container: Container) -> None:
-        self.container = container
-        self.pool = common.pool_for(container)
+    def __init__(self, pool: JiraPool, clock: Clock) -> None:
+        self.pool = pool
+        self.clock = clock
 
     async def __call__(self, job: Job, plan: DriftPlan) -> Outcome:
         if not plan.connected:
             return Done({"skipped": "site_disconnected"}, value=WorklogDriftEnded())
-        start = int(self.container.clock.now().timestamp() * 1000) - FIRST_LOOK_BACK_MS
+        start = int(self.clock.now().timestamp() * 1000) - FIRST_LOOK_BACK_MS
         updated_since = plan.updated_since_ms if plan.updated_since_ms is not None else start
         deleted_since = plan.deleted_since_ms if plan.deleted_since_ms is not None else start
         try:
@@ -52,7 +54,7 @@ class CheckDrift:
                 updated, updated_until = await _feed(client.worklogs.updated_page, updated_since)
                 deleted, deleted_until = await _feed(client.worklogs.deleted_page, deleted_since)
                 changed = sorted(updated - deleted, key=int)
-                read_at = self.container.clock.now()
+                read_at = self.clock.now()
                 found = await client.worklogs.by_ids([int(i) for i in changed]) if changed else []
         except common.CALL_ERRORS as error:
             return common.classify(error)
@@ -87,4 +89,8 @@ async def _feed(read: Any, since: int) -> tuple[set[str], int]:
 
 
 def make_drift_handler(container: Container) -> Step[DriftPlan]:
-    return Step(load=worklog_drift.load, run=CheckDrift(container), apply=worklog_drift.apply)
+    return Step(
+        load=worklog_drift.load,
+        run=CheckDrift(common.pool_for(container), container.clock),
+        apply=worklog_drift.apply,
+    )
