@@ -17,7 +17,14 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from jirabridge.errors import Invalid, JirabridgeError
-from jirabridge.service.ports import ConnectFailed, FieldMeta, ProjectMeta, Services, SiteFields
+from jirabridge.service.ports import (
+    ConnectFailed,
+    FieldMeta,
+    IssueTypeMeta,
+    ProjectMeta,
+    Services,
+    SiteFields,
+)
 from jirabridge.service.sites import site_access
 from jirabridge.storage.tables import Site
 
@@ -119,13 +126,7 @@ async def create_fields(
     Raises Invalid naming `field` when the project has no such issue type (or the connection may not
     create it), JiraUnavailable (502) when Jira cannot answer."""
     meta = await project_meta(services, site, project)
-    issue_type = meta.issue_type(issue_type_name_or_id)
-    if issue_type is None:
-        offered = ", ".join(t.name for t in meta.issue_types) or "none"
-        raise Invalid.field(
-            field,
-            f"issue type {issue_type_name_or_id!r} is not an issue type of {meta.key} (its types: {offered})",
-        )
+    issue_type = _issue_type(meta, issue_type_name_or_id, field)
     key = (site.id, meta.key.upper(), issue_type.id)
     cached = services.metadata_cache.get(key, services.clock.now())
     if isinstance(cached, tuple):
@@ -143,6 +144,33 @@ async def create_fields(
             )
         )
         services.metadata_cache.put(key, fields, services.clock.now())
+    return CreateScreen(meta.key, issue_type.id, issue_type.name, fields)
+
+
+def _issue_type(meta: ProjectMeta, issue_type_name_or_id: str, field: str) -> IssueTypeMeta:
+    issue_type = meta.issue_type(issue_type_name_or_id)
+    if issue_type is None:
+        offered = ", ".join(t.name for t in meta.issue_types) or "none"
+        raise Invalid.field(
+            field,
+            f"issue type {issue_type_name_or_id!r} is not an issue type of {meta.key} (its types: {offered})",
+        )
+    return issue_type
+
+
+def cached_create_fields(
+    services: Services, site: Site, project: str, issue_type_name_or_id: str, *, field: str = "issue_type"
+) -> CreateScreen | None:
+    """`create_fields` from this process's cache alone, without awaiting (so inside a transaction):
+    None when an answer it needs is not cached (or expired)."""
+    now = services.clock.now()
+    meta = services.metadata_cache.get((site.id, project.upper()), now)
+    if not isinstance(meta, ProjectMeta):
+        return None
+    issue_type = _issue_type(meta, issue_type_name_or_id, field)
+    fields = services.metadata_cache.get((site.id, meta.key.upper(), issue_type.id), now)
+    if not isinstance(fields, tuple):
+        return None
     return CreateScreen(meta.key, issue_type.id, issue_type.name, fields)
 
 

@@ -138,42 +138,59 @@ async def create_ticket(
     Idempotency-Key), raises Replay with the answer of an earlier request with that key, and stores
     this one's `ticket_answer` with the link (in progress while it waits for the worker)."""
 
-    def read(uow: UnitOfWork) -> Context:
-        if claim is not None:
-            claim.check(uow)
-        return _read_for_create(uow, workspace_id, item_type, item_id, request)
-
-    ctx = await read_db(services, read)
-    rule_issue_type = ctx.destination.issue_type if ctx.destination else None
-    issue_type_name = request.issue_type or rule_issue_type or ctx.settings.get("default_issue_type")
-    if not issue_type_name:
-        raise Invalid.field(
-            "issue_type", f"no issue type given and project {ctx.project} has no default issue type"
-        )
-    screen = await metadata.create_fields(services, ctx.site, ctx.project, issue_type_name)
     waits = services.settings.ticket_wait_s > 0
 
-    def save(uow: UnitOfWork) -> Link:
-        fresh = _read_for_create(uow, workspace_id, item_type, item_id, request)
-        fields = _fields(uow, fresh, request, screen)
+    def issue_type_of(ctx: Context) -> str:
+        rule_issue_type = ctx.destination.issue_type if ctx.destination else None
+        name = request.issue_type or rule_issue_type or ctx.settings.get("default_issue_type")
+        if not name:
+            raise Invalid.field(
+                "issue_type", f"no issue type given and project {ctx.project} has no default issue type"
+            )
+        return str(name)
+
+    def queue(uow: UnitOfWork, ctx: Context, screen: metadata.CreateScreen) -> Link:
+        fields = _fields(uow, ctx, request, screen)
         now = services.clock.now()
-        link = queue_create(uow, now, fresh.item, fresh.site.id, fields)
+        link = queue_create(uow, now, ctx.item, ctx.site.id, fields)
         if claim is not None:
             uow.flush()  # the link's defaults, for its answer
-            claim.record(uow, now, None if waits else ticket_answer(link, fresh.site.url))
+            claim.record(uow, now, None if waits else ticket_answer(link, ctx.site.url))
         uow.commit()
         return link
 
+    def at_once(uow: UnitOfWork) -> tuple[Context, Link | None]:
+        """Usually the project's create screen is cached: then one transaction reads and queues.
+        Otherwise it only reads (and rolls back), and Jira is asked outside any transaction."""
+        if claim is not None:
+            claim.check(uow)
+        ctx = _read_for_create(uow, workspace_id, item_type, item_id, request)
+        screen = metadata.cached_create_fields(services, ctx.site, ctx.project, issue_type_of(ctx))
+        return ctx, (queue(uow, ctx, screen) if screen is not None else None)
+
+    ctx, queued = await idempotency.committed(services, claim, at_once)
+    if queued is not None:
+        return await _waited(services, claim, queued, ctx.site.url)
+    screen = await metadata.create_fields(services, ctx.site, ctx.project, issue_type_of(ctx))
+
+    def save(uow: UnitOfWork) -> Link:
+        return queue(uow, _read_for_create(uow, workspace_id, item_type, item_id, request), screen)
+
     link = await idempotency.committed(services, claim, save)
-    if not waits or claim is None:
-        return await _wait_for(services, link), ctx.site.url
+    return await _waited(services, claim, link, ctx.site.url)
+
+
+async def _waited(services: Services, claim: Claim | None, link: Link, site_url: str) -> tuple[Link, str]:
+    """The link after the wait for the worker; the answer stored for `claim` once the wait ends."""
+    if services.settings.ticket_wait_s <= 0 or claim is None:
+        return await _wait_for(services, link), site_url
     try:
         link = await _wait_for(services, link)
     finally:
         # Also when the wait ends early (the client went away): the link exists, so a retry must
         # not create another one.
-        await idempotency.finish(services, claim, ticket_answer(link, ctx.site.url))
-    return link, ctx.site.url
+        await idempotency.finish(services, claim, ticket_answer(link, site_url))
+    return link, site_url
 
 
 def _read_for_create(
