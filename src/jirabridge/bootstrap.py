@@ -25,6 +25,10 @@ from jirabridge.storage.link_watch import PollingLinkWatch, link_watch_for
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
+    from jirabridge.adapters.jira_pool import JiraPool
+    from jirabridge.domain.outcomes import Handler
+    from jirabridge.workers.registry import Registry
+
 
 @dataclass
 class Container:
@@ -45,6 +49,7 @@ class Container:
     link_watch: LinkWatch = field(default_factory=PollingLinkWatch)
     # API keys this process verified recently (service/workspaces.py); `build` sets its lifetime.
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(timedelta(0)))
+    _pool: JiraPool | None = None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -56,6 +61,16 @@ class Container:
             key = self.settings.secret_key.get_secret_value() if self.settings.secret_key else None
             self._box = SecretBox(key)
         return self._box
+
+    @property
+    def jira_pool(self) -> JiraPool:
+        """The workers' one Jira pool (per-site pacing, one connection pool, cached site access), built
+        on first use: a process that runs no handler never builds it."""
+        if self._pool is None:
+            from jirabridge.adapters.jira_pool import JiraPool
+
+            self._pool = JiraPool(self, transport=self.jira_transport, tracer_provider=self.tracer_provider)
+        return self._pool
 
     def close(self) -> None:
         self.engine.dispose()
@@ -99,3 +114,11 @@ def build(
         link_watch=link_watch_for(settings.database_url, settings.listen_url()),
         key_cache=KeyCache(timedelta(seconds=settings.api_key_cache_s)),
     )
+
+
+def handlers(container: Container, registry: Registry | None = None) -> dict[str, Handler]:
+    """Every handler of `registry` (default: the built-in kinds, `workers.handlers.BUILTIN`), built
+    with the container and its one Jira pool: what a worker runs."""
+    from jirabridge.workers.handlers import builtin_registry
+
+    return (registry or builtin_registry()).build(container, container.jira_pool)

@@ -1,8 +1,7 @@
 """`jirabridge worker` plus one test-only operation kind, `e2e.effect`, whose effect is visible outside.
 
-The e2e tests launch `python tests/e2e/effect_worker.py worker …`: this registers the kind through the
-same registry every handler module uses, then runs the real CLI. Production code has no hook for
-loading handlers from elsewhere and needs none.
+The e2e tests launch `python tests/e2e/effect_worker.py worker …`: this adds the kind to a registry of
+the built-in ones and runs the real CLI with it (`app(obj=registry)`, the CLI's context object).
 
 The handler, with files in $E2E_DIR:
 - appends "<pid> <op id>" to `runs` every time it starts (at least once per operation);
@@ -17,10 +16,11 @@ import asyncio
 import os
 from pathlib import Path
 
+from jirabridge.adapters.jira_pool import JiraPool
 from jirabridge.bootstrap import Container
 from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
 from jirabridge.entrypoints.cli import app
-from jirabridge.workers import registry
+from jirabridge.workers.handlers import builtin_registry
 
 KIND = "e2e.effect"
 
@@ -38,7 +38,7 @@ def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def make_handler(container: Container) -> Handler:
+def make_handler(container: Container, pool: JiraPool) -> Handler:
     root = Path(os.environ["E2E_DIR"])
 
     async def handle(job: Job) -> Outcome:
@@ -53,5 +53,6 @@ def make_handler(container: Container) -> Handler:
 
 
 if __name__ == "__main__":
+    registry = builtin_registry()
     registry.register(KIND, make_handler)
-    app()
+    app(obj=registry)

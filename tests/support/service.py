@@ -11,11 +11,10 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from jirabridge.bootstrap import Container, build
+from jirabridge.bootstrap import Container, build, handlers
 from jirabridge.config import Settings
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.secrets_box import SecretBox
-from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.dns import FakeResolver
 
@@ -67,7 +66,11 @@ async def api(container: Container) -> AsyncIterator[httpx.AsyncClient]:
 async def worker(container: Container) -> AsyncIterator[Worker]:
     """A worker running every registered handler in the test's event loop, polling every 50 ms."""
     running = Worker(
-        SqlQueue(container.sessions), registry.build(container), container.clock, WorkerOptions(poll_s=0.05)
+        SqlQueue(container.sessions),
+        handlers(container),
+        container.clock,
+        WorkerOptions(poll_s=0.05),
+        prime_site=container.jira_pool.prime,
     )
     task = asyncio.create_task(running.run())
     yield running

@@ -11,9 +11,14 @@
   leaves for a host that is neither an allowed Jira site nor the configured Atlassian endpoints, even
   if a stored URL or a redirect says so (redirects are not followed); and every connection passes the
   outbound guard (adapters/outbound_http.py): no internal address unless the operator allows it.
-- Credentials are read (and decrypted) from the database for each `client()`; OAuth token refreshes
-  are stored at once (refresh tokens rotate). The OAuth auth object of a site is shared by its
-  concurrent jobs, so one refresh serves them all instead of each spending the same refresh token.
+- A site's row is read once per claim, not once per call: the worker's claim hands each claimed
+  operation's site to `prime` in the claim's own transaction, and `client()` uses what it read (its
+  credentials decrypted once, and again only when the stored ones change). A site not primed in the
+  last `SITE_FRESH_S` seconds is read in a transaction of its own, as is every site after an OAuth
+  refresh of its tokens. A site disconnected or re-connected is seen at the next claim of its
+  operations. OAuth token refreshes are stored at once (refresh tokens rotate). The OAuth auth object
+  of a site is shared by its concurrent jobs, so one refresh serves them all instead of each spending
+  the same refresh token.
 - A site that is not connected (disconnected, or never finished connecting) raises `SiteUnavailable`
   before any call is made.
 - `client_as_user(site_id, user_id)` is a client authenticated as a host user's own Jira identity
@@ -25,6 +30,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,16 +42,19 @@ from jirabridge import jira, telemetry
 from jirabridge.adapters.jira_http import host_guard, oauth_app
 from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.service.db import read_db
-from jirabridge.service.ports import SiteAccess
+from jirabridge.service.ports import Services, SiteAccess
 from jirabridge.service.sites import site_access
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.service.user_access import find_connection, user_access
 from jirabridge.storage.tables import Site, UserConnection
 
 if TYPE_CHECKING:
-    from jirabridge.bootstrap import Container
+    from opentelemetry.sdk.trace import TracerProvider
 
 STATUS_CACHE_TTL = timedelta(minutes=5)
+# How long a site read by a claim (`prime`) serves `client()` without reading it again: long enough
+# for the claimed operations to run, short enough that a handler of a site not claimed lately reads it.
+SITE_FRESH_S = 30.0
 _SEEN_TOKENS_KEPT = 8
 
 
@@ -80,16 +89,35 @@ class _OAuthEntry:
             del self.seen[:-_SEEN_TOKENS_KEPT]
 
 
+@dataclass(frozen=True)
+class _SiteRead:
+    """A site's row as a claim (or a call) read it: plain values, never the ORM row, which outlives
+    its session here."""
+
+    site: Site  # a transient copy: the columns `site_access` and the checks need, nothing lazy
+    values: tuple[object, ...]  # those columns as read, to tell whether the copy is still right
+    read_at: float  # time.monotonic()
+
+
 class JiraPool:
-    def __init__(self, services: Container, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
         self.services = services
         self.settings = services.settings
-        self.transport = transport if transport is not None else services.jira_transport
+        self.transport = transport
+        self.tracer_provider = tracer_provider
         self.oauth_app = oauth_app(self.settings)
         self._guard = host_guard(self.settings)
         self._pacers: dict[str, jira.SitePacer] = {}
         self._oauth: dict[str, _OAuthEntry] = {}
         self._done_statuses: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._sites: dict[str, _SiteRead] = {}
+        self._access: dict[str, tuple[str | None, SiteAccess]] = {}  # site -> (sealed, decrypted)
         self._http: httpx.AsyncClient | None = None
         self._users = 0
         # Called with the status of every Jira answer (the worker counts them in its metrics).
@@ -123,7 +151,7 @@ class JiraPool:
                 follow_redirects=False,
                 headers={"User-Agent": "jirabridge"},
             )
-            telemetry.instrument_http(self._http, self.services.tracer_provider)
+            telemetry.instrument_http(self._http, self.tracer_provider)
         self._users += 1
         return self._http
 
@@ -135,11 +163,47 @@ class JiraPool:
 
     # -- clients -----------------------------------------------------------------------------------
 
-    async def _load_site(self, site_id: str, workspace_id: str | None, *, disconnected: bool = False) -> Site:
-        def load(uow: UnitOfWork) -> Site | None:
-            return uow.session.get(Site, site_id)
+    def prime(self, uow: UnitOfWork, site_id: str) -> None:
+        """Read the site's row in the caller's transaction (the worker's claim), so that `client()` for
+        the claimed operation opens none. Cheap to call for every job: a session reads a row once."""
+        self._remember(site_id, uow.sites.get(site_id))
 
-        site = await read_db(self.services, load)
+    def _remember(self, site_id: str, row: Site | None) -> _SiteRead | None:
+        if row is None:
+            self._sites.pop(site_id, None)
+            return None
+        now = time.monotonic()
+        known = self._sites.get(site_id)
+        values = (row.workspace_id, row.url, row.auth_type, row.cloud_id, row.status, row.credentials)
+        if known is not None and known.values == values:
+            read = _SiteRead(known.site, values, now)  # as it was: no new copy
+        else:
+            copy = Site(
+                id=row.id,
+                workspace_id=row.workspace_id,
+                url=row.url,
+                auth_type=row.auth_type,
+                cloud_id=row.cloud_id,
+                status=row.status,
+                credentials=row.credentials,
+            )
+            read = _SiteRead(copy, values, now)
+        self._sites[site_id] = read
+        return read
+
+    def forget(self, site_id: str) -> None:
+        """The next `client()` reads the site again (its tokens were just refreshed and stored)."""
+        self._sites.pop(site_id, None)
+
+    async def _load_site(self, site_id: str, workspace_id: str | None, *, disconnected: bool = False) -> Site:
+        read = self._sites.get(site_id)
+        if read is None or time.monotonic() - read.read_at > SITE_FRESH_S:
+
+            def load(uow: UnitOfWork) -> _SiteRead | None:
+                return self._remember(site_id, uow.sites.get(site_id))
+
+            read = await read_db(self.services, load)
+        site = read.site if read is not None else None
         if (
             site is None
             or (workspace_id is not None and site.workspace_id != workspace_id)
@@ -150,7 +214,13 @@ class JiraPool:
         return site
 
     def _auth(self, site: Site) -> tuple[str, httpx.Auth]:
-        return self._access_auth(site.id, site_access(self.services, site))
+        cached = self._access.get(site.id)
+        if cached is not None and cached[0] == site.credentials:
+            access = cached[1]
+        else:  # decrypted once per stored value, not once per call
+            access = site_access(self.services, site)
+            self._access[site.id] = (site.credentials, access)
+        return self._access_auth(site.id, access)
 
     def _access_auth(self, cache_key: str, access: SiteAccess) -> tuple[str, httpx.Auth]:
         """The base URL and auth for one identity; OAuth auths are shared per `cache_key`."""
@@ -168,6 +238,7 @@ class JiraPool:
             fresh.remember(new.refresh_token)
             if save is not None:
                 await save(new.model_dump(mode="json"))
+            self.forget(cache_key)  # what was read holds the old tokens
 
         fresh = _OAuthEntry(jira.OAuthAuth(self.oauth_app, tokens, on_refresh))
         fresh.remember(tokens.refresh_token)

@@ -86,6 +86,7 @@ def migrate() -> None:
 
 @app.command()
 def worker(
+    ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="Run what is due now, then exit (tests, cron)."),
     # A Jira call takes ~250 ms, so a site that allows 50 calls/s needs 13 or more in flight to use them.
     concurrency: int = typer.Option(DEFAULT_CONCURRENCY, min=1, help="Operations run at the same time."),
@@ -106,6 +107,11 @@ def worker(
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
 ) -> None:
     """Run the outbox: send the Jira work the service committed. SIGTERM stops it gracefully."""
+    # The handlers run: the built-in kinds, unless a program embedding this CLI passes a registry of
+    # its own as the context object, `app(obj=registry)` (the e2e tests add a kind of theirs so).
+    from jirabridge.workers.registry import Registry
+
+    registry = ctx.obj if isinstance(ctx.obj, Registry) else None
     if dead_after_s < 3 * heartbeat_s:
         # A worker that misses one heartbeat (a slow transaction, a pause) must not lose its sites.
         typer.echo(
@@ -133,7 +139,12 @@ def worker(
         try:
             times = LeaseTimes(heartbeat_s=heartbeat_s, dead_after_s=dead_after_s, lease_ttl_s=dead_after_s)
             run_worker(
-                container, options, metrics_port=metrics_port, max_attempts=max_attempts, lease_times=times
+                container,
+                options,
+                metrics_port=metrics_port,
+                max_attempts=max_attempts,
+                lease_times=times,
+                registry=registry,
             )
         finally:
             container.close()

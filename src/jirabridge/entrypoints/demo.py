@@ -27,14 +27,13 @@ from pydantic import SecretStr
 
 from jira_emulator import create_app as create_emulator
 from jira_emulator import default_seed
-from jirabridge.bootstrap import Container, build
+from jirabridge.bootstrap import Container, build, handlers
 from jirabridge.config import Settings
 from jirabridge.entrypoints import demo_inbound, demo_rules, demo_worklogs
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.ids import new_secret
 from jirabridge.secrets_box import SecretBox
 from jirabridge.storage.migrate import upgrade
-from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 
 
@@ -265,7 +264,11 @@ async def _main(
         await _start(create_app(container), service_socket),
     ]
     worker = Worker(
-        SqlQueue(container.sessions), registry.build(container), container.clock, WorkerOptions(poll_s=0.2)
+        SqlQueue(container.sessions),
+        handlers(container),
+        container.clock,
+        WorkerOptions(poll_s=0.2),
+        prime_site=container.jira_pool.prime,
     )
     worker_task = asyncio.create_task(worker.run())
     try:

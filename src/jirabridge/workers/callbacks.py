@@ -42,12 +42,12 @@ from jirabridge.domain.outcomes import CallbackAnswered, Done, Fail, Job, Outcom
 from jirabridge.service import callback_delivery
 from jirabridge.service.callback_delivery import CALLBACK_REJECTED, Target
 from jirabridge.service.outbound import OutboundGuard
-from jirabridge.workers import registry
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.callbacks")
@@ -151,9 +151,14 @@ class CallbackDelivery:
 
 
 def make_deliver_handler(
-    container: Container, *, transport: httpx.AsyncBaseTransport | None = None, clock: Clock | None = None
+    container: Container,
+    pool: JiraPool | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
 ) -> Step[Target | None]:
-    """`transport` and `clock` (the worker's, when it is not the container's) are for tests."""
+    """`pool` is not used: a delivery calls the host, not Jira. `transport` and `clock` (the worker's,
+    when it is not the container's) are for tests."""
     run = CallbackDelivery(
         clock or container.clock,
         container.outbound,
@@ -161,6 +166,3 @@ def make_deliver_handler(
         tracer_provider=container.tracer_provider,
     )
     return Step(load=callback_delivery.loader(container.secrets), run=run, apply=callback_delivery.apply)
-
-
-registry.register(DeliverCallback, make_deliver_handler)

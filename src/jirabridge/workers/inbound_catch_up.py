@@ -32,15 +32,14 @@ from typing import TYPE_CHECKING
 
 from jirabridge import jira
 from jirabridge.domain import inbound as domain
-from jirabridge.domain.operations import CatchUpStatuses
 from jirabridge.domain.outcomes import Done, IssuesCaughtUp, Job, Outcome
 from jirabridge.service import inbound_sync
 from jirabridge.service.inbound_sync import CatchUpPlan
 from jirabridge.workers import jira_common as common
-from jirabridge.workers import registry
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.catch_up")
@@ -53,9 +52,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 class CatchUp:
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, pool: JiraPool) -> None:
         self.container = container
-        self.pool = common.pool_for(container)
+        self.pool = pool
 
     async def __call__(self, job: Job, plan: CatchUpPlan) -> Outcome:
         site_id, keys, parts = plan.site_id, plan.keys, list(plan.parts)
@@ -108,8 +107,7 @@ def _snapshot(issue: jira.Issue, parts: list[str]) -> domain.IssueSnapshot | Non
     )
 
 
-def make_catch_up_handler(container: Container) -> Step[CatchUpPlan]:
-    return Step(load=inbound_sync.load_catch_up, run=CatchUp(container), apply=inbound_sync.apply_catch_up)
-
-
-registry.register(CatchUpStatuses, make_catch_up_handler)
+def make_catch_up_handler(container: Container, pool: JiraPool) -> Step[CatchUpPlan]:
+    return Step(
+        load=inbound_sync.load_catch_up, run=CatchUp(container, pool), apply=inbound_sync.apply_catch_up
+    )

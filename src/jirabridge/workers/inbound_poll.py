@@ -31,15 +31,14 @@ from typing import TYPE_CHECKING
 
 from jirabridge import jira
 from jirabridge.domain import inbound as domain
-from jirabridge.domain.operations import ApplyInbound, PollProject
 from jirabridge.domain.outcomes import Done, Job, Outcome, ProjectPolled
 from jirabridge.service import inbound_sync
 from jirabridge.service.inbound_sync import PollPlan
 from jirabridge.workers import jira_common as common
-from jirabridge.workers import registry
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.poll")
@@ -100,9 +99,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 class Poll:
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, pool: JiraPool) -> None:
         self.container = container
-        self.pool = common.pool_for(container)
+        self.pool = pool
 
     async def __call__(self, job: Job, plan: PollPlan) -> Outcome:
         site_id, project = plan.site_id, plan.project
@@ -139,13 +138,9 @@ async def run_deferred(job: Job, site_known: bool) -> Outcome:
     return Done({"applied": site_known})
 
 
-def make_poll_handler(container: Container) -> Step[PollPlan]:
-    return Step(load=inbound_sync.load_poll, run=Poll(container), apply=inbound_sync.apply_poll)
+def make_poll_handler(container: Container, pool: JiraPool) -> Step[PollPlan]:
+    return Step(load=inbound_sync.load_poll, run=Poll(container, pool), apply=inbound_sync.apply_poll)
 
 
-def make_apply_handler(container: Container) -> Step[bool]:
+def make_apply_handler(container: Container, pool: JiraPool) -> Step[bool]:
     return Step(load=inbound_sync.load_deferred, run=run_deferred, apply=inbound_sync.apply_deferred)
-
-
-registry.register(PollProject, make_poll_handler)
-registry.register(ApplyInbound, make_apply_handler)

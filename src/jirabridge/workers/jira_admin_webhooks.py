@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING
 from jirabridge import jira
 from jirabridge.domain import dynamic_webhooks as dynamic
 from jirabridge.domain import site_webhooks as domain
-from jirabridge.domain.operations import RemoveAdminWebhooks, SyncAdminWebhooks
+from jirabridge.domain.operations import RemoveAdminWebhooks
 from jirabridge.domain.outcomes import AdminWebhookSeen, AdminWebhooksRemoved, Done, Fail, Job, Outcome, Retry
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.service import webhook_sync
 from jirabridge.service.webhook_sync import WEBHOOK_NOT_REMOVED, AdminWebhookPlan
 from jirabridge.workers import jira_common as common
-from jirabridge.workers import registry
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.webhooks")
@@ -44,8 +44,8 @@ REMOVE_ATTEMPTS = 3
 
 
 class SyncAdminWebhook:
-    def __init__(self, container: Container) -> None:
-        self.pool = common.pool_for(container)
+    def __init__(self, pool: JiraPool) -> None:
+        self.pool = pool
 
     async def __call__(self, job: Job, plan: AdminWebhookPlan | None) -> Outcome:
         if plan is None:
@@ -98,8 +98,8 @@ async def _delete(client: jira.JiraClient, webhook_id: int) -> None:
 
 
 class RemoveAdminWebhook:
-    def __init__(self, container: Container) -> None:
-        self.pool = common.pool_for(container)
+    def __init__(self, pool: JiraPool) -> None:
+        self.pool = pool
 
     async def __call__(self, job: Job, url: str | None) -> Outcome:
         op = job.operation_as(RemoveAdminWebhooks)
@@ -125,21 +125,17 @@ class RemoveAdminWebhook:
         return Done({"deleted": ids}, value=AdminWebhooksRemoved(tuple(ids)))
 
 
-def make_sync_handler(container: Container) -> Step[AdminWebhookPlan | None]:
+def make_sync_handler(container: Container, pool: JiraPool) -> Step[AdminWebhookPlan | None]:
     return Step(
         load=webhook_sync.admin_loader(container.settings.public_url, container.secrets),
-        run=SyncAdminWebhook(container),
+        run=SyncAdminWebhook(pool),
         apply=webhook_sync.apply_admin,
     )
 
 
-def make_remove_handler(container: Container) -> Step[str | None]:
+def make_remove_handler(container: Container, pool: JiraPool) -> Step[str | None]:
     return Step(
         load=webhook_sync.removal_loader(container.settings.public_url),
-        run=RemoveAdminWebhook(container),
+        run=RemoveAdminWebhook(pool),
         apply=webhook_sync.apply_removal,
     )
-
-
-registry.register(SyncAdminWebhooks, make_sync_handler)
-registry.register(RemoveAdminWebhooks, make_remove_handler)

@@ -38,6 +38,7 @@ from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.jira")
@@ -55,9 +56,9 @@ async def account_by_email(client: jira.JiraClient, email: str) -> str | None:
 
 
 class AssignIssue:
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, pool: JiraPool) -> None:
         self.container = container
-        self.pool = common.pool_for(container)
+        self.pool = pool
 
     async def __call__(self, job: Job, plan: AssignPlan) -> Outcome:
         site_id, key = plan.site_id, plan.issue_key
@@ -117,5 +118,5 @@ def _failed(site_id: str, reason: str, detail: str, user: str | None) -> Fail:
     return Fail(reason, detail, announced=True, data={"user": user, "site": site_id})
 
 
-def make_assign_handler(container: Container) -> Step[AssignPlan]:
-    return Step(load=assign_sync.load, run=AssignIssue(container), apply=assign_sync.apply)
+def make_assign_handler(container: Container, pool: JiraPool) -> Step[AssignPlan]:
+    return Step(load=assign_sync.load, run=AssignIssue(container, pool), apply=assign_sync.apply)

@@ -42,6 +42,7 @@ from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.jira")
@@ -139,5 +140,5 @@ class AddComment:
         return Done({"comment_id": found.id, "as": identity}, value=CommentPosted(found.id, found.updated))
 
 
-def make_comment_handler(container: Container) -> Step[CommentPlan]:
-    return Step(load=comment_sync.load, run=AddComment(common.pool_for(container)), apply=comment_sync.apply)
+def make_comment_handler(container: Container, pool: JiraPool) -> Step[CommentPlan]:
+    return Step(load=comment_sync.load, run=AddComment(pool), apply=comment_sync.apply)

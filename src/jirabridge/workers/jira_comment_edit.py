@@ -33,6 +33,7 @@ from jirabridge.workers.jira_comment import as_author
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.jira")
@@ -43,9 +44,9 @@ def _says(body: Any, wanted: Any) -> bool:
 
 
 class UpdateComment:
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, pool: JiraPool) -> None:
         self.container = container
-        self.pool = common.pool_for(container)
+        self.pool = pool
 
     async def __call__(self, job: Job, plan: CommentEditPlan) -> Outcome:
         site_id, key = plan.site_id, plan.issue_key
@@ -100,5 +101,5 @@ class UpdateComment:
         return done.updated, identity
 
 
-def make_comment_update_handler(container: Container) -> Step[CommentEditPlan]:
-    return Step(load=comment_edit.load, run=UpdateComment(container), apply=comment_edit.apply)
+def make_comment_update_handler(container: Container, pool: JiraPool) -> Step[CommentEditPlan]:
+    return Step(load=comment_edit.load, run=UpdateComment(container, pool), apply=comment_edit.apply)

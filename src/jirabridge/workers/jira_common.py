@@ -1,4 +1,4 @@
-"""What the Jira handlers share: the pool of a container, error classification, broken links.
+"""What the Jira handlers share: error classification, broken links.
 
 Errors are classified by what the client says should happen next (`JiraError.action`):
 
@@ -16,37 +16,24 @@ Errors are classified by what the client says should happen next (`JiraError.act
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from jirabridge import jira
-from jirabridge.adapters.jira_pool import JiraPool, SiteUnavailable
+from jirabridge.adapters.jira_pool import SiteUnavailable
 from jirabridge.domain.items import LinkState
 from jirabridge.domain.outbound import OutboundRefused
 from jirabridge.domain.outcomes import Done, Fail, Outcome, Retry
 from jirabridge.service.issue_links import LinkRef
 
 if TYPE_CHECKING:
-    from jirabridge.bootstrap import Container
+    pass
 
 PUSHING_MODES = ("two_way", "outbound")  # project `status_sync` modes that move Jira statuses
 
 
 # What a handler catches around its Jira calls and hands to `classify`.
 CALL_ERRORS = (jira.JiraError, SiteUnavailable, OutboundRefused)
-
-_POOLS: dict[int, JiraPool] = {}
-
-
-def pool_for(container: Container) -> JiraPool:
-    """One pool per container, shared by all the Jira handlers built from it."""
-    key = id(container)
-    pool = _POOLS.get(key)
-    if pool is None or pool.services is not container:
-        pool = _POOLS[key] = JiraPool(container)
-        weakref.finalize(container, _POOLS.pop, key, None)
-    return pool
 
 
 def describe(error: jira.JiraError) -> str:

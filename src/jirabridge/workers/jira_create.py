@@ -44,6 +44,7 @@ from jirabridge.workers.bulk_create import Answer, BulkCreates
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.jira")
@@ -52,9 +53,9 @@ INITIAL_STATUS_TTL = timedelta(minutes=5)
 
 
 class CreateIssue:
-    def __init__(self, container: Container, note_sent: NoteSent) -> None:
+    def __init__(self, container: Container, pool: JiraPool, note_sent: NoteSent) -> None:
         self.container = container
-        self.pool = common.pool_for(container)
+        self.pool = pool
         self.note_sent = note_sent
         self.bulk = BulkCreates(self.pool, container.clock, note_sent)
         # (site id, project key, issue type id) -> (until, status name, status category)
@@ -147,9 +148,9 @@ class CreateIssue:
 class AddRemoteLink:
     """`issue.remote_link`: upserted by `globalId`, so running it twice leaves one link."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, pool: JiraPool) -> None:
         self.container = container
-        self.pool = common.pool_for(container)
+        self.pool = pool
 
     async def __call__(self, job: Job, plan: RemoteLinkPlan) -> Outcome:
         op = job.operation_as(ops.AddRemoteLink)
@@ -170,10 +171,10 @@ class AddRemoteLink:
         return Done({"remote_link_id": ref.id})
 
 
-def make_create_handler(container: Container) -> Step[CreatePlan]:
-    run = CreateIssue(container, create_sync.sent_notes(container))
+def make_create_handler(container: Container, pool: JiraPool) -> Step[CreatePlan]:
+    run = CreateIssue(container, pool, create_sync.sent_notes(container))
     return Step(load=create_sync.load, run=run, apply=create_sync.apply)
 
 
-def make_remote_link_handler(container: Container) -> Step[RemoteLinkPlan]:
-    return Step(load=remote_link_sync.load, run=AddRemoteLink(container), apply=remote_link_sync.apply)
+def make_remote_link_handler(container: Container, pool: JiraPool) -> Step[RemoteLinkPlan]:
+    return Step(load=remote_link_sync.load, run=AddRemoteLink(container, pool), apply=remote_link_sync.apply)

@@ -47,15 +47,16 @@ from jirabridge.workers.steps import Step
 from jirabridge.workers.transition_cache import TransitionCache, screen_of
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.jira")
 
 
 class SyncStatus:
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, pool: JiraPool) -> None:
         self.container = container
-        self.pool = common.pool_for(container)
+        self.pool = pool
         self.transitions = TransitionCache()
 
     async def __call__(self, job: Job, plan: StatusPlan) -> Outcome:
@@ -195,5 +196,5 @@ def _filled(plan: StatusPlan, screen: tuple[screens.ScreenField, ...] | None, ta
     return screens.fill(screen, plan.transition_fields, target, plan.item)
 
 
-def make_sync_status_handler(container: Container) -> Step[StatusPlan]:
-    return Step(load=status_sync.load, run=SyncStatus(container), apply=status_sync.apply)
+def make_sync_status_handler(container: Container, pool: JiraPool) -> Step[StatusPlan]:
+    return Step(load=status_sync.load, run=SyncStatus(container, pool), apply=status_sync.apply)

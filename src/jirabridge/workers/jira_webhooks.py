@@ -25,15 +25,14 @@ from typing import TYPE_CHECKING
 
 from jirabridge import jira
 from jirabridge.domain import dynamic_webhooks as domain
-from jirabridge.domain.operations import SyncDynamicWebhooks
 from jirabridge.domain.outcomes import Done, DynamicWebhooksSynced, Fail, Job, Outcome
 from jirabridge.service import webhook_sync
 from jirabridge.service.webhook_sync import DynamicWebhookPlan
 from jirabridge.workers import jira_common as common
-from jirabridge.workers import registry
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 log = logging.getLogger("jirabridge.worker.webhooks")
@@ -55,9 +54,9 @@ def _registered(hooks: list[jira.Webhook], url: str) -> list[domain.Registered]:
 
 
 class SyncWebhooks:
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, pool: JiraPool) -> None:
         self.container = container
-        self.pool = common.pool_for(container)
+        self.pool = pool
 
     async def __call__(self, job: Job, plan: DynamicWebhookPlan | None) -> Outcome:
         if plan is None:
@@ -110,12 +109,9 @@ class SyncWebhooks:
         )
 
 
-def make_sync_handler(container: Container) -> Step[DynamicWebhookPlan | None]:
+def make_sync_handler(container: Container, pool: JiraPool) -> Step[DynamicWebhookPlan | None]:
     return Step(
         load=webhook_sync.dynamic_loader(container.settings.public_url),
-        run=SyncWebhooks(container),
+        run=SyncWebhooks(container, pool),
         apply=webhook_sync.apply_dynamic,
     )
-
-
-registry.register(SyncDynamicWebhooks, make_sync_handler)

@@ -88,9 +88,9 @@ async def _feed(read: Any, since: int) -> tuple[set[str], int]:
         since = page.until
 
 
-def make_drift_handler(container: Container) -> Step[DriftPlan]:
+def make_drift_handler(container: Container, pool: JiraPool) -> Step[DriftPlan]:
     return Step(
         load=worklog_drift.load,
-        run=CheckDrift(common.pool_for(container), container.clock),
+        run=CheckDrift(pool, container.clock),
         apply=worklog_drift.apply,
     )

@@ -39,8 +39,6 @@ from typing import TYPE_CHECKING, Any
 from jirabridge import jira
 from jirabridge.adapters.jira_pool import JiraPool, UserNotConnected
 from jirabridge.domain import worklogs
-from jirabridge.domain.operations import CheckWorklogDrift
-from jirabridge.domain.operations import SyncWorklog as SyncWorklogOp
 from jirabridge.domain.outcomes import (
     Done,
     Fail,
@@ -57,8 +55,8 @@ from jirabridge.domain.worklogs import State, Step, Values
 from jirabridge.service import worklog_sync
 from jirabridge.service.worklog_sync import WorklogPlan
 from jirabridge.workers import jira_common as common
-from jirabridge.workers import registry, steps
-from jirabridge.workers.jira_worklog_drift import make_drift_handler, seen_values
+from jirabridge.workers import steps
+from jirabridge.workers.jira_worklog_drift import seen_values
 
 if TYPE_CHECKING:
     from jirabridge.bootstrap import Container
@@ -253,11 +251,5 @@ async def _person_changed(
     return changes
 
 
-def make_sync_handler(container: Container) -> steps.Step[WorklogPlan]:
-    return steps.Step(
-        load=worklog_sync.load, run=SyncWorklog(common.pool_for(container)), apply=worklog_sync.apply
-    )
-
-
-registry.register(SyncWorklogOp, make_sync_handler)
-registry.register(CheckWorklogDrift, make_drift_handler)
+def make_sync_handler(container: Container, pool: JiraPool) -> steps.Step[WorklogPlan]:
+    return steps.Step(load=worklog_sync.load, run=SyncWorklog(pool), apply=worklog_sync.apply)

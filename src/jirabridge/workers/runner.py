@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
     from jirabridge.bootstrap import Container
+    from jirabridge.workers.registry import Registry
 
 log = logging.getLogger("jirabridge.worker")
 
@@ -81,6 +82,8 @@ BACKLOG_EVERY_BEATS = 5  # per-site queue depth and lag gauges: read every 5th h
 # A step's reading for its job, in the claim's transaction; its writing, in the record's (steps.py).
 Prepare = Callable[[UnitOfWork, Job], Job]
 Apply = Callable[[UnitOfWork], None]
+# Reads a claimed job's site in the claim's transaction (`JiraPool.prime`), so its Jira client opens none.
+PrimeSite = Callable[[UnitOfWork, str], None]
 
 
 class Nudges(Protocol):
@@ -198,6 +201,8 @@ class Worker:
     leases: Leases | None = None
     # Wakes the worker when new work is queued (storage/outbox_nudges.py, PostgreSQL). None: it polls.
     nudges: Nudges | None = None
+    # Called with each claimed job's site in the claim's transaction (the Jira pool's `prime`).
+    prime_site: PrimeSite | None = None
 
     def __post_init__(self) -> None:
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -324,7 +329,10 @@ class Worker:
         )
 
     def _prepare(self, uow: UnitOfWork, job: Job) -> Job:
-        """A step's `load`, in the claim's transaction; a plain handler's job as it is."""
+        """A step's `load`, in the claim's transaction; a plain handler's job as it is. The job's site
+        is read there too (`prime_site`), so calling Jira for it costs no transaction of its own."""
+        if self.prime_site is not None and job.site_id is not None:
+            self.prime_site(uow, job.site_id)
         step = self.handlers.get(job.kind)
         if isinstance(step, Step) and not job.unreadable:
             return replace(job, context=step.load(uow, job))
@@ -558,15 +566,17 @@ def run_worker(
     metrics_port: int | None = None,
     max_attempts: int = outbox.MAX_ATTEMPTS,
     lease_times: LeaseTimes | None = None,
+    registry: Registry | None = None,
 ) -> None:
-    """`jirabridge worker`: every registered handler, until a signal (or, with `once`, drained). It
-    holds site leases (storage/leases.py): it calls only the Jira sites it owns, so any number of
-    workers on one database share each site's budget without splitting it by hand."""
-    from jirabridge.workers import registry
-    from jirabridge.workers.jira_common import pool_for
+    """`jirabridge worker`: every handler of `registry` (default: the built-in kinds), until a signal
+    (or, with `once`, drained). It holds site leases (storage/leases.py): it calls only the Jira sites
+    it owns, so any number of workers on one database share each site's budget without splitting it
+    by hand."""
+    from jirabridge.workers.handlers import builtin_registry
 
     metrics = WorkerMetrics()
-    pool_for(container).on_status.append(lambda status: metrics.jira_calls.labels(status=str(status)).inc())
+    pool = container.jira_pool
+    pool.on_status.append(lambda status: metrics.jira_calls.labels(status=str(status)).inc())
     if metrics_port is not None:
         metrics.serve(metrics_port)
     worker = Worker(
@@ -575,7 +585,7 @@ def run_worker(
             max_attempts=max_attempts,
             keep_done=timedelta(days=container.settings.keep_done_operations_days),
         ),
-        registry.build(container),
+        (registry or builtin_registry()).build(container, pool),
         container.clock,
         options,
         metrics,
@@ -587,6 +597,7 @@ def run_worker(
             version=__version__,
         ),
         nudges=outbox_nudges_for(container.settings.database_url, container.settings.listen_url()),
+        prime_site=pool.prime,
     )
     calm_garbage_collector()
     asyncio.run(worker.run_until_signalled())

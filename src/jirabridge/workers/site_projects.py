@@ -16,16 +16,16 @@ from jirabridge.domain.operations import ListSiteProjects
 from jirabridge.domain.outcomes import Done, Job, Outcome, SiteProjectsListed
 from jirabridge.service import site_projects
 from jirabridge.workers import jira_common as common
-from jirabridge.workers import registry
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
+    from jirabridge.adapters.jira_pool import JiraPool
     from jirabridge.bootstrap import Container
 
 
 class ListProjects:
-    def __init__(self, container: Container) -> None:
-        self.pool = common.pool_for(container)
+    def __init__(self, pool: JiraPool) -> None:
+        self.pool = pool
 
     async def __call__(self, job: Job, context: None) -> Outcome:
         site_id = job.operation_as(ListSiteProjects).site_id
@@ -37,8 +37,5 @@ class ListProjects:
         return Done({"projects": len(keys)}, value=SiteProjectsListed(tuple(keys)))
 
 
-def make_handler(container: Container) -> Step[None]:
-    return Step(load=site_projects.load, run=ListProjects(container), apply=site_projects.apply)
-
-
-registry.register(ListSiteProjects, make_handler)
+def make_handler(container: Container, pool: JiraPool) -> Step[None]:
+    return Step(load=site_projects.load, run=ListProjects(pool), apply=site_projects.apply)

@@ -13,9 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from jirabridge.bootstrap import Container
+from jirabridge.bootstrap import Container, handlers
 from jirabridge.domain.backoff import Backoff
-from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.host import ACME, Host, connect_host
 
@@ -159,7 +158,7 @@ async def worker(container: Container) -> AsyncIterator[Worker]:
     """A worker told to give up after 2 attempts (`jirabridge worker --max-attempts 2`), retrying at
     once instead of backing off."""
     queue = SqlQueue(container.sessions, max_attempts=2, backoff=Backoff(base_s=0.0, cap_s=0.0))
-    running = Worker(queue, registry.build(container), container.clock, WorkerOptions(poll_s=0.05))
+    running = Worker(queue, handlers(container), container.clock, WorkerOptions(poll_s=0.05))
     task = asyncio.create_task(running.run())
     yield running
     running.stop()

@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from jirabridge import bootstrap
 from jirabridge import client as jb
 from jirabridge.bootstrap import Container
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.jira import adf
-from jirabridge.workers import registry
 from jirabridge.workers.callbacks import make_deliver_handler
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.host import ACME, wait_until_idle
@@ -66,7 +66,7 @@ def receiver() -> Receiver:
 @pytest.fixture
 async def running_worker(container: Container, receiver: Receiver) -> AsyncIterator[Worker]:
     """Every handler of the service, the callbacks delivered to the in-process receiver."""
-    handlers = registry.build(container)
+    handlers = bootstrap.handlers(container)
     handlers["callback.deliver"] = make_deliver_handler(
         container, transport=httpx.ASGITransport(app=receiver.app())
     )

@@ -12,8 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from jira_emulator.state import Issue
-from jirabridge.bootstrap import Container
-from jirabridge.workers import registry
+from jirabridge.bootstrap import Container, handlers
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.host import Host, connect_host
 
@@ -291,7 +290,7 @@ async def test_auto_create_makes_one_ticket_even_when_pushed_again_and_the_worke
 
     first = Worker(
         SqlQueue(host.container.sessions),
-        registry.build(host.container),
+        handlers(host.container),
         host.container.clock,
         WorkerOptions(once=True, poll_s=0.05),
     )
@@ -301,7 +300,7 @@ async def test_auto_create_makes_one_ticket_even_when_pushed_again_and_the_worke
 
     restarted = Worker(
         SqlQueue(host.container.sessions),
-        registry.build(host.container),
+        handlers(host.container),
         host.container.clock,
         WorkerOptions(poll_s=0.05),
     )

@@ -22,7 +22,6 @@ from jirabridge.bootstrap import Container
 from jirabridge.service import time_entries
 from jirabridge.storage import schedules
 from jirabridge.storage.tables import UserConnection
-from jirabridge.workers import jira_common
 from jirabridge.workers.runner import Worker
 from support.host import ACME, Host, connect_host
 from support.service import SERVICE_TOKEN, bearer, make_tenant
@@ -497,7 +496,7 @@ async def test_an_oauth_user_connection_authors_worklogs_and_keeps_its_refreshed
         after = uow.session.scalars(select(UserConnection.credentials)).one()
     assert container.secrets.open(after)["refresh_token"] != container.secrets.open(before)["refresh_token"]
     # A worker that never saw the refresh (a restart) uses the stored, rotated tokens.
-    jira_common.pool_for(container)._oauth.clear()
+    container.jira_pool._oauth.clear()
     await host.entry("te-3", description=key, duration_s=300)
     await host.settle()
     alice = host.account("alice@acme.test")

@@ -18,10 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from jirabridge import telemetry
+from jirabridge import bootstrap, telemetry
 from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
-from jirabridge.workers import registry
 from jirabridge.workers.callbacks import make_deliver_handler
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.dns import FakeResolver
@@ -51,7 +50,7 @@ async def host_endpoint(request: Request) -> Response:
 
 @pytest.fixture
 async def worker(container: Container) -> AsyncIterator[Worker]:
-    handlers = registry.build(container)
+    handlers = bootstrap.handlers(container)
     # Host callbacks go to an in-process host, through the same traced client.
     receiver = Starlette(routes=[Route("/jira-events", host_endpoint, methods=["POST"])])
     handlers["callback.deliver"] = make_deliver_handler(

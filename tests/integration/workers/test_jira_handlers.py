@@ -8,6 +8,7 @@ the events, the failures.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,10 +18,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import generate_latest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from jira_emulator.state import Site as EmulatedSite
-from jirabridge.bootstrap import Container
+from jirabridge.bootstrap import Container, handlers
 from jirabridge.domain import operations
 from jirabridge.domain.outcomes import Done, Fail, IssueCreated, Job, Retry
 from jirabridge.service.create_sync import CreatePlan
@@ -36,7 +37,6 @@ from jirabridge.storage.tables import (
     ProjectSettings,
     Site,
 )
-from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from jirabridge.workers.steps import Step
 from support.dns import FakeResolver
@@ -91,9 +91,10 @@ class World:
     async def drain(self) -> None:
         worker = Worker(
             SqlQueue(self.container.sessions),
-            registry.build(self.container),
+            handlers(self.container),
             self.clock,
             WorkerOptions(once=True, poll_s=0.05),
+            prime_site=self.container.jira_pool.prime,
         )
         await worker.run()
 
@@ -426,7 +427,7 @@ async def test_a_bulk_create_whose_answer_was_lost_makes_exactly_one_issue_each(
 
 
 def step_of(world: World, kind: str) -> Step[Any]:
-    step = registry.build(world.container)[kind]
+    step = handlers(world.container)[kind]
     assert isinstance(step, Step)
     return step
 
@@ -575,6 +576,99 @@ async def test_a_mapped_status_change_moves_the_issue(world: World) -> None:
     assert world.operation(op).result == {"from": "To Do", "to": "In Progress"}
     assert world.issue(key).status == "In Progress"
     assert world.links()["lk_1"].jira_status == "In Progress"
+
+
+@dataclass
+class CountedQueue:
+    """The SQL queue, telling the transactions its claims and records open from any other: each call
+    runs on one thread, and the engine's `begin` event fires on the thread that opens a transaction."""
+
+    queue: SqlQueue
+    claimed: list[str] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)  # transactions opened by anything else
+    _calls: threading.local = field(default_factory=threading.local)
+
+    def began(self, connection: Any) -> None:
+        if not getattr(self._calls, "queue", False):
+            self.outside.append(threading.current_thread().name)
+
+    def _counted(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        self._calls.queue = True
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self._calls.queue = False
+
+    def claim(self, **kwargs: Any) -> list[Job]:
+        jobs: list[Job] = self._counted(self.queue.claim, **kwargs)
+        self.claimed += [job.kind for job in jobs]
+        return jobs
+
+    def record(self, job: Job, *args: Any, **kwargs: Any) -> str | None:
+        self.recorded.append(job.kind)
+        status: str | None = self._counted(self.queue.record, job, *args, **kwargs)
+        return status
+
+    def extend(self, **kwargs: Any) -> set[str]:
+        held: set[str] = self._counted(self.queue.extend, **kwargs)
+        return held
+
+    def prune(self, **kwargs: Any) -> int:
+        pruned: int = self._counted(self.queue.prune, **kwargs)
+        return pruned
+
+
+async def test_a_status_sync_costs_its_claim_and_its_record_and_no_other_transaction(world: World) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    await world.drain()  # what connecting the site queued
+    world.container.jira_pool.forget(world.site_id)  # nothing read before this claim
+    op = world.sync_status(key)
+
+    queue = CountedQueue(SqlQueue(world.container.sessions))
+    worker = Worker(
+        queue,
+        handlers(world.container),
+        world.clock,
+        WorkerOptions(once=True, poll_s=0.05),
+        prime_site=world.container.jira_pool.prime,
+    )
+    event.listen(world.container.engine, "begin", queue.began)
+    try:
+        await worker.run()
+    finally:
+        event.remove(world.container.engine, "begin", queue.began)
+
+    assert world.issue(key).status == "In Progress"
+    assert world.operation(op).status == "done"
+    assert (queue.claimed, queue.recorded) == (["issue.sync_status"], ["issue.sync_status"])
+    # The links and the site were read in the claim, the outcome applied in the record: the handler
+    # and its Jira client opened no transaction of their own.
+    assert queue.outside == []
+
+
+async def test_a_site_disconnected_after_its_work_ran_fails_its_next_operation_without_a_call(
+    world: World,
+) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    world.sync_status(key)
+    await world.drain()  # the worker has read the site, connected, and called it
+    assert world.issue(key).status == "In Progress"
+    answer = await world.api.delete(f"/api/v1/sites/{world.site_id}", headers=world.tenant.headers())
+    assert answer.status_code == 204, answer.text
+    await world.control("POST", "/faults", {"rules": [{"kind": "error", "status": 500}]})
+
+    world.set_status("an-1", "Resolved")
+    op = world.sync_status(key)
+    await world.drain()
+
+    assert (world.operation(op).status, world.operation(op).reason) == ("failed", "site_disconnected")
+    assert (await world.control("GET", "/faults"))["hits"] == []
+    assert world.issue(key).status == "In Progress"
 
 
 async def test_a_grouped_ticket_is_done_only_when_every_item_is(world: World) -> None:
@@ -784,10 +878,10 @@ async def test_a_disconnected_site_fails_without_a_call(world: World) -> None:
     assert answer.status_code == 204, answer.text
     await world.control("POST", "/faults", {"rules": [{"kind": "error", "status": 500}]})
 
-    handlers = registry.build(world.container)
+    built = handlers(world.container)
     op = operations.SyncStatus(world.site_id, key)
     job = Job("op_x", world.tenant.workspace_id, world.site_id, op.KIND, op, 1, key)
-    outcome = await run_job(world.container, handlers["issue.sync_status"], job)
+    outcome = await run_job(world.container, built["issue.sync_status"], job)
 
     assert isinstance(outcome, Fail) and outcome.reason == "site_disconnected"
     assert (await world.control("GET", "/faults"))["hits"] == []
@@ -857,11 +951,10 @@ async def test_no_request_leaves_for_a_host_that_is_not_allowed(world: World) ->
 
 
 async def test_every_jira_answer_is_counted_by_status(world: World) -> None:
-    from jirabridge.workers.jira_common import pool_for
     from jirabridge.workers.metrics import WorkerMetrics
 
     metrics = WorkerMetrics()
-    pool_for(world.container).on_status.append(
+    world.container.jira_pool.on_status.append(
         lambda status: metrics.jira_calls.labels(status=str(status)).inc()
     )
     world.add(world.item("an-1", None), world.settings())

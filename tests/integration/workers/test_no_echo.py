@@ -19,12 +19,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from jirabridge.bootstrap import Container
+from jirabridge.bootstrap import Container, handlers
 from jirabridge.domain import inbound as domain
 from jirabridge.domain.outcomes import Handler
 from jirabridge.service import inbound
 from jirabridge.storage.tables import Item, Link, Operation, Site
-from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.host import emulator_control
 from support.service import Tenant, make_tenant
@@ -47,7 +46,7 @@ class World:
         self.tenant, self.site_id = tenant, site_id
         # One set of handlers for every drain, as in a running worker: what a handler remembers
         # (the transitions of a workflow) carries from one operation to the next.
-        self.handlers: dict[str, Handler] = registry.build(container)
+        self.handlers: dict[str, Handler] = handlers(container)
 
     async def drain(self) -> None:
         options = WorkerOptions(once=True, poll_s=0.05)

@@ -7,9 +7,12 @@ from typing import cast
 
 import pytest
 
+from jirabridge.adapters.jira_pool import JiraPool
 from jirabridge.bootstrap import Container
+from jirabridge.domain import operations
 from jirabridge.domain.backoff import Backoff
 from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
+from jirabridge.workers.handlers import builtin_registry
 from jirabridge.workers.registry import Registry
 
 
@@ -31,23 +34,31 @@ async def _handler(job: Job) -> Outcome:
     return Done()
 
 
-def test_registry_builds_each_handler_from_the_container() -> None:
+def test_registry_builds_each_handler_from_the_container_and_the_pool() -> None:
     registry = Registry()
     seen: list[object] = []
 
-    def factory(container: Container) -> Handler:
-        seen.append(container)
+    def factory(container: Container, pool: JiraPool) -> Handler:
+        seen.extend([container, pool])
         return _handler
 
     registry.register("callback.deliver", factory)
-    container = cast(Container, object())
-    assert registry.build(container) == {"callback.deliver": _handler}
-    assert seen == [container]
+    container, pool = cast(Container, object()), cast(JiraPool, object())
+    assert registry.build(container, pool) == {"callback.deliver": _handler}
+    assert seen == [container, pool]
     assert registry.kinds() == ["callback.deliver"]
 
 
 def test_a_kind_has_exactly_one_handler() -> None:
     registry = Registry()
-    registry.register("jira.comment", lambda c: _handler)
+    registry.register("jira.comment", lambda c, p: _handler)
     with pytest.raises(ValueError, match="already registered"):
-        registry.register("jira.comment", lambda c: _handler)
+        registry.register("jira.comment", lambda c, p: _handler)
+
+
+def test_the_builtin_registry_runs_every_declared_operation_and_registries_are_separate() -> None:
+    builtin = builtin_registry()
+    assert builtin.kinds() == sorted(op.KIND for op in operations.OPERATIONS)
+    # A registry is a plain object: a kind added to one (a test's own) is not in the next one built.
+    builtin.register("e2e.effect", lambda c, p: _handler)
+    assert "e2e.effect" not in builtin_registry().kinds()
