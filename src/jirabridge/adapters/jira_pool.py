@@ -91,8 +91,8 @@ class _OAuthEntry:
 
 @dataclass(frozen=True)
 class _SiteRead:
-    """A site's row as a claim (or a call) read it: plain values, never the ORM row, which outlives
-    its session here."""
+    """A site's row as a claim (or a call) read it. A copy, never the session's own row: this outlives
+    the session, whose rows expire when it commits."""
 
     site: Site  # a transient copy: the columns `site_access` and the checks need, nothing lazy
     values: tuple[object, ...]  # those columns as read, to tell whether the copy is still right
