@@ -42,6 +42,7 @@ from jirabridge.domain.outcomes import CallbackAnswered, Done, Fail, Job, Outcom
 from jirabridge.service import callback_delivery
 from jirabridge.service.callback_delivery import CALLBACK_REJECTED, Target
 from jirabridge.service.outbound import OutboundGuard
+from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
@@ -165,4 +166,9 @@ def make_deliver_handler(
         transport=transport,
         tracer_provider=container.tracer_provider,
     )
-    return Step(load=callback_delivery.loader(container.secrets), run=run, apply=callback_delivery.apply)
+
+    def load(uow: UnitOfWork, job: Job) -> Target | None:
+        # The secret box is opened by a delivery, not when the worker starts (see jira_admin_webhooks).
+        return callback_delivery.loader(container.secrets)(uow, job)
+
+    return Step(load=load, run=run, apply=callback_delivery.apply)

@@ -30,6 +30,7 @@ from jirabridge.domain.operations import RemoveAdminWebhooks
 from jirabridge.domain.outcomes import AdminWebhookSeen, AdminWebhooksRemoved, Done, Fail, Job, Outcome, Retry
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.service import webhook_sync
+from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.service.webhook_sync import WEBHOOK_NOT_REMOVED, AdminWebhookPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
@@ -126,8 +127,15 @@ class RemoveAdminWebhook:
 
 
 def make_sync_handler(container: Container, pool: JiraPool) -> Step[AdminWebhookPlan | None]:
+    public_url = container.settings.public_url
+
+    def load(uow: UnitOfWork, job: Job) -> AdminWebhookPlan | None:
+        # The secret box is opened by a job that needs it, not when the worker starts: a worker
+        # starts without JIRABRIDGE_SECRET_KEY (and says so) until stored secrets need it.
+        return webhook_sync.admin_loader(public_url, container.secrets)(uow, job)
+
     return Step(
-        load=webhook_sync.admin_loader(container.settings.public_url, container.secrets),
+        load=load,
         run=SyncAdminWebhook(pool),
         apply=webhook_sync.apply_admin,
     )

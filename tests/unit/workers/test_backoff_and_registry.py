@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import cast
 
 import pytest
 
 from jirabridge.adapters.jira_pool import JiraPool
-from jirabridge.bootstrap import Container
+from jirabridge.bootstrap import Container, build, handlers
+from jirabridge.config import Settings
 from jirabridge.domain import operations
 from jirabridge.domain.backoff import Backoff
 from jirabridge.domain.outcomes import Done, Handler, Job, Outcome
@@ -62,3 +64,13 @@ def test_the_builtin_registry_runs_every_declared_operation_and_registries_are_s
     # A registry is a plain object: a kind added to one (a test's own) is not in the next one built.
     builtin.register("e2e.effect", lambda c, p: _handler)
     assert "e2e.effect" not in builtin_registry().kinds()
+
+
+def test_a_worker_without_a_secret_key_builds_every_handler(tmp_path: Path) -> None:
+    """`jirabridge worker` starts without JIRABRIDGE_SECRET_KEY (it warns); a handler opens the secret
+    box when a job needs it, not when it is built."""
+    container = build(Settings(database_url=f"sqlite:///{tmp_path / 'jb.db'}", secret_key=None))
+    try:
+        assert sorted(handlers(container)) == sorted(op.KIND for op in operations.OPERATIONS)
+    finally:
+        container.close()
