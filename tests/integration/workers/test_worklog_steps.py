@@ -13,12 +13,11 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from integration.api.test_time_entries import Timesheet
-from jirabridge.bootstrap import Container
+from jirabridge.bootstrap import Container, handlers
 from jirabridge.domain.operations import SyncWorklog
 from jirabridge.domain.outcomes import Done, Job, WorklogWritten
 from jirabridge.service.unit_of_work import JoinedUnitOfWork
 from jirabridge.storage import outbox
-from jirabridge.workers import registry
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from jirabridge.workers.steps import Step
 from support.host import connect_host
@@ -31,7 +30,7 @@ async def test_a_worker_that_dies_after_jira_made_the_worklog_leaves_exactly_one
     key = await host.issue()
     await host.connect("u-alice")
     await host.entry("te-1", description=key)
-    step = registry.build(container)[SyncWorklog.KIND]
+    step = handlers(container)[SyncWorklog.KIND]
     assert isinstance(step, Step)
 
     def prepare(session: Session, job: Job) -> Job:
@@ -57,7 +56,7 @@ async def test_a_worker_that_dies_after_jira_made_the_worklog_leaves_exactly_one
 
     # Another worker takes the operation over.
     survivor = Worker(
-        SqlQueue(container.sessions), registry.build(container), container.clock, WorkerOptions(poll_s=0.05)
+        SqlQueue(container.sessions), handlers(container), container.clock, WorkerOptions(poll_s=0.05)
     )
     task = asyncio.create_task(survivor.run())
     try:
