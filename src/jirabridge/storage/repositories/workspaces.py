@@ -27,6 +27,8 @@ class Workspaces(Repository[Workspace]):
         """Take a shared lock on the workspace's row until the transaction ends (PostgreSQL; no-op on
         SQLite, whose writers are serialised anyway): a concurrent delete of the workspace waits, and
         two writers of a row that belongs to it do not both insert it."""
+        if self._session.get_bind().dialect.name == "sqlite":
+            return  # not even the statement: SQLite has no row locks, and its writers take turns
         self._session.execute(
             select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
         )
