@@ -36,6 +36,7 @@ assignee is not the host user of Jira's, even when what Jira shows is what the l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,7 +45,7 @@ from jirabridge.domain import inbound as domain
 from jirabridge.domain import mappings
 from jirabridge.domain.inbound import issue_key_of
 from jirabridge.domain.items import LinkState
-from jirabridge.domain.operations import ApplyInbound
+from jirabridge.domain.operations import ApplyInbound, issue_ordering_key
 from jirabridge.ids import new_id
 from jirabridge.service import items as items_service
 from jirabridge.service.project_rows import project_of, project_settings
@@ -85,6 +86,17 @@ class _Parts:
         return Received(skipped="; ".join(self.skipped) if self.skipped and not self.changed else None)
 
 
+@dataclass
+class Known:
+    """What many changes of one site need, read once for all, not once per change (`receive_many`):
+    the links of their issues, the ordering keys with outbound work outstanding — kept up to date
+    with what applying the changes queues — and each project's sync settings as first read."""
+
+    links: dict[str, list[Link]]
+    busy: set[str]
+    syncs: dict[str, domain.ProjectSync] = field(default_factory=dict)
+
+
 def receive(
     uow: UnitOfWork,
     now: datetime,
@@ -93,17 +105,47 @@ def receive(
     *,
     source: str,
     catch_up: bool = False,
+    known: Known | None = None,
 ) -> Received:
     """Apply `change` now, or queue it behind outbound work on its issue. The caller commits.
     `catch_up`: `change` is the issue's current state read to catch up (`catch_up_status`), applied
     even when its status is the one already recorded."""
     deferred = ApplyInbound(site.id, source, change, catch_up=catch_up)
     ordering_key = deferred.ordering_key()
-    busy = uow.operations.any_outstanding(ordering_key, outbox.OUTSTANDING)
+    if known is not None:
+        busy = ordering_key in known.busy
+    else:
+        busy = uow.operations.any_outstanding(ordering_key, outbox.OUTSTANDING)
     if busy:
         outbox.enqueue(uow.session, deferred, workspace_id=site.workspace_id, now=now)
+        if known is not None:
+            known.busy.add(ordering_key)
         return Received(deferred=True)
-    return apply(uow, now, site, change, source=source, catch_up=catch_up)
+    return apply(uow, now, site, change, source=source, catch_up=catch_up, known=known)
+
+
+def receive_many(
+    uow: UnitOfWork,
+    now: datetime,
+    site: Site,
+    changes: Sequence[domain.IssueSnapshot],
+    *,
+    source: str,
+    catch_up: bool = False,
+) -> int:
+    """`receive` each of a poll's (a catch-up's) changes, oldest first, reading the links of all their
+    issues, and which have outbound work outstanding, in one go: a poll of hundreds of issues is then
+    a few reads and its writes, in the transaction that records it. Returns how many were applied
+    now (the others wait behind outbound work)."""
+    keys = {c.key for c in changes}
+    known = Known(
+        links=uow.links.by_issues(site.workspace_id, site.id, keys),
+        busy=uow.operations.outstanding_keys(
+            [issue_ordering_key(site.id, key) for key in keys], outbox.OUTSTANDING
+        ),
+    )
+    received = (receive(uow, now, site, c, source=source, catch_up=catch_up, known=known) for c in changes)
+    return sum(not r.deferred for r in received)
 
 
 def linked_issue_keys(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> list[str]:
@@ -113,20 +155,27 @@ def linked_issue_keys(uow: UnitOfWork, workspace_id: str, site_id: str, project:
 
 
 def apply(
-    uow: UnitOfWork, now: datetime, site: Site, change: domain.Change, *, source: str, catch_up: bool = False
+    uow: UnitOfWork,
+    now: datetime,
+    site: Site,
+    change: domain.Change,
+    *,
+    source: str,
+    catch_up: bool = False,
+    known: Known | None = None,
 ) -> Received:
     key = issue_key_of(change)
-    links = [
-        lk
-        for lk in items_service.issue_links(uow, site.workspace_id, site.id, key)
-        if lk.sync_state != LinkState.BROKEN
-    ]
+    if known is not None:
+        found = known.links.get(key, [])
+    else:
+        found = items_service.issue_links(uow, site.workspace_id, site.id, key)
+    links = [lk for lk in found if lk.sync_state != LinkState.BROKEN]
     if not links:
         return Received()
     if isinstance(change, domain.IssueDeleted):
         _deleted(uow, now, site, key, links)
         return Received()
-    sync = domain.project_sync(project_settings(uow, site.workspace_id, site.id, project_of(key)))
+    sync = _sync(uow, site, project_of(key), known)
     parts = _Parts()
     if isinstance(change, domain.CommentChanged):
         _comments(uow, now, site, key, links, (change.comment,), sync, parts)
@@ -137,7 +186,7 @@ def apply(
         # write, queued behind it): that part of the issue is the one the links record.
         status_at = domain.newest(_aware(lk.jira_status_at) for lk in links if lk.jira_status_at)
         if not domain.is_stale(status_at, change.updated):
-            _status(uow, now, site, key, links, change, sync, parts, catch_up=catch_up)
+            _status(uow, now, site, key, links, change, sync, parts, catch_up=catch_up, known=known)
         assignee_at = domain.newest(_aware(lk.jira_assignee_at) for lk in links if lk.jira_assignee_at)
         if change.has_assignee and not domain.is_stale(assignee_at, change.updated):
             _assignee(uow, now, site, key, links, change, sync, parts, catch_up=catch_up)
@@ -146,6 +195,15 @@ def apply(
     if change.comments is not None:
         _comments(uow, now, site, key, links, change.comments, sync, parts)
     return parts.result()
+
+
+def _sync(uow: UnitOfWork, site: Site, project: str, known: Known | None) -> domain.ProjectSync:
+    if known is not None and project in known.syncs:
+        return known.syncs[project]
+    sync = domain.project_sync(project_settings(uow, site.workspace_id, site.id, project))
+    if known is not None:
+        known.syncs[project] = sync
+    return sync
 
 
 # -- status ----------------------------------------------------------------------------------------
@@ -162,6 +220,7 @@ def _status(
     parts: _Parts,
     *,
     catch_up: bool,
+    known: Known | None = None,
 ) -> None:
     if change.status is None:
         return  # the change says nothing of the status (a catch-up of assignees alone)
@@ -206,11 +265,14 @@ def _status(
             {"from": previous, "to": target, "jira_status": change.status, "jira_user": _user(change.actor)},
         )
         parts.changed = True
-        _push_to_other_issues(uow, now, item, site.id, key)
+        _push_to_other_issues(uow, now, item, site.id, key, known)
 
 
-def _push_to_other_issues(uow: UnitOfWork, now: datetime, item: Item, site_id: str, key: str) -> None:
-    """The item's other linked issues follow its new status, as for a host change."""
+def _push_to_other_issues(
+    uow: UnitOfWork, now: datetime, item: Item, site_id: str, key: str, known: Known | None
+) -> None:
+    """The item's other linked issues follow its new status, as for a host change (and a change of one
+    of them later in the same poll waits behind that: `known.busy`)."""
     for link in items_service.item_links(uow, item.workspace_id, item.type, item.id):
         if link.issue_key is None or (link.site_id, link.issue_key) == (site_id, key):
             continue
@@ -219,6 +281,8 @@ def _push_to_other_issues(uow: UnitOfWork, now: datetime, item: Item, site_id: s
             items_service.enqueue_status_sync(
                 uow, now, item.workspace_id, link.site_id, link.issue_key, (item.type, item.id)
             )
+            if known is not None:
+                known.busy.add(issue_ordering_key(link.site_id, link.issue_key))
 
 
 # -- assignee --------------------------------------------------------------------------------------

@@ -148,8 +148,7 @@ def _receive(
     site = _site(uow, job, site_id)
     if site is None:
         return 0
-    received = (inbound.receive(uow, now, site, c, source=source, catch_up=catch_up) for c in changes)
-    return sum(not r.deferred for r in received)
+    return inbound.receive_many(uow, now, site, changes, source=source, catch_up=catch_up)
 
 
 def _site(uow: UnitOfWork, job: Job, site_id: str) -> Site | None:

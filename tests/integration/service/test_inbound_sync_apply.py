@@ -182,6 +182,35 @@ def test_a_polled_change_on_an_issue_with_outbound_work_waits_behind_it(world: W
     assert world.watermark() == at(5)  # the queued change is the outbox's now: nothing is missed
 
 
+def test_a_polled_change_waits_behind_the_work_an_earlier_change_of_the_same_poll_queued(
+    world: World,
+) -> None:
+    # e-1 is linked to WEB-2 as well: when it takes WEB-1's status, WEB-2 is queued to follow, and
+    # WEB-2's own change, later in the same poll, waits behind that as a change from a webhook would.
+    with world.container.uow() as uow:
+        uow.session.add(
+            Link(
+                id="lk_3",
+                workspace_id=world.workspace_id,
+                item_type="error",
+                item_id="e-1",
+                site_id=SITE,
+                issue_key="WEB-2",
+                jira_status="To Do",
+                jira_status_category="new",
+                sync_state="synced",
+                linked_at=T0,
+            )
+        )
+        uow.commit()
+    changes = (moved("WEB-1", "In Progress", "indeterminate", 1), moved("WEB-2", "Done", "done", 2))
+    world.poll(Done(value=ProjectPolled(changes, until=at(5))))
+
+    assert world.statuses() == {"e-1": "Acknowledged", "e-2": "Open"}
+    assert [op.ordering_key for op in world.queued("issue.sync_status")] == [f"issue:{SITE}:WEB-2"]
+    assert [op.ordering_key for op in world.queued("inbound.apply")] == [f"issue:{SITE}:WEB-2"]
+
+
 @pytest.mark.parametrize(
     "outcome",
     [

@@ -112,6 +112,29 @@ def test_links_of_an_item_and_of_an_issue_come_oldest_first(sessions: sessionmak
         assert uow.links.by_issue("ws_b", "st_0", "WEB-1") == []
 
 
+def test_links_of_many_issues_at_once_are_grouped_by_issue_oldest_first(
+    sessions: sessionmaker[Session],
+) -> None:
+    with UnitOfWork(sessions) as uow:
+        for row in [
+            link(3, "WEB-1", item="e-2"),
+            link(2, "WEB-2"),
+            link(1, "WEB-1"),
+            link(4, "WEB-1", site="st_1"),  # another site
+            link(5, "WEB-9"),  # not asked for
+        ]:
+            uow.links.add(row)
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        found = uow.links.by_issues("ws_a", "st_0", ["WEB-2", "WEB-1", "WEB-3", "WEB-1"])
+        assert {key: [lk.id for lk in links] for key, links in found.items()} == {
+            "WEB-1": ["lk_01", "lk_03"],
+            "WEB-2": ["lk_02"],
+        }
+        assert uow.links.by_issues("ws_b", "st_0", ["WEB-1"]) == {}
+        assert uow.links.by_issues("ws_a", "st_0", []) == {}
+
+
 def test_the_default_site_moves_to_one_site_only(sessions: sessionmaker[Session]) -> None:
     with UnitOfWork(sessions) as uow:
         assert uow.sites.default("ws_a") is None
@@ -234,6 +257,10 @@ def test_outstanding_operations_under_an_ordering_key(sessions: sessionmaker[Ses
         operations = uow.operations
         assert operations.any_outstanding("issue:st_0:WEB-1", outbox.OUTSTANDING)
         assert not operations.any_outstanding("issue:st_0:WEB-9", outbox.OUTSTANDING)
+        assert operations.outstanding_keys(
+            ["issue:st_0:WEB-1", "issue:st_0:WEB-2", "issue:st_0:WEB-9"], outbox.OUTSTANDING
+        ) == {"issue:st_0:WEB-1", "issue:st_0:WEB-2"}
+        assert operations.outstanding_keys([], outbox.OUTSTANDING) == set()
         payloads = operations.outstanding_payloads("issue:st_0:WEB-1", "issue.comment", outbox.OUTSTANDING)
         assert [p["marker"] for p in payloads] == ["cm_1"]
         operations.fail_pending_for_site(
@@ -243,6 +270,7 @@ def test_outstanding_operations_under_an_ordering_key(sessions: sessionmaker[Ses
     with UnitOfWork(sessions) as uow:
         assert not uow.operations.any_outstanding("issue:st_0:WEB-2", outbox.OUTSTANDING)
         assert uow.operations.any_outstanding("issue:st_0:WEB-1", outbox.OUTSTANDING)  # the kept kind
+        assert uow.operations.outstanding_keys(["issue:st_0:WEB-2"], outbox.OUTSTANDING) == set()
 
 
 def test_when_a_create_was_sent_is_kept_on_its_operation_until_cleared(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Link
+
+KEYS_PER_QUERY = 500  # issue keys in one IN (...): well under SQLite's and PostgreSQL's parameter limits
 
 
 class Links(Repository[Link]):
@@ -29,6 +33,28 @@ class Links(Repository[Link]):
             .order_by(Link.linked_at, Link.id)
         )
         return list(self._session.scalars(query))
+
+    def by_issues(
+        self, workspace_id: str, site_id: str, issue_keys: Collection[str]
+    ) -> dict[str, list[Link]]:
+        """The links to each of many issues of the site, oldest first (`by_issue` for a poll's worth of
+        issues in a few queries); an issue with no link is not in it."""
+        found: dict[str, list[Link]] = {}
+        keys = sorted(set(issue_keys))
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            query = (
+                select(Link)
+                .where(
+                    Link.workspace_id == workspace_id,
+                    Link.site_id == site_id,
+                    Link.issue_key.in_(keys[start : start + KEYS_PER_QUERY]),
+                )
+                .order_by(Link.linked_at, Link.id)
+            )
+            for link in self._session.scalars(query):
+                assert link.issue_key is not None
+                found.setdefault(link.issue_key, []).append(link)
+        return found
 
     def issue_keys_in_project(
         self, workspace_id: str, site_id: str, project: str, *, except_state: str

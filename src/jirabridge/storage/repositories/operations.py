@@ -16,6 +16,7 @@ from jirabridge.storage.tables import Operation
 # Where an `issue.create` operation keeps when its create was last sent (in its `result`, which a
 # retry leaves alone and its success replaces).
 CREATE_SENT_AT = "create_sent_at"
+KEYS_PER_QUERY = 500  # ordering keys in one IN (...): well under the databases' parameter limits
 
 
 class Operations(Repository[Operation]):
@@ -49,6 +50,23 @@ class Operations(Repository[Operation]):
             exists().where(Operation.ordering_key == ordering_key, Operation.status.in_(outstanding))
         )
         return bool(self._session.scalar(query))
+
+    def outstanding_keys(self, ordering_keys: Collection[str], outstanding: Collection[str]) -> set[str]:
+        """Which of the ordering keys have an operation in one of the `outstanding` states (`any_outstanding`
+        for a poll's worth of issues in a few queries)."""
+        keys = sorted(set(ordering_keys))
+        found: set[str] = set()
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            query = (
+                select(Operation.ordering_key)
+                .where(
+                    Operation.ordering_key.in_(keys[start : start + KEYS_PER_QUERY]),
+                    Operation.status.in_(outstanding),
+                )
+                .distinct()
+            )
+            found.update(self._session.scalars(query))
+        return found
 
     def outstanding_payloads(
         self, ordering_key: str, kind: str, outstanding: Collection[str]
