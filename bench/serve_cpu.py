@@ -4,10 +4,12 @@
 (`PUT /api/v1/time-entries/…`). No worker runs: this is the service's own work, queued for a worker.
 
 Each route gets `--requests` requests, `--concurrency` at a time, after a warm-up of `--warm-up`
-requests; the service's CPU (user + system, /proc) is read around each route's batch. `--profile`
+requests; the service's CPU (user + system, /proc) is read around each route's batch, and with
+`--postgres` (a throwaway server, bench/_postgres.py) the database server's too. `--profile`
 runs the service under cProfile and prints its top functions (cumulative and own time) afterwards.
 
     python -m bench.serve_cpu                                   # SQLite
+    python -m bench.serve_cpu --postgres                        # a throwaway PostgreSQL server
     python -m bench.serve_cpu --database-url postgresql+psycopg://…
     python -m bench.serve_cpu --profile --requests 300
 """
@@ -19,7 +21,8 @@ import asyncio
 import pstats
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -98,6 +101,7 @@ class Figure:
     cpu_s: float
     seconds: float
     answers: dict[int, int]
+    database_cpu_s: float | None = None  # the PostgreSQL server's, with --postgres
 
 
 async def _batch(
@@ -139,7 +143,9 @@ def start_service(stack: Stack, profile: str | None) -> Proc:
     return proc
 
 
-def run(args: argparse.Namespace) -> tuple[list[Figure], str | None]:
+def run(
+    args: argparse.Namespace, database_cpu: Callable[[], float] | None = None
+) -> tuple[list[Figure], str | None]:
     options = StackOptions(
         latency_ms=0,
         rate_limit=100_000,
@@ -162,9 +168,17 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], str | None]:
         for route, call in ROUTES.items():
             asyncio.run(_batch(stack, tenant, call, 0, args.warm_up, args.concurrency))
             before, started = proc.stats().cpu_s, time.monotonic()
+            database_before = database_cpu() if database_cpu else 0.0
             answers = asyncio.run(_batch(stack, tenant, call, args.warm_up, args.requests, args.concurrency))
             figures.append(
-                Figure(route, args.requests, proc.stats().cpu_s - before, time.monotonic() - started, answers)
+                Figure(
+                    route,
+                    args.requests,
+                    proc.stats().cpu_s - before,
+                    time.monotonic() - started,
+                    answers,
+                    database_cpu() - database_before if database_cpu else None,
+                )
             )
         proc.stop(signal.SIGINT)
         report = None
@@ -183,6 +197,23 @@ def _profile_report(path: str, top: int) -> str:
     return out.getvalue()
 
 
+def database_cpu_known(figures: list[Figure]) -> bool:
+    return any(f.database_cpu_s is not None for f in figures)
+
+
+@contextmanager
+def _database(args: argparse.Namespace) -> Iterator[Callable[[], float] | None]:
+    """With --postgres: a throwaway server, its fresh database in `args.database_url`, and its CPU."""
+    if not args.postgres:
+        yield None
+        return
+    from bench._postgres import postgres
+
+    with postgres() as pg:
+        args.database_url = pg.fresh_database("serve")
+        yield pg.cpu_s
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -191,26 +222,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warm-up", type=int, default=100, help="requests per route before measuring")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--postgres", action="store_true", help="start a throwaway PostgreSQL server and measure its CPU too"
+    )
     parser.add_argument("--profile", action="store_true", help="run the service under cProfile")
     parser.add_argument("--top", type=int, default=40, help="functions in the profile's report")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, database)")
     args = parser.parse_args(argv)
-    figures, report = run(args)
+    with _database(args) as database_cpu:
+        figures, report = run(args, database_cpu)
     database = "PostgreSQL" if (args.database_url or "").startswith("postgresql") else "SQLite"
     print(f"serve CPU per request on {database}, {args.concurrency} at a time; {machine()}")
     if args.profile:
         print("(under cProfile: absolute figures are inflated, compare shares)")
-    print(f"{'route':<18} {'answers':<14} {'requests/s':>10} {'CPU ms/request':>15}")
-    total_cpu = total_requests = 0.0
+    database_column = f" {'database ms/request':>20}" if database_cpu_known(figures) else ""
+    print(f"{'route':<18} {'answers':<14} {'requests/s':>10} {'CPU ms/request':>15}{database_column}")
+    total_cpu = total_requests = total_database = 0.0
     for f in figures:
         answers = " ".join(f"{code}×{n}" for code, n in sorted(f.answers.items()))
+        database_figure = (
+            "" if f.database_cpu_s is None else f" {1000 * f.database_cpu_s / f.requests:>20.2f}"
+        )
         print(
             f"{f.route:<18} {answers:<14} {f.requests / f.seconds:>10.0f}"
-            f" {1000 * f.cpu_s / f.requests:>15.2f}"
+            f" {1000 * f.cpu_s / f.requests:>15.2f}{database_figure}"
         )
         total_cpu += f.cpu_s
         total_requests += f.requests
-    print(f"{'all routes':<18} {'':<14} {'':>10} {1000 * total_cpu / total_requests:>15.2f}")
+        total_database += f.database_cpu_s or 0.0
+    database_total = f" {1000 * total_database / total_requests:>20.2f}" if database_column else ""
+    print(f"{'all routes':<18} {'':<14} {'':>10} {1000 * total_cpu / total_requests:>15.2f}{database_total}")
     if report:
         print(report)
     return 0
