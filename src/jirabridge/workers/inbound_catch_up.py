@@ -36,6 +36,7 @@ from jirabridge.domain.outcomes import Done, IssuesCaughtUp, Job, Outcome
 from jirabridge.service import inbound_sync
 from jirabridge.service.inbound_sync import CatchUpPlan
 from jirabridge.workers import jira_common as common
+from jirabridge.workers.inbound_poll import SiteClients
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
@@ -52,8 +53,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 class CatchUp:
-    def __init__(self, container: Container, pool: JiraPool) -> None:
-        self.container = container
+    def __init__(self, pool: SiteClients) -> None:
         self.pool = pool
 
     async def __call__(self, job: Job, plan: CatchUpPlan) -> Outcome:
@@ -108,6 +108,4 @@ def _snapshot(issue: jira.Issue, parts: list[str]) -> domain.IssueSnapshot | Non
 
 
 def make_catch_up_handler(container: Container, pool: JiraPool) -> Step[CatchUpPlan]:
-    return Step(
-        load=inbound_sync.load_catch_up, run=CatchUp(container, pool), apply=inbound_sync.apply_catch_up
-    )
+    return Step(load=inbound_sync.load_catch_up, run=CatchUp(pool), apply=inbound_sync.apply_catch_up)

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import logging
 import math
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from jirabridge import jira
+from jirabridge.clock import Clock
 from jirabridge.domain import inbound as domain
 from jirabridge.domain.outcomes import Done, Job, Outcome, ProjectPolled
 from jirabridge.service import inbound_sync
@@ -98,14 +100,21 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+class SiteClients(Protocol):
+    """What the inbound handlers need of the worker's `JiraPool`: a client for the site."""
+
+    def client(
+        self, site_id: str, *, workspace_id: str | None = None
+    ) -> AbstractAsyncContextManager[jira.JiraClient]: ...
+
+
 class Poll:
-    def __init__(self, container: Container, pool: JiraPool) -> None:
-        self.container = container
-        self.pool = pool
+    def __init__(self, clock: Clock, pool: SiteClients, *, page_size: int = PAGE_SIZE) -> None:
+        self.clock, self.pool, self.page_size = clock, pool, page_size
 
     async def __call__(self, job: Job, plan: PollPlan) -> Outcome:
         site_id, project = plan.site_id, plan.project
-        started = self.container.clock.now()
+        started = self.clock.now()
         if plan.since is None or plan.sync is None:
             return Done({"skipped": "no_project_settings"})
         if not plan.sync.any_inbound:
@@ -117,7 +126,7 @@ class Poll:
         changes: list[domain.IssueSnapshot] = []
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
-                async for page in client.search.pages(query, fields=fields, max_results=PAGE_SIZE):
+                async for page in client.search.pages(query, fields=fields, max_results=self.page_size):
                     pages += 1
                     found = (snapshot(i, with_comments=with_comments) for i in page.issues)
                     changes.extend(s for s in found if s is not None)
@@ -139,7 +148,7 @@ async def run_deferred(job: Job, site_known: bool) -> Outcome:
 
 
 def make_poll_handler(container: Container, pool: JiraPool) -> Step[PollPlan]:
-    return Step(load=inbound_sync.load_poll, run=Poll(container, pool), apply=inbound_sync.apply_poll)
+    return Step(load=inbound_sync.load_poll, run=Poll(container.clock, pool), apply=inbound_sync.apply_poll)
 
 
 def make_apply_handler(container: Container, pool: JiraPool) -> Step[bool]:
