@@ -19,14 +19,14 @@ held until it ends.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jirabridge.domain.operations import DeliverCallback
 from jirabridge.ids import new_id
-from jirabridge.storage import callbacks, outbox
+from jirabridge.storage import callbacks, outbox, workspace_locks
 from jirabridge.storage.tables import Event, Workspace
 
 SOURCES = ("jira", "host", "jirabridge")
@@ -46,15 +46,7 @@ def record_event(
     """Add an event (and its callback delivery, when the workspace has a callback URL)."""
     if source not in SOURCES:
         raise ValueError(f"event source must be one of {SOURCES}, not {source!r}")
-    locked = (
-        select(Workspace)
-        .where(Workspace.id == workspace_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)  # the settings as of the lock, not an earlier read
-    )
-    workspace = session.scalar(locked)
-    if workspace is None:
-        raise ValueError(f"workspace {workspace_id} does not exist")
+    settings = _lock_workspace(session, workspace_id)
     event = Event(
         id=new_id("ev"),
         workspace_id=workspace_id,
@@ -67,7 +59,7 @@ def record_event(
         data=dict(data or {}),
     )
     session.add(event)
-    if _callback_url(workspace.settings):
+    if _callback_url(settings):
         held = callbacks.hold_until(session, workspace_id, at)
         delivery = outbox.enqueue(
             session,
@@ -79,6 +71,23 @@ def record_event(
         if held is not None:
             delivery.reason = callbacks.HELD  # released with the others when the endpoint answers
     return event
+
+
+def _lock_workspace(session: Session, workspace_id: str) -> dict[str, Any] | None:
+    """Lock the workspace row (see the module's description) and answer its settings as of the lock.
+    A transaction that recorded an event of this workspace before holds the lock already: when it
+    keeps track (storage/workspace_locks.py), the row is neither locked nor read again."""
+    known, settings = workspace_locks.locked(session, workspace_id)
+    if known:
+        return cast("dict[str, Any] | None", settings)
+    # Core, not an ORM load: only the settings are needed, and the lock is what matters.
+    settings = session.execute(
+        select(Workspace.settings).where(Workspace.id == workspace_id).with_for_update(key_share=True)
+    ).first()
+    if settings is None:
+        raise ValueError(f"workspace {workspace_id} does not exist")
+    workspace_locks.remember(session, workspace_id, settings[0])
+    return cast("dict[str, Any] | None", settings[0])
 
 
 def _callback_url(settings: dict[str, Any] | None) -> str | None:

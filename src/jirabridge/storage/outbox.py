@@ -62,6 +62,7 @@ from jirabridge.errors import Conflict, NotFound
 from jirabridge.ids import new_id
 from jirabridge.storage import schedules
 from jirabridge.storage.tables import OUTSTANDING_WHERE, Link, Operation, SiteLease
+from jirabridge.storage.workspace_locks import workspace_locks_kept, workspace_locks_savepoint
 
 PENDING, RUNNING, DONE, FAILED = (
     OperationState.PENDING,
@@ -441,6 +442,81 @@ def record(
     transaction, and only while the lease is held: the operation is completed together with its
     effects, or neither is (the worker that took the lease over runs it again)."""
     now = _utc(now)
+    values = _outcome_values(job, outcome, now, max_attempts, backoff)
+    with sessions() as session, session.begin():
+        written = _write_outcome(session, job, outcome, values, now, worker_id, apply)
+    return str(values["status"]) if written else None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One attempt's outcome to record with others (`record_many`)."""
+
+    job: Job
+    outcome: Outcome
+    now: datetime
+    apply: Apply | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `record_many` wrote for one `Finished`: its new status (None: the lease was lost, nothing
+    written), the outcome written (a `Retry` with reason `apply_error` when its `apply` raised), and
+    the type of the exception its `apply` raised, if it did."""
+
+    status: str | None
+    outcome: Outcome
+    apply_error: str | None = None
+
+
+def record_many(
+    sessions: sessionmaker[Session],
+    finished: Sequence[Finished],
+    *,
+    worker_id: str,
+    max_attempts: int = MAX_ATTEMPTS,
+    backoff: Backoff = DEFAULT_BACKOFF,
+) -> list[Recorded]:
+    """`record` for several attempts that finished together, in one transaction (one commit, one
+    connection, one hop to a database thread, instead of one of each per operation).
+
+    Each operation stays atomic with its effects: one whose outcome has an `apply` or a failure
+    event is written in a savepoint of its own, so an `apply` that raises rolls back only its own
+    writes (and its own row's update), and that operation is recorded as a `Retry` with reason
+    `apply_error` instead, in the same transaction; the others are unaffected. An error outside any
+    apply (the database) raises, and nothing of the batch is written: the caller records them one
+    by one."""
+    recorded: list[Recorded] = []
+    with sessions() as session, session.begin(), workspace_locks_kept(session):
+        for item in finished:
+            recorded.append(_record_in(session, item, worker_id, max_attempts, backoff))
+    return recorded
+
+
+def _record_in(
+    session: Session, item: Finished, worker_id: str, max_attempts: int, backoff: Backoff
+) -> Recorded:
+    job, outcome, now = item.job, item.outcome, _utc(item.now)
+    values = _outcome_values(job, outcome, now, max_attempts, backoff)
+    if item.apply is None and values["status"] != FAILED:  # one UPDATE: nothing to keep apart
+        written = _write_outcome(session, job, outcome, values, now, worker_id, None)
+        return Recorded(str(values["status"]) if written else None, outcome)
+    try:
+        with session.begin_nested(), workspace_locks_savepoint(session):
+            written = _write_outcome(session, job, outcome, values, now, worker_id, item.apply)
+        return Recorded(str(values["status"]) if written else None, outcome)
+    except Exception as error:
+        if item.apply is None:
+            raise
+        retry = Retry("apply_error", type(error).__name__)
+        values = _outcome_values(job, retry, now, max_attempts, backoff)
+        written = _write_outcome(session, job, retry, values, now, worker_id, None)
+        return Recorded(str(values["status"]) if written else None, retry, type(error).__name__)
+
+
+def _outcome_values(
+    job: Job, outcome: Outcome, now: datetime, max_attempts: int, backoff: Backoff
+) -> dict[str, Any]:
     values: dict[str, Any] = {"lease_owner": None, "leased_until": None, "updated_at": now}
     match outcome:
         case Done(result=result):
@@ -470,6 +546,20 @@ def record(
                 detail=_clip(detail),
                 run_after=now + timedelta(seconds=max(0.0, wait_s)),
             )
+    return values
+
+
+def _write_outcome(
+    session: Session,
+    job: Job,
+    outcome: Outcome,
+    values: dict[str, Any],
+    now: datetime,
+    worker_id: str,
+    apply: Apply | None,
+) -> bool:
+    """The operation's row takes the outcome while `worker_id` holds its lease; then `apply` and the
+    failure's event. False: the lease was lost, nothing written."""
     statement = (
         update(Operation)
         .where(
@@ -482,18 +572,18 @@ def record(
         .returning(Operation.id)
         .execution_options(synchronize_session=False)
     )
-    with sessions() as session, session.begin():
-        written = session.scalar(statement)
-        if written is not None and apply is not None:
-            apply(session)
-        if written is not None and isinstance(outcome, Retry) and outcome.whole_site and job.site_id:
-            _defer_site(session, job.site_id, values["run_after"], outcome.reason, values["detail"])
-        if written is not None and values["status"] == FAILED:
-            announced = isinstance(outcome, Fail) and outcome.announced
-            if not announced:
-                reason, detail = str(values["reason"]), str(values["detail"] or "")
-                _failed(session, job, reason, detail, now, gave_up=reason == MAX_ATTEMPTS_REASON)
-    return str(values["status"]) if written is not None else None
+    if session.scalar(statement) is None:
+        return False
+    if apply is not None:
+        apply(session)
+    if isinstance(outcome, Retry) and outcome.whole_site and job.site_id:
+        _defer_site(session, job.site_id, values["run_after"], outcome.reason, values["detail"])
+    if values["status"] == FAILED:
+        announced = isinstance(outcome, Fail) and outcome.announced
+        if not announced:
+            reason, detail = str(values["reason"]), str(values["detail"] or "")
+            _failed(session, job, reason, detail, now, gave_up=reason == MAX_ATTEMPTS_REASON)
+    return True
 
 
 def _failed(session: Session, job: Job, reason: str, detail: str, now: datetime, *, gave_up: bool) -> None:

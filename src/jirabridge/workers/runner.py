@@ -2,9 +2,11 @@
 
 One asyncio loop per process. Each turn claims at most as many operations as it has free slots
 (`concurrency`), in a short transaction of its own, and starts one task per operation. Handlers run
-outside any database transaction; each outcome is recorded in a transaction of its own as soon as its
-handler returns. A background task extends the leases of the running operations, so a slow handler
-keeps its operation while a killed worker's operations are claimed again once their lease expires.
+outside any database transaction; each outcome is recorded as soon as its handler returns, together
+with the others that finished meanwhile (one transaction for several, each atomic with its own writes:
+`_record_with_others`, outbox.record_many). A background task extends the leases of the running
+operations, so a slow handler keeps its operation while a killed worker's operations are claimed again
+once their lease expires.
 
 With site leases (`leases`, as `jirabridge worker` runs: workers/leasing.py, storage/leases.py) that
 task is the heartbeat: every `heartbeat_s` one transaction renews the worker's sites, takes and
@@ -44,10 +46,10 @@ import secrets
 import signal
 import socket
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,6 +79,7 @@ GC_YOUNG_THRESHOLD = 20_000  # see `calm_garbage_collector`
 # no call waiting for its turn often enough to lose 5 % of the site's budget (docs/performance.md).
 DEFAULT_CONCURRENCY = 40
 BACKLOG_EVERY_BEATS = 5  # per-site queue depth and lag gauges: read every 5th heartbeat (~15 s)
+RECORD_BATCH = 50  # at most this many outcomes recorded in one transaction (see `Worker._record`)
 
 
 # A step's reading for its job, in the claim's transaction; its writing, in the record's (steps.py).
@@ -116,6 +119,23 @@ class Queue(Protocol):
     ) -> set[str]: ...
 
     def prune(self, *, now: datetime) -> int: ...
+
+
+@dataclass(frozen=True)
+class Finished:
+    """An attempt's outcome waiting to be recorded with others (`BatchQueue.record_many`)."""
+
+    job: Job
+    outcome: Outcome
+    now: datetime
+    apply: Apply | None = None
+
+
+@runtime_checkable
+class BatchQueue(Protocol):
+    """A queue that records several outcomes in one transaction (the SQL one; see `Worker._record`)."""
+
+    def record_many(self, finished: Sequence[Finished], *, worker_id: str) -> list[outbox.Recorded]: ...
 
 
 @dataclass(frozen=True)
@@ -159,7 +179,16 @@ class SqlQueue:
             worker_id=worker_id,
             max_attempts=self.max_attempts,
             backoff=self.backoff,
-            apply=(lambda session: apply(JoinedUnitOfWork(session))) if apply else None,
+            apply=_joined(apply),
+        )
+
+    def record_many(self, finished: Sequence[Finished], *, worker_id: str) -> list[outbox.Recorded]:
+        return outbox.record_many(
+            self.sessions,
+            [outbox.Finished(f.job, f.outcome, f.now, _joined(f.apply)) for f in finished],
+            worker_id=worker_id,
+            max_attempts=self.max_attempts,
+            backoff=self.backoff,
         )
 
     def extend(self, *, worker_id: str, op_ids: Collection[str], now: datetime, lease_s: float) -> set[str]:
@@ -169,6 +198,13 @@ class SqlQueue:
 
     def prune(self, *, now: datetime) -> int:
         return outbox.prune_done(self.sessions, now=now, kept=self.keep_done)
+
+
+def _joined(apply: Apply | None) -> outbox.Apply | None:
+    """A step's `apply` on the outbox's session (the transaction that records its operation)."""
+    if apply is None:
+        return None
+    return lambda session: apply(JoinedUnitOfWork(session))
 
 
 @dataclass(frozen=True)
@@ -217,6 +253,9 @@ class Worker:
         self._finished = 0  # jobs ended so far (see `_loop`)
         self._stopping = False
         self._wakeup: asyncio.Event | None = None
+        # Outcomes waiting for the recorder, and the recorder task (see `_record`).
+        self._to_record: list[tuple[Finished, asyncio.Future[outbox.Recorded]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     # -- control ---------------------------------------------------------------------------------
 
@@ -375,27 +414,20 @@ class Worker:
         if isinstance(step, Step) and not job.unreadable:
             apply = lambda uow: step.apply(uow, job, outcome, now)  # noqa: E731
         try:
-            try:
-                status = await asyncio.to_thread(
-                    self.queue.record, job, outcome, now, worker_id=self.worker_id, apply=apply
-                )
-            except Exception as error:
-                if apply is None:
-                    raise
-                # Applying the outcome failed (a bug, or the database): its writes rolled back with
-                # the record. A retry is recorded instead; the next attempt runs the step again.
-                log.warning(
-                    "outbox.job.apply_failed op=%s kind=%s error=%s", job.id, job.kind, type(error).__name__
-                )
-                outcome = Retry("apply_error", type(error).__name__)
-                status = await asyncio.to_thread(
-                    self.queue.record, job, outcome, now, worker_id=self.worker_id
-                )
+            if isinstance(self.queue, BatchQueue):
+                recorded = await self._record_with_others(Finished(job, outcome, now, apply))
+            else:
+                recorded = await asyncio.to_thread(self._record_alone, Finished(job, outcome, now, apply))
         except Exception as error:  # its lease expires and another attempt runs it again
             log.error(
                 "outbox.job.record_failed op=%s kind=%s error=%s", job.id, job.kind, type(error).__name__
             )
             return
+        status, outcome = recorded.status, recorded.outcome
+        if recorded.apply_error is not None:
+            log.warning(
+                "outbox.job.apply_failed op=%s kind=%s error=%s", job.id, job.kind, recorded.apply_error
+            )
         if status is None:
             self.metrics.operations.labels(job.kind, "lost_lease").inc()
             log.warning("outbox.job.lost_lease op=%s kind=%s attempt=%d", job.id, job.kind, job.attempts)
@@ -421,6 +453,66 @@ class Worker:
             assert isinstance(outcome, Done)
             self.metrics.operations.labels(job.kind, "done").inc()
             log.info("outbox.job.done op=%s kind=%s attempt=%d", job.id, job.kind, job.attempts)
+
+    def _record_alone(self, finished: Finished) -> outbox.Recorded:
+        """One outcome in a transaction of its own."""
+        job, outcome, now = finished.job, finished.outcome, finished.now
+        try:
+            status = self.queue.record(job, outcome, now, worker_id=self.worker_id, apply=finished.apply)
+        except Exception as error:
+            if finished.apply is None:
+                raise
+            # Applying the outcome failed (a bug, or the database): its writes rolled back with the
+            # record. A retry is recorded instead; the next attempt runs the step again.
+            retry = Retry("apply_error", type(error).__name__)
+            status = self.queue.record(job, retry, now, worker_id=self.worker_id)
+            return outbox.Recorded(status, retry, type(error).__name__)
+        return outbox.Recorded(status, outcome)
+
+    async def _record_with_others(self, finished: Finished) -> outbox.Recorded:
+        """Outcomes are recorded by one task, several to a transaction: those that finish while a
+        record is being written go together in the next (group commit). A lone outcome is written at
+        once; a busy worker writes one transaction for many operations instead of one each, which was
+        a large share of its CPU (the commit, the connection's check-out and check-in, the hop to a
+        database thread: docs/performance.md)."""
+        done: asyncio.Future[outbox.Recorded] = asyncio.get_running_loop().create_future()
+        self._to_record.append((finished, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._recorder_loop())
+        # Shielded: a job cancelled by a second signal still learns nothing, but its outcome, once
+        # handed over, is written with the others.
+        return await asyncio.shield(done)
+
+    async def _recorder_loop(self) -> None:
+        while self._to_record:
+            batch, self._to_record = self._to_record[:RECORD_BATCH], self._to_record[RECORD_BATCH:]
+            try:
+                if len(batch) == 1:
+                    results = [await asyncio.to_thread(self._record_alone, batch[0][0])]
+                else:
+                    queue = self.queue
+                    assert isinstance(queue, BatchQueue)
+                    results = await asyncio.to_thread(
+                        queue.record_many, [f for f, _ in batch], worker_id=self.worker_id
+                    )
+            except Exception as error:
+                # The batch's transaction failed as a whole (the database, or a failure event that
+                # could not be written): each outcome on its own, so one cannot hold back the others.
+                log.warning(
+                    "outbox.record_batch.failed worker=%s size=%d error=%s",
+                    self.worker_id,
+                    len(batch),
+                    type(error).__name__,
+                )
+                for finished, done in batch:
+                    try:
+                        done.set_result(await asyncio.to_thread(self._record_alone, finished))
+                    except Exception as alone:
+                        done.set_exception(alone)
+                continue
+            for (_, done), result in zip(batch, results, strict=True):
+                if not done.done():
+                    done.set_result(result)
 
     async def _prune(self) -> None:
         """Now and then, delete operations that finished long ago (outbox.prune_done)."""

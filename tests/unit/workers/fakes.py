@@ -97,3 +97,24 @@ class FakeQueue:
     def prune(self, *, now: datetime) -> int:
         self.prunes += 1
         return 0
+
+
+class BatchFakeQueue(FakeQueue):
+    """`FakeQueue` that also records several outcomes at once (`BatchQueue`), noting each batch's size;
+    `fail_batches`: a batch raises as a whole (the database), as `record_many` does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+        self.fail_batches = False
+
+    def record_many(self, finished: Any, *, worker_id: str) -> list[Any]:
+        from jirabridge.storage.outbox import Recorded
+
+        self.batches.append(len(finished))
+        if self.fail_batches:
+            raise RuntimeError("the database went away")
+        return [
+            Recorded(self.record(f.job, f.outcome, f.now, worker_id=worker_id, apply=f.apply), f.outcome)
+            for f in finished
+        ]

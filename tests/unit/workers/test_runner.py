@@ -18,7 +18,7 @@ from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.storage.leases import Beat, LeaseTimes
 from jirabridge.workers.metrics import WorkerMetrics
 from jirabridge.workers.runner import GC_YOUNG_THRESHOLD, Worker, WorkerOptions, calm_garbage_collector
-from unit.workers.fakes import FakeQueue, FixedClock
+from unit.workers.fakes import BatchFakeQueue, FakeQueue, FixedClock
 
 FAST = WorkerOptions(concurrency=4, poll_s=0.01, once=True)
 
@@ -309,3 +309,24 @@ async def test_a_stopping_worker_leaves_only_after_its_last_heartbeat_committed(
 
     # Leaving deletes the worker's row and leases: a heartbeat committed after it would bring them back.
     assert leases.events[-2:] == ["second beat committed", "leave"]
+
+
+async def test_outcomes_that_finish_together_are_recorded_together() -> None:
+    queue = BatchFakeQueue()
+    ids = [queue.add("jira.comment", text=str(n)) for n in range(4)]
+
+    await worker(queue, {"jira.comment": done}).run()
+
+    assert queue.batches == [4]  # one transaction for the four, not four
+    assert [queue.row(i).status for i in ids] == ["done"] * 4
+
+
+async def test_a_batch_that_cannot_be_written_is_recorded_one_by_one() -> None:
+    queue = BatchFakeQueue()
+    queue.fail_batches = True
+    ids = [queue.add("jira.comment", text=str(n)) for n in range(3)]
+
+    await worker(queue, {"jira.comment": done}).run()
+
+    assert queue.batches == [3]
+    assert [queue.row(i).outcomes for i in ids] == [[Done({"seen": {"text": str(n)}})] for n in range(3)]
