@@ -27,9 +27,9 @@ from jirabridge.service.issue_links import (
     ISSUE_NOT_FOUND,
     LinkRef,
     issue_links,
+    link_refs,
     mark_broken,
     record_sync_failed,
-    refs,
 )
 from jirabridge.service.unit_of_work import UnitOfWork
 
@@ -67,7 +67,7 @@ def load(uow: UnitOfWork, job: Job) -> AssignPlan:
     return AssignPlan(
         site_id=site_id,
         issue_key=key,
-        links=refs(issue_links(uow, workspace_id, site_id, key)),
+        links=link_refs(uow, workspace_id, site_id, key),
         pushes=pushes_assignee(uow, workspace_id, site_id, key),
         item_exists=item is not None,
         assignee=assignee,

@@ -16,7 +16,7 @@ from datetime import datetime
 from jirabridge.domain.operations import UpdateComment
 from jirabridge.domain.outcomes import CommentsEdited, Done, Job, Outcome
 from jirabridge.service.comments import CommentText, comment_text
-from jirabridge.service.issue_links import LinkRef, apply_failure, issue_links, refs
+from jirabridge.service.issue_links import LinkRef, apply_failure, link_refs
 from jirabridge.service.unit_of_work import UnitOfWork
 
 KIND = UpdateComment.KIND
@@ -43,7 +43,7 @@ def load(uow: UnitOfWork, job: Job) -> CommentEditPlan:
     return CommentEditPlan(
         site_id=site_id,
         issue_key=key,
-        links=refs(issue_links(uow, workspace_id, site_id, key)),
+        links=link_refs(uow, workspace_id, site_id, key),
         text=comment_text(uow, workspace_id, site_id, comment_id),
         jira_comment_ids=list(uow.jira_comment_refs.posted_on_issue(workspace_id, site_id, key, comment_id)),
     )

@@ -22,7 +22,7 @@ from datetime import datetime
 from jirabridge.domain.operations import AddComment
 from jirabridge.domain.outcomes import CommentPosted, Done, Job, Outcome
 from jirabridge.service.comments import CommentText, comment_text
-from jirabridge.service.issue_links import LinkRef, apply_failure, issue_links, refs
+from jirabridge.service.issue_links import LinkRef, apply_failure, link_refs
 from jirabridge.service.unit_of_work import UnitOfWork
 from jirabridge.storage.tables import JiraCommentRef
 
@@ -51,7 +51,7 @@ def load(uow: UnitOfWork, job: Job) -> CommentPlan:
         site_id=site_id,
         issue_key=key,
         marker=marker,
-        links=refs(issue_links(uow, workspace_id, site_id, key)),
+        links=link_refs(uow, workspace_id, site_id, key),
         text=comment_text(uow, workspace_id, site_id, marker, job.operation_as(AddComment)),
     )
 

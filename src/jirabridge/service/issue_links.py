@@ -39,6 +39,11 @@ def refs(links: Sequence[Link]) -> list[LinkRef]:
     return [LinkRef(link.id, link.item_type, link.item_id, link.sync_state) for link in links]
 
 
+def link_refs(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> list[LinkRef]:
+    """The issue's links as its handler sees them (a step's `load`)."""
+    return refs(issue_links(uow, workspace_id, site_id, issue_key))
+
+
 def issue_gone_detail(issue_key: str) -> str:
     return f"issue {issue_key} does not exist in Jira any more (404)"
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from jirabridge.domain.operations import AddRemoteLink
 from jirabridge.domain.outcomes import Job, Outcome
-from jirabridge.service.issue_links import LinkRef, apply_failure, issue_links, refs
+from jirabridge.service.issue_links import LinkRef, apply_failure, link_refs
 from jirabridge.service.unit_of_work import UnitOfWork
 
 KIND = AddRemoteLink.KIND
@@ -27,7 +27,7 @@ class RemoteLinkPlan:
 
 def load(uow: UnitOfWork, job: Job) -> RemoteLinkPlan:
     op = job.operation_as(AddRemoteLink)
-    return RemoteLinkPlan(refs(issue_links(uow, job.workspace_id, op.site_id, op.issue_key)))
+    return RemoteLinkPlan(link_refs(uow, job.workspace_id, op.site_id, op.issue_key))
 
 
 def apply(uow: UnitOfWork, job: Job, outcome: Outcome, now: datetime) -> None:

@@ -62,10 +62,8 @@ class AssignIssue:
 
     async def __call__(self, job: Job, plan: AssignPlan) -> Outcome:
         site_id, key = plan.site_id, plan.issue_key
-        if not plan.links:
-            return Done({"skipped": "not_linked"})
-        if common.all_broken(plan.links):
-            return common.LINK_BROKEN
+        if (unlinked := common.unless_linked(plan.links)) is not None:
+            return unlinked
         if not plan.pushes:
             return Done({"skipped": "assignee_sync_off"})
         if not plan.item_exists:

@@ -109,10 +109,8 @@ class AddComment:
 
     async def __call__(self, job: Job, plan: CommentPlan) -> Outcome:
         site_id, key, marker, text = plan.site_id, plan.issue_key, plan.marker, plan.text
-        if not plan.links:
-            return Done({"skipped": "not_linked"})
-        if common.all_broken(plan.links):
-            return common.LINK_BROKEN
+        if (unlinked := common.unless_linked(plan.links)) is not None:
+            return unlinked
         fallback = job.operation_as(AddCommentOp).body  # what the site posts when there is no text
         properties = {PROPERTY_KEY: {"marker": marker}}
         identity = "adopted"

@@ -50,10 +50,8 @@ class UpdateComment:
 
     async def __call__(self, job: Job, plan: CommentEditPlan) -> Outcome:
         site_id, key = plan.site_id, plan.issue_key
-        if not plan.links:
-            return Done({"skipped": "not_linked"})
-        if common.all_broken(plan.links):
-            return common.LINK_BROKEN
+        if (unlinked := common.unless_linked(plan.links)) is not None:
+            return unlinked
         text = plan.text
         if text.plain is None:
             return Done({"skipped": "comment_gone"})

@@ -90,8 +90,15 @@ def classify(error: Exception) -> Outcome:
 # -- links of one issue ----------------------------------------------------------------------------
 
 
-def all_broken(links: Sequence[LinkRef]) -> bool:
-    return bool(links) and all(link.sync_state == LinkState.BROKEN for link in links)
-
-
 LINK_BROKEN = Fail("link_broken", "the Jira issue was deleted (or is no longer visible): remove the link")
+NOT_LINKED = Done({"skipped": "not_linked"})
+
+
+def unless_linked(links: Sequence[LinkRef]) -> Outcome | None:
+    """What a handler writing to an issue answers without a call when no item is linked to it any
+    more (skipped) or every link is broken (`link_broken`: the issue is gone); None: go on."""
+    if not links:
+        return NOT_LINKED
+    if all(link.sync_state == LinkState.BROKEN for link in links):
+        return LINK_BROKEN
+    return None

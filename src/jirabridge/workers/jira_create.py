@@ -155,10 +155,8 @@ class AddRemoteLink:
     async def __call__(self, job: Job, plan: RemoteLinkPlan) -> Outcome:
         op = job.operation_as(ops.AddRemoteLink)
         site_id, key = op.site_id, op.issue_key
-        if not plan.links:
-            return Done({"skipped": "not_linked"})
-        if common.all_broken(plan.links):
-            return common.LINK_BROKEN
+        if (unlinked := common.unless_linked(plan.links)) is not None:
+            return unlinked
         try:
             async with self.pool.client(site_id, workspace_id=job.workspace_id) as client:
                 ref = await client.remote_links.upsert(

@@ -61,10 +61,8 @@ class SyncStatus:
 
     async def __call__(self, job: Job, plan: StatusPlan) -> Outcome:
         site_id, key = plan.site_id, plan.issue_key
-        if not plan.links:
-            return Done({"skipped": "not_linked"})
-        if common.all_broken(plan.links):
-            return common.LINK_BROKEN
+        if (unlinked := common.unless_linked(plan.links)) is not None:
+            return unlinked
         if plan.mode not in common.PUSHING_MODES:
             return Done({"skipped": f"status_sync_{plan.mode or 'unset'}"})
         if not plan.item_statuses:
