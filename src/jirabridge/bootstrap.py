@@ -14,11 +14,11 @@ from jirabridge import telemetry
 from jirabridge.clock import Clock, SystemClock
 from jirabridge.config import Settings
 from jirabridge.secrets_box import SecretBox
-from jirabridge.service.metadata import MetadataCache
-from jirabridge.service.outbound import OutboundGuard, outbound_guard
-from jirabridge.service.ports import JiraConnector, LinkWatch, Resolver
-from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.service.workspaces import KeyCache
+from jirabridge.service.core.outbound import OutboundGuard, outbound_guard
+from jirabridge.service.core.ports import JiraConnector, LinkWatch, Resolver
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.sites.metadata import MetadataCache
+from jirabridge.service.workspaces.workspaces import KeyCache
 from jirabridge.storage.db import make_engine, session_factory
 from jirabridge.storage.link_watch import PollingLinkWatch, link_watch_for
 
@@ -36,7 +36,7 @@ class Container:
     engine: Engine
     sessions: sessionmaker[Session]
     connector: JiraConnector
-    # Where the service may send requests on a tenant's behalf (service/outbound.py).
+    # Where the service may send requests on a tenant's behalf (service/core/outbound.py).
     outbound: OutboundGuard
     clock: Clock = field(default_factory=SystemClock)
     _box: SecretBox | None = None
@@ -47,7 +47,7 @@ class Container:
     tracer_provider: TracerProvider | None = None
     # Wakes a ticket request when the worker has created its issue (LISTEN on PostgreSQL).
     link_watch: LinkWatch = field(default_factory=PollingLinkWatch)
-    # API keys this process verified recently (service/workspaces.py); `build` sets its lifetime.
+    # API keys this process verified recently (service/workspaces/workspaces.py); `build` sets its lifetime.
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(timedelta(0)))
     _pool: JiraPool | None = None
 

@@ -4,7 +4,7 @@
 decrypts (MultiFernet), so rotation is: put a new key first, run `jirabridge rotate-secrets` to
 re-encrypt every stored secret under it, then drop the old key.
 
-The database keeps a key check (service/secrets.py): a Fernet token of a fixed text per key that has
+The database keeps a key check (service/core/secrets.py): a Fernet token of a fixed text per key that has
 encrypted secrets since the last rotation, so a process started with the wrong key refuses to run.
 """
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from jirabridge.bootstrap import build
 from jirabridge.config import Settings
 from jirabridge.secrets_box import SecretBox, SecretKeyError
-from jirabridge.service.settings import put_settings
+from jirabridge.service.workspaces.settings import put_settings
 from jirabridge.storage.tables import ApiKey, Workspace
 
 pytestmark = pytest.mark.e2e
@@ -189,7 +189,7 @@ def test_ui_link_prints_a_one_time_link_that_opens_the_settings(tmp_path: Path) 
 
     container = build(Settings(database_url=env["JIRABRIDGE_DATABASE_URL"]))
     try:
-        from jirabridge.service.ui_sessions import open_link
+        from jirabridge.service.workspaces.ui_sessions import open_link
 
         with container.uow() as uow:
             token = printed.stdout.strip().rsplit("/", 1)[1]
@@ -207,7 +207,7 @@ def test_ui_link_prints_a_one_time_link_that_opens_the_settings(tmp_path: Path) 
     assert mine.returncode == 0, mine.stderr
     container = build(Settings(database_url=env["JIRABRIDGE_DATABASE_URL"]))
     try:
-        from jirabridge.service.ui_sessions import open_link
+        from jirabridge.service.workspaces.ui_sessions import open_link
 
         with container.uow() as uow:
             _, session = open_link(uow, container.clock.now(), mine.stdout.strip().rsplit("/", 1)[1])

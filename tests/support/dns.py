@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from ipaddress import ip_address
 
 from jirabridge.domain.outbound import IPAddress
-from jirabridge.service.ports import ResolveFailed
+from jirabridge.service.core.ports import ResolveFailed
 
 # A globally routable address (IANA's example.com once lived there); nothing connects to it in tests.
 PUBLIC = "93.184.215.14"

@@ -17,8 +17,8 @@ from jirabridge.adapters.jira_http import host_guard, oauth_app
 from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.config import Settings
 from jirabridge.domain.outbound import OutboundRefused
-from jirabridge.service.outbound import OutboundGuard
-from jirabridge.service.ports import (
+from jirabridge.service.core.outbound import OutboundGuard
+from jirabridge.service.core.ports import (
     Check,
     ConnectFailed,
     FieldMeta,

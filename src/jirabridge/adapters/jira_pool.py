@@ -41,11 +41,11 @@ import httpx
 from jirabridge import jira, telemetry
 from jirabridge.adapters.jira_http import host_guard, oauth_app
 from jirabridge.adapters.outbound_http import GuardedTransport
-from jirabridge.service.db import read_db
-from jirabridge.service.ports import Services, SiteAccess
-from jirabridge.service.sites import site_access
-from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.service.user_access import find_connection, user_access
+from jirabridge.service.core.db import read_db
+from jirabridge.service.core.ports import Services, SiteAccess
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.sites.sites import site_access
+from jirabridge.service.sites.user_access import find_connection, user_access
 from jirabridge.storage.tables import Site, UserConnection
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """`GuardedTransport`: the httpx transport of every client that calls a URL a tenant chose (host
-callbacks, Jira connections), applying the outbound guard (service/outbound.py) at connect time.
+callbacks, Jira connections), applying the outbound guard (service/core/outbound.py) at connect time.
 
     httpx.AsyncClient(transport=GuardedTransport(guard, limits=...), follow_redirects=False)
 
@@ -29,8 +29,8 @@ import httpcore
 import httpx
 
 from jirabridge.domain.outbound import IPAddress, OutboundRefused
-from jirabridge.service.outbound import DEFAULT_PORTS, OutboundGuard
-from jirabridge.service.ports import ResolveFailed
+from jirabridge.service.core.outbound import DEFAULT_PORTS, OutboundGuard
+from jirabridge.service.core.ports import ResolveFailed
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 

@@ -6,7 +6,7 @@ import socket
 from ipaddress import ip_address
 
 from jirabridge.domain.outbound import IPAddress
-from jirabridge.service.ports import ResolveFailed
+from jirabridge.service.core.ports import ResolveFailed
 
 
 class SystemResolver:

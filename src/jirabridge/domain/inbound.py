@@ -2,7 +2,7 @@
 shape whether it came by webhook or by poll, and the pure decisions about it.
 
 Webhook payloads (REST v2 form) and search results (v3) are turned into these values at the edge
-(`service/webhook_payloads.py`, the poller); everything after that is the same code path.
+(`service/inbound/webhook_payloads.py`, the poller); everything after that is the same code path.
 """
 
 from __future__ import annotations

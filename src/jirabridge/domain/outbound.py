@@ -1,5 +1,5 @@
 """Where the service may send a request on a tenant's behalf: the rules against server-side request
-forgery, as pure decisions (the DNS look-up and the connection are service/outbound.py and
+forgery, as pure decisions (the DNS look-up and the connection are service/core/outbound.py and
 adapters/outbound_http.py).
 
 A tenant gives the service URLs that it then calls: the callback URL (the worker POSTs signed events

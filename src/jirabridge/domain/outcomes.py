@@ -162,7 +162,7 @@ class IssueCreated:
 @dataclass(frozen=True)
 class SiteProjectsListed:
     """`Done.value` of `site.projects`: the keys of every project the site's account can browse,
-    which the site records (`service.site_projects.apply`)."""
+    which the site records (`service.sites.site_projects.apply`)."""
 
     keys: tuple[str, ...]
 
@@ -236,7 +236,7 @@ class CommentPosted:
 class WorklogWritten:
     """`Done.value` of `worklog.sync` that created, adopted (a create whose answer was lost, found by
     its marker) or updated the entry's worklog on the operation's issue: the entry records the
-    worklog and what it holds as jirabridge wrote it (`service.worklog_sync.apply`)."""
+    worklog and what it holds as jirabridge wrote it (`service.worklogs.worklog_sync.apply`)."""
 
     action: str  # "created" | "adopted" | "updated"
     worklog_id: str
@@ -291,7 +291,7 @@ class WorklogsSeen:
     """`Done.value` of `worklog.drift`: the site's worklogs its change feeds list since the
     watermarks, as Jira showed them when read (`read_at`; None: Jira no longer returned it), those
     deleted, and the watermarks to read from next. The service compares them with what each synced
-    entry's worklog was written with (`service.worklog_drift.apply`)."""
+    entry's worklog was written with (`service.worklogs.worklog_drift.apply`)."""
 
     updated: dict[str, WorklogValues | None]
     deleted: frozenset[str]

@@ -52,7 +52,7 @@ def _check_secret_key(container: Container, *, strict: bool) -> None:
     fail on every old secret and encrypt new ones that the right key cannot read. Unless `strict`, a
     database that cannot be read yet (down, or not migrated) is left to /readyz to report."""
     from jirabridge.secrets_box import SecretKeyError
-    from jirabridge.service.secrets import ensure_key_check
+    from jirabridge.service.core.secrets import ensure_key_check
     from jirabridge.storage.migrate import DatabaseError
 
     try:
@@ -266,7 +266,7 @@ def rotate_secrets() -> None:
     can be removed afterwards."""
     from jirabridge.bootstrap import build
     from jirabridge.secrets_box import SecretKeyError
-    from jirabridge.service.secrets import rotate_secrets as rotate
+    from jirabridge.service.core.secrets import rotate_secrets as rotate
 
     container = build()
     try:
@@ -291,7 +291,7 @@ app.add_typer(workspace_app, name="workspace")
 def workspace_create(name: str) -> None:
     """Create a workspace; prints its id."""
     from jirabridge.bootstrap import build
-    from jirabridge.service.workspaces import create_workspace
+    from jirabridge.service.workspaces.workspaces import create_workspace
 
     container = build()
     try:
@@ -311,7 +311,7 @@ def workspace_create_key(
     """Issue an API key; prints it once."""
     from jirabridge.bootstrap import build
     from jirabridge.domain.access import Role
-    from jirabridge.service.workspaces import issue_api_key
+    from jirabridge.service.workspaces.workspaces import issue_api_key
 
     if role not in {r.value for r in Role}:
         raise typer.BadParameter("must be admin, manager or member", param_hint="--role")
@@ -337,7 +337,7 @@ def ui_link(
     from jirabridge.domain.access import SERVICE, Role
     from jirabridge.domain.ui_sessions import ACCOUNT, SETTINGS, Scope
     from jirabridge.errors import JirabridgeError
-    from jirabridge.service import ui_sessions
+    from jirabridge.service.workspaces import ui_sessions
 
     if role not in {r.value for r in Role}:
         raise typer.BadParameter("must be admin, manager or member", param_hint="--role")

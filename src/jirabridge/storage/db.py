@@ -3,7 +3,7 @@
 On SQLite every transaction starts with `BEGIN IMMEDIATE` (WAL mode): writers queue on the database
 lock instead of failing with "database is locked" when a read transaction tries to upgrade, which is
 what makes one SQLite file safe for the service and a worker at once. A transaction that only reads
-(a connection with the execution option `READ_ONLY`, see service/db.py `read_db`) starts with a plain
+(a connection with the execution option `READ_ONLY`, see service/core/db.py `read_db`) starts with a plain
 `BEGIN` instead: in WAL mode it reads a snapshot without taking the write lock, so the worker's reads
 do not queue behind its writes.
 

@@ -347,7 +347,7 @@ class ProjectSettings(Base):
 
 
 class RuleSet(Base):
-    """A workspace's ordered routing rules, one JSON document (service/rule_sets.py says why)."""
+    """A workspace's ordered routing rules, one JSON document (service/rules/rule_sets.py says why)."""
 
     __tablename__ = "rule_sets"
 
@@ -479,7 +479,7 @@ class WorklogWatermark(Base):
 
 class SecretKeyCheck(Base):
     """Proof of which keys sealed the stored secrets, so a process started with another key refuses
-    to run instead of writing secrets no single key can read (service/secrets.py). One row per key
+    to run instead of writing secrets no single key can read (service/core/secrets.py). One row per key
     that has encrypted since the last `rotate-secrets`; never the key itself."""
 
     __tablename__ = "secret_key_checks"

@@ -10,7 +10,7 @@ a refused create fails with its own field errors while the others go on. When th
 (5xx, timeout, a lost answer), every operation in it gets that error and retries on its own; a retry
 searches for its marker label before creating (jira_create.py), so an issue the failed call did
 create is adopted, never made twice. Before the call, `create_sent_at` is written on every operation
-in it in one transaction (`service.create_sync.sent_notes`: the index-lag grace of a retry starts
+in it in one transaction (`service.tickets.create_sync.sent_notes`: the index-lag grace of a retry starts
 there). This module touches no storage itself.
 
 Jira lists the created issues in the order they were asked for; jirabridge relies on it (each issue
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from jirabridge import jira
 from jirabridge.clock import Clock
 from jirabridge.domain.outcomes import Fail, Job, Outcome, Retry
-from jirabridge.service.create_sync import NoteSent
+from jirabridge.service.tickets.create_sync import NoteSent
 
 if TYPE_CHECKING:
     from jirabridge.adapters.jira_pool import JiraPool
@@ -58,7 +58,7 @@ class BulkCreates:
     def __init__(self, pool: JiraPool, clock: Clock, note_sent: NoteSent, window_s: float = WINDOW_S) -> None:
         self.pool = pool
         self.clock = clock
-        self.note_sent = note_sent  # the service's (service/create_sync.py)
+        self.note_sent = note_sent  # the service's (service/tickets/create_sync.py)
         self.window_s = window_s
         self._open: dict[tuple[str, str], _Batch] = {}
         self._sending: set[asyncio.Task[None]] = set()

@@ -14,7 +14,7 @@ what is still queued.
 Outcomes: 2xx → Done; 429, 5xx, a timeout or a connection error → Retry (after `Retry-After` when the
 host sends one); any other answer (a redirect too: none is followed) → Fail("callback_rejected");
 a URL whose host the outbound guard refuses when connecting (an internal address, plain http; see
-service/outbound.py) → Fail("callback_refused"). Failures are listed in the sync failures.
+service/core/outbound.py) → Fail("callback_refused"). Failures are listed in the sync failures.
 
 A step (`workers/steps.py`): `service/callback_delivery.loader` reads the URL, secret, body and the
 endpoint's state in the claim's transaction (`Target`), this handler posts it and touches no
@@ -39,10 +39,10 @@ from jirabridge.clock import Clock
 from jirabridge.domain.operations import DeliverCallback
 from jirabridge.domain.outbound import OutboundRefused
 from jirabridge.domain.outcomes import CallbackAnswered, Done, Fail, Job, Outcome, Retry
-from jirabridge.service import callback_delivery
-from jirabridge.service.callback_delivery import CALLBACK_REJECTED, Target
-from jirabridge.service.outbound import OutboundGuard
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.core.outbound import OutboundGuard
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.workspaces import callback_delivery
+from jirabridge.service.workspaces.callback_delivery import CALLBACK_REJECTED, Target
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Catching up on Jira's statuses and assignees when a project's status or assignee sync is switched
 (back) on.
 
-    inbound.catch_up   enqueued by service/polling.py with the settings that switch status or
+    inbound.catch_up   enqueued by service/inbound/polling.py with the settings that switch status or
                        assignee sync to two_way or inbound; `parts`: what was switched on
                        (`status`, `assignee`; none given: `status`, as queued by earlier versions)
 
@@ -18,7 +18,7 @@ longer shows are left to the poller and the webhooks (a deletion breaks the link
 
 Running it again changes nothing more, so a retry, or two catch-ups after two saves, is harmless.
 
-A step (`workers/steps.py`): `service/inbound_sync.py` reads, with the claim, the parts asked for
+A step (`workers/steps.py`): `service/inbound/inbound_sync.py` reads, with the claim, the parts asked for
 that are still switched on and the project's linked issues (`CatchUpPlan`); this handler reads them
 from Jira and touches no storage; what it found (`IssuesCaughtUp`) is applied in the transaction
 that completes the operation, so a catch-up that fails part-way applies nothing and runs again whole.
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 from jirabridge import jira
 from jirabridge.domain import inbound as domain
 from jirabridge.domain.outcomes import Done, IssuesCaughtUp, Job, Outcome
-from jirabridge.service import inbound_sync
-from jirabridge.service.inbound_sync import CatchUpPlan
+from jirabridge.service.inbound import inbound_sync
+from jirabridge.service.inbound.inbound_sync import CatchUpPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.inbound_poll import SiteClients
 from jirabridge.workers.steps import Step

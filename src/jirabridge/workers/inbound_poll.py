@@ -1,8 +1,9 @@
 """The inbound poller and deferred inbound changes.
 
-    inbound.poll    one poll of one project (scheduled every `poll_interval_s`, see service/polling.py)
+    inbound.poll    one poll of one project (scheduled every `poll_interval_s`, see
+                    service/inbound/polling.py)
     inbound.apply   a change that arrived while outbound work on its issue was outstanding, applied
-                    in order after that work (service/inbound.py)
+                    in order after that work (service/inbound/inbound.py)
 
 A poll asks Jira for the project's issues updated since the watermark, oldest first, page by page
 (`nextPageToken`), and each becomes a poll's change for `inbound.receive` — the same path as a
@@ -11,7 +12,7 @@ Jira reads absolute JQL dates in, and it reaches back `OVERLAP` before the water
 minute precision and Jira's search index lags a little behind its writes. Changes seen twice are
 harmless (a change no newer than the one applied is ignored; comments are recognised by id).
 
-Both are steps (`workers/steps.py`): `service/inbound_sync.py` reads the watermark and the project's
+Both are steps (`workers/steps.py`): `service/inbound/inbound_sync.py` reads the watermark and the project's
 sync settings with the claim (`PollPlan`); this handler only reads Jira and touches no storage; the
 changes it found (`ProjectPolled`) are applied, and the watermark moved to the poll's start, in the
 transaction that completes the operation. A failed or interrupted poll therefore leaves the old
@@ -34,8 +35,8 @@ from jirabridge import jira
 from jirabridge.clock import Clock
 from jirabridge.domain import inbound as domain
 from jirabridge.domain.outcomes import Done, Job, Outcome, ProjectPolled
-from jirabridge.service import inbound_sync
-from jirabridge.service.inbound_sync import PollPlan
+from jirabridge.service.inbound import inbound_sync
+from jirabridge.service.inbound.inbound_sync import PollPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 
@@ -143,7 +144,7 @@ class Poll:
 
 async def run_deferred(job: Job, site_known: bool) -> Outcome:
     """`inbound.apply` needs no Jira: the change it carries is applied with the operation's record
-    (`service.inbound_sync.apply_deferred`)."""
+    (`service.inbound.inbound_sync.apply_deferred`)."""
     return Done({"applied": site_known})
 
 

@@ -1,6 +1,6 @@
 """`webhooks.admin_sync` and `webhooks.admin_remove`: an API-token site's admin webhook.
 
-One sync run (scheduled per site, see service/dynamic_webhooks.py) lists the site's admin webhooks
+One sync run (scheduled per site, see service/sites/dynamic_webhooks.py) lists the site's admin webhooks
 (`GET /rest/webhooks/1.0/webhook`), keeps the one at this site's URL and rewrites it with the current
 filter, events and secret, registers it when missing, and deletes duplicates (or it, when no project
 takes Jira's changes any more). Every run starts from what Jira lists, so a webhook deleted by hand in
@@ -11,7 +11,7 @@ the connection test checks and `/readyz` and `/metrics` report, not a failed ope
 The removal runs after a disconnect, with the credentials the disconnect kept for it, and deletes them
 whatever happens: Jira unreachable after a few attempts leaves a failure naming the webhook to delete.
 
-Both are steps (`workers/steps.py`): `service/webhook_sync.py` reads the site's URL, filter and
+Both are steps (`workers/steps.py`): `service/sites/webhook_sync.py` reads the site's URL, filter and
 secret in the claim's transaction (`AdminWebhookPlan`; for the removal, the URL), these handlers talk
 to Jira and touch no storage, and its `apply_admin` records where the webhook stands
 (`AdminWebhookSeen`) — or `apply_removal` deletes the kept credentials — with the operation.
@@ -29,9 +29,9 @@ from jirabridge.domain import site_webhooks as domain
 from jirabridge.domain.operations import RemoveAdminWebhooks
 from jirabridge.domain.outcomes import AdminWebhookSeen, AdminWebhooksRemoved, Done, Fail, Job, Outcome, Retry
 from jirabridge.domain.site_webhooks import WebhookStatus
-from jirabridge.service import webhook_sync
-from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.service.webhook_sync import WEBHOOK_NOT_REMOVED, AdminWebhookPlan
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.sites import webhook_sync
+from jirabridge.service.sites.webhook_sync import WEBHOOK_NOT_REMOVED, AdminWebhookPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 
@@ -116,7 +116,7 @@ class RemoveAdminWebhook:
             if isinstance(outcome, Retry) and job.attempts < REMOVE_ATTEMPTS:
                 return outcome
             if not isinstance(outcome, Done):
-                # Applied, the credentials go too (`service.webhook_sync.apply_removal`).
+                # Applied, the credentials go too (`service.sites.webhook_sync.apply_removal`).
                 return Fail(
                     WEBHOOK_NOT_REMOVED,
                     f"{outcome.detail}; the site's credentials are deleted: delete the webhook at {url} "

@@ -1,5 +1,5 @@
 """`issue.assign`: assign a Jira issue to its item's host assignee (SPEC section 3, "Assignee and
-comments"; queued by service/assignees.py).
+comments"; queued by service/tickets/assignees.py).
 
 Decided when it runs: the item's assignee then, the project's `assignee_sync` then (no longer
 `outbound`/`two_way`: nothing is sent). The host user becomes a Jira `accountId`:
@@ -12,7 +12,7 @@ Decided when it runs: the item's assignee then, the project's `assignee_sync` th
 
 No assignee unassigns. An issue already assigned to that account gets no call.
 
-A step (`workers/steps.py`): `service/assign_sync.py` loads the links, the item's assignee and how
+A step (`workers/steps.py`): `service/tickets/assign_sync.py` loads the links, the item's assignee and how
 that user maps (`AssignPlan`) in the claim's transaction, this handler decides with Jira and touches
 no storage, and `service/assign_sync.apply` records its outcome. After the call (or the skip) the
 handler returns the account (`IssueAssigneeSeen`), and every link of the issue records it as
@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 from jirabridge import jira
 from jirabridge.domain.inbound import own_write_at
 from jirabridge.domain.outcomes import Done, Fail, IssueAssigneeSeen, Job, Outcome
-from jirabridge.service import assign_sync
-from jirabridge.service.assign_sync import AssignPlan
-from jirabridge.service.issue_links import issue_not_found
+from jirabridge.service.tickets import assign_sync
+from jirabridge.service.tickets.assign_sync import AssignPlan
+from jirabridge.service.tickets.issue_links import issue_not_found
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 
@@ -112,7 +112,7 @@ def _unmapped(site_id: str, key: str, user: str) -> Fail:
 
 def _failed(site_id: str, reason: str, detail: str, user: str | None) -> Fail:
     """Applied, a `sync.failed` event on the item whose change queued the assignment, naming the host
-    user and the site (`service.assign_sync.apply`)."""
+    user and the site (`service.tickets.assign_sync.apply`)."""
     return Fail(reason, detail, announced=True, data={"user": user, "site": site_id})
 
 

@@ -15,7 +15,7 @@ with their properties first and adopts the one with the marker, whichever identi
 answer lost after Jira applied it never makes a second comment. (Comments are read directly, not
 through the search index: no lag to allow for.)
 
-A step (`workers/steps.py`): `service/comment_sync.py` loads the links and the comment's text and
+A step (`workers/steps.py`): `service/tickets/comment_sync.py` loads the links and the comment's text and
 author (`CommentPlan`) in the claim's transaction, this handler posts in Jira and touches no storage,
 and returns the Jira comment (`CommentPosted`); `service/comment_sync.apply` records it as a
 `JiraCommentRef` (source `jirabridge`) with the operation's record: inbound sync recognises the
@@ -34,10 +34,10 @@ from jirabridge import jira
 from jirabridge.adapters.jira_pool import UserNotConnected
 from jirabridge.domain.operations import AddComment as AddCommentOp
 from jirabridge.domain.outcomes import CommentPosted, Done, Job, Outcome
-from jirabridge.service import comment_sync
-from jirabridge.service.comment_sync import CommentPlan
-from jirabridge.service.comments import CommentText
-from jirabridge.service.issue_links import issue_not_found
+from jirabridge.service.tickets import comment_sync
+from jirabridge.service.tickets.comment_sync import CommentPlan
+from jirabridge.service.tickets.comments import CommentText
+from jirabridge.service.tickets.issue_links import issue_not_found
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 

@@ -11,7 +11,7 @@ when Jira refuses the user's identity) the site's connection edits it, naming th
 A Jira comment that already says the text is left alone (a create that read the new body, or a
 repeated run).
 
-A step (`workers/steps.py`): `service/comment_edit.py` loads the links, the comment and its refs in
+A step (`workers/steps.py`): `service/tickets/comment_edit.py` loads the links, the comment and its refs in
 the claim's transaction, this handler edits in Jira and touches no storage, and
 `service/comment_edit.apply` records each edit's `updated` on its ref (`CommentsEdited`) with the
 operation's record, so the `comment_updated` webhook of this edit is recognised as jirabridge's own.
@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from jirabridge import jira
 from jirabridge.domain.outcomes import CommentsEdited, Done, Fail, Job, Outcome
-from jirabridge.service import comment_edit
-from jirabridge.service.comment_edit import CommentEditPlan
-from jirabridge.service.comments import CommentText
+from jirabridge.service.tickets import comment_edit
+from jirabridge.service.tickets.comment_edit import CommentEditPlan
+from jirabridge.service.tickets.comments import CommentText
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.jira_comment import as_author
 from jirabridge.workers.steps import Step

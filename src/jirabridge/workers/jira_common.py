@@ -24,7 +24,7 @@ from jirabridge.adapters.jira_pool import SiteUnavailable
 from jirabridge.domain.items import LinkState
 from jirabridge.domain.outbound import OutboundRefused
 from jirabridge.domain.outcomes import Done, Fail, Outcome, Retry
-from jirabridge.service.issue_links import LinkRef
+from jirabridge.service.tickets.issue_links import LinkRef
 
 if TYPE_CHECKING:
     pass

@@ -10,9 +10,9 @@ together with the other creates due at the same moment for its site, in one bulk
 (workers/bulk_create.py); retries go alone.
 
 Both kinds are steps (`workers/steps.py`): the service reads what the handler needs in the claim's
-transaction (`service/create_sync.py`, `service/remote_link_sync.py`), the handlers here talk to
-Jira and touch no storage, and the service applies their outcome in the transaction that completes
-the operation. On success the create returns the issue (`IssueCreated`) and, in that transaction,
+transaction (`service/tickets/create_sync.py`, `service/tickets/remote_link_sync.py`), the handlers
+here talk to Jira and touch no storage, and the service applies their outcome in the transaction that
+completes the operation. On success the create returns the issue (`IssueCreated`) and, in that transaction,
 the link gets the key, id and status (`synced`), a `ticket.created` event is recorded, and
 `issue.remote_link` (when the item has a URL) and `issue.sync_status` (when the project pushes
 statuses and the item's status maps to another Jira status than the new issue's) are queued behind
@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 from jirabridge import jira
 from jirabridge.domain import operations as ops
 from jirabridge.domain.outcomes import Done, IssueCreated, Job, Outcome, Retry
-from jirabridge.service import create_sync, remote_link_sync
-from jirabridge.service.create_sync import CreatePlan, NoteSent
-from jirabridge.service.issue_links import issue_not_found
-from jirabridge.service.project_rows import project_of
-from jirabridge.service.remote_link_sync import RemoteLinkPlan
+from jirabridge.service.sites.project_rows import project_of
+from jirabridge.service.tickets import create_sync, remote_link_sync
+from jirabridge.service.tickets.create_sync import CreatePlan, NoteSent
+from jirabridge.service.tickets.issue_links import issue_not_found
+from jirabridge.service.tickets.remote_link_sync import RemoteLinkPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.bulk_create import Answer, BulkCreates
 from jirabridge.workers.steps import Step

@@ -1,6 +1,6 @@
 """`issue.sync_status`: move a Jira issue to the status its linked items map to.
 
-A step (`workers/steps.py`): `service/status_sync.py` loads every link of the issue with its item
+A step (`workers/steps.py`): `service/tickets/status_sync.py` loads every link of the issue with its item
 and the project settings in the claim's transaction, this handler decides with Jira and touches no
 storage, and `service/status_sync.apply` records its outcome. Decided when it runs, not when it was
 queued, so a burst of changes ends in one move to the latest target. With the status, the links
@@ -38,10 +38,10 @@ from jirabridge.domain import grouping, mappings
 from jirabridge.domain import transition_fields as screens
 from jirabridge.domain.inbound import own_write_at
 from jirabridge.domain.outcomes import Done, Fail, IssueStatusSeen, Job, Outcome
-from jirabridge.service import status_sync
-from jirabridge.service.issue_links import issue_not_found
-from jirabridge.service.project_rows import project_of
-from jirabridge.service.status_sync import StatusPlan
+from jirabridge.service.sites.project_rows import project_of
+from jirabridge.service.tickets import status_sync
+from jirabridge.service.tickets.issue_links import issue_not_found
+from jirabridge.service.tickets.status_sync import StatusPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 from jirabridge.workers.transition_cache import TransitionCache, screen_of
@@ -183,7 +183,7 @@ def _field_required(key: str, current: str | None, target: str, missing: list[sc
 
 def _failed(key: str, reason: str, detail: str, **data: object) -> Fail:
     """Jira is left alone: applied, the links show the failure and each linked item gets a
-    `sync.failed` event (`service.issue_links.apply_failure`)."""
+    `sync.failed` event (`service.tickets.issue_links.apply_failure`)."""
     log.info("jira.transition.failed issue=%s reason=%s", key, reason)
     return Fail(reason, detail, announced=True, data=data)
 

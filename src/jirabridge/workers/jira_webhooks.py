@@ -1,6 +1,6 @@
 """`webhooks.sync`: an OAuth site's dynamic webhooks follow its projects with inbound sync.
 
-One run (scheduled per site, see service/dynamic_webhooks.py) lists the app's webhooks on the site,
+One run (scheduled per site, see service/sites/dynamic_webhooks.py) lists the app's webhooks on the site,
 keeps the one at this site's URL whose filter and events are right, registers it when missing
 (`project in (…)` over the projects with inbound sync), deletes stale ones (another project set, or
 none left), and refreshes the kept one when it would expire within 10 days. The ids and expiry are
@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 from jirabridge import jira
 from jirabridge.domain import dynamic_webhooks as domain
 from jirabridge.domain.outcomes import Done, DynamicWebhooksSynced, Fail, Job, Outcome
-from jirabridge.service import webhook_sync
-from jirabridge.service.webhook_sync import DynamicWebhookPlan
+from jirabridge.service.sites import webhook_sync
+from jirabridge.service.sites.webhook_sync import DynamicWebhookPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 

@@ -1,7 +1,7 @@
 """`worklog.drift {site_id}`: worklogs a person edited or deleted in Jira, reported, never overwritten.
 
-A schedule per site (service/time_entries.py) runs it. A step (`workers/steps.py`):
-`service/worklog_drift.py` loads the site's watermarks in the claim's transaction; this handler reads
+A schedule per site (service/worklogs/time_entries.py) runs it. A step (`workers/steps.py`):
+`service/worklogs/worklog_drift.py` loads the site's watermarks in the claim's transaction; this handler reads
 the site's `/worklog/updated` and `/worklog/deleted` feeds since them and the worklogs the updated
 feed lists (one `/worklog/list` call per 1000), and touches no storage; `service/worklog_drift.apply`
 compares each synced entry among them with what jirabridge wrote — so its own writes never count —
@@ -19,8 +19,8 @@ from jirabridge.adapters.jira_pool import JiraPool
 from jirabridge.clock import Clock
 from jirabridge.domain.outcomes import Done, Job, Outcome, WorklogDriftEnded, WorklogsSeen
 from jirabridge.domain.worklogs import Values
-from jirabridge.service import worklog_drift
-from jirabridge.service.worklog_drift import DriftPlan
+from jirabridge.service.worklogs import worklog_drift
+from jirabridge.service.worklogs.worklog_drift import DriftPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 

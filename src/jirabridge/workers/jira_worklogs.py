@@ -20,7 +20,7 @@
 
 `adjustEstimate` is the workspace's `worklogs.estimate` (`auto` or `leave`) on every call.
 
-A step (`workers/steps.py`): `service/worklog_sync.py` loads the entry and decides the step in the
+A step (`workers/steps.py`): `service/worklogs/worklog_sync.py` loads the entry and decides the step in the
 claim's transaction — writing there what must be on the entry before the call (the create's issue and
 marker, the values being sent) — this handler talks to Jira as the entry's user and touches no
 storage, and `service/worklog_sync.apply` records its outcome with the operation. A create whose
@@ -52,8 +52,8 @@ from jirabridge.domain.outcomes import (
     WorklogWritten,
 )
 from jirabridge.domain.worklogs import State, Step, Values
-from jirabridge.service import worklog_sync
-from jirabridge.service.worklog_sync import WorklogPlan
+from jirabridge.service.worklogs import worklog_sync
+from jirabridge.service.worklogs.worklog_sync import WorklogPlan
 from jirabridge.workers import jira_common as common
 from jirabridge.workers import steps
 from jirabridge.workers.jira_worklog_drift import seen_values

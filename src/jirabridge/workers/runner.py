@@ -57,7 +57,7 @@ from jirabridge import __version__, logs, telemetry
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, UnreadableOperation
-from jirabridge.service.unit_of_work import JoinedUnitOfWork, UnitOfWork
+from jirabridge.service.core.unit_of_work import JoinedUnitOfWork, UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.leases import LeaseTimes, SqlLeases
 from jirabridge.storage.outbox_nudges import outbox_nudges_for

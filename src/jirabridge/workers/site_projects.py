@@ -1,4 +1,4 @@
-"""`site.projects`: list a connected site's projects (service/site_projects.py says why).
+"""`site.projects`: list a connected site's projects (service/sites/site_projects.py says why).
 
 Jira's list is what the site's account can browse, which is what a time entry's worklog needs.
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from jirabridge.domain.operations import ListSiteProjects
 from jirabridge.domain.outcomes import Done, Job, Outcome, SiteProjectsListed
-from jirabridge.service import site_projects
+from jirabridge.service.sites import site_projects
 from jirabridge.workers import jira_common as common
 from jirabridge.workers.steps import Step
 

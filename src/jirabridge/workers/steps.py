@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from jirabridge.domain.outcomes import Job, Outcome, Retry, UnreadableOperation
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.storage.outbox import PrepareFailed
 
 C = TypeVar("C")

@@ -35,7 +35,7 @@ from jirabridge.bootstrap import Container
 from jirabridge.config import Settings
 from jirabridge.domain.access import Role
 from jirabridge.entrypoints.http.app import create_app
-from jirabridge.service.workspaces import create_workspace, issue_api_key
+from jirabridge.service.workspaces.workspaces import create_workspace, issue_api_key
 from jirabridge.storage.db import make_engine
 from jirabridge.storage.migrate import upgrade
 from support.service import bearer

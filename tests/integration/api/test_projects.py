@@ -14,8 +14,8 @@ from jira_emulator import create_app as create_emulator
 from jira_emulator.seed import ProjectSeed, default_seed
 from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
-from jirabridge.service import metadata
-from jirabridge.service.sites import site_access
+from jirabridge.service.sites import metadata
+from jirabridge.service.sites.sites import site_access
 from jirabridge.storage.tables import Site
 from support.dns import FakeResolver
 from support.service import Tenant, make_tenant

@@ -24,8 +24,8 @@ from jirabridge.config import Settings
 from jirabridge.entrypoints.cli import app as cli_app
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.secrets_box import SecretBox
-from jirabridge.service.settings import callback_target
-from jirabridge.service.user_access import find_connection, user_access
+from jirabridge.service.sites.user_access import find_connection, user_access
+from jirabridge.service.workspaces.settings import callback_target
 from jirabridge.storage.tables import Site
 from support.dns import FakeResolver
 from support.service import Tenant, make_tenant

@@ -14,7 +14,7 @@ from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
 from jirabridge.entrypoints.http.app import create_app
 from jirabridge.secrets_box import SecretBox, SecretKeyError
-from jirabridge.service.secrets import rotate_secrets
+from jirabridge.service.core.secrets import rotate_secrets
 from jirabridge.storage.tables import Site
 from support.dns import FakeResolver
 from support.service import make_tenant

@@ -19,7 +19,7 @@ from jira_emulator import create_app
 from jira_emulator.state import Issue as EmulatedIssue
 from jira_emulator.state import Worklog as EmulatedWorklog
 from jirabridge.bootstrap import Container
-from jirabridge.service import time_entries
+from jirabridge.service.worklogs import time_entries
 from jirabridge.storage import schedules
 from jirabridge.storage.tables import UserConnection
 from jirabridge.workers.runner import Worker

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import AssignIssue
 from jirabridge.domain.outcomes import Done, Fail, IssueAssigneeSeen, Job, Outcome, Retry
-from jirabridge.service import assign_sync
+from jirabridge.service.tickets import assign_sync
 from jirabridge.storage.tables import Event, Item, Link, Site
 from support.service import make_tenant
 

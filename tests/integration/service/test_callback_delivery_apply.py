@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import DeliverCallback
 from jirabridge.domain.outcomes import CallbackAnswered, Done, Fail, Job, Outcome, Retry
-from jirabridge.service import callback_delivery
-from jirabridge.service.callback_delivery import Target
+from jirabridge.service.workspaces import callback_delivery
+from jirabridge.service.workspaces.callback_delivery import Target
 from jirabridge.storage import callbacks, outbox
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Operation

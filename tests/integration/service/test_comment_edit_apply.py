@@ -13,7 +13,7 @@ from sqlalchemy import select
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import UpdateComment
 from jirabridge.domain.outcomes import CommentsEdited, Done, Fail, Job, Outcome, Retry
-from jirabridge.service import comment_edit
+from jirabridge.service.tickets import comment_edit
 from jirabridge.storage.tables import Event, Item, ItemComment, JiraCommentRef, Link, Site
 from support.service import make_tenant
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import AddComment
 from jirabridge.domain.outcomes import CommentPosted, Done, Fail, Job, Outcome, Retry
-from jirabridge.service import comment_sync
+from jirabridge.service.tickets import comment_sync
 from jirabridge.storage.tables import (
     Event,
     HostUser,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import CreateIssue, RemoteLinkTarget
 from jirabridge.domain.outcomes import Done, Fail, IssueCreated, Job, Outcome, Retry
-from jirabridge.service import create_sync
+from jirabridge.service.tickets import create_sync
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Event, Item, Link, Operation, ProjectSettings, Site
 from support.service import make_tenant

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from jirabridge.bootstrap import Container
 from jirabridge.domain import inbound as domain
 from jirabridge.domain.operations import ApplyInbound, SyncStatus, from_row
-from jirabridge.service import inbound
+from jirabridge.service.inbound import inbound
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Event, Item, Link, Operation, Site
 from support.service import make_tenant

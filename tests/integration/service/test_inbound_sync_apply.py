@@ -23,8 +23,8 @@ from jirabridge.domain.outcomes import (
     ProjectPolled,
     Retry,
 )
-from jirabridge.service import inbound_sync
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.inbound import inbound_sync
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Event, Item, Link, Operation, ProjectSettings, Site
 from support.service import make_tenant

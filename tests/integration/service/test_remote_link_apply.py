@@ -13,8 +13,8 @@ from sqlalchemy import select
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import AddRemoteLink
 from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
-from jirabridge.service import remote_link_sync
-from jirabridge.service.remote_link_sync import RemoteLinkPlan
+from jirabridge.service.tickets import remote_link_sync
+from jirabridge.service.tickets.remote_link_sync import RemoteLinkPlan
 from jirabridge.storage.tables import Event, Item, Link, Site
 from support.service import make_tenant
 

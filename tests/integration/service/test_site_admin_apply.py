@@ -31,8 +31,8 @@ from jirabridge.domain.outcomes import (
     SiteProjectsListed,
 )
 from jirabridge.domain.site_webhooks import WebhookStatus
-from jirabridge.service import site_projects, webhook_sync
-from jirabridge.service.webhooks import SECRET_KEY
+from jirabridge.service.inbound.webhooks import SECRET_KEY
+from jirabridge.service.sites import site_projects, webhook_sync
 from jirabridge.storage.tables import Site
 from support.service import make_tenant
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import SyncStatus
 from jirabridge.domain.outcomes import Done, Fail, IssueStatusSeen, Job, Outcome, Retry
-from jirabridge.service import status_sync
+from jirabridge.service.tickets import status_sync
 from jirabridge.storage.tables import Event, Item, Link, Site
 from support.service import make_tenant
 

@@ -13,7 +13,7 @@ from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import CheckWorklogDrift
 from jirabridge.domain.outcomes import Done, Job, Outcome, Retry, WorklogDriftEnded, WorklogsSeen
 from jirabridge.domain.worklogs import State, Values
-from jirabridge.service import worklog_drift
+from jirabridge.service.worklogs import worklog_drift
 from jirabridge.storage import schedules
 from jirabridge.storage.tables import Site, TimeEntry
 from support.service import make_tenant

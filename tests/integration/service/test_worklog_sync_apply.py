@@ -26,8 +26,8 @@ from jirabridge.domain.outcomes import (
     WorklogWritten,
 )
 from jirabridge.domain.worklogs import State, Step, Values
-from jirabridge.service import worklog_sync
-from jirabridge.service.worklog_sync import WorklogPlan
+from jirabridge.service.worklogs import worklog_sync
+from jirabridge.service.worklogs.worklog_sync import WorklogPlan
 from jirabridge.storage.tables import Event, Operation, Site, TimeEntry, UserConnection
 from support.service import make_tenant
 

@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from jirabridge.bootstrap import build
 from jirabridge.config import Settings
-from jirabridge.service.db import read_db
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.core.db import read_db
+from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.storage.migrate import upgrade
 
 

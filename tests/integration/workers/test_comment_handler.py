@@ -17,9 +17,9 @@ from jirabridge.adapters.jira_pool import UserNotConnected
 from jirabridge.domain.operations import AddComment as AddCommentOp
 from jirabridge.domain.outcomes import CommentPosted, Done, Fail, Job, Retry
 from jirabridge.jira import BasicTokenAuth, JiraClient, adf
-from jirabridge.service.comment_sync import CommentPlan
-from jirabridge.service.comments import CommentText
-from jirabridge.service.issue_links import LinkRef
+from jirabridge.service.tickets.comment_sync import CommentPlan
+from jirabridge.service.tickets.comments import CommentText
+from jirabridge.service.tickets.issue_links import LinkRef
 from jirabridge.workers.jira_comment import AddComment
 
 ACME = "https://acme.atlassian.net"

@@ -16,7 +16,7 @@ from jirabridge.domain.inbound import project_sync
 from jirabridge.domain.operations import CatchUpStatuses, PollProject
 from jirabridge.domain.outcomes import Done, IssuesCaughtUp, Job, Outcome, ProjectPolled
 from jirabridge.jira import BasicTokenAuth, JiraClient, adf
-from jirabridge.service.inbound_sync import CatchUpPlan, PollPlan
+from jirabridge.service.inbound.inbound_sync import CatchUpPlan, PollPlan
 from jirabridge.workers.inbound_catch_up import CatchUp
 from jirabridge.workers.inbound_poll import Poll
 

@@ -24,9 +24,9 @@ from jira_emulator.state import Site as EmulatedSite
 from jirabridge.bootstrap import Container, handlers
 from jirabridge.domain import operations
 from jirabridge.domain.outcomes import Done, Fail, IssueCreated, Job, Retry
-from jirabridge.service.create_sync import CreatePlan
-from jirabridge.service.items import link_json
-from jirabridge.service.remote_link_sync import RemoteLinkPlan
+from jirabridge.service.tickets.create_sync import CreatePlan
+from jirabridge.service.tickets.items import link_json
+from jirabridge.service.tickets.remote_link_sync import RemoteLinkPlan
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import (
     Item,

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from jirabridge.bootstrap import Container, handlers
 from jirabridge.domain import inbound as domain
 from jirabridge.domain.outcomes import Handler
-from jirabridge.service import inbound
+from jirabridge.service.inbound import inbound
 from jirabridge.storage.tables import Item, Link, Operation, Site
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.host import emulator_control

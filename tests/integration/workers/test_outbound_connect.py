@@ -14,7 +14,7 @@ import pytest
 
 from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.domain.outbound import OutboundPolicy, OutboundRefused
-from jirabridge.service.outbound import OutboundGuard
+from jirabridge.service.core.outbound import OutboundGuard
 from support.dns import PUBLIC, FakeResolver
 
 

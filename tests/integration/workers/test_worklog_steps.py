@@ -16,7 +16,7 @@ from integration.api.test_time_entries import Timesheet
 from jirabridge.bootstrap import Container, handlers
 from jirabridge.domain.operations import SyncWorklog
 from jirabridge.domain.outcomes import Done, Job, WorklogWritten
-from jirabridge.service.unit_of_work import JoinedUnitOfWork
+from jirabridge.service.core.unit_of_work import JoinedUnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from jirabridge.workers.steps import Step

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jirabridge.client import Event, InvalidCallback, verify_callback
-from jirabridge.service.callback_delivery import body_of
+from jirabridge.service.workspaces.callback_delivery import body_of
 from jirabridge.workers.callbacks import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 SECRET = "a-long-random-callback-secret"

@@ -1,4 +1,4 @@
-"""The cache of verified API keys (service/workspaces.py KeyCache): what a serve process trusts
+"""The cache of verified API keys (service/workspaces/workspaces.py KeyCache): what a serve process trusts
 without reading the key again, and when it stops trusting it."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from jirabridge.domain.access import Principal, Role
-from jirabridge.service.workspaces import KeyCache
+from jirabridge.service.workspaces.workspaces import KeyCache
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MEMBER = Principal(workspace_id="ws_1", role=Role.MEMBER, key_id="key_1")

@@ -7,7 +7,7 @@ import pytest
 
 from jirabridge.config import Settings
 from jirabridge.domain.outbound import OutboundPolicy, OutboundRefused
-from jirabridge.service.outbound import OutboundGuard, outbound_guard
+from jirabridge.service.core.outbound import OutboundGuard, outbound_guard
 from support.dns import PUBLIC, FakeResolver
 
 

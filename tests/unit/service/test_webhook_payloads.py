@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from jira_emulator import create_app
 from jira_emulator.webhooks import drain
 from jirabridge.domain import inbound
-from jirabridge.service.webhook_payloads import HANDLED_EVENTS, MalformedPayload, parse
+from jirabridge.service.inbound.webhook_payloads import HANDLED_EVENTS, MalformedPayload, parse
 
 ACME = "https://acme.atlassian.net"
 ALICE_EMAIL = "alice@acme.test"

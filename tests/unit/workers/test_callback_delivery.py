@@ -14,8 +14,8 @@ import pytest
 from jirabridge.domain.operations import DeliverCallback
 from jirabridge.domain.outbound import OutboundPolicy
 from jirabridge.domain.outcomes import CallbackAnswered, Done, Fail, Job, Outcome, Retry
-from jirabridge.service.callback_delivery import Target
-from jirabridge.service.outbound import OutboundGuard
+from jirabridge.service.core.outbound import OutboundGuard
+from jirabridge.service.workspaces.callback_delivery import Target
 from jirabridge.workers.callbacks import CallbackDelivery
 from support.dns import FakeResolver
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from jirabridge.domain.operations import Unknown
 from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.storage.outbox import PrepareFailed
 from jirabridge.workers.metrics import WorkerMetrics
 from jirabridge.workers.runner import Worker, WorkerOptions

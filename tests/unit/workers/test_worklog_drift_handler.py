@@ -13,7 +13,7 @@ from jirabridge import jira
 from jirabridge.domain.operations import CheckWorklogDrift
 from jirabridge.domain.outcomes import Done, Job, WorklogDriftEnded, WorklogsSeen
 from jirabridge.domain.worklogs import Values
-from jirabridge.service.worklog_drift import DriftPlan
+from jirabridge.service.worklogs.worklog_drift import DriftPlan
 from jirabridge.workers.jira_worklog_drift import CheckDrift
 from unit.workers.fakes import FixedClock
 

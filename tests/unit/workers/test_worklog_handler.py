@@ -16,7 +16,7 @@ from jirabridge.adapters.jira_pool import UserNotConnected
 from jirabridge.domain.operations import SyncWorklog as SyncWorklogOp
 from jirabridge.domain.outcomes import Done, Job, Retry, WorklogNotWritten, WorklogUnchanged
 from jirabridge.domain.worklogs import WAITING_REASON, State, Step, Values
-from jirabridge.service.worklog_sync import WorklogPlan
+from jirabridge.service.worklogs.worklog_sync import WorklogPlan
 from jirabridge.workers.jira_worklogs import SyncWorklog
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

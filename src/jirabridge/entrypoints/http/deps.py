@@ -12,9 +12,9 @@ from jirabridge import logs
 from jirabridge.bootstrap import Container
 from jirabridge.domain.access import SERVICE, Principal, can_manage
 from jirabridge.errors import Forbidden, Unauthorized
-from jirabridge.service.db import read_db
-from jirabridge.service.unit_of_work import UnitOfWork
-from jirabridge.service.workspaces import authenticate_key
+from jirabridge.service.core.db import read_db
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.workspaces.workspaces import authenticate_key
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency on a thread of
 # its pool, and each such hop (a queue, a lock, a wake-up of the event loop) cost more CPU than the
@@ -46,10 +46,10 @@ async def principal(request: Request) -> Principal:
         token.encode(), service_token.get_secret_value().encode()
     ):
         return SERVICE
-    # A key this process verified a moment ago needs no transaction (service/workspaces.py KeyCache:
-    # `JIRABRIDGE_API_KEY_CACHE_S` bounds how long a revocation elsewhere takes to reach us). Else
-    # its own short read: on SQLite it takes no write lock, and the route may call Jira before its
-    # own unit of work ends.
+    # A key this process verified a moment ago needs no transaction (KeyCache in
+    # service/workspaces/workspaces.py: `JIRABRIDGE_API_KEY_CACHE_S` bounds how long a revocation
+    # elsewhere takes to reach us). Else its own short read: on SQLite it takes no write lock, and
+    # the route may call Jira before its own unit of work ends.
     cache = container.key_cache
     found = cache.get(token, container.clock.now())
     if found is None:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from jirabridge.entrypoints.http.deps import Member, Uow
-from jirabridge.service import events
+from jirabridge.service.workspaces import events
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

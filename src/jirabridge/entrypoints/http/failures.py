@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from jirabridge.domain.operations import item_of
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
-from jirabridge.service.events import decode_cursor, encode_cursor, rfc3339
+from jirabridge.service.workspaces.events import decode_cursor, encode_cursor, rfc3339
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Operation
 

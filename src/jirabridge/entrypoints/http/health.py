@@ -2,7 +2,7 @@
 
 - `/healthz` answers while the process serves requests; it touches nothing else.
 - `/readyz` answers 200 once the database is reachable, at the newest migration and its stored
-  secrets can be read with JIRABRIDGE_SECRET_KEY (service/secrets.py), 503 (a problem body saying
+  secrets can be read with JIRABRIDGE_SECRET_KEY (service/core/secrets.py), 503 (a problem body saying
   which) otherwise; a load balancer sends traffic only to ready instances. Its body also shows the
   host callback backlog (`callbacks`, storage/callbacks.py): reported, never a reason to be unready.
 - `/metrics` reads the outbox and the feed at scrape time into a registry of this app's own (not
@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from jirabridge.bootstrap import Container
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.entrypoints.http.problems import problem
-from jirabridge.service.secrets import key_problem
+from jirabridge.service.core.secrets import key_problem
 from jirabridge.storage import callbacks, events, leases, migrate, outbox
 from jirabridge.storage.db import ping
 

@@ -10,10 +10,12 @@ from pydantic import ConfigDict, Field
 
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
-from jirabridge.service import comments, idempotency, tickets, users
-from jirabridge.service import items as items_service
-from jirabridge.service.db import run_db
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.core import idempotency
+from jirabridge.service.core.db import run_db
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.sites import users
+from jirabridge.service.tickets import comments, tickets
+from jirabridge.service.tickets import items as items_service
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from jirabridge.entrypoints.http.deps import Member, Services
-from jirabridge.service import jira_lookups
-from jirabridge.service.ports import FieldMeta
+from jirabridge.service.core.ports import FieldMeta
+from jirabridge.service.sites import jira_lookups
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}/jira", tags=["jira lookups"])
 

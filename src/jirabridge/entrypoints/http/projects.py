@@ -1,7 +1,7 @@
 """Project settings: `PUT/GET/DELETE /api/v1/sites/{site}/projects/{key}` and the list.
 
 `PUT` replaces the whole document (a field left out takes its default, below) after every Jira name
-in it has been checked against the site (service/projects.py). `GET` answers the stored document in
+in it has been checked against the site (service/sites/projects.py). `GET` answers the stored document in
 the same shape, so a GET, edit, PUT round trip works. Admin or manager keys write; any key reads.
 """
 
@@ -15,9 +15,9 @@ from pydantic import ConfigDict, Field
 
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
-from jirabridge.service import projects
-from jirabridge.service.projects import ProjectView
-from jirabridge.service.sites import aware
+from jirabridge.service.sites import projects
+from jirabridge.service.sites.projects import ProjectView
+from jirabridge.service.sites.sites import aware
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}/projects", tags=["projects"])
 

@@ -18,9 +18,9 @@ from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.entrypoints.http.items import AttributeValue
 from jirabridge.entrypoints.http.models import Request, inline_schema
 from jirabridge.errors import FieldError, Invalid
-from jirabridge.service import items as items_service
-from jirabridge.service import rules
-from jirabridge.service.rule_sets import MAX_RULES
+from jirabridge.service.rules import rules
+from jirabridge.service.rules.rule_sets import MAX_RULES
+from jirabridge.service.tickets import items as items_service
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 

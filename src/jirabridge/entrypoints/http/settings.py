@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.entrypoints.http.models import inline_schema
-from jirabridge.service import settings
+from jirabridge.service.workspaces import settings
 
 router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
 

@@ -16,7 +16,8 @@ from jirabridge.bootstrap import Container
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.errors import Invalid, JirabridgeError
-from jirabridge.service import oauth, sites, webhooks
+from jirabridge.service.inbound import webhooks
+from jirabridge.service.sites import oauth, sites
 from jirabridge.storage.tables import Site
 
 router = APIRouter(tags=["sites"])

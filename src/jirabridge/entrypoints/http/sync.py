@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from jirabridge.entrypoints.http.deps import Manager, Services, Uow
-from jirabridge.service import polling
+from jirabridge.service.inbound import polling
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 

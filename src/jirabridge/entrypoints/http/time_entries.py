@@ -12,9 +12,9 @@ from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field
 from jirabridge.domain.issue_keys import ISSUE_KEY_PATTERN
 from jirabridge.entrypoints.http.deps import Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
-from jirabridge.service import time_entries
-from jirabridge.service.db import run_db
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.core.db import run_db
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.worklogs import time_entries
 
 router = APIRouter(prefix="/api/v1/time-entries", tags=["time entries"])
 

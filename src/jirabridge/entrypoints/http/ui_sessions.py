@@ -12,8 +12,8 @@ from jirabridge.domain.ui_sessions import ACCOUNT, SETTINGS, Scope
 from jirabridge.entrypoints.http.deps import Services, Uow, principal
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.errors import Invalid
-from jirabridge.service import ui_sessions
-from jirabridge.service.items import iso_time
+from jirabridge.service.tickets.items import iso_time
+from jirabridge.service.workspaces import ui_sessions
 
 router = APIRouter(prefix="/api/v1/ui-sessions", tags=["pages"])
 

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from jirabridge.entrypoints.http.deps import Manager, Member, Services, Uow
 from jirabridge.entrypoints.http.models import Request
 from jirabridge.entrypoints.http.sites import ApiTokenAuth, OAuthAuth
-from jirabridge.service import users
+from jirabridge.service.sites import users
 from jirabridge.storage.tables import UserConnection
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])

@@ -1,5 +1,5 @@
 """Jira's webhook receiver, `POST /webhooks/jira/{site_token}`, and the admin webhook secret,
-`POST /api/v1/sites/{site}/webhook-secret`. The rules are in service/webhooks.py.
+`POST /api/v1/sites/{site}/webhook-secret`. The rules are in service/inbound/webhooks.py.
 
 The receiver takes no API key: Jira proves itself by the signature (admin webhooks) or the JWT
 (dynamic webhooks). Every delivery is counted by outcome in `/metrics`
@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry, Counter
 from jirabridge.bootstrap import Container
 from jirabridge.entrypoints.http.deps import Manager, Services, Uow
 from jirabridge.errors import JirabridgeError, NotFound, Unauthorized
-from jirabridge.service import webhooks
-from jirabridge.service.db import run_db
-from jirabridge.service.unit_of_work import UnitOfWork
+from jirabridge.service.core.db import run_db
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.inbound import webhooks
 
 router = APIRouter(tags=["webhooks"])
 

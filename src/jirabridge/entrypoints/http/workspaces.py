@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from jirabridge.domain.access import Role
 from jirabridge.entrypoints.http.deps import Services, ServiceToken, Uow
 from jirabridge.entrypoints.http.models import Request
-from jirabridge.service import workspaces
+from jirabridge.service.workspaces import workspaces
 from jirabridge.storage.tables import ApiKey
 
 router = APIRouter(prefix="/api/v1/workspaces", tags=["workspaces"])

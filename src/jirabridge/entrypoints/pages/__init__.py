@@ -24,8 +24,8 @@ from jirabridge.entrypoints.pages import (
 )
 from jirabridge.entrypoints.pages.page import HERE, CurrentPage, PageError, error_page
 from jirabridge.errors import JirabridgeError, Unauthorized
-from jirabridge.service import ui_sessions
-from jirabridge.service.db import run_db
+from jirabridge.service.core.db import run_db
+from jirabridge.service.workspaces import ui_sessions
 
 router = APIRouter(include_in_schema=False)
 

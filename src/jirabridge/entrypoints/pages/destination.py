@@ -1,5 +1,5 @@
 """Where a ticket goes, as a form picks it: a site, one of its projects, an issue type, and the required
-fields of that type's create screen — all read from Jira (service/jira_lookups.py). The item's panel
+fields of that type's create screen — all read from Jira (service/sites/jira_lookups.py). The item's panel
 and the rule form choose the site and project each their own way, then share the rest."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from jirabridge.entrypoints.pages import forms
 from jirabridge.entrypoints.pages.page import Page
 from jirabridge.errors import JirabridgeError
-from jirabridge.service import jira_lookups
-from jirabridge.service.metadata import CreateScreen
-from jirabridge.service.ports import FieldMeta, ProjectMeta, ProjectRef
+from jirabridge.service.core.ports import FieldMeta, ProjectMeta, ProjectRef
+from jirabridge.service.sites import jira_lookups
+from jirabridge.service.sites.metadata import CreateScreen
 from jirabridge.storage.tables import Site
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jirabridge.service.ports import FieldMeta
+from jirabridge.service.core.ports import FieldMeta
 
 # Fields the create form has inputs of its own for, or that Jira fills itself.
 OWN_INPUTS = frozenset(

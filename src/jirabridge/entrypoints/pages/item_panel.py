@@ -16,11 +16,12 @@ from jirabridge.entrypoints.pages import forms
 from jirabridge.entrypoints.pages.destination import Destination, read_project, read_projects
 from jirabridge.entrypoints.pages.page import CurrentPage, Page, PageError, error_text
 from jirabridge.errors import Conflict, Invalid, JirabridgeError
-from jirabridge.service import items as items_service
-from jirabridge.service import jira_lookups, tickets
-from jirabridge.service.db import read_db, run_db
-from jirabridge.service.sites import list_sites
-from jirabridge.service.ticket_fields import TicketRequest
+from jirabridge.service.core.db import read_db, run_db
+from jirabridge.service.sites import jira_lookups
+from jirabridge.service.sites.sites import list_sites
+from jirabridge.service.tickets import items as items_service
+from jirabridge.service.tickets import tickets
+from jirabridge.service.tickets.ticket_fields import TicketRequest
 from jirabridge.storage.tables import Item, Link, Site
 
 router = APIRouter(prefix="/ui/s/{token}/items/{item_type}/{item_id}", include_in_schema=False)

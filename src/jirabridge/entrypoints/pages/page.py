@@ -26,10 +26,10 @@ from jirabridge.bootstrap import Container
 from jirabridge.domain.access import Role, can_manage
 from jirabridge.domain.ui_sessions import origin
 from jirabridge.errors import JirabridgeError, Unauthorized
-from jirabridge.service import settings as workspace_settings
-from jirabridge.service import ui_sessions
-from jirabridge.service.db import read_db
-from jirabridge.service.ui_sessions import PageSession
+from jirabridge.service.core.db import read_db
+from jirabridge.service.workspaces import settings as workspace_settings
+from jirabridge.service.workspaces import ui_sessions
+from jirabridge.service.workspaces.ui_sessions import PageSession
 
 HERE = Path(__file__).parent
 TEMPLATES = Environment(

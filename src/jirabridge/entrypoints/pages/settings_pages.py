@@ -15,9 +15,9 @@ from jirabridge.entrypoints.http.failures import render as failure_json
 from jirabridge.entrypoints.http.sites import site_json
 from jirabridge.entrypoints.pages.page import CurrentPage, Page, error_text, require_manager
 from jirabridge.errors import JirabridgeError
-from jirabridge.service import events as events_service
-from jirabridge.service import sites
-from jirabridge.service.db import read_db, run_db
+from jirabridge.service.core.db import read_db, run_db
+from jirabridge.service.sites import sites
+from jirabridge.service.workspaces import events as events_service
 from jirabridge.storage import outbox
 from jirabridge.storage.events import recent_events
 

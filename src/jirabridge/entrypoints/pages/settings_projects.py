@@ -3,7 +3,7 @@ its settings (admins and managers).
 
 Saving calls the same service as `PUT /api/v1/sites/{site}/projects/{key}` with the document the
 HTTP API's request model makes of the form; every dropdown (issue types, workflow statuses,
-priorities, the create screen's fields) is read from Jira through service/jira_lookups.py.
+priorities, the create screen's fields) is read from Jira through service/sites/jira_lookups.py.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from jirabridge.entrypoints.pages import settings_projects_form as project_form
 from jirabridge.entrypoints.pages.page import CurrentPage, Page, require_manager
 from jirabridge.entrypoints.pages.settings_projects_form import ProjectForm
 from jirabridge.errors import Conflict, Invalid, JirabridgeError, NotFound
-from jirabridge.service import jira_lookups, projects, sites
-from jirabridge.service import settings as workspace_settings
-from jirabridge.service.db import read_db, run_db
-from jirabridge.service.metadata import CreateScreen
-from jirabridge.service.ports import ProjectMeta
+from jirabridge.service.core.db import read_db, run_db
+from jirabridge.service.core.ports import ProjectMeta
+from jirabridge.service.sites import jira_lookups, projects, sites
+from jirabridge.service.sites.metadata import CreateScreen
+from jirabridge.service.workspaces import settings as workspace_settings
 
 router = APIRouter(prefix="/ui/s/{token}/settings/projects", include_in_schema=False)
 

@@ -20,8 +20,9 @@ from jirabridge.entrypoints.pages import forms
 from jirabridge.entrypoints.pages.destination import Destination, read_project, read_projects
 from jirabridge.entrypoints.pages.page import CurrentPage, Page, PageError, error_text, require_manager
 from jirabridge.errors import FieldError, JirabridgeError
-from jirabridge.service import rules, sites
-from jirabridge.service.db import read_db
+from jirabridge.service.core.db import read_db
+from jirabridge.service.rules import rules
+from jirabridge.service.sites import sites
 from jirabridge.storage.tables import Site
 
 router = APIRouter(prefix="/ui/s/{token}/settings/rules", include_in_schema=False)

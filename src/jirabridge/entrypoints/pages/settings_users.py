@@ -19,8 +19,8 @@ from starlette.datastructures import FormData
 from jirabridge.entrypoints.pages import settings_pages
 from jirabridge.entrypoints.pages.page import CurrentPage, Page, PageError, error_text, require_manager
 from jirabridge.errors import JirabridgeError
-from jirabridge.service import sites, users
-from jirabridge.service.db import read_db, run_db
+from jirabridge.service.core.db import read_db, run_db
+from jirabridge.service.sites import sites, users
 from jirabridge.storage.tables import Site, UserConnection
 
 router = APIRouter(prefix="/ui/s/{token}", include_in_schema=False)

@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jirabridge.domain.settings import to_document
 from jirabridge.entrypoints.pages.page import CurrentPage, Page, error_text, require_manager
 from jirabridge.errors import Invalid
-from jirabridge.service import settings as workspace_settings
-from jirabridge.service.db import read_db, run_db
+from jirabridge.service.core.db import read_db, run_db
+from jirabridge.service.workspaces import settings as workspace_settings
 
 router = APIRouter(prefix="/ui/s/{token}/settings/worklogs", include_in_schema=False)
 

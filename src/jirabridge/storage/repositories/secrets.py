@@ -1,4 +1,4 @@
-"""Where secrets are sealed in the database, and the key checks (see service/secrets.py)."""
+"""Where secrets are sealed in the database, and the key checks (see service/core/secrets.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Routing rules: the ordered list, its preview, and what it does for a new item."""

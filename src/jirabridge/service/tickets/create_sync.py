@@ -1,0 +1,161 @@
+"""`issue.create`, the service's side: what the handler needs, and what its outcome means.
+
+`load` reads, in the claim's transaction, the operation's link (whether it still exists, and its
+issue when an earlier attempt already finished) and, on a retry, when the create was last sent
+(`CreatePlan`); the handler (`workers/jira_create.py`) finds or makes the issue in Jira; `apply`
+records, in the transaction that completes the operation:
+
+- the issue (`IssueCreated`): the link takes its key, id, issue type, status and the assignee it was
+  created with, and is `synced`; a `ticket.created` event; the item's `on_create_status`
+  (`ticket_queue.status_on_create`); and, queued behind it, `issue.remote_link` (when the item has
+  a URL) and `issue.sync_status` (when the project pushes statuses and the item's status maps to
+  another Jira status than the one the issue starts in);
+- a failure for good: the link, still without an issue, is `failed` with the reason (the outbox
+  records the `sync.failed` event).
+
+One write happens outside those two transactions, on purpose: before each create is sent, the
+moment is written on its operation (`sent_notes`, one transaction for every create of a bulk call),
+so that a worker killed mid-call still leaves it, and the next attempt waits for Jira's search index
+before it trusts "no issue carries the marker" — the guarantee that one link never gets two issues.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from jirabridge.domain import mappings
+from jirabridge.domain import operations as ops
+from jirabridge.domain.inbound import project_sync
+from jirabridge.domain.items import LinkState
+from jirabridge.domain.outcomes import Done, Fail, IssueCreated, Job, Outcome
+from jirabridge.service.core.db import run_db
+from jirabridge.service.core.ports import Services
+from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.sites.project_rows import project_of, project_settings
+from jirabridge.service.tickets.items import STATUS_MODES_THAT_PUSH
+from jirabridge.service.tickets.ticket_queue import status_on_create
+from jirabridge.storage import outbox
+from jirabridge.storage.events import record_event
+from jirabridge.storage.tables import Link
+
+log = logging.getLogger("jirabridge.worker.jira")
+
+KIND = ops.CreateIssue.KIND
+
+# Write on operations that their create is sent at a moment (None: certainly not applied).
+NoteSent = Callable[[Sequence[str], datetime | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    linked: bool  # the link exists (in the operation's workspace); False: it was removed
+    issue_key: str | None  # the link's issue, when an earlier attempt already finished
+    create_sent_at: datetime | None  # a retry: when an earlier attempt last sent the create
+
+
+def load(uow: UnitOfWork, job: Job) -> CreatePlan:
+    op = job.operation_as(ops.CreateIssue)
+    link = _link(uow, job, op)
+    if link is None:
+        return CreatePlan(linked=False, issue_key=None, create_sent_at=None)
+    sent = uow.operations.create_sent_at(job.id) if job.attempts > 1 else None
+    return CreatePlan(linked=True, issue_key=link.issue_key, create_sent_at=sent)
+
+
+def apply(uow: UnitOfWork, job: Job, outcome: Outcome, now: datetime) -> None:
+    op = job.operation_as(ops.CreateIssue)
+    match outcome:
+        case Done(value=IssueCreated() as created):
+            _created(uow, job, op, created, now)
+        case Fail(reason=reason, detail=detail):
+            link = _link(uow, job, op)
+            if link is not None and link.issue_key is None:
+                link.sync_state = LinkState.FAILED
+                link.last_error = f"{reason}: {detail}" if detail else reason
+        case _:
+            pass
+
+
+def note_sent(uow: UnitOfWork, op_ids: Sequence[str], moment: datetime | None) -> None:
+    uow.operations.note_create_sent(op_ids, moment)
+    uow.commit()
+
+
+def sent_notes(services: Services) -> NoteSent:
+    """How the handler writes, before it sends creates, that they are being sent (see above)."""
+
+    async def note(op_ids: Sequence[str], moment: datetime | None) -> None:
+        await run_db(services, lambda uow: note_sent(uow, op_ids, moment))
+
+    return note
+
+
+def _link(uow: UnitOfWork, job: Job, op: ops.CreateIssue) -> Link | None:
+    link = uow.links.get(op.link_id)
+    return link if link is not None and link.workspace_id == job.workspace_id else None
+
+
+def _created(uow: UnitOfWork, job: Job, op: ops.CreateIssue, issue: IssueCreated, now: datetime) -> None:
+    link = _link(uow, job, op)
+    if link is None:  # unlinked while the create ran: the issue stays in Jira, unlinked
+        log.warning("jira.create.link_removed op=%s issue=%s", job.id, issue.key)
+        return
+    link.issue_key = issue.key
+    link.issue_id = issue.id
+    issue_type = op.fields.get("issuetype")
+    if isinstance(issue_type, dict) and issue_type.get("id"):
+        link.issue_type_id = str(issue_type["id"])
+    link.jira_status = issue.status
+    link.jira_status_category = issue.category
+    # What the issue was created with, so Jira reporting it back is no change (no echo).
+    assignee = op.fields.get("assignee")
+    link.jira_assignee = str(assignee["accountId"]) if isinstance(assignee, dict) else None
+    link.sync_state = LinkState.SYNCED
+    link.last_error = None
+    item_ref = (link.item_type, link.item_id)
+    site = uow.sites.get(op.site_id)
+    url = f"{(site.url if site is not None else '').rstrip('/')}/browse/{issue.key}"
+    record_event(
+        uow.session,
+        workspace_id=job.workspace_id,
+        type="ticket.created",
+        source="jirabridge",
+        at=now,
+        item=item_ref,
+        issue_key=issue.key,
+        data={"issue_key": issue.key, "issue_url": url},
+    )
+    status_on_create(uow, now, link)
+    remote = op.remote_link
+    if remote is not None and remote.url:
+        backlink = ops.AddRemoteLink(
+            op.site_id,
+            issue.key,
+            global_id=ops.remote_link_global_id(job.workspace_id, *item_ref),
+            url=remote.url,
+            title=str(remote.title or f"{item_ref[0]} {item_ref[1]}")[:255],
+            item=item_ref,
+        )
+        outbox.enqueue(uow.session, backlink, workspace_id=job.workspace_id, now=now)
+    if _pushes_status(uow, job.workspace_id, op.site_id, issue, item_ref):
+        sync = ops.SyncStatus(op.site_id, issue.key, item=item_ref)
+        outbox.enqueue(uow.session, sync, workspace_id=job.workspace_id, now=now)
+
+
+def _pushes_status(
+    uow: UnitOfWork, workspace_id: str, site_id: str, issue: IssueCreated, item: tuple[str, str]
+) -> bool:
+    """The new issue may need a transition at once: the item may be in a status that maps to another
+    Jira status than the one the issue starts in."""
+    settings = project_settings(uow, workspace_id, site_id, project_of(issue.key))
+    sync = project_sync(settings)
+    if not settings or sync.status_sync not in STATUS_MODES_THAT_PUSH:
+        return False
+    found = uow.items.get(workspace_id, *item)
+    if found is None or not found.status:
+        return False
+    target = mappings.outbound_status(sync.mapping, found.status)
+    return target is not None and not mappings.same_name(target, issue.status)

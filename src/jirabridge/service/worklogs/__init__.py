@@ -1,0 +1,1 @@
+"""Time entries and their Jira worklogs, written as the right person, and edits made in Jira."""
