@@ -71,6 +71,7 @@ async def worker(container: Container) -> AsyncIterator[Worker]:
         container.clock,
         WorkerOptions(poll_s=0.05),
         prime_site=container.jira_pool.prime,
+        prime_user=container.jira_pool.prime_user,
     )
     task = asyncio.create_task(running.run())
     yield running

@@ -24,7 +24,10 @@
 - `client_as_user(site_id, user_id)` is a client authenticated as a host user's own Jira identity
   (their user connection), for what Jira attributes to its caller: worklogs, comments. It shares the
   site's pacer (one budget per site, whoever calls) and the connection pool; its OAuth refreshes are
-  stored on the user connection. A user without a connection raises `UserNotConnected`.
+  stored on the user connection. A user without a connection raises `UserNotConnected`. The claim
+  reads the connection (or that there is none) of the user a step acts as (`prime_user`), as it reads
+  the site, so that call opens no transaction either; one not primed in the last `SITE_FRESH_S`
+  seconds is read in a transaction of its own, every time.
 """
 
 from __future__ import annotations
@@ -90,6 +93,14 @@ class _OAuthEntry:
 
 
 @dataclass(frozen=True)
+class _UserRead:
+    """A user's connected connection on a site as a claim read it (a copy), or None: they have none."""
+
+    connection: UserConnection | None
+    read_at: float  # time.monotonic()
+
+
+@dataclass(frozen=True)
 class _SiteRead:
     """A site's row as a claim (or a call) read it. A copy, never the session's own row: this outlives
     the session, whose rows expire when it commits."""
@@ -118,6 +129,9 @@ class JiraPool:
         self._done_statuses: dict[str, tuple[datetime, frozenset[str]]] = {}
         self._sites: dict[str, _SiteRead] = {}
         self._access: dict[str, tuple[str | None, SiteAccess]] = {}  # site -> (sealed, decrypted)
+        self._user_reads: dict[tuple[str, str], _UserRead] = {}  # (site, user) -> as the claim read it
+        # connection -> (what it was decrypted from, decrypted)
+        self._user_access: dict[str, tuple[tuple[object, ...], SiteAccess]] = {}
         self._http: httpx.AsyncClient | None = None
         self._users = 0
         # Called with the status of every Jira answer (the worker counts them in its metrics).
@@ -191,9 +205,36 @@ class JiraPool:
         self._sites[site_id] = read
         return read
 
+    def prime_user(self, uow: UnitOfWork, site_id: str, user_id: str) -> None:
+        """Read the user's connection on the site (or that they have none) in the caller's transaction
+        (the claim of an operation that calls Jira as them), so that `client_as_user()` opens none."""
+        site = uow.sites.get(site_id)
+        if site is None:
+            self._user_reads.pop((site_id, user_id), None)
+            return
+        row = find_connection(uow, site.workspace_id, site_id, user_id)
+        copy = None
+        if row is not None:  # a copy: the session's row expires when it commits
+            copy = UserConnection(
+                id=row.id,
+                workspace_id=row.workspace_id,
+                site_id=row.site_id,
+                user_id=row.user_id,
+                auth_type=row.auth_type,
+                status=row.status,
+                credentials=row.credentials,
+            )
+        self._user_reads[(site_id, user_id)] = _UserRead(copy, time.monotonic())
+
     def forget(self, site_id: str) -> None:
-        """The next `client()` reads the site again (its tokens were just refreshed and stored)."""
+        """The next `client()` reads the site again (its tokens were just refreshed and stored); for
+        `user:<connection id>`, the next `client_as_user()` reads that connection again."""
         self._sites.pop(site_id, None)
+        if site_id.startswith("user:"):
+            connection_id = site_id.removeprefix("user:")
+            for key, read in list(self._user_reads.items()):
+                if read.connection is not None and read.connection.id == connection_id:
+                    del self._user_reads[key]
 
     async def _load_site(self, site_id: str, workspace_id: str | None, *, disconnected: bool = False) -> Site:
         read = self._sites.get(site_id)
@@ -268,20 +309,33 @@ class JiraPool:
         writes is authored by them. `SiteUnavailable` when the site is not connected,
         `UserNotConnected` when the user has no connection on it."""
         site = await self._load_site(site_id, workspace_id)
+        read = self._user_reads.get((site_id, user_id))
+        if read is not None and time.monotonic() - read.read_at <= SITE_FRESH_S:
+            connection = read.connection
+        else:
 
-        def load(uow: UnitOfWork) -> UserConnection | None:
-            return find_connection(uow, site.workspace_id, site.id, user_id)
+            def load(uow: UnitOfWork) -> UserConnection | None:
+                return find_connection(uow, site.workspace_id, site.id, user_id)
 
-        connection = await read_db(self.services, load)
+            connection = await read_db(self.services, load)
         if connection is None:
             raise UserNotConnected(site_id, user_id)
-        access = user_access(self.services, site, connection)
-        base, auth = self._access_auth(f"user:{connection.id}", access)
+        base, auth = self._access_auth(f"user:{connection.id}", self._user_access_of(site, connection))
         http = self._acquire_http()
         try:
             yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)
         finally:
             await self._release_http()
+
+    def _user_access_of(self, site: Site, connection: UserConnection) -> SiteAccess:
+        """The connection's decrypted access: decrypted once per stored value, not once per call."""
+        source = (connection.credentials, connection.auth_type, site.url, site.cloud_id)
+        cached = self._user_access.get(connection.id)
+        if cached is not None and cached[0] == source:
+            return cached[1]
+        access = user_access(self.services, site, connection)
+        self._user_access[connection.id] = (source, access)
+        return access
 
     async def done_statuses(self, site_id: str, client: jira.JiraClient, now: datetime) -> frozenset[str]:
         """Names of the site's statuses in the done category (status names are site-wide in Jira),

@@ -269,6 +269,7 @@ async def _main(
         container.clock,
         WorkerOptions(poll_s=0.2),
         prime_site=container.jira_pool.prime,
+        prime_user=container.jira_pool.prime_user,
     )
     worker_task = asyncio.create_task(worker.run())
     try:

@@ -88,3 +88,27 @@ def ping(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+_KEPT_ROWS = "jirabridge.kept_rows"
+
+
+def keeping_rows(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions like `sessions`' that hold every row they load until they close.
+
+    A session's identity map holds its rows weakly: a row nobody references any more is dropped, and
+    the next `get` of it runs its SELECT again. The worker's claim reads each claimed operation's
+    site, project and workspace once per operation, and a record applies several outcomes, each
+    reading the same few rows: with the rows kept, each is read once per transaction. Only for
+    transactions that read a bounded number of rows (a batch of operations), never for a scan."""
+    kept = sessionmaker(class_=sessions.class_, **sessions.kw)  # a subclass: listeners only on it
+
+    def keep(session: Session, instance: object) -> None:
+        rows: list[object] | None = session.info.get(_KEPT_ROWS)
+        if rows is None:
+            rows = session.info[_KEPT_ROWS] = []
+        rows.append(instance)
+
+    for transition in ("loaded_as_persistent", "pending_to_persistent", "detached_to_persistent"):
+        event.listen(kept, transition, keep)
+    return kept

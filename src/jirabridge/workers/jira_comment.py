@@ -138,5 +138,15 @@ class AddComment:
         return Done({"comment_id": found.id, "as": identity}, value=CommentPosted(found.id, found.updated))
 
 
+def author_of(site_id: str, text: CommentText) -> tuple[str, str] | None:
+    """The host user whose identity `as_author` tries first (`Step.acts_as`), if any."""
+    return (site_id, text.author) if text.by_user and text.author is not None else None
+
+
 def make_comment_handler(container: Container, pool: JiraPool) -> Step[CommentPlan]:
-    return Step(load=comment_sync.load, run=AddComment(pool), apply=comment_sync.apply)
+    return Step(
+        load=comment_sync.load,
+        run=AddComment(pool),
+        apply=comment_sync.apply,
+        acts_as=lambda plan: author_of(plan.site_id, plan.text),
+    )

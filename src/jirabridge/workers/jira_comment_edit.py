@@ -29,7 +29,7 @@ from jirabridge.service.tickets import comment_edit
 from jirabridge.service.tickets.comment_edit import CommentEditPlan
 from jirabridge.service.tickets.comments import CommentText
 from jirabridge.workers import jira_common as common
-from jirabridge.workers.jira_comment import as_author
+from jirabridge.workers.jira_comment import as_author, author_of
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
@@ -100,4 +100,9 @@ class UpdateComment:
 
 
 def make_comment_update_handler(container: Container, pool: JiraPool) -> Step[CommentEditPlan]:
-    return Step(load=comment_edit.load, run=UpdateComment(container, pool), apply=comment_edit.apply)
+    return Step(
+        load=comment_edit.load,
+        run=UpdateComment(container, pool),
+        apply=comment_edit.apply,
+        acts_as=lambda plan: author_of(plan.site_id, plan.text) if plan.text.account_id else None,
+    )

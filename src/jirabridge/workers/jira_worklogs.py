@@ -252,4 +252,9 @@ async def _person_changed(
 
 
 def make_sync_handler(container: Container, pool: JiraPool) -> steps.Step[WorklogPlan]:
-    return steps.Step(load=worklog_sync.load, run=SyncWorklog(pool), apply=worklog_sync.apply)
+    return steps.Step(
+        load=worklog_sync.load,
+        run=SyncWorklog(pool),
+        apply=worklog_sync.apply,
+        acts_as=lambda plan: (plan.site_id, plan.user_id) if plan.skip is None and plan.user_id else None,
+    )

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -59,6 +60,7 @@ from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, UnreadableOperation
 from jirabridge.service.core.unit_of_work import JoinedUnitOfWork, UnitOfWork
 from jirabridge.storage import outbox
+from jirabridge.storage.db import keeping_rows
 from jirabridge.storage.leases import LeaseTimes, SqlLeases
 from jirabridge.storage.outbox_nudges import outbox_nudges_for
 from jirabridge.workers.leasing import Leases, SiteGauges
@@ -87,6 +89,9 @@ Prepare = Callable[[UnitOfWork, Job], Job]
 Apply = Callable[[UnitOfWork], None]
 # Reads a claimed job's site in the claim's transaction (`JiraPool.prime`), so its Jira client opens none.
 PrimeSite = Callable[[UnitOfWork, str], None]
+# Reads the connection of the host user a step acts as (site, user) in the claim's transaction
+# (`JiraPool.prime_user`), so its client as that user opens none either.
+PrimeUser = Callable[[UnitOfWork, str, str], None]
 
 
 class Nudges(Protocol):
@@ -145,6 +150,12 @@ class SqlQueue:
     backoff: Backoff = DEFAULT_BACKOFF
     keep_done: timedelta = outbox.DONE_KEPT
 
+    @functools.cached_property
+    def _batch_sessions(self) -> sessionmaker[Session]:
+        """For the claim and the record: the steps' loads and applies of a batch read the same site,
+        project and workspace rows; kept, each is read once per transaction, not once per operation."""
+        return keeping_rows(self.sessions)
+
     def claim(
         self,
         *,
@@ -157,7 +168,7 @@ class SqlQueue:
         prepare: Prepare | None = None,
     ) -> list[Job]:
         return outbox.claim(
-            self.sessions,
+            self._batch_sessions,
             worker_id=worker_id,
             now=now,
             limit=limit,
@@ -172,7 +183,7 @@ class SqlQueue:
         self, job: Job, outcome: Outcome, now: datetime, *, worker_id: str, apply: Apply | None = None
     ) -> str | None:
         return outbox.record(
-            self.sessions,
+            self._batch_sessions,
             job,
             outcome,
             now,
@@ -184,7 +195,7 @@ class SqlQueue:
 
     def record_many(self, finished: Sequence[Finished], *, worker_id: str) -> list[outbox.Recorded]:
         return outbox.record_many(
-            self.sessions,
+            self._batch_sessions,
             [outbox.Finished(f.job, f.outcome, f.now, _joined(f.apply)) for f in finished],
             worker_id=worker_id,
             max_attempts=self.max_attempts,
@@ -239,6 +250,8 @@ class Worker:
     nudges: Nudges | None = None
     # Called with each claimed job's site in the claim's transaction (the Jira pool's `prime`).
     prime_site: PrimeSite | None = None
+    # Called with the site and host user a step's job calls Jira as (`Step.acts_as`), in the claim.
+    prime_user: PrimeUser | None = None
 
     def __post_init__(self) -> None:
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -369,12 +382,17 @@ class Worker:
 
     def _prepare(self, uow: UnitOfWork, job: Job) -> Job:
         """A step's `load`, in the claim's transaction; a plain handler's job as it is. The job's site
-        is read there too (`prime_site`), so calling Jira for it costs no transaction of its own."""
+        is read there too (`prime_site`), and the connection of the user it calls Jira as
+        (`prime_user`), so calling Jira for it costs no transaction of its own."""
         if self.prime_site is not None and job.site_id is not None:
             self.prime_site(uow, job.site_id)
         step = self.handlers.get(job.kind)
         if isinstance(step, Step) and not job.unreadable:
-            return replace(job, context=step.load(uow, job))
+            context = step.load(uow, job)
+            who = step.acts_as(context) if step.acts_as is not None else None
+            if self.prime_user is not None and who is not None:
+                self.prime_user(uow, *who)
+            return replace(job, context=context)
         return job
 
     async def _run_one(self, job: Job, wakeup: asyncio.Event) -> None:
@@ -690,6 +708,7 @@ def run_worker(
         ),
         nudges=outbox_nudges_for(container.settings.database_url, container.settings.listen_url()),
         prime_site=pool.prime,
+        prime_user=pool.prime_user,
     )
     calm_garbage_collector()
     asyncio.run(worker.run_until_signalled())

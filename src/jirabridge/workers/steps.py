@@ -12,7 +12,9 @@ a `Retry` with reason `handler_error`; an `apply` that raises rolls back its wri
 and the attempt is recorded as a `Retry` with reason `apply_error` instead. A job whose payload this
 release cannot read is neither loaded nor applied: it fails for good with `invalid_operation`.
 A `load` may also write what must be stored before the handler's call (`worklog.sync`'s create
-marker): it commits with the claim, before the handler runs.
+marker): it commits with the claim, before the handler runs. `acts_as(context)` names the host user
+whose own Jira identity the handler will call as, `(site_id, user_id)`, or None: the worker reads
+that user's connection in the claim too (`JiraPool.prime_user`), so the call opens no transaction.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Step(Generic[C]):
     load: Callable[[UnitOfWork, Job], C]
     run: Callable[[Job, C], Awaitable[Outcome]]
     apply: Callable[[UnitOfWork, Job, Outcome, datetime], None]
+    acts_as: Callable[[C], tuple[str, str] | None] | None = None
 
     async def __call__(self, job: Job) -> Outcome:
         if job.unreadable:  # neither loaded nor applied: retrying cannot make the payload whole

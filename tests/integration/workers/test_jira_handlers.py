@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -46,6 +47,7 @@ from support.steps import run_job
 
 ACME = "https://acme.atlassian.net"
 BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
+ALICE = {"type": "api_token", "email": "alice@acme.test", "api_token": "alice-token"}
 STATUS_MAP = {"Open": "To Do", "Active": "In Progress", "Resolved": "Done"}
 MARKER = "jb-0123456789ab"
 
@@ -95,6 +97,7 @@ class World:
             self.clock,
             WorkerOptions(once=True, poll_s=0.05),
             prime_site=self.container.jira_pool.prime,
+            prime_user=self.container.jira_pool.prime_user,
         )
         await worker.run()
 
@@ -619,6 +622,26 @@ class CountedQueue:
         return pruned
 
 
+async def counted_drain(world: World) -> CountedQueue:
+    """Drain as `jirabridge worker` does (the site and the user read with the claim), telling the
+    transactions of its claims and records from any other."""
+    queue = CountedQueue(SqlQueue(world.container.sessions))
+    worker = Worker(
+        queue,
+        handlers(world.container),
+        world.clock,
+        WorkerOptions(once=True, poll_s=0.05),
+        prime_site=world.container.jira_pool.prime,
+        prime_user=world.container.jira_pool.prime_user,
+    )
+    event.listen(world.container.engine, "begin", queue.began)
+    try:
+        await worker.run()
+    finally:
+        event.remove(world.container.engine, "begin", queue.began)
+    return queue
+
+
 async def test_a_status_sync_costs_its_claim_and_its_record_and_no_other_transaction(world: World) -> None:
     key = await world.new_issue()
     world.add(world.item("an-1", "Active"), world.settings())
@@ -627,25 +650,46 @@ async def test_a_status_sync_costs_its_claim_and_its_record_and_no_other_transac
     world.container.jira_pool.forget(world.site_id)  # nothing read before this claim
     op = world.sync_status(key)
 
-    queue = CountedQueue(SqlQueue(world.container.sessions))
-    worker = Worker(
-        queue,
-        handlers(world.container),
-        world.clock,
-        WorkerOptions(once=True, poll_s=0.05),
-        prime_site=world.container.jira_pool.prime,
-    )
-    event.listen(world.container.engine, "begin", queue.began)
-    try:
-        await worker.run()
-    finally:
-        event.remove(world.container.engine, "begin", queue.began)
+    queue = await counted_drain(world)
 
     assert world.issue(key).status == "In Progress"
     assert world.operation(op).status == "done"
     assert (queue.claimed, queue.recorded) == (["issue.sync_status"], ["issue.sync_status"])
     # The links and the site were read in the claim, the outcome applied in the record: the handler
     # and its Jira client opened no transaction of their own.
+    assert queue.outside == []
+
+
+async def test_a_comment_posted_as_its_author_costs_its_claim_and_its_record_and_no_other_transaction(
+    world: World,
+) -> None:
+    key = await world.new_issue()
+    world.add(world.item("an-1", "Active"), world.settings())
+    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    headers = world.tenant.headers()
+    answer = await world.api.put("/api/v1/users/u-alice", json={"name": "Alice"}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    answer = await world.api.post("/api/v1/users/u-alice/jira", json={"auth": ALICE}, headers=headers)
+    assert answer.status_code == 201, answer.text
+    await world.drain()  # what connecting the site and the user queued
+    world.container.jira_pool.forget(world.site_id)  # nothing read before this claim
+    body = {"type": "doc", "version": 1, "content": []}
+    op = world.enqueue(
+        operations.AddComment(world.site_id, key, body, author="u-alice", text="Looking into it")
+    )
+
+    queue = await counted_drain(world)
+
+    assert (world.operation(op).status, world.operation(op).result) == (
+        "done",
+        {"comment_id": ANY, "as": "user"},
+    )
+    [comment] = world.issue(key).comments
+    alice = world.emulator.state.emulator.account_by_email("alice@acme.test")
+    assert comment.author == alice.account_id  # Jira shows Alice as its author
+    assert (queue.claimed, queue.recorded) == (["issue.comment"], ["issue.comment"])
+    # Alice's connection was read with the claim, as the site was: posting as her opened no
+    # transaction of its own.
     assert queue.outside == []
 
 
