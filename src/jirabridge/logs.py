@@ -23,6 +23,7 @@ this is the net under that rule).
 
 from __future__ import annotations
 
+import functools
 import logging
 import logging.config
 import os
@@ -81,8 +82,15 @@ def _trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _sensitive(name: str) -> bool:
+    """Whether a field of this name is redacted. Remembered: the same few dozen names come on every
+    record, and the search for each of them was a good part of a log line's cost."""
+    return SENSITIVE.search(name) is not None
+
+
 def redact_message(message: str) -> str:
-    return _PAIR.sub(lambda m: f"{m[1]}={REDACTED}" if SENSITIVE.search(m[1]) else m[0], message)
+    return _PAIR.sub(lambda m: f"{m[1]}={REDACTED}" if _sensitive(m[1]) else m[0], message)
 
 
 class ContextFilter(logging.Filter):
@@ -124,7 +132,7 @@ class JsonLogFormatter(JsonFormatter):
         for key, value in _PAIR.findall(message) if ours else ():
             log_data.setdefault(key, value.strip("\"'"))
         for key in list(log_data):
-            if key not in ("message", "event") and SENSITIVE.search(key):
+            if key not in ("message", "event") and _sensitive(key):
                 log_data[key] = REDACTED
 
 

@@ -47,7 +47,8 @@ def make_handler(container: Container, pool: JiraPool) -> Handler:
             append_line(root / "effects", job.id)
         while (root / "hold").exists():  # noqa: ASYNC110 - another process removes the file
             await asyncio.sleep(0.02)
-        return Done({"pid": os.getpid()})
+        # The loop it ran on: `jirabridge worker` runs its handlers on uvloop's (runner.event_loop_factory).
+        return Done({"pid": os.getpid(), "loop": type(asyncio.get_running_loop()).__module__})
 
     return handle
 

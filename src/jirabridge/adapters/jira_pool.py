@@ -59,6 +59,7 @@ STATUS_CACHE_TTL = timedelta(minutes=5)
 # for the claimed operations to run, short enough that a handler of a site not claimed lately reads it.
 SITE_FRESH_S = 30.0
 _SEEN_TOKENS_KEPT = 8
+_PRIMED_USERS = "jirabridge.primed_users"  # the (site, user) pairs a transaction has read (`prime_user`)
 
 
 class SiteUnavailable(Exception):
@@ -208,6 +209,10 @@ class JiraPool:
     def prime_user(self, uow: UnitOfWork, site_id: str, user_id: str) -> None:
         """Read the user's connection on the site (or that they have none) in the caller's transaction
         (the claim of an operation that calls Jira as them), so that `client_as_user()` opens none."""
+        primed: set[tuple[str, str]] = uow.session.info.setdefault(_PRIMED_USERS, set())
+        if (site_id, user_id) in primed:  # read in this transaction already (another job of the claim)
+            return
+        primed.add((site_id, user_id))
         site = uow.sites.get(site_id)
         if site is None:
             self._user_reads.pop((site_id, user_id), None)

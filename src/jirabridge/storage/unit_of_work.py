@@ -153,13 +153,18 @@ class UnitOfWork:
         return TimeEntries(self.session)
 
 
+# A joined unit of work opens no session of its own. One, not one per unit of work: a sessionmaker
+# makes a class of its own, and the worker joins one to every job it claims and records.
+_NO_SESSIONS: sessionmaker[Session] = sessionmaker()
+
+
 class JoinedUnitOfWork(UnitOfWork):
     """A unit of work inside a transaction that someone else opened and commits: the outbox's claim
     (a step reads what its job needs) or the recording of an outcome (a step applies it). `commit`
     only flushes, so what it wrote commits, or rolls back, with the operation's own row."""
 
     def __init__(self, session: Session) -> None:
-        super().__init__(sessionmaker(), read_only=False)
+        super().__init__(_NO_SESSIONS, read_only=False)
         self._session = session
 
     def __enter__(self) -> UnitOfWork:
