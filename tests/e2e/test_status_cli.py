@@ -61,10 +61,12 @@ def test_status_lists_the_workers_their_sites_and_each_sites_backlog(tmp_path: P
             )
         session.commit()
     me = WorkerInfo(id="web-1:4711:abc", pid=4711, version="0.1.0", started_at=now, hostname="web-1")
-    leases.heartbeat(sessions, me=me, now=now)
+    # Leases as long as the `--dead-after-s` below: however slow this machine is today (each CLI
+    # run starts a Python process), the worker shows alive and still owning its site.
+    long = leases.LeaseTimes(dead_after_s=600, lease_ttl_s=600)
+    leases.heartbeat(sessions, me=me, now=now, times=long)
     engine.dispose()
 
-    # However slow this machine is today, the worker shows alive.
     text = cli("status", "--dead-after-s", "600", database_url=url)
     as_json = cli("status", "--json", "--dead-after-s", "600", database_url=url)
 
