@@ -16,6 +16,7 @@ NOT_IMPORTED = {
     "sniffio": "httpcore imports it on every request (see the comment in pyproject.toml)",
     "python-multipart": "FastAPI parses the pages' form posts with it",
     "greenlet": "the SQLAlchemy instrumentation imports SQLAlchemy's asyncio module, which needs it",
+    "httptools": "uvicorn parses HTTP with it when it is installed (see the test below)",
 }
 
 
@@ -71,3 +72,16 @@ def test_the_dependencies_needed_without_an_import_are_still_dependencies_and_st
     assert set(NOT_IMPORTED) <= set(dependencies)
     imported = [d for d in NOT_IMPORTED if any(uses(names, root) for root in package_roots(d))]
     assert imported == [], f"imported after all, so not an exception any more: {imported}"
+
+
+def test_jirabridge_serve_parses_http_with_httptools() -> None:
+    # `jirabridge serve` leaves uvicorn's `http="auto"`: httptools when installed, else h11 (pure
+    # Python, several % of the service's CPU per request).
+    import uvicorn
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    async def app(scope: object, receive: object, send: object) -> None: ...
+
+    config = uvicorn.Config(app)
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol

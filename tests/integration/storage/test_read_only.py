@@ -1,8 +1,10 @@
 """Reads that never write (`read_db`) do not wait for the SQLite write lock: a worker busy writing
-still reads its next job's state at once."""
+still reads its next job's state at once. Units of work that write (`run_db`) take turns on SQLite."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from sqlalchemy import text
 
 from jirabridge.bootstrap import build
 from jirabridge.config import Settings
-from jirabridge.service.core.db import read_db
+from jirabridge.service.core.db import read_db, run_db
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.storage.migrate import upgrade
 
@@ -69,4 +71,36 @@ async def test_a_read_only_unit_of_work_refuses_to_commit(tmp_path: Path) -> Non
             == 0
         )
     finally:
+        container.close()
+
+
+async def test_on_sqlite_units_of_work_that_write_take_turns_and_reads_run_beside_them(
+    tmp_path: Path,
+) -> None:
+    # SQLite has one writer at a time: a second writing thread could only wait for the write lock
+    # (handing it from thread to thread costs CPU), so `run_db` starts the next one when one ends.
+    container = build(Settings(database_url=f"sqlite:///{tmp_path / 'jb.db'}", secret_key=SecretStr("x")))
+    first_in, first_may_end, second_in = threading.Event(), threading.Event(), threading.Event()
+
+    def first(uow: UnitOfWork) -> str:
+        first_in.set()
+        first_may_end.wait(30)
+        return "first"
+
+    def second(uow: UnitOfWork) -> str:
+        second_in.set()
+        return "second"
+
+    try:
+        upgrade(container.engine)
+        one = asyncio.create_task(run_db(container, first))
+        assert await asyncio.to_thread(first_in.wait, 30)
+        two = asyncio.create_task(run_db(container, second))
+        # A read does not queue behind the writes.
+        assert await read_db(container, lambda uow: first_in.is_set() and not first_may_end.is_set())
+        assert not await asyncio.to_thread(second_in.wait, 1)  # still waiting for its turn
+        first_may_end.set()
+        assert await asyncio.gather(one, two) == ["first", "second"]
+    finally:
+        first_may_end.set()
         container.close()
