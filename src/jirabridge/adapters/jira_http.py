@@ -4,6 +4,7 @@ endpoints — even when a stored URL or a redirect says otherwise."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -40,10 +41,16 @@ def _origin(url: str) -> str:
 def host_guard(settings: Settings) -> Callable[[httpx.Request], Awaitable[None]]:
     """An httpx request hook raising HostNotAllowed before a request leaves for a host not allowed."""
     trusted = {_origin(settings.atlassian_auth_url), _origin(settings.atlassian_api_url)}
+    allowed_hosts = list(settings.allowed_jira_hosts)
+
+    # The answer depends on the URL's site part only (what comes before `/rest/`, or the whole URL)
+    # and on settings read once: remembered for the few sites a worker calls, checked on every request.
+    @functools.lru_cache(maxsize=1024)
+    def allowed(site_part: str) -> bool:
+        return _origin(site_part) in trusted or host_allowed(site_part, allowed_hosts)
 
     async def guard(request: httpx.Request) -> None:
-        url = str(request.url)
-        if _origin(url) not in trusted and not host_allowed(url, settings.allowed_jira_hosts):
+        if not allowed(str(request.url).split("/rest/", 1)[0]):
             raise HostNotAllowed(f"refusing a request to {request.url.host}: not an allowed Jira host")
 
     return guard

@@ -32,6 +32,7 @@ Times are stored in UTC (SQLite keeps them without zone; `_utc` puts it back).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     TextClause,
+    bindparam,
     case,
     delete,
     exists,
@@ -571,19 +573,10 @@ def _write_outcome(
 ) -> bool:
     """The operation's row takes the outcome while `worker_id` holds its lease; then `apply` and the
     failure's event. False: the lease was lost, nothing written."""
-    statement = (
-        update(Operation)
-        .where(
-            Operation.id == job.id,
-            Operation.status == RUNNING,
-            Operation.lease_owner == worker_id,
-            Operation.attempts == job.attempts,
-        )
-        .values(**values)
-        .returning(Operation.id)
-        .execution_options(synchronize_session=False)
-    )
-    if session.scalar(statement) is None:
+    columns = tuple(sorted(values))
+    params = {f"v_{column}": values[column] for column in columns}
+    params.update(w_op_id=job.id, w_owner=worker_id, w_attempts=job.attempts)
+    if session.scalar(_outcome_statement(columns), params) is None:
         return False
     if apply is not None:
         apply(session)
@@ -595,6 +588,26 @@ def _write_outcome(
             reason, detail = str(values["reason"]), str(values["detail"] or "")
             _failed(session, job, reason, detail, now, gave_up=reason == MAX_ATTEMPTS_REASON)
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def _outcome_statement(columns: tuple[str, ...]) -> Any:
+    """The UPDATE that records an outcome setting `columns`, built once per set of columns (a handful:
+    one per kind of outcome) with every value a bound parameter: building it for each outcome, and
+    computing its cache key, was a good part of recording one."""
+    table = Operation.__table__
+    return (
+        update(Operation)
+        .where(
+            Operation.id == bindparam("w_op_id"),
+            Operation.status == RUNNING,
+            Operation.lease_owner == bindparam("w_owner"),
+            Operation.attempts == bindparam("w_attempts"),
+        )
+        .values({column: bindparam(f"v_{column}", type_=table.c[column].type) for column in columns})
+        .returning(Operation.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _failed(session: Session, job: Job, reason: str, detail: str, now: datetime, *, gave_up: bool) -> None:
