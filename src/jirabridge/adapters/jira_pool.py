@@ -21,6 +21,9 @@
   the same refresh token.
 - A site that is not connected (disconnected, or never finished connecting) raises `SiteUnavailable`
   before any call is made.
+- A site this worker has just been given by another (`handed_over`, at the site-lease heartbeat that
+  took it) waits one pacing window before its first call: the previous owner's last calls are still
+  in Jira's window, and the two together must not exceed the site's limit (`SitePacer.handed_over`).
 - `client_as_user(site_id, user_id)` is a client authenticated as a host user's own Jira identity
   (their user connection), for what Jira attributes to its caller: worklogs, comments. It shares the
   site's pacer (one budget per site, whoever calls) and the connection pool; its OAuth refreshes are
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -135,6 +138,7 @@ class JiraPool:
         self._user_access: dict[str, tuple[tuple[object, ...], SiteAccess]] = {}
         self._http: httpx.AsyncClient | None = None
         self._users = 0
+        self._handed_over: dict[str, float] = {}  # site id -> time.monotonic() it became this worker's
         # Called with the status of every Jira answer (the worker counts them in its metrics).
         self.on_status: list[Callable[[int], None]] = []
 
@@ -147,6 +151,19 @@ class JiraPool:
             pacer = self._pacers[key] = jira.SitePacer(
                 self.settings.jira_rate_per_site, max_wait_s=self.settings.jira_max_pause_wait_s
             )
+        return pacer
+
+    def handed_over(self, site_ids: Collection[str]) -> None:
+        """These sites have just become this worker's (site leases): until now another worker may have
+        been calling them. Their pacers count that when they are next used (`_site_pacer`)."""
+        now = time.monotonic()
+        for site_id in site_ids:
+            self._handed_over[site_id] = now
+
+    def _site_pacer(self, site: Site) -> jira.SitePacer:
+        pacer = self.pacer(site.url)
+        if (at := self._handed_over.pop(site.id, None)) is not None:
+            pacer.handed_over(at)
         return pacer
 
     async def _count(self, response: httpx.Response) -> None:
@@ -302,7 +319,7 @@ class JiraPool:
         base, auth = self._auth(site)
         http = self._acquire_http()
         try:
-            yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)
+            yield jira.JiraClient(base, auth, pacer=self._site_pacer(site), http=http)
         finally:
             await self._release_http()
 
@@ -328,7 +345,7 @@ class JiraPool:
         base, auth = self._access_auth(f"user:{connection.id}", self._user_access_of(site, connection))
         http = self._acquire_http()
         try:
-            yield jira.JiraClient(base, auth, pacer=self.pacer(site.url), http=http)
+            yield jira.JiraClient(base, auth, pacer=self._site_pacer(site), http=http)
         finally:
             await self._release_http()
 

@@ -12,7 +12,11 @@ One `SitePacer` per Jira site, shared by every client (and every user connection
 - a call takes its turn before it asks for a connection (so a site's queue holds none), and is
   checked again against a second window of the same size when its request has its connection and
   is about to be written (`on_the_wire`, an httpx `trace` extension): calls that waited for a
-  connection, or for a stalled event loop, used to reach Jira in clumps;
+  connection, or for a stalled event loop, used to reach Jira in clumps. That second window counts
+  a call when it actually leaves, not when it was due: calls due together that woke late leave
+  spaced, rather than all at once;
+- `handed_over()`: the process has just been given the site by another (site leases); the other's
+  calls of the last window are counted as a full window, so the two together stay under `rate`;
 - turns at least `spacing_s` apart (half the average spacing), so the window fills evenly instead of
   in one burst that Jira would spread out on arrival;
 - a 429 pauses what its `RateLimit-Reason` names, for `Retry-After` seconds: the quota reasons
@@ -133,6 +137,12 @@ class _Window:
     def next_turn(self, now: float, allowance: int) -> float:
         """Take the next free turn. Synchronous, so atomic on the event loop: concurrent callers get
         their turns in order."""
+        at = self.earliest(now, allowance)
+        self.record(at)
+        return at
+
+    def earliest(self, now: float, allowance: int) -> float:
+        """The next free turn, not taken."""
         turns = self.turns
         at = now
         if turns:
@@ -140,10 +150,18 @@ class _Window:
             if len(turns) >= allowance:
                 # The window ending at this turn may hold `allowance - 1` others.
                 at = max(at, turns[-allowance] + self.seconds)
-        turns.append(at)
+        return at
+
+    def record(self, at: float) -> None:
+        turns = self.turns
+        turns.append(max(at, turns[-1]) if turns else at)
         while len(turns) > self.size:
             turns.popleft()
-        return at
+
+    def fill(self, at: float) -> None:
+        """As if the whole window's allowance had been used at `at`."""
+        for _ in range(self.size):
+            self.record(at)
 
 
 class SitePacer:
@@ -220,10 +238,30 @@ class SitePacer:
 
         async def trace(event: str, info: Mapping[str, Any]) -> None:
             if event.endswith(".send_request_headers.started"):
-                await self._take(self._wire)
+                await self._leave_on_the_wire()
                 self.stats.checked_on_the_wire += 1
 
         return trace
+
+    async def _leave_on_the_wire(self) -> None:
+        """Wait until the request may be written, then count it at the moment it is. Unlike a turn
+        taken ahead, nothing is reserved: calls that were due together but woke late (the event loop
+        stalled: the machine's other processes, a long callback) would all leave at once on their
+        reserved turns; each checks the window again when it wakes, so they leave spaced."""
+        window = self._wire
+        while (wait := window.earliest(now := self.clock.monotonic(), self.allowance) - now) > 0:
+            self.stats.waited_s += wait
+            await self.clock.sleep(wait)
+        window.record(now)
+
+    def handed_over(self, at: float | None = None) -> None:
+        """This process has just been given the site (a site lease, storage/leases.py): until `at`
+        (monotonic, default now) another process was calling it, whose calls Jira still counts for a
+        window. Counted as the window's whole allowance used at `at`, the first calls here wait one
+        window, and the two processes' calls together never exceed the site's limit."""
+        at = self.clock.monotonic() if at is None else at
+        self._ahead.fill(at)
+        self._wire.fill(at)
 
     async def _take(self, window: _Window) -> None:
         now = self.clock.monotonic()

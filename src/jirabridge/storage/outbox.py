@@ -420,21 +420,29 @@ def extend_leases(
 def extend_leases_in(
     session: Session, *, worker_id: str, op_ids: Collection[str], now: datetime, lease_s: float
 ) -> set[str]:
-    """`extend_leases` in the caller's transaction (the site-lease heartbeat's, storage/leases.py)."""
+    """`extend_leases` in the caller's transaction (the site-lease heartbeat's, storage/leases.py).
+
+    Rows another transaction has locked are skipped, not waited for: they are this worker's own
+    operations being recorded as they finish (`record_many`), which need no longer lease. Waiting
+    for them deadlocked: a record locking its batch's rows in one order and the heartbeat the same
+    rows in another, PostgreSQL killed one of them a second later, and a heartbeat that fails a few
+    times in a row lets the worker's site leases run out (its claims find nothing meanwhile). The
+    ids returned are those still leased to the worker, extended now or being recorded."""
     if not op_ids:
         return set()
-    statement = (
+    ours = (
+        Operation.id.in_(list(op_ids)),
+        Operation.status == RUNNING,
+        Operation.lease_owner == worker_id,
+    )
+    free = select(Operation.id).where(*ours).with_for_update(skip_locked=True)
+    session.execute(
         update(Operation)
-        .where(
-            Operation.id.in_(list(op_ids)),
-            Operation.status == RUNNING,
-            Operation.lease_owner == worker_id,
-        )
+        .where(Operation.id.in_(free.scalar_subquery()))
         .values(leased_until=_utc(now) + timedelta(seconds=lease_s))
-        .returning(Operation.id)
         .execution_options(synchronize_session=False)
     )
-    return set(session.scalars(statement))
+    return set(session.scalars(select(Operation.id).where(*ours)))
 
 
 def record(

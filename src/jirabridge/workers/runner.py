@@ -10,8 +10,10 @@ once their lease expires.
 
 With site leases (`leases`, as `jirabridge worker` runs: workers/leasing.py, storage/leases.py) that
 task is the heartbeat: every `heartbeat_s` one transaction renews the worker's sites, takes and
-releases sites as workers come and go, and extends the running operations' leases. The worker claims
-only its sites' operations (and those of no site); a claim and a heartbeat never run at once, so a
+releases sites as workers come and go, and extends the running operations' leases. The sites it takes
+are handed to the Jira pool (`sites_acquired`), whose pacers hold their first calls for one window
+while the previous owner's last calls leave Jira's. The worker claims only its sites' operations (and
+those of no site); a claim and a heartbeat never run at once, so a
 site is released only when no operation of it runs here. On a stop it claims nothing more, lets the
 others take the sites it runs nothing of, and once its operations are recorded gives up every site.
 
@@ -252,6 +254,9 @@ class Worker:
     prime_site: PrimeSite | None = None
     # Called with the site and host user a step's job calls Jira as (`Step.acts_as`), in the claim.
     prime_user: PrimeUser | None = None
+    # Called with the sites a heartbeat took from another worker, or took first (the Jira pool's
+    # `handed_over`: their first calls wait for the previous owner's last ones to leave Jira's window).
+    sites_acquired: Callable[[frozenset[str]], None] | None = None
 
     def __post_init__(self) -> None:
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -610,6 +615,8 @@ class Worker:
                 return
             self._active_sites = frozenset() if self._stopping else beat.active
             self._held_sites = beat.held
+            if beat.acquired and self.sites_acquired is not None:
+                self.sites_acquired(beat.acquired)  # before any claim of their operations
         self._warn_lost(ids, beat.extended)
         self.metrics.sites_owned.set(len(beat.held))
         self.metrics.site_leases_acquired.inc(len(beat.acquired))
@@ -709,6 +716,7 @@ def run_worker(
         nudges=outbox_nudges_for(container.settings.database_url, container.settings.listen_url()),
         prime_site=pool.prime,
         prime_user=pool.prime_user,
+        sites_acquired=pool.handed_over,
     )
     calm_garbage_collector()
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:

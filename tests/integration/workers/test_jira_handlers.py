@@ -1024,3 +1024,22 @@ async def test_a_site_whose_name_turns_internal_is_refused_when_the_worker_conne
     assert (failed.status, failed.reason) == ("failed", "host_not_allowed")
     assert "acme.atlassian.net resolves to 169.254.169.254, a link-local address" in (failed.detail or "")
     assert (await world.control("GET", "/faults"))["hits"] == []  # nothing reached Jira
+
+
+async def test_a_site_handed_over_to_this_worker_waits_one_window_before_its_first_call(world: World) -> None:
+    # Another worker called the site until it let it go; Jira still counts those calls for a second.
+    # The first call here waits a pacing window, so the two workers together stay within the limit.
+    pool = world.container.jira_pool
+    await world.drain()  # what connecting the site queued
+    pacer = pool.pacer(ACME)
+    waited = pacer.stats.waited_s
+    pool.handed_over([world.site_id])
+    async with pool.client(world.site_id) as jira:
+        await jira.myself()
+    assert pacer.stats.waited_s - waited > pacer.window_s / 2
+    # Only the first calls after the hand-over: once the window has passed, a call goes at once.
+    await asyncio.sleep(pacer.window_s)
+    waited = pacer.stats.waited_s
+    async with pool.client(world.site_id) as jira:
+        await jira.myself()
+    assert pacer.stats.waited_s == waited

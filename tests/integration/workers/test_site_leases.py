@@ -114,6 +114,34 @@ async def test_a_worker_runs_only_its_own_sites_operations_and_those_of_no_site(
         assert set(session.scalars(select(SiteLease.worker_id))) == {"other"}
 
 
+async def test_the_sites_a_worker_takes_are_handed_to_its_jira_pool_before_their_operations_run(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Another worker held every site, and let go of those now owed to this one: their first calls
+    # must wait for the other's last ones to leave Jira's window (JiraPool.handed_over).
+    other = WorkerInfo(id="other", pid=2, version="t", started_at=T0, hostname="elsewhere")
+    leases.heartbeat(sessions, me=other, now=T0, times=FAST)
+    leases.heartbeat(sessions, me=WorkerInfo(id="me", pid=1, version="t", started_at=T0), now=T0, times=FAST)
+    leases.heartbeat(sessions, me=other, now=T0, times=FAST)  # it lets go of the sites owed to me
+    ops = {site: add(sessions, site, f"K-{site}") for site in (f"st_{n}" for n in range(8))}
+    handed: list[frozenset[str]] = []
+    ran_after_hand_over: dict[str, bool] = {}
+
+    async def step(job: Job) -> Outcome:
+        assert job.site_id is not None
+        ran_after_hand_over[job.site_id] = any(job.site_id in sites for sites in handed)
+        return Done()
+
+    worker = make_worker(sessions, step, once=True)
+    worker.sites_acquired = handed.append
+    await worker.run()
+
+    mine = {s for s in ops if leases.target_of(s, ["me", "other"]) == "me"}
+    assert mine and set(ran_after_hand_over) == mine
+    assert all(ran_after_hand_over.values())
+    assert handed == [frozenset(mine)]  # once, when it took them; not at every heartbeat
+
+
 async def test_a_stopped_worker_finishes_its_operations_then_releases_its_sites(
     sessions: sessionmaker[Session],
 ) -> None:

@@ -180,6 +180,89 @@ async def test_calls_that_waited_for_a_connection_leave_spaced_not_in_a_clump() 
     assert min(b - a for a, b in itertools.pairwise(written)) >= pacer.spacing_s - 1e-9
 
 
+class StallingClock:
+    """Sleepers wake when the time they asked for has come, all of them at once after a stall
+    (`stall`: the event loop was held up, e.g. by the machine's other processes)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self.now + seconds, woken))
+        await woken
+
+    async def run(self, *, stall_from: float, stall_s: float, until: float) -> None:
+        """Let time pass up to `until`, waking sleepers in order; from `stall_from`, nobody wakes for
+        `stall_s` seconds, then every sleeper due meanwhile wakes at the same moment."""
+        stalled = False
+        while self._sleepers or self.now < until:
+            await asyncio.sleep(0)  # let woken tasks run and maybe sleep again
+            if not self._sleepers:
+                break
+            due = min(at for at, _ in self._sleepers)
+            if not stalled and due >= stall_from:
+                stalled, self.now = True, max(self.now, stall_from + stall_s)
+            self.now = max(self.now, due)
+            ready = [s for s in self._sleepers if s[0] <= self.now]
+            self._sleepers = [s for s in self._sleepers if s[0] > self.now]
+            for _, woken in ready:
+                woken.set_result(None)
+
+
+async def test_calls_that_woke_late_leave_spaced_on_the_wire_not_all_at_once() -> None:
+    # Five calls reach the wire together; while they wait for their spacing the event loop stalls for
+    # 0.3 s. Reserved turns would all have passed by then and the four waiting would leave at once,
+    # in one clump Jira would count in one instant. Each looks again when it wakes: they leave spaced.
+    clock = StallingClock()
+    pacer = SitePacer(rate=5, guard_s=0, clock=clock)
+    wire = pacer.on_the_wire()
+    written: list[float] = []
+
+    async def write() -> None:
+        await wire("http11.send_request_headers.started", {})
+        written.append(clock.now)
+
+    calls = asyncio.gather(*(write() for _ in range(5)))
+    await clock.run(stall_from=1000.05, stall_s=0.3, until=1002)
+    await calls
+    assert written[0] == 1000.0
+    assert written[1] == pytest.approx(1000.35)  # woke after the stall
+    gaps = [b - a for a, b in itertools.pairwise(written)]
+    assert min(gaps) >= pacer.spacing_s - 1e-9
+
+
+@pytest.mark.parametrize("rate", [5, 50])
+async def test_after_a_hand_over_both_owners_together_stay_within_the_sites_limit(rate: int) -> None:
+    # A site changes hands (site leases): its old owner called it up to the moment it let it go, and
+    # Jira still counts those calls for a second. The new owner's pacer, told of the hand-over, waits
+    # for them to leave the window: the two processes' calls together never exceed the limit.
+    clock = FakeClock()
+    old = SitePacer(rate=rate, guard_s=0.06, clock=clock)
+    new = SitePacer(rate=rate, guard_s=0.06, clock=clock)
+    before = await turns_of(old, clock, [0.0] * (3 * rate))  # the old owner, busy to the end
+    handed_at = clock.now
+    new.handed_over(handed_at)
+    after = await turns_of(new, clock, [0.0] * (3 * rate))  # the new owner, busy from the start
+    assert most_in_a_window([*before, *after], 1.06) <= rate
+    assert after[0] >= handed_at + new.window_s - 1e-9
+    # Then the new owner has the whole rate again: its next window holds `rate` calls.
+    assert most_in_a_window(after, 1.06) == rate
+
+
+async def test_without_a_hand_over_a_fresh_pacer_calls_at_once() -> None:
+    # The wait after a hand-over is the hand-over's: a site nobody else was calling starts at once.
+    clock = FakeClock()
+    pacer = SitePacer(rate=5, guard_s=0.06, clock=clock)
+    start = clock.now
+    await pacer.acquire()
+    assert clock.now == start
+
+
 async def test_on_the_wire_acts_only_when_the_request_is_written() -> None:
     clock = FakeClock()
     pacer = SitePacer(rate=1, guard_s=0, clock=clock)
