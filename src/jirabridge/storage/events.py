@@ -46,7 +46,7 @@ def record_event(
     """Add an event (and its callback delivery, when the workspace has a callback URL)."""
     if source not in SOURCES:
         raise ValueError(f"event source must be one of {SOURCES}, not {source!r}")
-    settings = _lock_workspace(session, workspace_id)
+    settings = lock_workspace(session, workspace_id)
     event = Event(
         id=new_id("ev"),
         workspace_id=workspace_id,
@@ -73,10 +73,12 @@ def record_event(
     return event
 
 
-def _lock_workspace(session: Session, workspace_id: str) -> dict[str, Any] | None:
+def lock_workspace(session: Session, workspace_id: str) -> dict[str, Any] | None:
     """Lock the workspace row (see the module's description) and answer its settings as of the lock.
-    A transaction that recorded an event of this workspace before holds the lock already: when it
-    keeps track (storage/workspace_locks.py), the row is neither locked nor read again."""
+    A transaction that recorded an event of this workspace before, or called this, holds the lock
+    already: when it keeps track (storage/workspace_locks.py), the row is neither locked nor read
+    again. A transaction that will record an event may call it first, to read the settings and queue
+    behind the workspace's other writers from its start."""
     known, settings = workspace_locks.locked(session, workspace_id)
     if known:
         return cast("dict[str, Any] | None", settings)

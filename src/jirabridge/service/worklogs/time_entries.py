@@ -23,7 +23,7 @@ from jirabridge.domain import site_choice, worklogs
 from jirabridge.domain.access import Principal, can_act_for
 from jirabridge.domain.issue_keys import first_issue_key
 from jirabridge.domain.operations import CheckWorklogDrift, SyncWorklog
-from jirabridge.domain.settings import WorkspaceSettings
+from jirabridge.domain.settings import WorkspaceSettings, from_document
 from jirabridge.domain.worklogs import State, Values, Wanted
 from jirabridge.errors import Conflict, Forbidden, Invalid, NotFound
 from jirabridge.service.core.unit_of_work import UnitOfWork
@@ -34,8 +34,10 @@ from jirabridge.service.sites.user_access import find_connection
 from jirabridge.service.workspaces import settings as workspace_settings
 from jirabridge.service.workspaces.events import rfc3339
 from jirabridge.storage import outbox, schedules
+from jirabridge.storage.events import lock_workspace as lock_workspace_row
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import Site, TimeEntry
+from jirabridge.storage.workspace_locks import workspace_locks_kept
 
 ITEM_TYPE = "time_entry"  # how entries appear in events and failures
 DELETING_REASON = "deleting the worklog in Jira"
@@ -230,12 +232,20 @@ def _movable(entry: TimeEntry) -> bool:
 
 
 def settle(
-    uow: UnitOfWork, entry: TimeEntry, now: datetime, *, source: str, enqueue: bool = True
+    uow: UnitOfWork,
+    entry: TimeEntry,
+    now: datetime,
+    *,
+    source: str,
+    enqueue: bool = True,
+    settings: WorkspaceSettings | None = None,
 ) -> Decision:
     """Evaluate the entry, store its state (with a `worklog.state_changed` event when it changes) and
     queue the Jira work it needs (unless `enqueue` is False: an operation that did nothing must not
-    queue itself again). The caller commits."""
-    settings = workspace_settings.load(uow, entry.workspace_id)
+    queue itself again). `settings`: the workspace's, when the caller read them in this transaction.
+    The caller commits."""
+    if settings is None:
+        settings = workspace_settings.load(uow, entry.workspace_id)
     decision = evaluate(uow, entry, settings)
     set_state(uow, entry, decision.state, decision.reason, now, source=source)
     if decision.work_on is not None and enqueue:
@@ -304,10 +314,15 @@ def ensure_drift_check(
 # -- host changes ----------------------------------------------------------------------------------
 
 
-def lock_workspace(uow: UnitOfWork, workspace_id: str) -> None:
+def lock_workspace(uow: UnitOfWork, workspace_id: str) -> WorkspaceSettings:
     """Take the workspace row lock `record_event` takes, first, so concurrent pushes of one workspace
-    queue up from the start (see storage/events.py)."""
-    uow.workspaces.hold(workspace_id)
+    queue up from the start (see storage/events.py), and answer the settings as of the lock. Inside
+    `workspace_locks_kept`, the event's `record_event` then neither locks nor reads the row again."""
+    try:
+        stored = lock_workspace_row(uow.session, workspace_id)
+    except ValueError:
+        raise NotFound(f"workspace {workspace_id} does not exist") from None
+    return from_document(stored or {})
 
 
 def upsert_entry(
@@ -323,7 +338,21 @@ def upsert_entry(
     """Create or replace an entry (a deleted one comes back). Returns it and whether it is new."""
     if not can_act_for(principal, data.user):
         raise Forbidden(f"this key acts only for user {principal.user_id}, not {data.user}")
-    lock_workspace(uow, workspace_id)
+    with workspace_locks_kept(uow.session):  # one read of the workspace row, for its lock and settings
+        return _upsert_entry(uow, now, principal, workspace_id, entry_id, data, drift_every_s=drift_every_s)
+
+
+def _upsert_entry(
+    uow: UnitOfWork,
+    now: datetime,
+    principal: Principal,
+    workspace_id: str,
+    entry_id: str,
+    data: EntryInput,
+    *,
+    drift_every_s: float,
+) -> tuple[TimeEntry, bool]:
+    settings = lock_workspace(uow, workspace_id)
     entry = uow.time_entries.get(workspace_id, entry_id)
     created = entry is None
     issue_key = data.issue_key or first_issue_key(data.description)
@@ -371,9 +400,10 @@ def upsert_entry(
     entry.updated_at = now
     entry.version = (entry.version or 0) + 1
     if entry.drift is not None:
-        _after_drift(entry, workspace_settings.load(uow, workspace_id), resync=data.resync)
-    uow.flush()
-    settle(uow, entry, now, source="host")
+        _after_drift(entry, settings, resync=data.resync)
+    # The entry is written once, with its state: nothing `settle` reads depends on it.
+    with uow.session.no_autoflush:
+        settle(uow, entry, now, source="host", settings=settings)
     ensure_drift_check(uow, workspace_id, entry.site_id, now, drift_every_s)
     return entry, created
 
@@ -421,17 +451,16 @@ def delete_entry(
 ) -> TimeEntry:
     """Delete an entry: its worklog goes too only with `worklogs.delete_worklogs` on (decided now).
     The row stays, `deleted`, so the outcome can be read; deleting again changes nothing."""
-    lock_workspace(uow, workspace_id)
+    settings = lock_workspace(uow, workspace_id)
     entry = find_entry(uow, workspace_id, entry_id)
     check_owner(principal, entry)
     if entry.deleted_at is not None:
         return entry
-    settings = workspace_settings.load(uow, workspace_id)
     entry.deleted_at = now
     entry.delete_worklog = settings.worklogs.delete_worklogs
     entry.updated_at = now
     entry.version = (entry.version or 0) + 1
-    settle(uow, entry, now, source="host")
+    settle(uow, entry, now, source="host", settings=settings)
     uow.commit()
     return entry
 
