@@ -8,17 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import AssignIssue
 from jirabridge.domain.outcomes import Done, Fail, IssueAssigneeSeen, Job, Outcome, Retry
 from jirabridge.service.tickets import assign_sync
-from jirabridge.storage.tables import Event, Item, Link, Site
+from jirabridge.storage.tables import Base, Event, Link
+from support.rows import SITE, T0, a_link, a_site, an_item, store, stored
 from support.service import make_tenant
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SITE = "st_1"
 
 LinkRow = tuple[str, str, str | None, datetime | None, str | None]
 
@@ -35,23 +32,19 @@ class World:
             uow.commit()
 
     def links(self) -> list[LinkRow]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(Link).order_by(Link.id))
-            return [
-                (
-                    r.id,
-                    r.sync_state,
-                    r.jira_assignee,
-                    r.jira_assignee_at.replace(tzinfo=UTC) if r.jira_assignee_at else None,
-                    r.last_error,
-                )
-                for r in rows
-            ]
+        return [
+            (
+                r.id,
+                r.sync_state,
+                r.jira_assignee,
+                r.jira_assignee_at.replace(tzinfo=UTC) if r.jira_assignee_at else None,
+                r.last_error,
+            )
+            for r in stored(self.container, Link)
+        ]
 
     def events(self) -> list[tuple[str, str | None, dict[str, object]]]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(Event).order_by(Event.seq))
-            return [(r.type, r.item_id, dict(r.data or {})) for r in rows]
+        return [(r.type, r.item_id, dict(r.data or {})) for r in stored(self.container, Event)]
 
 
 @pytest.fixture
@@ -59,52 +52,13 @@ async def world(api: httpx.AsyncClient, container: Container) -> World:
     """Three items on WEB-1 (e-1 queued the assignment; e-3's link is broken), and a fourth on WEB-2;
     every link last saw Jira's assignee `acc-old` at T0."""
     tenant = await make_tenant(api)
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=tenant.workspace_id,
-                url="https://acme.atlassian.net",
-                auth_type="api_token",
-                status="connected",
-                webhook_token="t" * 40,
-                created_at=T0,
-            )
-        )
-        uow.session.flush()
-        rows = [("WEB-1", "synced"), ("WEB-1", "synced"), ("WEB-1", "broken"), ("WEB-2", "synced")]
-        for n, (issue, state) in enumerate(rows):
-            item_id = f"e-{n + 1}"
-            uow.session.add(
-                Item(
-                    workspace_id=tenant.workspace_id,
-                    type="error",
-                    id=item_id,
-                    title=item_id,
-                    status="Open",
-                    attributes={},
-                    created_at=T0,
-                    updated_at=T0,
-                    status_changed_at=T0,
-                )
-            )
-            uow.session.add(
-                Link(
-                    id=f"lk_{n + 1}",
-                    workspace_id=tenant.workspace_id,
-                    item_type="error",
-                    item_id=item_id,
-                    site_id=SITE,
-                    issue_key=issue,
-                    jira_status="To Do",
-                    jira_status_category="new",
-                    jira_assignee="acc-old",
-                    jira_assignee_at=T0,
-                    sync_state=state,
-                    linked_at=T0,
-                )
-            )
-        uow.commit()
+    rows: list[Base] = [a_site(tenant.workspace_id)]
+    links = [("WEB-1", "synced"), ("WEB-1", "synced"), ("WEB-1", "broken"), ("WEB-2", "synced")]
+    for n, (issue, state) in enumerate(links):
+        item = an_item(tenant.workspace_id, f"e-{n + 1}")
+        assigned = {"jira_assignee": "acc-old", "jira_assignee_at": T0}
+        rows += [item, a_link(item, id=f"lk_{n + 1}", issue_key=issue, state=state, **assigned)]
+    store(container, *rows)
     return World(container, tenant.workspace_id)
 
 

@@ -8,18 +8,16 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import UpdateComment
 from jirabridge.domain.outcomes import CommentsEdited, Done, Fail, Job, Outcome, Retry
 from jirabridge.service.tickets import comment_edit
-from jirabridge.storage.tables import Event, Item, ItemComment, JiraCommentRef, Link, Site
+from jirabridge.storage.tables import Event, JiraCommentRef, Link
+from support.rows import SITE, T0, a_comment_ref, a_host_comment, a_link, a_site, an_item, store, stored
 from support.service import make_tenant
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EDITED_AT = datetime(2026, 3, 1, 12, 5, 7, tzinfo=UTC)
-SITE = "st_1"
 
 
 class World:
@@ -38,19 +36,13 @@ class World:
             return comment_edit.load(uow, self.job)
 
     def refs(self) -> dict[str, datetime | None]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(JiraCommentRef).order_by(JiraCommentRef.jira_comment_id))
-            return {r.jira_comment_id: _utc(r.jira_updated_at) for r in rows}
+        return {r.jira_comment_id: _utc(r.jira_updated_at) for r in stored(self.container, JiraCommentRef)}
 
     def links(self) -> list[tuple[str, str, str | None]]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(Link).order_by(Link.id))
-            return [(r.id, r.sync_state, r.last_error) for r in rows]
+        return [(r.id, r.sync_state, r.last_error) for r in stored(self.container, Link)]
 
     def events(self) -> list[tuple[str, str | None]]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(Event).order_by(Event.seq))
-            return [(r.type, r.item_id) for r in rows]
+        return [(r.type, r.item_id) for r in stored(self.container, Event)]
 
 
 def _utc(at: datetime | None) -> datetime | None:
@@ -63,75 +55,20 @@ async def world(api: httpx.AsyncClient, container: Container) -> World:
     and 102 on WEB-1; 103 on WEB-1 came from Jira."""
     tenant = await make_tenant(api)
     ws = tenant.workspace_id
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=ws,
-                url="https://acme.atlassian.net",
-                auth_type="api_token",
-                status="connected",
-                webhook_token="t" * 40,
-                created_at=T0,
-            )
-        )
-        uow.session.flush()
-        for n, issue in enumerate(["WEB-1", "WEB-2"]):
-            item_id = f"e-{n + 1}"
-            uow.session.add(
-                Item(
-                    workspace_id=ws,
-                    type="error",
-                    id=item_id,
-                    title=item_id,
-                    status="Open",
-                    attributes={},
-                    created_at=T0,
-                    updated_at=T0,
-                    status_changed_at=T0,
-                )
-            )
-            uow.session.add(
-                Link(
-                    id=f"lk_{n + 1}",
-                    workspace_id=ws,
-                    item_type="error",
-                    item_id=item_id,
-                    site_id=SITE,
-                    issue_key=issue,
-                    jira_status="To Do",
-                    jira_status_category="new",
-                    sync_state="synced",
-                    linked_at=T0,
-                )
-            )
-        uow.session.add(
-            ItemComment(
-                id="cm_1",
-                workspace_id=ws,
-                item_type="error",
-                item_id="e-1",
-                source="host",
-                author="Dana",
-                body="Second",
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-        refs = [("101", "jirabridge", "cm_1"), ("102", "jirabridge", "cm_1"), ("103", "jira", None)]
-        for jira_id, source, comment_id in refs:
-            uow.session.add(
-                JiraCommentRef(
-                    workspace_id=ws,
-                    site_id=SITE,
-                    jira_comment_id=jira_id,
-                    issue_key="WEB-1",
-                    item_comment_id=comment_id,
-                    source=source,
-                    jira_updated_at=T0,
-                )
-            )
-        uow.commit()
+    e1, e2 = an_item(ws, "e-1"), an_item(ws, "e-2")
+    ours = {"issue_key": "WEB-1", "item_comment_id": "cm_1", "source": "jirabridge"}
+    store(
+        container,
+        a_site(ws),
+        e1,
+        a_link(e1, id="lk_1", issue_key="WEB-1"),
+        e2,
+        a_link(e2, id="lk_2", issue_key="WEB-2"),
+        a_host_comment(e1, "cm_1", author="Dana", body="Second"),
+        a_comment_ref(ws, "101", **ours),
+        a_comment_ref(ws, "102", **ours),
+        a_comment_ref(ws, "103", issue_key="WEB-1"),
+    )
     return World(container, ws)
 
 

@@ -8,27 +8,28 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import AddComment
 from jirabridge.domain.outcomes import CommentPosted, Done, Fail, Job, Outcome, Retry
 from jirabridge.service.tickets import comment_sync
-from jirabridge.storage.tables import (
-    Event,
-    HostUser,
-    Item,
-    ItemComment,
-    JiraCommentRef,
-    Link,
-    Site,
-    UserConnection,
+from jirabridge.storage.tables import Event, JiraCommentRef, Link
+from support.rows import (
+    SITE,
+    T0,
+    a_comment_ref,
+    a_host_comment,
+    a_host_user,
+    a_link,
+    a_site,
+    a_user_connection,
+    an_item,
+    store,
+    stored,
 )
 from support.service import make_tenant
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 POSTED_AT = datetime(2026, 3, 1, 12, 5, 7, tzinfo=UTC)
-SITE = "st_1"
 
 RefRow = tuple[str, str, str | None, str, datetime | None]
 
@@ -55,21 +56,16 @@ class World:
             return comment_sync.load(uow, self.job(op))
 
     def refs(self) -> list[RefRow]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(JiraCommentRef).order_by(JiraCommentRef.jira_comment_id))
-            return [
-                (r.jira_comment_id, r.issue_key, r.item_comment_id, r.source, _utc(r.jira_updated_at))
-                for r in rows
-            ]
+        return [
+            (r.jira_comment_id, r.issue_key, r.item_comment_id, r.source, _utc(r.jira_updated_at))
+            for r in stored(self.container, JiraCommentRef)
+        ]
 
     def links(self) -> list[tuple[str, str]]:
-        with self.container.uow() as uow:
-            return [(r.id, r.sync_state) for r in uow.session.scalars(select(Link).order_by(Link.id))]
+        return [(r.id, r.sync_state) for r in stored(self.container, Link)]
 
     def events(self) -> list[tuple[str, str | None]]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(Event).order_by(Event.seq))
-            return [(r.type, r.item_id) for r in rows]
+        return [(r.type, r.item_id) for r in stored(self.container, Event)]
 
 
 def _utc(at: datetime | None) -> datetime | None:
@@ -82,75 +78,18 @@ async def world(api: httpx.AsyncClient, container: Container) -> World:
     Jira account acc-ada on the site), queued saying "First" and edited to "Second" since."""
     tenant = await make_tenant(api)
     ws = tenant.workspace_id
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=ws,
-                url="https://acme.atlassian.net",
-                auth_type="api_token",
-                status="connected",
-                webhook_token="t" * 40,
-                created_at=T0,
-            )
-        )
-        uow.session.flush()
-        for n, issue in enumerate(["WEB-1", "WEB-2"]):
-            item_id = f"e-{n + 1}"
-            uow.session.add(
-                Item(
-                    workspace_id=ws,
-                    type="error",
-                    id=item_id,
-                    title=item_id,
-                    status="Open",
-                    attributes={},
-                    created_at=T0,
-                    updated_at=T0,
-                    status_changed_at=T0,
-                )
-            )
-            uow.session.add(
-                Link(
-                    id=f"lk_{n + 1}",
-                    workspace_id=ws,
-                    item_type="error",
-                    item_id=item_id,
-                    site_id=SITE,
-                    issue_key=issue,
-                    jira_status="To Do",
-                    jira_status_category="new",
-                    sync_state="synced",
-                    linked_at=T0,
-                )
-            )
-        uow.session.add(HostUser(workspace_id=ws, id="u-ada", name="Ada L.", updated_at=T0))
-        uow.session.add(
-            UserConnection(
-                id="uc_1",
-                workspace_id=ws,
-                site_id=SITE,
-                user_id="u-ada",
-                auth_type="api_token",
-                status="connected",
-                account_id="acc-ada",
-                created_at=T0,
-            )
-        )
-        uow.session.add(
-            ItemComment(
-                id="cm_1",
-                workspace_id=ws,
-                item_type="error",
-                item_id="e-1",
-                source="host",
-                author="u-ada",
-                body="Second",
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-        uow.commit()
+    e1, e2 = an_item(ws, "e-1"), an_item(ws, "e-2")
+    store(
+        container,
+        a_site(ws),
+        e1,
+        a_link(e1, id="lk_1", issue_key="WEB-1"),
+        e2,
+        a_link(e2, id="lk_2", issue_key="WEB-2"),
+        a_host_user(ws, "u-ada", name="Ada L."),
+        a_user_connection(ws, "u-ada", account_id="acc-ada"),
+        a_host_comment(e1, "cm_1", author="u-ada", body="Second"),
+    )
     return World(container, ws)
 
 
@@ -196,19 +135,7 @@ def test_a_status_comment_is_recorded_as_jirabridges_with_no_host_comment(world:
 
 def test_a_comment_inbound_sync_saw_first_becomes_jirabridges_own(world: World) -> None:
     """The webhook of the new comment may be applied before the operation's record: one ref, ours."""
-    with world.container.uow() as uow:
-        uow.session.add(
-            JiraCommentRef(
-                workspace_id=world.workspace_id,
-                site_id=SITE,
-                jira_comment_id="201",
-                issue_key="WEB-1",
-                item_comment_id=None,
-                source="jira",
-                jira_updated_at=T0,
-            )
-        )
-        uow.commit()
+    store(world.container, a_comment_ref(world.workspace_id, "201", issue_key="WEB-1"))
 
     world.apply(Done({"comment_id": "201", "as": "adopted"}, value=CommentPosted("201", POSTED_AT)))
 

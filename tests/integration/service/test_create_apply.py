@@ -5,7 +5,7 @@ all: the handler's outcomes are made up here, as `service/create_sync.apply` rec
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,12 +17,20 @@ from jirabridge.domain.operations import CreateIssue, RemoteLinkTarget
 from jirabridge.domain.outcomes import Done, Fail, IssueCreated, Job, Outcome, Retry
 from jirabridge.service.tickets import create_sync
 from jirabridge.storage import outbox
-from jirabridge.storage.tables import Event, Item, Link, Operation, ProjectSettings, Site
+from jirabridge.storage.tables import Event, Link, Operation
+from support.rows import (
+    SITE,
+    T0,
+    TWO_WAY_STATUS,
+    a_pending_link,
+    a_site,
+    an_item,
+    project_settings,
+    store,
+    stored,
+)
 from support.service import make_tenant
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SITE = "st_1"
-STATUS_MAP = {"Open": "To Do", "Active": "In Progress", "Resolved": "Done"}
 TO_DO = IssueCreated("WEB-7", "10007", "To Do", "new")
 
 
@@ -65,9 +73,7 @@ class World:
             return item.status
 
     def events(self) -> list[tuple[str, str | None, dict[str, object]]]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(Event).order_by(Event.seq))
-            return [(r.type, r.item_id, dict(r.data or {})) for r in rows]
+        return [(r.type, r.item_id, dict(r.data or {})) for r in stored(self.container, Event)]
 
     def queued(self) -> list[tuple[str, dict[str, Any]]]:
         with self.container.uow() as uow:
@@ -84,63 +90,17 @@ class World:
             uow.commit()
 
     def settings(self, **document: Any) -> None:
-        with self.container.uow() as uow:
-            uow.session.add(
-                ProjectSettings(
-                    workspace_id=self.workspace_id,
-                    site_id=SITE,
-                    project_key="WEB",
-                    settings={"status_sync": "two_way", "status_map": STATUS_MAP} | document,
-                    updated_at=T0,
-                )
-            )
-            uow.commit()
+        store(self.container, project_settings(self.workspace_id, settings=TWO_WAY_STATUS | document))
 
 
 @pytest.fixture
 async def world(api: httpx.AsyncClient, container: Container) -> World:
     """Item e-1 (Open) with a pending link lk_1 on the site; no project settings."""
     tenant = await make_tenant(api)
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=tenant.workspace_id,
-                url="https://acme.atlassian.net/",
-                auth_type="api_token",
-                status="connected",
-                webhook_token="t" * 40,
-                created_at=T0,
-            )
-        )
-        uow.session.flush()
-        uow.session.add(
-            Item(
-                workspace_id=tenant.workspace_id,
-                type="error",
-                id="e-1",
-                title="Boom",
-                status="Open",
-                attributes={},
-                created_at=T0,
-                updated_at=T0,
-                status_changed_at=T0,
-            )
-        )
-        uow.session.add(
-            Link(
-                id="lk_1",
-                workspace_id=tenant.workspace_id,
-                item_type="error",
-                item_id="e-1",
-                site_id=SITE,
-                issue_key=None,
-                sync_state="pending",
-                created_by_jirabridge=True,
-                linked_at=T0,
-            )
-        )
-        uow.commit()
+    item = an_item(tenant.workspace_id, "e-1", title="Boom")
+    # The site's URL as an admin may type it: the issue's URL is made without a double slash.
+    site = a_site(tenant.workspace_id, url="https://acme.atlassian.net/")
+    store(container, site, item, a_pending_link(item, id="lk_1"))
     return World(container, tenant.workspace_id)
 
 

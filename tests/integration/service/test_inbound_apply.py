@@ -16,6 +16,7 @@ from jirabridge.domain.operations import ApplyInbound, SyncStatus, from_row
 from jirabridge.service.inbound import inbound
 from jirabridge.storage import outbox
 from jirabridge.storage.tables import Event, Item, Link, Operation, Site
+from support.rows import a_link, an_item, store
 from support.service import make_tenant
 
 ACME = "https://acme.atlassian.net"
@@ -85,35 +86,8 @@ async def linked(world: World, jira: httpx.AsyncClient) -> World:
         json={"fields": {"project": {"key": "WEB"}, "issuetype": {"name": "Task"}, "summary": "s"}},
     )
     assert made.status_code == 201
-    with world.container.uow() as uow:
-        uow.session.add(
-            Item(
-                workspace_id=world.workspace_id,
-                type="error",
-                id="e-1",
-                title="e-1",
-                status="Open",
-                attributes={},
-                created_at=at(0),
-                updated_at=at(0),
-                status_changed_at=at(0),
-            )
-        )
-        uow.session.add(
-            Link(
-                id="lk_1",
-                workspace_id=world.workspace_id,
-                item_type="error",
-                item_id="e-1",
-                site_id=world.site_id,
-                issue_key="WEB-1",
-                jira_status="To Do",
-                jira_status_category="new",
-                sync_state="synced",
-                linked_at=at(0),
-            )
-        )
-        uow.commit()
+    item = an_item(world.workspace_id, "e-1", at=at(0))
+    store(world.container, item, a_link(item, id="lk_1", site_id=world.site_id, issue_key="WEB-1", at=at(0)))
     return world
 
 

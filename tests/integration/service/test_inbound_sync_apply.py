@@ -26,13 +26,12 @@ from jirabridge.domain.outcomes import (
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.service.inbound import inbound_sync
 from jirabridge.storage import outbox
-from jirabridge.storage.tables import Event, Item, Link, Operation, ProjectSettings, Site
+from jirabridge.storage.tables import Base, Event, Item, Operation, ProjectSettings
+from support.rows import SITE, T0, a_link, a_site, an_item, project_settings, store, stored
 from support.service import make_tenant
 
 Apply = Callable[[UnitOfWork, Job, Outcome, datetime], None]
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SITE = "st_1"
 SETTINGS = {
     "default_issue_type": "Task",
     "status_sync": "two_way",
@@ -72,8 +71,7 @@ class World:
             uow.commit()
 
     def statuses(self) -> dict[str, str | None]:
-        with self.container.uow() as uow:
-            return {i.id: i.status for i in uow.session.scalars(select(Item).order_by(Item.id))}
+        return {i.id: i.status for i in stored(self.container, Item)}
 
     def watermark(self) -> datetime | None:
         with self.container.uow() as uow:
@@ -82,9 +80,7 @@ class World:
             return row.polled_until.replace(tzinfo=UTC)
 
     def events(self) -> list[tuple[str, str | None, object]]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(Event).order_by(Event.seq))
-            return [(r.type, r.item_id, (r.data or {}).get("to")) for r in rows]
+        return [(r.type, r.item_id, (r.data or {}).get("to")) for r in stored(self.container, Event)]
 
     def queued(self, kind: str) -> list[Operation]:
         with self.container.uow() as uow:
@@ -96,59 +92,13 @@ async def world(api: httpx.AsyncClient, container: Container) -> World:
     """Items e-1 on WEB-1 and e-2 on WEB-2, both Open (Jira: To Do), in project WEB, status syncing
     both ways; the poll's watermark at T0."""
     tenant = await make_tenant(api)
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=tenant.workspace_id,
-                url="https://acme.atlassian.net",
-                auth_type="api_token",
-                status="connected",
-                webhook_token="t" * 40,
-                created_at=T0,
-            )
-        )
-        uow.session.flush()
-        uow.session.add(
-            ProjectSettings(
-                workspace_id=tenant.workspace_id,
-                site_id=SITE,
-                project_key="WEB",
-                settings=SETTINGS,
-                updated_at=T0,
-                polled_until=T0,
-            )
-        )
-        for n in (1, 2):
-            uow.session.add(
-                Item(
-                    workspace_id=tenant.workspace_id,
-                    type="error",
-                    id=f"e-{n}",
-                    title=f"e-{n}",
-                    status="Open",
-                    attributes={},
-                    created_at=T0,
-                    updated_at=T0,
-                    status_changed_at=T0,
-                )
-            )
-            uow.session.add(
-                Link(
-                    id=f"lk_{n}",
-                    workspace_id=tenant.workspace_id,
-                    item_type="error",
-                    item_id=f"e-{n}",
-                    site_id=SITE,
-                    issue_key=f"WEB-{n}",
-                    jira_status="To Do",
-                    jira_status_category="new",
-                    sync_state="synced",
-                    linked_at=T0,
-                )
-            )
-        uow.commit()
-    return World(container, tenant.workspace_id)
+    ws = tenant.workspace_id
+    rows: list[Base] = [a_site(ws), project_settings(ws, settings=SETTINGS, polled_until=T0)]
+    for n in (1, 2):
+        item = an_item(ws, f"e-{n}")
+        rows += [item, a_link(item, id=f"lk_{n}", issue_key=f"WEB-{n}")]
+    store(container, *rows)
+    return World(container, ws)
 
 
 def test_a_poll_applies_every_change_it_found_and_moves_the_watermark_to_its_start(world: World) -> None:
@@ -187,22 +137,7 @@ def test_a_polled_change_waits_behind_the_work_an_earlier_change_of_the_same_pol
 ) -> None:
     # e-1 is linked to WEB-2 as well: when it takes WEB-1's status, WEB-2 is queued to follow, and
     # WEB-2's own change, later in the same poll, waits behind that as a change from a webhook would.
-    with world.container.uow() as uow:
-        uow.session.add(
-            Link(
-                id="lk_3",
-                workspace_id=world.workspace_id,
-                item_type="error",
-                item_id="e-1",
-                site_id=SITE,
-                issue_key="WEB-2",
-                jira_status="To Do",
-                jira_status_category="new",
-                sync_state="synced",
-                linked_at=T0,
-            )
-        )
-        uow.commit()
+    store(world.container, a_link(an_item(world.workspace_id, "e-1"), id="lk_3", issue_key="WEB-2"))
     changes = (moved("WEB-1", "In Progress", "indeterminate", 1), moved("WEB-2", "Done", "done", 2))
     world.poll(Done(value=ProjectPolled(changes, until=at(5))))
 

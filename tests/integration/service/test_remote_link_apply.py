@@ -4,22 +4,17 @@ and PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 import pytest
-from sqlalchemy import select
 
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import AddRemoteLink
 from jirabridge.domain.outcomes import Done, Fail, Job, Outcome, Retry
 from jirabridge.service.tickets import remote_link_sync
 from jirabridge.service.tickets.remote_link_sync import RemoteLinkPlan
-from jirabridge.storage.tables import Event, Item, Link, Site
+from jirabridge.storage.tables import Base, Event, Link
+from support.rows import SITE, T0, a_link, a_site, an_item, store, stored
 from support.service import make_tenant
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SITE = "st_1"
 
 
 class World:
@@ -45,57 +40,21 @@ class World:
             return remote_link_sync.load(uow, self.job)
 
     def links(self) -> list[tuple[str, str]]:
-        with self.container.uow() as uow:
-            return [(r.id, r.sync_state) for r in uow.session.scalars(select(Link).order_by(Link.id))]
+        return [(r.id, r.sync_state) for r in stored(self.container, Link)]
 
     def events(self) -> list[tuple[str, str | None]]:
-        with self.container.uow() as uow:
-            return [(r.type, r.item_id) for r in uow.session.scalars(select(Event).order_by(Event.seq))]
+        return [(r.type, r.item_id) for r in stored(self.container, Event)]
 
 
 @pytest.fixture
 async def world(api: httpx.AsyncClient, container: Container) -> World:
     """e-1 and e-2 linked to WEB-1, e-3 to WEB-2."""
     tenant = await make_tenant(api)
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=tenant.workspace_id,
-                url="https://acme.atlassian.net",
-                auth_type="api_token",
-                status="connected",
-                webhook_token="t" * 40,
-                created_at=T0,
-            )
-        )
-        uow.session.flush()
-        for n, issue in enumerate(["WEB-1", "WEB-1", "WEB-2"], start=1):
-            uow.session.add(
-                Item(
-                    workspace_id=tenant.workspace_id,
-                    type="error",
-                    id=f"e-{n}",
-                    title=f"e-{n}",
-                    status="Open",
-                    attributes={},
-                    created_at=T0,
-                    updated_at=T0,
-                )
-            )
-            uow.session.add(
-                Link(
-                    id=f"lk_{n}",
-                    workspace_id=tenant.workspace_id,
-                    item_type="error",
-                    item_id=f"e-{n}",
-                    site_id=SITE,
-                    issue_key=issue,
-                    sync_state="synced",
-                    linked_at=T0,
-                )
-            )
-        uow.commit()
+    rows: list[Base] = [a_site(tenant.workspace_id)]
+    for n, issue in enumerate(["WEB-1", "WEB-1", "WEB-2"], start=1):
+        item = an_item(tenant.workspace_id, f"e-{n}")
+        rows += [item, a_link(item, id=f"lk_{n}", issue_key=issue)]
+    store(container, *rows)
     return World(container, tenant.workspace_id)
 
 

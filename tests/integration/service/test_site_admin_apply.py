@@ -5,7 +5,7 @@ handlers."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import httpx
@@ -33,11 +33,9 @@ from jirabridge.domain.outcomes import (
 from jirabridge.domain.site_webhooks import WebhookStatus
 from jirabridge.service.inbound.webhooks import SECRET_KEY
 from jirabridge.service.sites import site_projects, webhook_sync
-from jirabridge.storage.tables import Site
+from support.rows import SITE, T0, a_site, store
 from support.service import make_tenant
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SITE = "st_1"
 TOKEN = "t" * 40
 PUBLIC = "https://bridge.example"
 URL = f"{PUBLIC}/webhooks/jira/{TOKEN}"
@@ -104,25 +102,15 @@ class World:
 async def world(api: httpx.AsyncClient, container: Container) -> World:
     """A connected API-token site with its webhook secret, that has not listed its projects yet."""
     tenant = await make_tenant(api)
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=tenant.workspace_id,
-                url="https://acme.atlassian.net",
-                auth_type="api_token",
-                status="connected",
-                webhook_token=TOKEN,
-                credentials=container.secrets.seal({SECRET_KEY: SECRET, "api_token": "tok"}),
-                webhook_status=WebhookStatus.PENDING.value,
-                created_at=T0,
-            )
-        )
-        uow.commit()
+    sealed = container.secrets.seal({SECRET_KEY: SECRET, "api_token": "tok"})
+    site = a_site(
+        tenant.workspace_id,
+        webhook_token=TOKEN,
+        credentials=sealed,
+        webhook_status=WebhookStatus.PENDING.value,
+    )
+    store(container, site)
     return World(container, tenant.workspace_id)
-
-
-# -- site.projects ---------------------------------------------------------------------------------
 
 
 def test_a_listing_is_recorded_on_the_site_with_when(world: World) -> None:

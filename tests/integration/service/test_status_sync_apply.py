@@ -3,21 +3,16 @@ outcomes are made up here, as `service/status_sync.apply` receives them (SQLite 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 import pytest
-from sqlalchemy import select
 
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import SyncStatus
 from jirabridge.domain.outcomes import Done, Fail, IssueStatusSeen, Job, Outcome, Retry
 from jirabridge.service.tickets import status_sync
-from jirabridge.storage.tables import Event, Item, Link, Site
+from jirabridge.storage.tables import Base, Event, Link
+from support.rows import SITE, T0, a_link, a_site, an_item, store, stored
 from support.service import make_tenant
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SITE = "st_1"
 
 
 class World:
@@ -32,64 +27,23 @@ class World:
             uow.commit()
 
     def links(self) -> list[tuple[str, str, str | None, str | None, str | None]]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(Link).order_by(Link.id))
-            return [(r.id, r.sync_state, r.jira_status, r.jira_status_category, r.last_error) for r in rows]
+        rows = stored(self.container, Link)
+        return [(r.id, r.sync_state, r.jira_status, r.jira_status_category, r.last_error) for r in rows]
 
     def events(self) -> list[tuple[str, str | None, dict[str, object]]]:
-        with self.container.uow() as uow:
-            rows = uow.session.scalars(select(Event).order_by(Event.seq))
-            return [(r.type, r.item_id, dict(r.data or {})) for r in rows]
+        return [(r.type, r.item_id, dict(r.data or {})) for r in stored(self.container, Event)]
 
 
 @pytest.fixture
 async def world(api: httpx.AsyncClient, container: Container) -> World:
     """Two items grouped on WEB-1 (one link failed earlier), and a third on another issue."""
     tenant = await make_tenant(api)
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=tenant.workspace_id,
-                url="https://acme.atlassian.net",
-                auth_type="api_token",
-                status="connected",
-                webhook_token="t" * 40,
-                created_at=T0,
-            )
-        )
-        uow.session.flush()
-        for n, (issue, state) in enumerate([("WEB-1", "synced"), ("WEB-1", "failed"), ("WEB-2", "synced")]):
-            item_id = f"e-{n + 1}"
-            uow.session.add(
-                Item(
-                    workspace_id=tenant.workspace_id,
-                    type="error",
-                    id=item_id,
-                    title=item_id,
-                    status="Open",
-                    attributes={},
-                    created_at=T0,
-                    updated_at=T0,
-                    status_changed_at=T0,
-                )
-            )
-            uow.session.add(
-                Link(
-                    id=f"lk_{n + 1}",
-                    workspace_id=tenant.workspace_id,
-                    item_type="error",
-                    item_id=item_id,
-                    site_id=SITE,
-                    issue_key=issue,
-                    jira_status="To Do",
-                    jira_status_category="new",
-                    sync_state=state,
-                    last_error="earlier" if state == "failed" else None,
-                    linked_at=T0,
-                )
-            )
-        uow.commit()
+    rows: list[Base] = [a_site(tenant.workspace_id)]
+    for n, (issue, state) in enumerate([("WEB-1", "synced"), ("WEB-1", "failed"), ("WEB-2", "synced")]):
+        item = an_item(tenant.workspace_id, f"e-{n + 1}")
+        earlier = "earlier" if state == "failed" else None
+        rows += [item, a_link(item, id=f"lk_{n + 1}", issue_key=issue, state=state, last_error=earlier)]
+    store(container, *rows)
     return World(container, tenant.workspace_id)
 
 

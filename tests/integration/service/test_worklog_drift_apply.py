@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,11 +15,10 @@ from jirabridge.domain.outcomes import Done, Job, Outcome, Retry, WorklogDriftEn
 from jirabridge.domain.worklogs import State, Values
 from jirabridge.service.worklogs import worklog_drift
 from jirabridge.storage import schedules
-from jirabridge.storage.tables import Site, TimeEntry
+from jirabridge.storage.tables import Base
+from support.rows import SITE, T0, a_site, a_time_entry, store
 from support.service import make_tenant
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SITE = "st_1"
 WRITTEN = Values(1800, T0, "Fix login")
 
 
@@ -53,49 +52,32 @@ async def world(api: httpx.AsyncClient, container: Container) -> World:
     """Entries te-1..te-5 on worklogs 101..105: te-1..te-3 synced at T0, te-4 pending (the host changed
     it), te-5 synced after the check read Jira."""
     tenant = await make_tenant(api)
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=tenant.workspace_id,
-                url="https://acme.atlassian.net",
-                auth_type="api_token",
-                status="connected",
-                webhook_token="t" * 40,
-                created_at=T0,
+    ws = tenant.workspace_id
+    rows: list[Base] = [a_site(ws)]
+    for n, state, synced_at in [
+        (1, State.SYNCED, T0),
+        (2, State.SYNCED, T0),
+        (3, State.SYNCED, T0),
+        (4, State.PENDING, T0),
+        (5, State.SYNCED, T0 + timedelta(minutes=30)),
+    ]:
+        rows.append(
+            a_time_entry(
+                ws,
+                f"te-{n}",
+                state,
+                user_id="u-alice",
+                duration_s=1800,
+                issue_key="WEB-1",
+                worklog_issue_key="WEB-1",
+                worklog_id=str(100 + n),
+                written=WRITTEN.to_json(),
+                version=1,
+                synced_at=synced_at,
             )
         )
-        uow.session.flush()
-        for n, state, synced_at in [
-            (1, State.SYNCED, T0),
-            (2, State.SYNCED, T0),
-            (3, State.SYNCED, T0),
-            (4, State.PENDING, T0),
-            (5, State.SYNCED, T0 + timedelta(minutes=30)),
-        ]:
-            uow.session.add(
-                TimeEntry(
-                    workspace_id=tenant.workspace_id,
-                    id=f"te-{n}",
-                    user_id="u-alice",
-                    site_id=SITE,
-                    started_at=T0,
-                    duration_s=1800,
-                    running=False,
-                    issue_key="WEB-1",
-                    state=state.value,
-                    worklog_issue_key="WEB-1",
-                    worklog_id=str(100 + n),
-                    written=WRITTEN.to_json(),
-                    version=1,
-                    delete_worklog=False,
-                    synced_at=synced_at,
-                    created_at=T0,
-                    updated_at=T0,
-                )
-            )
-        uow.commit()
-    return World(container, tenant.workspace_id)
+    store(container, *rows)
+    return World(container, ws)
 
 
 def seen(**extra: Any) -> WorklogsSeen:

@@ -4,7 +4,7 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -28,11 +28,10 @@ from jirabridge.domain.outcomes import (
 from jirabridge.domain.worklogs import State, Step, Values
 from jirabridge.service.worklogs import worklog_sync
 from jirabridge.service.worklogs.worklog_sync import WorklogPlan
-from jirabridge.storage.tables import Event, Operation, Site, TimeEntry, UserConnection
+from jirabridge.storage.tables import Event, Operation
+from support.rows import SITE, T0, a_site, a_time_entry, a_user_connection, store
 from support.service import make_tenant
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SITE = "st_1"
 VALUES = Values(1800, T0, "Fix login WEB-1")
 
 
@@ -91,52 +90,23 @@ class World:
 async def world(api: httpx.AsyncClient, container: Container) -> World:
     """Entry te-1 of u-alice (connected on the site), 30 minutes on WEB-1, pending: no worklog yet."""
     tenant = await make_tenant(api)
-    with container.uow() as uow:
-        uow.session.add(
-            Site(
-                id=SITE,
-                workspace_id=tenant.workspace_id,
-                url="https://acme.atlassian.net",
-                auth_type="api_token",
-                status="connected",
-                webhook_token="t" * 40,
-                created_at=T0,
-            )
-        )
-        uow.session.flush()
-        uow.session.add(
-            UserConnection(
-                id="uc_1",
-                workspace_id=tenant.workspace_id,
-                site_id=SITE,
-                user_id="u-alice",
-                auth_type="api_token",
-                status="connected",
-                account_id="acc-alice",
-                credentials="sealed",
-                created_at=T0,
-            )
-        )
-        uow.session.add(
-            TimeEntry(
-                workspace_id=tenant.workspace_id,
-                id="te-1",
-                user_id="u-alice",
-                site_id=SITE,
-                started_at=T0,
-                duration_s=1800,
-                running=False,
-                description="Fix login WEB-1",
-                issue_key="WEB-1",
-                state=State.PENDING.value,
-                version=1,
-                delete_worklog=False,
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-        uow.commit()
-    return World(container, tenant.workspace_id)
+    ws = tenant.workspace_id
+    store(
+        container,
+        a_site(ws),
+        a_user_connection(ws, "u-alice", account_id="acc-alice", credentials="sealed"),
+        a_time_entry(
+            ws,
+            "te-1",
+            State.PENDING,
+            user_id="u-alice",
+            duration_s=1800,
+            description="Fix login WEB-1",
+            issue_key="WEB-1",
+            version=1,
+        ),
+    )
+    return World(container, ws)
 
 
 def test_a_create_reserves_its_marker_and_values_with_the_claim_so_a_later_attempt_looks_first(

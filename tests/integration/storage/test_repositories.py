@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,10 +12,19 @@ from jirabridge.domain.operations import AddComment, AssignIssue, CreateIssue
 from jirabridge.domain.worklogs import State
 from jirabridge.storage import outbox
 from jirabridge.storage.db import make_engine, session_factory
-from jirabridge.storage.tables import HostUser, Link, Site, TimeEntry, UserConnection, Workspace
+from jirabridge.storage.tables import Link, TimeEntry
 from jirabridge.storage.unit_of_work import ConstraintViolated, UnitOfWork
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from support.rows import (
+    T0,
+    a_host_user,
+    a_link,
+    a_pending_link,
+    a_site,
+    a_time_entry,
+    a_user_connection,
+    a_workspace,
+    an_item,
+)
 
 
 @pytest.fixture
@@ -23,23 +32,13 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url)
     factory = session_factory(engine)
     with factory() as session:
-        for ws in ("ws_a", "ws_b"):
-            session.add(Workspace(id=ws, name=ws, settings={}, created_at=T0))
+        session.add_all([a_workspace("ws_a"), a_workspace("ws_b")])
         session.flush()
         for n, (ws, status) in enumerate(
             [("ws_a", "connected"), ("ws_a", "connected"), ("ws_a", "disconnected"), ("ws_b", "connected")]
         ):
-            session.add(
-                Site(
-                    id=f"st_{n}",
-                    workspace_id=ws,
-                    url=f"https://s{n}.atlassian.net",
-                    auth_type="api_token",
-                    status=status,
-                    webhook_token=f"token-{n}",
-                    created_at=T0 + timedelta(minutes=n),
-                )
-            )
+            url, token, at = f"https://s{n}.atlassian.net", f"token-{n}", T0 + timedelta(minutes=n)
+            session.add(a_site(ws, f"st_{n}", url=url, status=status, webhook_token=token, at=at))
         session.commit()
     yield factory
     engine.dispose()
@@ -48,33 +47,17 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 def link(
     n: int, issue_key: str | None, *, site: str = "st_0", item: str = "e-1", state: str = "synced"
 ) -> Link:
-    return Link(
-        id=f"lk_{n:02d}",
-        workspace_id="ws_a",
-        item_type="error",
-        item_id=item,
-        site_id=site,
-        issue_key=issue_key,
-        sync_state=state,
-        linked_at=T0 + timedelta(seconds=n),
-    )
+    """Link lk_{n}, made n seconds after T0, of item `item` (not stored: no query here reads items)."""
+    of, at = an_item("ws_a", item), T0 + timedelta(seconds=n)
+    if issue_key is None:
+        return a_pending_link(of, id=f"lk_{n:02d}", site_id=site, at=at)
+    return a_link(of, id=f"lk_{n:02d}", site_id=site, issue_key=issue_key, state=state, at=at)
 
 
 def entry(
     entry_id: str, state: State, *, user: str = "alice", site: str = "st_0", **extra: object
 ) -> TimeEntry:
-    return TimeEntry(
-        workspace_id="ws_a",
-        id=entry_id,
-        user_id=user,
-        site_id=site,
-        started_at=T0,
-        duration_s=60,
-        state=state.value,
-        created_at=T0,
-        updated_at=T0,
-        **extra,
-    )
+    return a_time_entry("ws_a", entry_id, state, user_id=user, site_id=site, **extra)
 
 
 def test_issue_keys_of_a_project_are_its_own_distinct_unbroken_ones(sessions: sessionmaker[Session]) -> None:
@@ -161,25 +144,9 @@ def test_the_default_site_moves_to_one_site_only(sessions: sessionmaker[Session]
 
 def test_host_users_are_found_by_email_without_case(sessions: sessionmaker[Session]) -> None:
     with UnitOfWork(sessions) as uow:
-        uow.host_users.add(
-            HostUser(workspace_id="ws_a", id="alice", email="Alice@Example.com", updated_at=T0)
-        )
-        uow.host_users.add(
-            HostUser(workspace_id="ws_b", id="alice-b", email="alice@example.com", updated_at=T0)
-        )
-        uow.user_connections.add(
-            UserConnection(
-                id="uc_1",
-                workspace_id="ws_a",
-                site_id="st_0",
-                user_id="alice",
-                auth_type="api_token",
-                status="connected",
-                account_id="acc-1",
-                credentials=None,
-                created_at=T0,
-            )
-        )
+        uow.host_users.add(a_host_user("ws_a", "alice", email="Alice@Example.com"))
+        uow.host_users.add(a_host_user("ws_b", "alice-b", email="alice@example.com"))
+        uow.user_connections.add(a_user_connection("ws_a", "alice", site_id="st_0", account_id="acc-1"))
         uow.commit()
     with UnitOfWork(sessions) as uow:
         assert uow.host_users.ids_by_email("ws_a", " alice@EXAMPLE.com ") == ["alice"]
@@ -313,7 +280,7 @@ def test_a_webhook_delivery_is_taken_once(sessions: sessionmaker[Session]) -> No
 
 def test_a_duplicate_key_at_commit_is_a_constraint_violation(sessions: sessionmaker[Session]) -> None:
     with UnitOfWork(sessions) as uow:
-        uow.workspaces.add(Workspace(id="ws_a", name="again", settings={}, created_at=T0))
+        uow.workspaces.add(a_workspace("ws_a", name="again"))
         with pytest.raises(ConstraintViolated):
             uow.commit()
     with UnitOfWork(sessions) as uow:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import httpx
 from starlette.applications import Starlette
@@ -20,20 +19,10 @@ from jirabridge.bootstrap import Container
 from jirabridge.storage.events import record_event
 from jirabridge.workers.callbacks import make_deliver_handler
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.clock import ManualClock
 from support.service import Tenant, make_tenant
 
 HOOK = "https://host.test/jira-events"
-
-
-@dataclass
-class ManualClock:
-    moment: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 @dataclass

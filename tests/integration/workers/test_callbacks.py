@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
 from jirabridge.workers.callbacks import make_deliver_handler
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.clock import ManualClock
 from support.dns import FakeResolver
 from support.service import Tenant, make_tenant
 from support.steps import run_job
@@ -35,17 +35,6 @@ def verify_signature(secret: str, body: bytes, header: str) -> bool:
     """What a host does (the snippet of docs/callbacks.md)."""
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header)
-
-
-@dataclass
-class ManualClock:
-    moment: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 @dataclass

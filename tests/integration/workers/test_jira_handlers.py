@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 from unittest.mock import ANY
 
@@ -29,38 +29,28 @@ from jirabridge.service.tickets.create_sync import CreatePlan
 from jirabridge.service.tickets.items import link_json
 from jirabridge.service.tickets.remote_link_sync import RemoteLinkPlan
 from jirabridge.storage import outbox
-from jirabridge.storage.tables import (
-    Item,
-    ItemComment,
-    JiraCommentRef,
-    Link,
-    Operation,
-    ProjectSettings,
-    Site,
-)
+from jirabridge.storage.tables import Base, Item, JiraCommentRef, Link, Operation, ProjectSettings, Site
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from jirabridge.workers.steps import Step
+from support.clock import ManualClock
 from support.dns import FakeResolver
 from support.host import emulator_control
+from support.rows import (
+    TWO_WAY_STATUS,
+    a_host_comment,
+    a_link,
+    a_pending_link,
+    an_item,
+    project_settings,
+    store,
+)
 from support.service import Tenant, make_tenant
 from support.steps import run_job
 
 ACME = "https://acme.atlassian.net"
 BOT = {"type": "api_token", "email": "bot@acme.test", "api_token": "bot-token"}
 ALICE = {"type": "api_token", "email": "alice@acme.test", "api_token": "alice-token"}
-STATUS_MAP = {"Open": "To Do", "Active": "In Progress", "Resolved": "Done"}
 MARKER = "jb-0123456789ab"
-
-
-@dataclass
-class ManualClock:
-    moment: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -101,47 +91,49 @@ class World:
         )
         await worker.run()
 
-    def add(self, *rows: Any) -> None:
-        with self.container.uow() as uow:
-            uow.session.add_all(rows)
-            uow.commit()
+    def add(self, *rows: Base) -> None:
+        store(self.container, *rows)
 
     def item(self, item_id: str, status: str | None, *, url: str | None = None) -> Item:
-        now = self.clock.now()
-        return Item(
-            workspace_id=self.tenant.workspace_id,
+        return an_item(
+            self.tenant.workspace_id,
+            item_id,
             type="anomaly",
-            id=item_id,
             title=f"Null rate spike {item_id}",
             status=status,
-            attributes={},
             url=url,
-            created_at=now,
-            updated_at=now,
+            at=self.clock.now(),
         )
 
     def link(self, link_id: str, item_id: str, issue_key: str | None, status: str | None = None) -> Link:
-        return Link(
-            id=link_id,
-            workspace_id=self.tenant.workspace_id,
-            item_type="anomaly",
-            item_id=item_id,
-            site_id=self.site_id,
-            issue_key=issue_key,
-            jira_status=status,
-            sync_state="synced" if issue_key else "pending",
-            created_by_jirabridge=issue_key is None,
-            linked_at=self.clock.now(),
-        )
+        """A link of item `item_id`: pending (its create to come) without an issue key."""
+        item, now = self.item(item_id, None), self.clock.now()
+        if issue_key is None:
+            return a_pending_link(item, id=link_id, site_id=self.site_id, at=now)
+        return a_link(item, id=link_id, site_id=self.site_id, issue_key=issue_key, jira_status=status, at=now)
 
     def settings(self, project: str = "WEB", **document: Any) -> ProjectSettings:
-        return ProjectSettings(
-            workspace_id=self.tenant.workspace_id,
-            site_id=self.site_id,
-            project_key=project,
-            settings={"status_sync": "two_way", "status_map": STATUS_MAP} | document,
-            updated_at=self.clock.now(),
+        settings = TWO_WAY_STATUS | document
+        return project_settings(
+            self.tenant.workspace_id, self.site_id, key=project, settings=settings, at=self.clock.now()
         )
+
+    async def ticket(self, status: str) -> str:
+        """Item an-1 in `status`, linked (lk_1) to a new issue in To Do; the project's settings saved."""
+        key = await self.new_issue()
+        self.add(self.item("an-1", status), self.settings(), self.link("lk_1", "an-1", key, "To Do"))
+        return key
+
+    async def tickets(self, count: int) -> list[str]:
+        """Items an-0, an-1, ... (Open), each linked (lk_0, ...) to a new issue of its own in To Do."""
+        keys = [await self.new_issue(f"Issue {n}") for n in range(count)]
+        items = [self.item(f"an-{n}", "Open") for n in range(count)]
+        self.add(
+            *items,
+            self.settings(),
+            *(self.link(f"lk_{n}", f"an-{n}", key, "To Do") for n, key in enumerate(keys)),
+        )
+        return keys
 
     def enqueue(self, operation: operations.Operation) -> str:
         with self.container.uow() as uow:
@@ -498,9 +490,7 @@ async def test_a_create_whose_link_is_gone_or_done_calls_nothing(
 
 
 async def test_a_remote_link_to_an_issue_jira_no_longer_has_breaks_its_links(world: World) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Open"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Open")
     await world.jira("DELETE", f"/issue/{key}")
     backlink = operations.AddRemoteLink(
         world.site_id,
@@ -534,9 +524,7 @@ async def test_a_remote_link_for_an_issue_without_links_calls_nothing(world: Wor
 
 
 async def test_an_issue_already_in_the_target_status_gets_no_call(world: World) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Open"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Open")
     before = len(world.issue(key).changelog)
 
     op = world.sync_status(key)
@@ -548,9 +536,7 @@ async def test_an_issue_already_in_the_target_status_gets_no_call(world: World) 
 
 
 async def test_no_allowed_transition_fails_visibly_and_leaves_jira_alone(world: World) -> None:
-    key = await world.new_issue()  # To Do; Done is reachable only through In Progress
-    world.add(world.item("an-1", "Resolved"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Resolved")  # To Do; Done is reachable only through In Progress
     before = len(world.issue(key).changelog)
 
     op = world.sync_status(key)
@@ -569,9 +555,7 @@ async def test_no_allowed_transition_fails_visibly_and_leaves_jira_alone(world: 
 
 
 async def test_a_mapped_status_change_moves_the_issue(world: World) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Active"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Active")
 
     op = world.sync_status(key)
     await world.drain()
@@ -643,9 +627,7 @@ async def counted_drain(world: World) -> CountedQueue:
 
 
 async def test_a_status_sync_costs_its_claim_and_its_record_and_no_other_transaction(world: World) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Active"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Active")
     await world.drain()  # what connecting the site queued
     world.container.jira_pool.forget(world.site_id)  # nothing read before this claim
     op = world.sync_status(key)
@@ -663,9 +645,7 @@ async def test_a_status_sync_costs_its_claim_and_its_record_and_no_other_transac
 async def test_a_comment_posted_as_its_author_costs_its_claim_and_its_record_and_no_other_transaction(
     world: World,
 ) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Active"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Active")
     headers = world.tenant.headers()
     answer = await world.api.put("/api/v1/users/u-alice", json={"name": "Alice"}, headers=headers)
     assert answer.status_code == 200, answer.text
@@ -696,9 +676,7 @@ async def test_a_comment_posted_as_its_author_costs_its_claim_and_its_record_and
 async def test_a_site_disconnected_after_its_work_ran_fails_its_next_operation_without_a_call(
     world: World,
 ) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Active"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Active")
     world.sync_status(key)
     await world.drain()  # the worker has read the site, connected, and called it
     assert world.issue(key).status == "In Progress"
@@ -739,9 +717,7 @@ async def test_a_grouped_ticket_is_done_only_when_every_item_is(world: World) ->
 
 
 async def test_a_rate_limited_call_is_retried_after_what_jira_asked(world: World) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Active"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Active")
     await world.control(
         "POST",
         "/faults",
@@ -805,9 +781,7 @@ async def test_an_oauth_site_that_spends_its_hourly_points_waits_for_the_hour_wi
     # them at the site's rate and running into a 429: a call whose turn is far off goes back to the
     # queue until then (attempts not counted, no worker slot held). Nothing is refused or duplicated.
     await world.connect_oauth()
-    keys = [await world.new_issue(f"Issue {n}") for n in range(3)]
-    world.add(*(world.item(f"an-{n}", "Open") for n in range(3)), world.settings())
-    world.add(*(world.link(f"lk_{n}", f"an-{n}", key, "To Do") for n, key in enumerate(keys)))
+    keys = await world.tickets(3)
     # The hour's first seconds on the emulator's clock (its quota hours follow the clock hour).
     await world.control("POST", "/clock", {"advance_s": 3602 - time.time() % 3600})
     quota = {"oauth_quota": {"tenant_points_per_hour": 400}}
@@ -832,23 +806,9 @@ async def test_an_oauth_site_that_spends_its_hourly_points_waits_for_the_hour_wi
 
 
 async def test_a_comment_whose_answer_was_lost_is_added_once(world: World) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Open"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
-    now = world.clock.now()
-    world.add(
-        ItemComment(
-            id="cm_1",
-            workspace_id=world.tenant.workspace_id,
-            item_type="anomaly",
-            item_id="an-1",
-            source="host",
-            author="u-7",
-            body="Looking into it",
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    key = await world.ticket("Open")
+    item = world.item("an-1", "Open")
+    world.add(a_host_comment(item, "cm_1", author="u-7", body="Looking into it", at=world.clock.now()))
     await world.control(
         "POST",
         "/faults",
@@ -915,9 +875,7 @@ async def test_a_deleted_issue_breaks_its_links_and_later_work_fails_without_a_c
 
 
 async def test_a_disconnected_site_fails_without_a_call(world: World) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Active"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Active")
     answer = await world.api.delete(f"/api/v1/sites/{world.site_id}", headers=world.tenant.headers())
     assert answer.status_code == 204, answer.text
     await world.control("POST", "/faults", {"rules": [{"kind": "error", "status": 500}]})
@@ -962,9 +920,7 @@ async def test_an_oauth_site_refreshes_once_for_concurrent_jobs_and_stores_the_n
     world: World,
 ) -> None:
     await world.connect_oauth()
-    keys = [await world.new_issue(f"Issue {n}") for n in range(3)]
-    world.add(*(world.item(f"an-{n}", "Open") for n in range(3)), world.settings())
-    world.add(*(world.link(f"lk_{n}", f"an-{n}", key, "To Do") for n, key in enumerate(keys)))
+    keys = await world.tickets(3)
     await world.control("POST", "/oauth/expire-access-tokens", {})
 
     ops = [world.comment(key, "Checked", f"cm_{n}") for n, key in enumerate(keys)]  # run concurrently
@@ -978,9 +934,7 @@ async def test_an_oauth_site_refreshes_once_for_concurrent_jobs_and_stores_the_n
 
 
 async def test_no_request_leaves_for_a_host_that_is_not_allowed(world: World) -> None:
-    key = await world.new_issue()
-    world.add(world.item("an-1", "Active"), world.settings())
-    world.add(world.link("lk_1", "an-1", key, "To Do"))
+    key = await world.ticket("Active")
     with world.container.uow() as uow:
         site = uow.session.get(Site, world.site_id)
         assert site is not None

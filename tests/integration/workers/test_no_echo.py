@@ -23,9 +23,10 @@ from jirabridge.bootstrap import Container, handlers
 from jirabridge.domain import inbound as domain
 from jirabridge.domain.outcomes import Handler
 from jirabridge.service.inbound import inbound
-from jirabridge.storage.tables import Item, Link, Operation, Site
+from jirabridge.storage.tables import Operation, Site
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 from support.host import emulator_control
+from support.rows import a_link, an_item, store
 from support.service import Tenant, make_tenant
 
 ACME = "https://acme.atlassian.net"
@@ -78,37 +79,17 @@ class World:
         key = str(created["key"])
         task = self.emulator.state.emulator.sites["acme"].projects["WEB"].issue_type("Task")
         now = datetime.now(UTC)
-        with self.container.uow() as uow:
-            uow.session.add(
-                Item(
-                    workspace_id=self.tenant.workspace_id,
-                    type="error",
-                    id=item_id,
-                    title=item_id,
-                    status="Open",
-                    attributes={},
-                    created_at=now,
-                    updated_at=now,
-                    status_changed_at=now,
-                )
-            )
-            uow.session.add(
-                Link(
-                    id=f"lk_{item_id}",
-                    workspace_id=self.tenant.workspace_id,
-                    item_type="error",
-                    item_id=item_id,
-                    site_id=self.site_id,
-                    issue_key=key,
-                    issue_type_id=task.id,
-                    jira_status="To Do",
-                    jira_status_category="new",
-                    sync_state="synced",
-                    created_by_jirabridge=True,
-                    linked_at=now,
-                )
-            )
-            uow.commit()
+        item = an_item(self.tenant.workspace_id, item_id, at=now)
+        link = a_link(
+            item,
+            id=f"lk_{item_id}",
+            site_id=self.site_id,
+            issue_key=key,
+            issue_type_id=task.id,
+            created_by_jirabridge=True,
+            at=now,
+        )
+        store(self.container, item, link)
         return key
 
     async def host_changes(self, item_id: str, **fields: Any) -> None:
