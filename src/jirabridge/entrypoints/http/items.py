@@ -131,12 +131,10 @@ async def put_item(
     # One hop to a database thread and one transaction (a `def` route with the `Uow` dependency
     # made three hops, and reading the answer after the commit a second transaction).
     def put(uow: UnitOfWork) -> idempotency.Answer:
-        item, created = items_service.upsert_item(
-            uow, services.clock.now(), workspace_id, item_type, item_id, data
-        )
-        answer = items_service.item_json(uow, item)
+        done = items_service.upsert_item(uow, services.clock.now(), workspace_id, item_type, item_id, data)
+        answer = items_service.item_json(uow, done.item, done.links)
         uow.commit()
-        return (201 if created else 200), answer
+        return (201 if done.created else 200), answer
 
     return _answer(await run_db(services, put))
 

@@ -15,15 +15,17 @@ from jirabridge.domain.operations import AssignIssue
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.service.sites.project_rows import project_of, project_settings
 from jirabridge.storage import outbox
-from jirabridge.storage.tables import Item
+from jirabridge.storage.tables import Item, Link
 
 OUTBOUND_MODES = ("outbound", "two_way")
 
 
-def assignee_changed(uow: UnitOfWork, now: datetime, item: Item) -> None:
+def assignee_changed(uow: UnitOfWork, now: datetime, item: Item, links: list[Link] | None = None) -> None:
     """Queue the assignment of every issue linked to `item` whose project pushes assignees. A broken
-    link gets its operation too: the worker records the failure (`link_broken`) without a call."""
-    links = uow.links.for_item(item.workspace_id, item.type, item.id)
+    link gets its operation too: the worker records the failure (`link_broken`) without a call.
+    `links`: the item's, when the caller read them in this transaction."""
+    if links is None:
+        links = uow.links.for_item(item.workspace_id, item.type, item.id)
     queued: set[tuple[str, str]] = set()
     for link in links:
         if link.issue_key is None or (link.site_id, link.issue_key) in queued:

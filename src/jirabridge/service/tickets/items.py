@@ -70,11 +70,19 @@ def issue_links(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str
     return uow.links.by_issue(workspace_id, site_id, issue_key)
 
 
+@dataclass(frozen=True)
+class Upserted:
+    item: Item
+    created: bool
+    links: list[Link] | None  # the item's links, when a change made them read (None: not read)
+
+
 def upsert_item(
     uow: UnitOfWork, now: datetime, workspace_id: str, item_type: str, item_id: str, data: ItemInput
-) -> tuple[Item, bool]:
-    """Store the item; a changed status enqueues the Jira work it implies. Returns (item, created);
-    the caller commits (after rendering the answer: once committed, a read opens another transaction)."""
+) -> Upserted:
+    """Store the item; a changed status enqueues the Jira work it implies. The caller commits (after
+    rendering the answer with `item_json(uow, item, links)`: once committed, a read opens another
+    transaction)."""
     item = uow.items.get(workspace_id, item_type, item_id)
     created = item is None
     previous_status = None if item is None else item.status
@@ -95,20 +103,28 @@ def upsert_item(
     item.url = data.url
     item.updated_at = now
     uow.flush()
+    links: list[Link] | None = None  # read once for both changes
     if not created and data.status != previous_status:
-        status_changed(uow, now, item, previous_status)
+        links = item_links(uow, workspace_id, item_type, item_id)
+        status_changed(uow, now, item, previous_status, links)
     if not created and data.assignee != previous_assignee:
-        assignees.assignee_changed(uow, now, item)  # `issue.assign` per linked issue (assignee_sync)
+        links = links if links is not None else item_links(uow, workspace_id, item_type, item_id)
+        assignees.assignee_changed(uow, now, item, links)  # `issue.assign` per linked issue (assignee_sync)
     if created:
         routing.on_new_item(uow, now, item, as_domain(item))  # routing rules; may queue a ticket
     uow.flush()
-    return item, created
+    return Upserted(item, created, links)
 
 
-def status_changed(uow: UnitOfWork, now: datetime, item: Item, previous: str | None) -> None:
+def status_changed(
+    uow: UnitOfWork, now: datetime, item: Item, previous: str | None, links: list[Link] | None = None
+) -> None:
     """Enqueue, per linked issue, what the project's `status_sync` mode asks for. A broken link gets
-    its operation too: the worker records the failure (`link_broken`) without calling Jira."""
-    for link in item_links(uow, item.workspace_id, item.type, item.id):
+    its operation too: the worker records the failure (`link_broken`) without calling Jira. `links`:
+    the item's, when the caller read them in this transaction."""
+    if links is None:
+        links = item_links(uow, item.workspace_id, item.type, item.id)
+    for link in links:
         if link.issue_key is None:
             continue  # a pending create syncs the status itself once the issue exists
         settings = project_settings(uow, item.workspace_id, link.site_id, project_of(link.issue_key))
@@ -236,8 +252,11 @@ def site_urls(uow: UnitOfWork, site_ids: Iterable[str]) -> dict[str, str]:
     return uow.sites.urls(site_ids)
 
 
-def item_json(uow: UnitOfWork, item: Item) -> dict[str, Any]:
-    links = item_links(uow, item.workspace_id, item.type, item.id)
+def item_json(uow: UnitOfWork, item: Item, links: list[Link] | None = None) -> dict[str, Any]:
+    """SPEC section 2, "item". `links`: the item's, when read in this transaction since they last
+    changed."""
+    if links is None:
+        links = item_links(uow, item.workspace_id, item.type, item.id)
     urls = site_urls(uow, (lk.site_id for lk in links))
     return {
         "type": item.type,
