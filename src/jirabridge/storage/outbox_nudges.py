@@ -7,6 +7,11 @@ up to `poll_s` later. A nudge is only a hint: the worker still polls, so a lost 
 listener down, a database restart) costs at most a poll interval, and when the listener comes back
 the worker claims once (what was queued meanwhile was not announced).
 
+Each notification names the sites of the operations queued (migration 0011; `-` for operations of
+no site). A worker busy with one site's backlog uses that to claim at once for a site it is not
+serving, rather than at its next batched claim (workers/runner.py). `wake` is called with those
+sites, or with None when they are not known (an empty payload, or the listener (re)connecting).
+
 SQLite has no notifications: the one worker polls.
 """
 
@@ -17,6 +22,17 @@ from collections.abc import Callable
 from jirabridge.storage.pg_listen import NO_LISTEN, PgListener, conninfo_for
 
 CHANNEL = "jirabridge_outbox"
+NO_SITE = "-"  # in a payload: operations of no site (host callbacks)
+
+# The sites of the operations just queued (None in the set: of no site); None: not known.
+Announced = frozenset[str | None] | None
+
+
+def announced(payload: str) -> Announced:
+    """The sites a notification names (migration 0011); None for an empty payload."""
+    if not payload:
+        return None
+    return frozenset(None if site == NO_SITE else site for site in payload.split(",") if site)
 
 
 class PgOutboxNudges:
@@ -27,17 +43,18 @@ class PgOutboxNudges:
     def for_url(cls, database_url: str) -> PgOutboxNudges:
         return cls(conninfo_for(database_url))
 
-    async def listen(self, wake: Callable[[], None]) -> None:
-        """Call `wake` for every notification and when the listener (re)connects; until cancelled."""
+    async def listen(self, wake: Callable[[Announced], None]) -> None:
+        """Call `wake` for every notification (with the sites it names) and when the listener
+        (re)connects (with None: what was queued meanwhile is not known); until cancelled."""
 
         def on_state(listening: bool) -> None:
             if listening:
-                wake()
+                wake(None)
 
         listener = PgListener(
             self._conninfo,
             CHANNEL,
-            on_notify=lambda _payload: wake(),
+            on_notify=lambda payload: wake(announced(payload)),
             on_state=on_state,
             application_name="jirabridge-worker-nudges",
         )

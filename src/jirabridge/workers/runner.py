@@ -23,7 +23,9 @@ others take the sites it runs nothing of, and once its operations are recorded g
   for good with reason `unknown_kind`; one whose payload does not hold what its kind needs (the
   handler could not read its operation) with reason `invalid_operation`.
 - An idle worker claims at once when new work is queued (`nudges`: on PostgreSQL, a notification from
-  the transaction that queued it, storage/outbox_nudges.py), and otherwise every `poll_s`.
+  the transaction that queued it, storage/outbox_nudges.py), and otherwise every `poll_s`. A busy
+  worker claims in batches (below), except for new work of a site it is not serving (the
+  notification names the sites): that is claimed as soon as a slot is free (`_announced`).
 - SIGTERM or SIGINT: stop claiming, let the running operations finish and record them, exit. A second
   signal cancels what is still running; those operations are claimed again when their lease expires.
 - `once`: drain what is due now (including operations that become due because the one before them on
@@ -64,7 +66,7 @@ from jirabridge.service.core.unit_of_work import JoinedUnitOfWork, UnitOfWork
 from jirabridge.storage import outbox
 from jirabridge.storage.db import keeping_rows
 from jirabridge.storage.leases import LeaseTimes, SqlLeases
-from jirabridge.storage.outbox_nudges import outbox_nudges_for
+from jirabridge.storage.outbox_nudges import Announced, outbox_nudges_for
 from jirabridge.workers.leasing import Leases, SiteGauges
 from jirabridge.workers.metrics import WorkerMetrics
 from jirabridge.workers.steps import Step
@@ -84,6 +86,9 @@ GC_YOUNG_THRESHOLD = 20_000  # see `calm_garbage_collector`
 DEFAULT_CONCURRENCY = 40
 BACKLOG_EVERY_BEATS = 5  # per-site queue depth and lag gauges: read every 5th heartbeat (~15 s)
 RECORD_BATCH = 50  # at most this many outcomes recorded in one transaction (see `Worker._record`)
+# New work for a site with fewer operations running here than this is claimed at once, not at the next
+# batched claim: that site is not draining a backlog here (see `Worker._announced`).
+PROMPT_BELOW_RUNNING = 2
 
 
 # A step's reading for its job, in the claim's transaction; its writing, in the record's (steps.py).
@@ -97,8 +102,9 @@ PrimeUser = Callable[[UnitOfWork, str, str], None]
 
 
 class Nudges(Protocol):
-    async def listen(self, wake: Callable[[], None]) -> None:
-        """Call `wake` whenever new work may be due; runs until cancelled."""
+    async def listen(self, wake: Callable[[Announced], None]) -> None:
+        """Call `wake` whenever new work may be due, with the sites it is for (None in the set: of no
+        site) or None when they are not known; runs until cancelled."""
         ...
 
 
@@ -271,6 +277,7 @@ class Worker:
         self._finished = 0  # jobs ended so far (see `_loop`)
         self._stopping = False
         self._wakeup: asyncio.Event | None = None
+        self._prompt = False  # work was announced that should not wait for a batch of free slots
         # Outcomes waiting for the recorder, and the recorder task (see `_record`).
         self._to_record: list[tuple[Finished, asyncio.Future[outbox.Recorded]]] = []
         self._recorder: asyncio.Task[None] | None = None
@@ -317,7 +324,7 @@ class Worker:
             await self._beat()  # take this worker's sites before its first claim
         background = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._prune())]
         if self.nudges is not None:
-            background.append(asyncio.create_task(self.nudges.listen(self._wakeup.set)))
+            background.append(asyncio.create_task(self.nudges.listen(self._announced)))
         try:
             await self._loop(self._wakeup)
             if self._running:
@@ -337,7 +344,9 @@ class Worker:
             # A job that finishes while the claim runs may have unblocked work the claim could not see
             # yet (the next operation on its issue): `--once` must not stop on that claim's answer.
             finished_before = self._finished
-            worth_claiming = free >= batch or (free > 0 and not self._running)
+            worth_claiming = free >= batch or (free > 0 and (not self._running or self._prompt))
+            if worth_claiming:
+                self._prompt = False  # this claim sees what was announced so far
             claimed = await self._claim(free) if worth_claiming else []
             for job in claimed:
                 self._running[job.id] = asyncio.create_task(self._run_one(job, wakeup))
@@ -354,6 +363,23 @@ class Worker:
                 async with asyncio.timeout(timeout):
                     await wakeup.wait()
             wakeup.clear()
+
+    def _announced(self, sites: Announced) -> None:
+        """New work was queued (a nudge). While this worker's slots are taken by a site draining a
+        backlog, it claims only once a batch of them is free; work for a site it is not serving (or
+        of no site, or for sites not named) is claimed as soon as one slot is free, so that site's
+        change waits for its own pacing, not for the backlog's slots to come free in numbers."""
+        if sites is None or any(self._serves_little(site) for site in sites):
+            self._prompt = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _serves_little(self, site: str | None) -> bool:
+        if site is None:
+            return True
+        if self.leases is not None and site not in self._active_sites:
+            return False  # another worker's: not claimed here
+        return sum(1 for running in self._sites_of.values() if running == site) < PROMPT_BELOW_RUNNING
 
     async def _claim(self, limit: int) -> list[Job]:
         async with self._db_turn:

@@ -1,5 +1,6 @@
 """An idle worker on PostgreSQL claims new work as soon as it is queued, not at its next poll: the
-transaction that queues it notifies the workers (migration 0010, storage/outbox_nudges.py)."""
+transaction that queues it notifies the workers, naming the sites of that work (migrations 0010 and 0011,
+storage/outbox_nudges.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from jirabridge.domain.operations import Unknown
 from jirabridge.domain.outcomes import Done, Job, Outcome
 from jirabridge.storage import outbox
 from jirabridge.storage.db import make_engine, session_factory
-from jirabridge.storage.outbox_nudges import PgOutboxNudges, outbox_nudges_for
+from jirabridge.storage.outbox_nudges import Announced, PgOutboxNudges, announced, outbox_nudges_for
 from jirabridge.storage.pg_listen import conninfo_for
-from jirabridge.storage.tables import Operation, Workspace
+from jirabridge.storage.tables import Operation, Site, Workspace
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
 
 ONLY_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -112,7 +113,57 @@ async def test_queued_work_sends_one_notification_per_transaction(database_url: 
     with sessions() as session:
         assert session.query(Operation).count() == 3
     engine.dispose()
-    assert [(n.channel, n.payload) for n in notices] == [("jirabridge_outbox", "")]
+    # Operations of no site: "-" (migration 0011 names the sites of what was queued).
+    assert [(n.channel, n.payload) for n in notices] == [("jirabridge_outbox", "-")]
+
+
+@ONLY_POSTGRES
+async def test_a_notification_names_the_sites_of_the_work_queued(database_url: str) -> None:
+    # A worker draining one site's backlog claims at once for a site it is not serving: it learns
+    # which sites have new work from the notification itself, with no query.
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        session.add(Workspace(id="ws_a", name="ws_a", settings={}, created_at=now))
+        session.flush()
+        for n in (1, 2):
+            session.add(
+                Site(
+                    id=f"st_{n}",
+                    workspace_id="ws_a",
+                    url=f"https://s{n}.atlassian.net",
+                    auth_type="api_token",
+                    status="connected",
+                    webhook_token=f"tok-{n}",
+                    created_at=now,
+                )
+            )
+        session.commit()
+    heard: list[Announced] = []
+    nudges = PgOutboxNudges.for_url(database_url)
+    listening = asyncio.create_task(nudges.listen(heard.append))
+    try:
+        await _until(lambda: heard == [None])  # connected: what was queued meanwhile is not known
+        with sessions() as session:
+            for site in ("st_1", "st_2", "st_1", None):
+                op = Unknown("test.nudged", {}, site_id=site)
+                outbox.enqueue(session, op, workspace_id="ws_a", now=now)
+                session.flush()  # one statement each
+            session.commit()
+        await _until(lambda: len(heard) > 1)
+        await asyncio.sleep(0.2)
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+        engine.dispose()
+    assert set().union(*heard[1:]) == {"st_1", "st_2", None}
+
+
+def test_a_notification_without_sites_names_none() -> None:
+    assert announced("") is None  # sites not known (too many for one notification)
+    assert announced("st_1,-") == frozenset({"st_1", None})
 
 
 def test_nudges_are_for_postgresql_and_can_be_turned_off() -> None:

@@ -34,6 +34,7 @@ class Row:
     run_after: datetime = T0
     outcomes: list[Outcome] = field(default_factory=list)
     error: str | None = None  # a payload this release cannot read: why
+    site_id: str | None = None
 
 
 class FakeQueue:
@@ -45,9 +46,9 @@ class FakeQueue:
         self.prunes = 0
         self.uow: Any = None  # what a step's load and apply get (runner tests of steps set one)
 
-    def add(self, kind: str, key: str | None = None, **payload: Any) -> str:
+    def add(self, kind: str, key: str | None = None, *, site_id: str | None = None, **payload: Any) -> str:
         op_id = f"op_{next(self._ids)}"
-        self.rows.append(Row(op_id, kind, key or op_id, payload))
+        self.rows.append(Row(op_id, kind, key or op_id, payload, site_id=site_id))
         return op_id
 
     def row(self, op_id: str) -> Row:
@@ -68,7 +69,7 @@ class FakeQueue:
                 op = Unknown(
                     row.kind, dict(row.payload), ordering=row.key, error=row.error
                 )  # the tests' own kinds
-                jobs.append(Job(row.id, "ws_a", None, row.kind, op, row.attempts, None))
+                jobs.append(Job(row.id, "ws_a", row.site_id, row.kind, op, row.attempts, None))
         return [prepare(self.uow, job) for job in jobs] if prepare else jobs
 
     def record(

@@ -330,3 +330,65 @@ async def test_a_batch_that_cannot_be_written_is_recorded_one_by_one() -> None:
 
     assert queue.batches == [3]
     assert [queue.row(i).outcomes for i in ids] == [[Done({"seen": {"text": str(n)}})] for n in range(3)]
+
+
+class FakeNudges:
+    """Notifications of new work, sent by the test (`storage/outbox_nudges.py` on PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self.wake: Any = None
+        self.listening = asyncio.Event()
+
+    async def listen(self, wake: Any) -> None:
+        self.wake = wake
+        self.listening.set()
+        await asyncio.Event().wait()  # until cancelled
+
+
+async def test_new_work_of_a_site_not_served_here_is_claimed_before_a_batch_of_slots_is_free() -> None:
+    # Seven of eight slots hold a busy site's backlog; the worker claims again only once two are free
+    # (a quarter), so a quiet site's change would wait for the backlog's calls. Announced by its
+    # notification, it is claimed into the one free slot at once; work announced for the busy site
+    # waits for the batch.
+    queue = FakeQueue()
+    release = asyncio.Event()
+    ran: list[str] = []
+
+    async def busy(job: Job) -> Outcome:
+        await release.wait()
+        return Done()
+
+    async def quiet(job: Job) -> Outcome:
+        ran.append(job.id)
+        return Done()
+
+    for n in range(7):
+        queue.add("busy", site_id="st_busy", n=n)
+    nudges = FakeNudges()
+    options = WorkerOptions(concurrency=8, poll_s=3600)  # no poll: only a nudge or a finished job wakes it
+    runner = Worker(
+        queue, {"busy": busy, "quiet": quiet}, FixedClock(), options, WorkerMetrics(), nudges=nudges
+    )
+    running = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(nudges.listening.wait(), 10)
+        async with asyncio.timeout(10):
+            while sum(r.status == "running" for r in queue.rows) < 7:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        claims = queue.claims
+
+        nudges.wake(frozenset({"st_busy"}))
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        assert queue.claims == claims  # the busy site's: with the next batch
+
+        quiet_op = queue.add("quiet", site_id="st_quiet")
+        nudges.wake(frozenset({"st_quiet"}))
+        async with asyncio.timeout(10):
+            while ran != [quiet_op]:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert all(r.status == "running" for r in queue.rows if r.kind == "busy")
+    finally:
+        release.set()
+        runner.stop()
+        await asyncio.wait_for(running, 10)
