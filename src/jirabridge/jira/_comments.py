@@ -8,7 +8,8 @@ from typing import Any
 
 from jirabridge.jira._adf import Node, from_text
 from jirabridge.jira._models import Comment, CommentPage
-from jirabridge.jira._transport import Requester, parse
+from jirabridge.jira._resource import Resource, property_list
+from jirabridge.jira._transport import parse
 
 Body = Node | str  # ADF, or plain text turned into ADF with `from_text`
 
@@ -17,10 +18,7 @@ def adf_body(body: Body) -> Node:
     return from_text(body) if isinstance(body, str) else body
 
 
-class CommentsAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class CommentsAPI(Resource):
     async def add(
         self,
         issue: str,
@@ -31,7 +29,7 @@ class CommentsAPI:
     ) -> Comment:
         payload: dict[str, Any] = {"body": adf_body(body)}
         if properties:
-            payload["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
+            payload["properties"] = property_list(properties)
         if visibility:
             payload["visibility"] = dict(visibility)
         response = await self._r.request(

@@ -16,7 +16,8 @@ from jirabridge.jira._models import (
     JiraModel,
     Transition,
 )
-from jirabridge.jira._transport import Requester, parse
+from jirabridge.jira._resource import Resource, property_list
+from jirabridge.jira._transport import parse
 
 BULK_CREATE_MAX = 50
 BULK_FETCH_MAX = 100
@@ -28,10 +29,7 @@ def _csv(values: Sequence[str] | None) -> str | None:
     return ",".join(values) if values else None
 
 
-class IssuesAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class IssuesAPI(Resource):
     async def create(
         self,
         fields: Fields,
@@ -45,7 +43,7 @@ class IssuesAPI:
         if update:
             body["update"] = dict(update)
         if properties:
-            body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
+            body["properties"] = property_list(properties)
         return parse(CreatedIssue, await self._r.request("POST", "/issue", json=body))
 
     async def create_bulk(self, issues: Sequence[Fields]) -> BulkCreateResult:

@@ -6,13 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from jirabridge.jira._models import RemoteLink, RemoteLinkRef
-from jirabridge.jira._transport import Requester, parse
+from jirabridge.jira._resource import Resource
+from jirabridge.jira._transport import parse
 
 
-class RemoteLinksAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class RemoteLinksAPI(Resource):
     async def upsert(
         self,
         issue: str,

@@ -19,7 +19,7 @@ from jirabridge.jira._models import (
     Status,
     User,
 )
-from jirabridge.jira._transport import Requester
+from jirabridge.jira._resource import Resource
 
 
 class _ProjectPage(JiraModel):
@@ -45,10 +45,7 @@ class IssueTypeStatuses(JiraModel):
     statuses: list[Status] = Field(default_factory=list)
 
 
-class UsersAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class UsersAPI(Resource):
     async def get(self, account_id: str) -> User:
         return await self._r.get_model(User, "/user", params={"accountId": account_id})
 
@@ -65,10 +62,7 @@ class UsersAPI:
         return await self._r.get_list(User, "/user/assignable/search", params=params)
 
 
-class ProjectsAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class ProjectsAPI(Resource):
     async def get(self, project: str) -> Project:
         """By key or id, with its issue types."""
         return await self._r.get_model(
@@ -90,10 +84,7 @@ class ProjectsAPI:
         )
 
 
-class MetadataAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class MetadataAPI(Resource):
     async def priorities(self) -> builtins.list[Priority]:
         return await self._r.get_list(Priority, "/priority")
 

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from jirabridge.jira._models import JiraModel, Property
+from jirabridge.jira._resource import Resource
 from jirabridge.jira._transport import Requester, parse
 
 
@@ -50,10 +51,7 @@ class EntityProperties:
         )
 
 
-class PropertiesAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class PropertiesAPI(Resource):
     def issue(self, issue: str) -> EntityProperties:
         return EntityProperties(self._r, "/issue/{issue}", {"issue": issue}, issue)
 

@@ -10,16 +10,14 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from jirabridge.jira._models import Issue, SearchPage
-from jirabridge.jira._transport import Requester, parse
+from jirabridge.jira._resource import Resource
+from jirabridge.jira._transport import parse
 
 RECONCILE_MAX = 50
 DEFAULT_FIELDS = ("summary", "status", "updated")
 
 
-class SearchAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class SearchAPI(Resource):
     async def page(
         self,
         jql: str,

@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import Field
 
 from jirabridge.jira._models import AdminWebhook, JiraModel, Webhook, WebhookRegistration
-from jirabridge.jira._transport import Requester, parse, parse_list
+from jirabridge.jira._resource import Resource
+from jirabridge.jira._transport import parse, parse_list
 
 ADMIN_ROOT = "/rest/webhooks/1.0"
 
@@ -70,10 +71,7 @@ class _Expiry(JiraModel):
     expiration_date: int
 
 
-class WebhooksAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class WebhooksAPI(Resource):
     async def register(self, url: str, webhooks: Sequence[WebhookSpec]) -> list[WebhookRegistration]:
         """One result per spec, in order: the new id, or Jira's reasons for refusing it."""
         body = {"url": url, "webhooks": [w.to_json() for w in webhooks]}
@@ -102,11 +100,8 @@ class WebhooksAPI:
         return datetime.fromtimestamp(parse(_Expiry, response).expiration_date / 1000, UTC)
 
 
-class AdminWebhooksAPI:
+class AdminWebhooksAPI(Resource):
     """`/rest/webhooks/1.0/webhook`: the webhooks of Jira's admin page (Settings → System → WebHooks)."""
-
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
 
     async def list(self) -> list[AdminWebhook]:
         return parse_list(AdminWebhook, await self._r.request("GET", "/webhook", root=ADMIN_ROOT))

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from jirabridge.jira._adf import Node, from_text
 from jirabridge.jira._models import Worklog, WorklogChange, WorklogChanges, WorklogPage
-from jirabridge.jira._transport import Requester, parse, parse_list
+from jirabridge.jira._resource import Resource, property_list
+from jirabridge.jira._transport import parse, parse_list
 
 AdjustEstimate = Literal["auto", "leave", "new", "manual"]
 LIST_MAX = 1000
@@ -37,10 +38,7 @@ def _estimate_params(
     return {"adjustEstimate": adjust, "newEstimate": new_estimate, amount_name: amount}
 
 
-class WorklogsAPI:
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
+class WorklogsAPI(Resource):
     async def add(
         self,
         issue: str,
@@ -189,5 +187,5 @@ def _body(
     if comment is not None:
         body["comment"] = from_text(comment) if isinstance(comment, str) else comment
     if properties:
-        body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
+        body["properties"] = property_list(properties)
     return body
