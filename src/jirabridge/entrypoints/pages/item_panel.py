@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from jirabridge.entrypoints.pages import forms
 from jirabridge.entrypoints.pages.destination import Destination, read_project, read_projects
-from jirabridge.entrypoints.pages.page import CurrentPage, Page, PageError, error_text
+from jirabridge.entrypoints.pages.page import CurrentPage, Notice, Page, PageError, error_text
 from jirabridge.errors import Conflict, Invalid, JirabridgeError
 from jirabridge.service.core.db import read_db, run_db
 from jirabridge.service.sites import jira_lookups
@@ -124,7 +124,7 @@ async def panel(
     site: Annotated[str | None, Query(max_length=40)] = None,
     project: Annotated[str | None, Query(max_length=10)] = None,
     issue_type: Annotated[str | None, Query(max_length=255)] = None,
-    notice: Annotated[str | None, Query(max_length=200)] = None,
+    notice: Notice = None,
 ) -> HTMLResponse:
     _check_scope(page, item_type, item_id)
     choices = None

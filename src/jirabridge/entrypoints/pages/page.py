@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -150,6 +150,17 @@ CurrentPage = Annotated[Page, Depends(current_page)]
 def require_manager(page: Page) -> None:
     if not page.can_manage:
         raise PageError(403, "Not allowed", "Only admins and managers can change these settings.")
+
+
+async def manager_page(page: CurrentPage) -> Page:
+    """A settings page: an admin's or a manager's session only."""
+    require_manager(page)
+    return page
+
+
+ManagerPage = Annotated[Page, Depends(manager_page)]
+# What a page says after a change, passed on by the redirect that follows it.
+Notice = Annotated[str | None, Query(max_length=200)]
 
 
 def error_text(exc: JirabridgeError) -> dict[str, str]:

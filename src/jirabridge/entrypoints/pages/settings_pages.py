@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from jirabridge.entrypoints.http.failures import render as failure_json
 from jirabridge.entrypoints.http.sites import site_json
-from jirabridge.entrypoints.pages.page import CurrentPage, Page, error_text, require_manager
+from jirabridge.entrypoints.pages.page import ManagerPage, Notice, Page, error_text
 from jirabridge.errors import JirabridgeError
 from jirabridge.service.core.db import read_db, run_db
 from jirabridge.service.sites import sites
@@ -46,8 +46,7 @@ def _back(page: Page, section: str, notice: str) -> RedirectResponse:
 
 
 @router.get("")
-async def settings_home(page: CurrentPage) -> Response:
-    require_manager(page)
+async def settings_home(page: ManagerPage) -> Response:
     return RedirectResponse(f"{page.base}/settings/sites", status_code=303)
 
 
@@ -67,16 +66,12 @@ async def sites_page_with(page: Page, status: int = 200, **context: Any) -> HTML
 
 
 @router.get("/sites")
-async def sites_page(
-    page: CurrentPage, notice: Annotated[str | None, Query(max_length=200)] = None
-) -> HTMLResponse:
-    require_manager(page)
+async def sites_page(page: ManagerPage, notice: Notice = None) -> HTMLResponse:
     return await sites_page_with(page, notice=notice)
 
 
 @router.post("/sites")
-async def connect_site(page: CurrentPage) -> Response:
-    require_manager(page)
+async def connect_site(page: ManagerPage) -> Response:
     form = await page.request.form()
     entered = {k: str(v) for k, v in form.items() if k not in ("csrf", "api_token")}
     try:
@@ -98,8 +93,7 @@ async def connect_site(page: CurrentPage) -> Response:
 
 
 @router.post("/sites/{site_id}/test")
-async def test_site(page: CurrentPage, site_id: SiteId) -> HTMLResponse:
-    require_manager(page)
+async def test_site(page: ManagerPage, site_id: SiteId) -> HTMLResponse:
     form = await page.request.form()
     project = str(form.get("project") or "").strip().upper() or None
     issue_type = str(form.get("issue_type") or "").strip() or None
@@ -120,16 +114,14 @@ async def test_site(page: CurrentPage, site_id: SiteId) -> HTMLResponse:
 
 
 @router.get("/sites/{site_id}/disconnect")
-async def confirm_disconnect(page: CurrentPage, site_id: SiteId) -> HTMLResponse:
-    require_manager(page)
+async def confirm_disconnect(page: ManagerPage, site_id: SiteId) -> HTMLResponse:
     workspace_id = page.session.workspace_id
     site = await read_db(page.container, lambda uow: sites.get_site(uow, workspace_id, site_id))
     return page.render("settings_disconnect.html", section="sites", site=site_json(page.container, site))
 
 
 @router.post("/sites/{site_id}/disconnect")
-async def disconnect(page: CurrentPage, site_id: SiteId) -> Response:
-    require_manager(page)
+async def disconnect(page: ManagerPage, site_id: SiteId) -> Response:
     workspace_id = page.session.workspace_id
     site = await read_db(page.container, lambda uow: sites.get_site(uow, workspace_id, site_id))
     await run_db(
@@ -139,10 +131,7 @@ async def disconnect(page: CurrentPage, site_id: SiteId) -> Response:
 
 
 @router.get("/health")
-async def health_page(
-    page: CurrentPage, notice: Annotated[str | None, Query(max_length=200)] = None
-) -> HTMLResponse:
-    require_manager(page)
+async def health_page(page: ManagerPage, notice: Notice = None) -> HTMLResponse:
     workspace_id = page.session.workspace_id
 
     def read(uow: Any) -> tuple[list[dict[str, Any]], dict[str, int], list[dict[str, Any]]]:
@@ -158,8 +147,7 @@ async def health_page(
 
 
 @router.post("/health/failures/{op_id}/retry")
-async def retry(page: CurrentPage, op_id: Annotated[str, Path(max_length=40)]) -> Response:
-    require_manager(page)
+async def retry(page: ManagerPage, op_id: Annotated[str, Path(max_length=40)]) -> Response:
     workspace_id = page.session.workspace_id
     now = page.container.clock.now()
 

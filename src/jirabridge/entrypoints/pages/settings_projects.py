@@ -22,7 +22,7 @@ from jirabridge.domain.templates import comment_text
 from jirabridge.entrypoints.http.projects import ProjectDocument
 from jirabridge.entrypoints.pages import forms
 from jirabridge.entrypoints.pages import settings_projects_form as project_form
-from jirabridge.entrypoints.pages.page import CurrentPage, Page, require_manager
+from jirabridge.entrypoints.pages.page import ManagerPage, Notice, Page
 from jirabridge.entrypoints.pages.settings_projects_form import ProjectForm
 from jirabridge.errors import Conflict, Invalid, JirabridgeError, NotFound
 from jirabridge.service.core.db import read_db, run_db
@@ -71,10 +71,7 @@ def _back(page: Page, path: str, notice: str) -> RedirectResponse:
 
 
 @router.get("")
-async def projects_page(
-    page: CurrentPage, notice: Annotated[str | None, Query(max_length=200)] = None
-) -> HTMLResponse:
-    require_manager(page)
+async def projects_page(page: ManagerPage, notice: Notice = None) -> HTMLResponse:
     workspace_id = page.session.workspace_id
 
     def read(uow: Any) -> tuple[list[Any], dict[str, list[projects.ProjectView]], int]:
@@ -100,16 +97,14 @@ async def projects_page(
 
 @router.get("/{site_id}/add")
 async def add_project(
-    page: CurrentPage, site_id: SiteId, key: Annotated[str, Query(pattern=r"^[A-Z][A-Z0-9_]{1,9}$")]
+    page: ManagerPage, site_id: SiteId, key: Annotated[str, Query(pattern=r"^[A-Z][A-Z0-9_]{1,9}$")]
 ) -> RedirectResponse:
     """The add form's choice: its settings form, empty (nothing is stored until it is saved)."""
-    require_manager(page)
     return RedirectResponse(f"{page.base}/settings/projects/{site_id}/{key}", status_code=303)
 
 
 @router.post("/{site_id}/{key}/delete")
-async def delete_project(page: CurrentPage, site_id: SiteId, key: ProjectKey) -> Response:
-    require_manager(page)
+async def delete_project(page: ManagerPage, site_id: SiteId, key: ProjectKey) -> Response:
     workspace_id = page.session.workspace_id
     await run_db(
         page.container,
@@ -249,12 +244,11 @@ async def _render(
 
 @router.get("/{site_id}/{key}")
 async def project_page(
-    page: CurrentPage,
+    page: ManagerPage,
     site_id: SiteId,
     key: ProjectKey,
-    notice: Annotated[str | None, Query(max_length=200)] = None,
+    notice: Notice = None,
 ) -> HTMLResponse:
-    require_manager(page)
     workspace_id = page.session.workspace_id
 
     def read(uow: Any) -> dict[str, Any] | None:
@@ -271,13 +265,12 @@ async def project_page(
 
 @router.get("/{site_id}/{key}/preview")
 async def comment_preview(
-    page: CurrentPage,
+    page: ManagerPage,
     site_id: SiteId,
     key: ProjectKey,
     comment_template: Annotated[str, Query(max_length=4000)] = "",
 ) -> HTMLResponse:
     """The comment preview as the template is typed (htmx swaps it in)."""
-    require_manager(page)
     workspace_id = page.session.workspace_id
     workspace_template = await read_db(
         page.container, lambda uow: workspace_settings.load(uow, workspace_id).comment_template
@@ -288,7 +281,7 @@ async def comment_preview(
 
 @router.get("/{site_id}/{key}/row")
 async def new_row(
-    page: CurrentPage,
+    page: ManagerPage,
     site_id: SiteId,
     key: ProjectKey,
     map_name: Annotated[
@@ -297,7 +290,6 @@ async def new_row(
 ) -> HTMLResponse:
     """One more empty row of a map (the Add a row button; without scripts the form always ends with
     an empty row)."""
-    require_manager(page)
     choices, _, _ = await _choices(page, site_id, key)
     return page.render(
         "settings_project_row.html",
@@ -313,10 +305,9 @@ async def new_row(
 
 
 @router.get("/{site_id}/{key}/removed")
-async def removed_row(page: CurrentPage, site_id: SiteId, key: ProjectKey) -> HTMLResponse:
+async def removed_row(page: ManagerPage, site_id: SiteId, key: ProjectKey) -> HTMLResponse:
     """Nothing: the Remove button's row is deleted in the page (htmx `delete` swap); without scripts,
     clearing a row removes it on save."""
-    require_manager(page)
     return HTMLResponse("")
 
 
@@ -325,8 +316,7 @@ def _pydantic_errors(exc: ValidationError) -> list[tuple[str, str]]:
 
 
 @router.post("/{site_id}/{key}")
-async def save_project(page: CurrentPage, site_id: SiteId, key: ProjectKey) -> Response:
-    require_manager(page)
+async def save_project(page: ManagerPage, site_id: SiteId, key: ProjectKey) -> Response:
     workspace_id = page.session.workspace_id
     posted = await page.request.form()
     form = project_form.from_form(posted)

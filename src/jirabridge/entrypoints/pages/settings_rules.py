@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from jirabridge.domain.items import Item as DomainItem
 from jirabridge.entrypoints.pages import forms
 from jirabridge.entrypoints.pages.destination import Destination, read_project, read_projects
-from jirabridge.entrypoints.pages.page import CurrentPage, Page, PageError, error_text, require_manager
+from jirabridge.entrypoints.pages.page import ManagerPage, Notice, Page, PageError, error_text
 from jirabridge.errors import FieldError, JirabridgeError
 from jirabridge.service.core.db import read_db
 from jirabridge.service.rules import rules
@@ -102,10 +102,7 @@ async def _list_page(page: Page, status: int = 200, **context: Any) -> HTMLRespo
 
 
 @router.get("")
-async def rules_page(
-    page: CurrentPage, notice: Annotated[str | None, Query(max_length=200)] = None
-) -> HTMLResponse:
-    require_manager(page)
+async def rules_page(page: ManagerPage, notice: Notice = None) -> HTMLResponse:
     return await _list_page(page, notice=notice)
 
 
@@ -114,10 +111,9 @@ async def rules_page(
 
 @router.get("/check-query")
 async def check_query(
-    page: CurrentPage, query: Annotated[str, Query(max_length=10_000)] = ""
+    page: ManagerPage, query: Annotated[str, Query(max_length=10_000)] = ""
 ) -> HTMLResponse:
     """The query's problem with a caret under its position, or that it is valid (htmx, as one types)."""
-    require_manager(page)
     return page.render("settings_rule_query.html", check=_query_check(query))
 
 
@@ -220,18 +216,16 @@ def _find(stored: list[dict[str, Any]], rule_id: str) -> dict[str, Any]:
 
 @router.get("/new")
 async def new_rule(
-    page: CurrentPage, site: Choice = None, project: Choice = None, issue_type: Choice = None
+    page: ManagerPage, site: Choice = None, project: Choice = None, issue_type: Choice = None
 ) -> HTMLResponse:
-    require_manager(page)
     choices = await _destination(page, site, project, issue_type)
     return await _form_page(page, None, choices, entered={"enabled": True})
 
 
 @router.get("/{rule_id}/edit")
 async def edit_rule(
-    page: CurrentPage, rule_id: RuleId, site: Choice = None, project: Choice = None, issue_type: Choice = None
+    page: ManagerPage, rule_id: RuleId, site: Choice = None, project: Choice = None, issue_type: Choice = None
 ) -> HTMLResponse:
-    require_manager(page)
     rule = _find(await _stored(page), rule_id)
     dest = rule["destination"]
     choices = await _destination(
@@ -241,14 +235,12 @@ async def edit_rule(
 
 
 @router.post("/new")
-async def save_new(page: CurrentPage) -> Response:
-    require_manager(page)
+async def save_new(page: ManagerPage) -> Response:
     return await _save(page, None)
 
 
 @router.post("/{rule_id}/edit")
-async def save_edit(page: CurrentPage, rule_id: RuleId) -> Response:
-    require_manager(page)
+async def save_edit(page: ManagerPage, rule_id: RuleId) -> Response:
     return await _save(page, rule_id)
 
 
@@ -339,10 +331,9 @@ def _own_errors(exc: JirabridgeError, index: int, wanted: list[rules.RuleInput])
 
 
 @router.post("/preview")
-async def preview(page: CurrentPage) -> HTMLResponse:
+async def preview(page: ManagerPage) -> HTMLResponse:
     """Which rule a sample item matches and what it would create (the API's preview; nothing is
     written)."""
-    require_manager(page)
     form = await page.request.form()
     sample = {k: str(v) for k, v in form.items() if k != "csrf"}
     errors: dict[str, str] = {}
@@ -378,9 +369,8 @@ async def preview(page: CurrentPage) -> HTMLResponse:
 
 # Last: its path would otherwise take `/{rule_id}/edit` too.
 @router.post("/{rule_id}/{action}")
-async def change(page: CurrentPage, rule_id: RuleId, action: Annotated[str, Path(max_length=10)]) -> Response:
+async def change(page: ManagerPage, rule_id: RuleId, action: Annotated[str, Path(max_length=10)]) -> Response:
     """Move a rule up or down, enable, disable or delete it: the whole list is saved again."""
-    require_manager(page)
     if action not in ACTIONS:
         raise PageError(404, "Not found", "There is no such action on a rule.")
     wanted = _inputs(await _stored(page))

@@ -9,15 +9,23 @@ the browser back to it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from jirabridge.entrypoints.pages import settings_pages
-from jirabridge.entrypoints.pages.page import CurrentPage, Page, PageError, error_text, require_manager
+from jirabridge.entrypoints.pages.page import (
+    CurrentPage,
+    ManagerPage,
+    Notice,
+    Page,
+    PageError,
+    error_text,
+    require_manager,
+)
 from jirabridge.errors import JirabridgeError
 from jirabridge.service.core.db import read_db, run_db
 from jirabridge.service.sites import sites, users
@@ -27,7 +35,6 @@ router = APIRouter(prefix="/ui/s/{token}", include_in_schema=False)
 
 # The pages a connection form may come back to (the form says which).
 BACK = {"account": "account", "users": "settings/users"}
-Notice = Annotated[str | None, Query(max_length=200)]
 
 
 def _user_id(page: Page) -> str:
@@ -77,8 +84,7 @@ async def _render(
 
 
 @router.get("/settings/users")
-async def users_page(page: CurrentPage, notice: Notice = None) -> HTMLResponse:
-    require_manager(page)
+async def users_page(page: ManagerPage, notice: Notice = None) -> HTMLResponse:
     return await _render(page, "users", notice=notice)
 
 
@@ -160,10 +166,9 @@ async def disconnect(page: CurrentPage) -> Response:
 
 
 @router.post("/settings/sites/oauth")
-async def connect_site_oauth(page: CurrentPage) -> Response:
+async def connect_site_oauth(page: ManagerPage) -> Response:
     """Connect a site with OAuth (`POST /api/v1/sites` with `auth.type` `oauth`): to Atlassian's
     consent page, then back to Settings › Sites."""
-    require_manager(page)
     form = await page.request.form()
     entered = {k: str(v) for k, v in form.items() if k in ("oauth_url", "oauth_default_project")}
     try:

@@ -7,14 +7,14 @@ never part of the document and is kept by the service.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from jirabridge.domain.settings import to_document
-from jirabridge.entrypoints.pages.page import CurrentPage, Page, error_text, require_manager
+from jirabridge.entrypoints.pages.page import ManagerPage, Notice, Page, error_text
 from jirabridge.errors import Invalid
 from jirabridge.service.core.db import read_db, run_db
 from jirabridge.service.workspaces import settings as workspace_settings
@@ -42,10 +42,7 @@ def _render(page: Page, worklogs: dict[str, Any], status: int = 200, **context: 
 
 
 @router.get("")
-async def worklogs_page(
-    page: CurrentPage, notice: Annotated[str | None, Query(max_length=200)] = None
-) -> HTMLResponse:
-    require_manager(page)
+async def worklogs_page(page: ManagerPage, notice: Notice = None) -> HTMLResponse:
     workspace_id = page.session.workspace_id
     shown = await read_db(page.container, lambda uow: workspace_settings.get_settings(uow, workspace_id))
     return _render(page, shown["worklogs"], notice=notice)
@@ -60,8 +57,7 @@ def _number(text: str) -> int | str:
 
 
 @router.post("")
-async def save_worklogs(page: CurrentPage) -> Response:
-    require_manager(page)
+async def save_worklogs(page: ManagerPage) -> Response:
     workspace_id = page.session.workspace_id
     form = await page.request.form()
     worklogs = {
