@@ -22,6 +22,7 @@ from jirabridge.service.core.ports import Check, ConnectFailed, Services, SiteAc
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.service.inbound import polling
 from jirabridge.service.sites import dynamic_webhooks, site_projects
+from jirabridge.service.sites.credentials import credentials_saver
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import OAuthState, Site
 
@@ -242,17 +243,8 @@ def site_access(container: Services, site: Site) -> SiteAccess:
     credentials = container.secrets.open(site.credentials)
     credentials.pop("webhook_secret", None)
 
-    async def save(new: dict[str, Any]) -> None:
-        def write(uow: UnitOfWork) -> None:
-            current = uow.sites.get(site.id)
-            if current is None or current.credentials is None:
-                return  # disconnected meanwhile: forget the tokens
-            stored = container.secrets.open(current.credentials)
-            current.credentials = container.secrets.seal({**stored, **new})
-            uow.commit()
-
-        await run_db(container, write)
-
+    site_id = site.id
+    save = credentials_saver(container, lambda uow: uow.sites.get(site_id))
     return SiteAccess(site.url, site.auth_type, credentials, cloud_id=site.cloud_id, save_credentials=save)
 
 

@@ -3,11 +3,9 @@ OAuth refreshes written back to that connection at once (refresh tokens rotate).
 
 from __future__ import annotations
 
-from typing import Any
-
-from jirabridge.service.core.db import run_db
 from jirabridge.service.core.ports import Services, SiteAccess
 from jirabridge.service.core.unit_of_work import UnitOfWork
+from jirabridge.service.sites.credentials import credentials_saver
 from jirabridge.storage.tables import Site, UserConnection
 
 
@@ -22,21 +20,10 @@ def user_access(container: Services, site: Site, connection: UserConnection) -> 
     cloud_id = credentials.pop("cloud_id", None)
     connection_id = connection.id
 
-    async def save(new: dict[str, Any]) -> None:
-        def write(uow: UnitOfWork) -> None:
-            current = uow.user_connections.get(connection_id)
-            if current is None or current.credentials is None:
-                return  # disconnected meanwhile: forget the tokens
-            stored = container.secrets.open(current.credentials)
-            current.credentials = container.secrets.seal({**stored, **new})
-            uow.commit()
-
-        await run_db(container, write)
-
     return SiteAccess(
         site.url,
         connection.auth_type,
         credentials,
         cloud_id=cloud_id if isinstance(cloud_id, str) else site.cloud_id,
-        save_credentials=save,
+        save_credentials=credentials_saver(container, lambda uow: uow.user_connections.get(connection_id)),
     )
