@@ -50,6 +50,7 @@ from jirabridge.ids import new_id
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.service.sites.project_rows import project_of, project_settings
 from jirabridge.service.tickets import items as items_service
+from jirabridge.service.tickets.issue_links import break_link, linked_items
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
 from jirabridge.storage.tables import (
@@ -173,7 +174,7 @@ def apply(
     if not links:
         return Received()
     if isinstance(change, domain.IssueDeleted):
-        _deleted(uow, now, site, key, links)
+        _deleted(uow, now, key, links)
         return Received()
     sync = _sync(uow, site, project_of(key), known)
     parts = _Parts()
@@ -242,7 +243,7 @@ def _status(
         if changed:
             parts.skipped.append(domain.STATUS_OFF)
         return
-    for item in _items(uow, links):
+    for item in linked_items(uow, links):
         if catch_up:
             target = domain.catch_up_status(sync.mapping, item.status, change.status, change.status_category)
         else:
@@ -311,7 +312,7 @@ def _assignee(
             parts.skipped.append(domain.ASSIGNEE_OFF)
         return
     host_user = None if change.assignee is None else host_user_for(uow, site, change.assignee)
-    for item in _items(uow, links):
+    for item in linked_items(uow, links):
         if item.assignee_changed_at is not None and _aware(item.assignee_changed_at) > change.updated:
             continue
         if item.assignee == host_user and (host_user is not None or change.assignee is None or catch_up):
@@ -389,7 +390,7 @@ def _comment(
                 jira_updated_at=comment.updated,
             )
         )
-        for item in _items(uow, links):
+        for item in linked_items(uow, links):
             stored = ItemComment(
                 id=new_id("cm"),
                 workspace_id=site.workspace_id,
@@ -434,40 +435,13 @@ def _comment_data(stored: ItemComment, comment: domain.CommentSnapshot) -> dict[
 # -- deleted issues --------------------------------------------------------------------------------
 
 
-def _deleted(uow: UnitOfWork, now: datetime, site: Site, key: str, links: list[Link]) -> None:
+def _deleted(uow: UnitOfWork, now: datetime, key: str, links: list[Link]) -> None:
     detail = f"issue {key} was deleted in Jira"
     for link in links:
-        link.sync_state = LinkState.BROKEN
-        link.jira_status = None
-        link.jira_status_category = None
-        link.last_error = detail
-        record_event(
-            uow.session,
-            workspace_id=site.workspace_id,
-            type="link.broken",
-            source="jira",
-            at=now,
-            item=(link.item_type, link.item_id),
-            issue_key=key,
-            data={"site": site.id, "reason": "issue_deleted"},
-        )
+        break_link(uow, now, link, "issue_deleted", detail)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _items(uow: UnitOfWork, links: list[Link]) -> list[Item]:
-    found: list[Item] = []
-    seen: set[tuple[str, str]] = set()
-    for link in links:
-        ref = (link.item_type, link.item_id)
-        if ref in seen:
-            continue
-        seen.add(ref)
-        row = uow.items.get(link.workspace_id, *ref)
-        if row is not None:
-            found.append(row)
-    return found
 
 
 def _event(

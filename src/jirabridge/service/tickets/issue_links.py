@@ -15,7 +15,7 @@ from jirabridge.domain.items import LinkState
 from jirabridge.domain.outcomes import Fail, Job, Outcome
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
-from jirabridge.storage.tables import Link
+from jirabridge.storage.tables import Item, Link
 
 BROKEN = LinkState.BROKEN
 ISSUE_NOT_FOUND = "issue_not_found"
@@ -60,24 +60,44 @@ def mark_broken(
     caller commits. Returns how many links changed."""
     changed = 0
     for link in issue_links(uow, workspace_id, site_id, issue_key):
-        if link.sync_state == BROKEN:
-            continue
-        link.sync_state = BROKEN
-        link.jira_status = None
-        link.jira_status_category = None
-        link.last_error = detail
-        changed += 1
-        record_event(
-            uow.session,
-            workspace_id=workspace_id,
-            type="link.broken",
-            source="jira",
-            at=now,
-            item=(link.item_type, link.item_id),
-            issue_key=issue_key,
-            data={"site": site_id, "reason": ISSUE_NOT_FOUND},
-        )
+        if link.sync_state != BROKEN:
+            break_link(uow, now, link, ISSUE_NOT_FOUND, detail)
+            changed += 1
     return changed
+
+
+def break_link(uow: UnitOfWork, now: datetime, link: Link, reason: str, detail: str) -> None:
+    """The link becomes `broken` (status unknown) with a `link.broken` event naming `reason`; the
+    caller commits."""
+    link.sync_state = BROKEN
+    link.jira_status = None
+    link.jira_status_category = None
+    link.last_error = detail
+    record_event(
+        uow.session,
+        workspace_id=link.workspace_id,
+        type="link.broken",
+        source="jira",
+        at=now,
+        item=(link.item_type, link.item_id),
+        issue_key=link.issue_key,
+        data={"site": link.site_id, "reason": reason},
+    )
+
+
+def linked_items(uow: UnitOfWork, links: Sequence[Link]) -> list[Item]:
+    """The items of `links`, each once, in link order (a link whose item is gone has none)."""
+    found: list[Item] = []
+    seen: set[tuple[str, str]] = set()
+    for link in links:
+        ref = (link.item_type, link.item_id)
+        if ref in seen:
+            continue
+        seen.add(ref)
+        row = uow.items.get(link.workspace_id, *ref)
+        if row is not None:
+            found.append(row)
+    return found
 
 
 def record_sync_failed(

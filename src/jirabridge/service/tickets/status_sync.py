@@ -20,9 +20,15 @@ from jirabridge.domain.operations import SyncStatus
 from jirabridge.domain.outcomes import Done, IssueStatusSeen, Job, Outcome
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.service.sites.project_rows import project_of, project_settings
-from jirabridge.service.tickets.issue_links import BROKEN, LinkRef, apply_failure, issue_links, refs
+from jirabridge.service.tickets.issue_links import (
+    BROKEN,
+    LinkRef,
+    apply_failure,
+    issue_links,
+    linked_items,
+    refs,
+)
 from jirabridge.service.tickets.items import as_domain
-from jirabridge.storage.tables import Item
 
 KIND = SyncStatus.KIND
 
@@ -54,14 +60,7 @@ def load(uow: UnitOfWork, job: Job) -> StatusPlan:
     links = issue_links(uow, workspace_id, site_id, key)
     settings = project_settings(uow, workspace_id, site_id, project_of(key))  # {}: not configured
     sync = project_sync(settings)
-    items: list[Item] = []
-    seen: set[tuple[str, str]] = set()
-    for link in links:
-        ref = (link.item_type, link.item_id)
-        item = uow.items.get(workspace_id, *ref)
-        if item is not None and ref not in seen:
-            seen.add(ref)
-            items.append(item)
+    items = linked_items(uow, links)
     changed = max(range(len(items)), key=lambda i: items[i].updated_at) if items else None
     live = [link for link in links if link.sync_state != BROKEN]
     seen_statuses = {link.jira_status for link in live}
