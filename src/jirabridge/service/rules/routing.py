@@ -30,6 +30,7 @@ from jirabridge.errors import Invalid
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.service.rules import rule_sets
 from jirabridge.service.rules.rule_sets import Destination, StoredRule
+from jirabridge.service.sites.metadata import CreateScreen
 from jirabridge.service.sites.project_rows import project_settings
 from jirabridge.service.tickets.ticket_fields import TicketRequest, build_fields
 from jirabridge.service.tickets.ticket_queue import queue_create
@@ -100,20 +101,28 @@ def auto_create(
         return AutoCreate("skipped", "cardinality", violation)
     if rule.screen is None:
         return AutoCreate("skipped", "rules_not_validated", "save the rules again to validate them")
-    settings = project_settings(uow, item.workspace_id, site.id, destination.project)
     try:
-        fields = build_fields(
-            domain_item,
-            project=destination.project,
-            settings=settings,
-            screen=rule.screen,
-            request=TicketRequest(),
-            rule_fields=destination.fields,
-        )
+        fields = issue_fields(uow, item.workspace_id, destination, rule.screen, domain_item)
     except Invalid as invalid:
         return AutoCreate("skipped", "missing_required_fields", invalid.detail)
     link = queue_create(uow, now, item, site.id, fields, rule_id=rule.id)
     return AutoCreate("queued", link=link)
+
+
+def issue_fields(
+    uow: UnitOfWork, workspace_id: str, destination: Destination, screen: CreateScreen, item: DomainItem
+) -> dict[str, Any]:
+    """The fields of the issue a rule's `destination` creates for `item`, on its create `screen` with
+    the project's settings; `Invalid` names each required field that is missing."""
+    settings = project_settings(uow, workspace_id, destination.site, destination.project)
+    return build_fields(
+        item,
+        project=destination.project,
+        settings=settings,
+        screen=screen,
+        request=TicketRequest(),
+        rule_fields=destination.fields,
+    )
 
 
 def _cardinality_violation(uow: UnitOfWork, item: Item) -> str | None:

@@ -34,13 +34,12 @@ from jirabridge.ids import new_id
 from jirabridge.service.core.db import run_db
 from jirabridge.service.core.ports import Services
 from jirabridge.service.core.unit_of_work import UnitOfWork
-from jirabridge.service.rules import rule_sets
+from jirabridge.service.rules import routing, rule_sets
 from jirabridge.service.rules.rule_sets import Destination, StoredRule
 from jirabridge.service.sites import metadata
 from jirabridge.service.sites.metadata import CreateScreen
-from jirabridge.service.sites.project_rows import project_settings
 from jirabridge.service.sites.sites import list_sites
-from jirabridge.service.tickets.ticket_fields import FILLED_BY_JIRA, TicketRequest, build_fields
+from jirabridge.service.tickets.ticket_fields import FILLED_BY_JIRA
 from jirabridge.storage.tables import Site
 
 # Fields jirabridge fills from the item on every ticket: a rule may not set them.
@@ -314,16 +313,8 @@ def preview(uow: UnitOfWork, workspace_id: str, item: DomainItem) -> dict[str, A
     if rule.screen is None:
         answer["problems"].append({"field": "destination", "message": "save the rules again to check them"})
         return answer
-    settings = project_settings(uow, workspace_id, destination.site, destination.project)
     try:
-        fields = build_fields(
-            item,
-            project=destination.project,
-            settings=settings,
-            screen=rule.screen,
-            request=TicketRequest(),
-            rule_fields=destination.fields,
-        )
+        fields = routing.issue_fields(uow, workspace_id, destination, rule.screen, item)
     except Invalid as invalid:
         answer["problems"] += [{"field": e.field, "message": e.message} for e in invalid.errors]
         return answer
