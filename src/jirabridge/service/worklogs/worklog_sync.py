@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from jirabridge.domain import worklogs
 from jirabridge.domain.operations import SyncWorklog
@@ -172,17 +172,13 @@ def _written(uow: UnitOfWork, entry: TimeEntry, issue: str, written: WorklogWrit
 def _deleted(uow: UnitOfWork, entry: TimeEntry, issue: str, deleted: WorklogDeleted, now: datetime) -> None:
     entry.worklog_issue_key = entry.worklog_id = entry.create_marker = None
     entry.written = entry.sending = None
-    record_event(
-        uow.session,
-        workspace_id=entry.workspace_id,
-        type="worklog.deleted",
-        source="jirabridge",
-        at=now,
-        item=(time_entries.ITEM_TYPE, entry.id),
-        issue_key=issue,
-        data={
-            "entry": entry.id,
-            "user": entry.user_id,
+    _worklog_event(
+        uow,
+        entry,
+        now,
+        "worklog.deleted",
+        issue,
+        {
             "worklog_id": deleted.worklog_id,
             "issue_key": issue,
             "why": "moved" if deleted.moved else "entry_deleted",
@@ -223,20 +219,32 @@ def _forget_create(entry: TimeEntry) -> None:
 
 
 def _synced_event(uow: UnitOfWork, entry: TimeEntry, now: datetime, action: str) -> None:
-    record_event(
-        uow.session,
-        workspace_id=entry.workspace_id,
-        type="worklog.synced",
-        source="jirabridge",
-        at=now,
-        item=(time_entries.ITEM_TYPE, entry.id),
-        issue_key=entry.worklog_issue_key,
-        data={
-            "entry": entry.id,
-            "user": entry.user_id,
+    _worklog_event(
+        uow,
+        entry,
+        now,
+        "worklog.synced",
+        entry.worklog_issue_key,
+        {
             "worklog_id": entry.worklog_id,
             "issue_key": entry.worklog_issue_key,
             "seconds": (entry.written or {}).get("seconds"),
             "action": action,
         },
+    )
+
+
+def _worklog_event(
+    uow: UnitOfWork, entry: TimeEntry, now: datetime, type: str, issue_key: str | None, data: dict[str, Any]
+) -> None:
+    """An event on the entry's feed about what its worklog became in Jira."""
+    record_event(
+        uow.session,
+        workspace_id=entry.workspace_id,
+        type=type,
+        source="jirabridge",
+        at=now,
+        item=(time_entries.ITEM_TYPE, entry.id),
+        issue_key=issue_key,
+        data={"entry": entry.id, "user": entry.user_id, **data},
     )
