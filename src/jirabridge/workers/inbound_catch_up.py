@@ -27,7 +27,7 @@ that completes the operation, so a catch-up that fails part-way applies nothing 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from jirabridge import jira
@@ -36,7 +36,7 @@ from jirabridge.domain.outcomes import Done, IssuesCaughtUp, Job, Outcome
 from jirabridge.service.inbound import inbound_sync
 from jirabridge.service.inbound.inbound_sync import CatchUpPlan
 from jirabridge.workers import jira_common as common
-from jirabridge.workers.inbound_poll import SiteClients
+from jirabridge.workers.inbound_poll import SiteClients, snapshot
 from jirabridge.workers.steps import Step
 
 if TYPE_CHECKING:
@@ -46,10 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("jirabridge.worker.catch_up")
 
 FETCH_CHUNK = 100  # Jira's limit for one bulkfetch
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class CatchUp:
@@ -87,23 +83,15 @@ class CatchUp:
 
 def _snapshot(issue: jira.Issue, parts: list[str]) -> domain.IssueSnapshot | None:
     """The parts being caught up of the issue's current state (the others left out: None)."""
-    fields = issue.fields
-    status = fields.status if "status" in parts else None
-    if fields.updated is None or ("status" in parts and status is None):
+    seen = snapshot(issue, with_comments=False)
+    if seen is None or ("status" in parts and seen.status is None):
         return None
-    assignee = fields.assignee if "assignee" in parts else None
-    return domain.IssueSnapshot(
-        key=issue.key,
-        id=issue.id,
-        updated=_utc(fields.updated),
-        status=status.name if status else None,
-        status_category=status.status_category.key if status and status.status_category else None,
+    return replace(
+        seen,
+        status=seen.status if "status" in parts else None,
+        status_category=seen.status_category if "status" in parts else None,
         has_assignee="assignee" in parts,
-        assignee=(
-            domain.JiraUser(assignee.account_id, assignee.display_name, assignee.email_address)
-            if assignee
-            else None
-        ),
+        assignee=seen.assignee if "assignee" in parts else None,
     )
 
 
