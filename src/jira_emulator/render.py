@@ -155,7 +155,8 @@ def project_ref_json(ctx: Ctx, project: Project) -> dict[str, Any]:
     }
 
 
-def field_json(ctx: Ctx, f: FieldDef) -> dict[str, Any]:
+def _field_schema(f: FieldDef) -> dict[str, Any]:
+    """A field's `schema`, as Jira gives it in the field list and on create and transition screens."""
     schema: dict[str, Any] = {"type": f.schema_type}
     if f.items:
         schema["items"] = f.items
@@ -164,6 +165,11 @@ def field_json(ctx: Ctx, f: FieldDef) -> dict[str, Any]:
         schema["customId"] = int(f.id.removeprefix("customfield_"))
     else:
         schema["system"] = f.id
+    return schema
+
+
+def field_json(ctx: Ctx, f: FieldDef) -> dict[str, Any]:
+    schema = _field_schema(f)
     return {
         "id": f.id,
         "key": f.id,
@@ -271,14 +277,7 @@ def resolution_json(ctx: Ctx, name: str) -> dict[str, Any]:
 def field_meta_json(ctx: Ctx, f: FieldDef, required: bool, *, create_meta: bool = False) -> dict[str, Any]:
     """A field of a create screen (`create_meta`: Jira's FieldCreateMetadata, with `fieldId`) or of a
     transition screen (FieldMetadata, without it): type, operations and the values it allows."""
-    schema: dict[str, Any] = {"type": f.schema_type}
-    if f.items:
-        schema["items"] = f.items
-    if f.custom:
-        schema["custom"] = f.custom_type
-        schema["customId"] = int(f.id.removeprefix("customfield_"))
-    else:
-        schema["system"] = f.id
+    schema = _field_schema(f)
     if f.id == "comment":
         operations = ["add", "edit", "remove"]
     elif f.schema_type == "array":

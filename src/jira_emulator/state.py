@@ -177,6 +177,13 @@ class Project:
         granted = self.permissions.get(account_id, self.permissions.get("*", set()))
         return permission in granted
 
+    def may_change(self, account_id: str, author: str, own: str, every: str) -> bool:
+        """Whether the account may edit or delete a comment or worklog `author` wrote: the `…_ALL_…`
+        grant (`every`), or the `…_OWN_…` one (`own`) for its own."""
+        return self.has_permission(account_id, every) or (
+            author == account_id and self.has_permission(account_id, own)
+        )
+
 
 @dataclass
 class Comment:

@@ -12,7 +12,7 @@ from typing import Any
 
 from jira_emulator.context import Ctx
 from jira_emulator.events import EventBus, JiraEvent
-from jira_emulator.render import comment_json, issue_json, user_ref, worklog_json
+from jira_emulator.render import changelog_json, comment_json, issue_json, user_ref, worklog_json
 from jira_emulator.state import EmulatorState, Issue, Webhook
 
 ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
@@ -44,7 +44,9 @@ def build_payload(ctx: Ctx, event: JiraEvent) -> dict[str, Any]:
         body["user"] = user_ref(ctx, event.actor.account_id)
         body["issue"] = issue_json(ctx, event.site, event.issue)
         if event.changelog is not None:
-            body["changelog"] = {"id": event.changelog.id, "items": _changelog_items(event)}
+            # Jira's webhook carries the change's id and items (its author and time are the event's).
+            changes = changelog_json(ctx, event.changelog)
+            body["changelog"] = {"id": changes["id"], "items": changes["items"]}
     elif event.name in COMMENT_EVENTS and event.comment is not None:
         body["comment"] = comment_json(ctx, event.issue, event.comment)
         body["issue"] = _slim_issue(ctx, event)
@@ -64,22 +66,6 @@ def _default_type(name: str) -> str:
     return {"jira:issue_created": "issue_created", "jira:issue_deleted": "issue_deleted"}.get(
         name, "issue_generic"
     )
-
-
-def _changelog_items(event: JiraEvent) -> list[dict[str, Any]]:
-    assert event.changelog is not None
-    return [
-        {
-            "field": item.field,
-            "fieldtype": item.fieldtype,
-            "fieldId": item.field_id,
-            "from": item.from_value,
-            "fromString": item.from_string,
-            "to": item.to_value,
-            "toString": item.to_string,
-        }
-        for item in event.changelog.items
-    ]
 
 
 def _slim_issue(ctx: Ctx, event: JiraEvent) -> dict[str, Any]:

@@ -45,10 +45,7 @@ def _find(issue: Issue, comment_id: str) -> Comment:
 
 
 def _may_change(project: Project, me: Account, comment: Comment, own: str, every: str) -> None:
-    allowed = project.has_permission(me.account_id, every) or (
-        comment.author == me.account_id and project.has_permission(me.account_id, own)
-    )
-    if not allowed:
+    if not project.may_change(me.account_id, comment.author, own, every):
         raise JiraError(403, "You do not have the permission to edit or delete this comment.")
 
 

@@ -118,11 +118,8 @@ def _comment(ctx: Ctx, me: Account, comment_id: str) -> tuple[Issue, Project, Co
 
 
 def _may_edit_comment(project: Project, me: Account, comment: Comment) -> None:
-    if project.has_permission(me.account_id, "EDIT_ALL_COMMENTS"):
-        return
-    if comment.author == me.account_id and project.has_permission(me.account_id, "EDIT_OWN_COMMENTS"):
-        return
-    raise JiraError(403, "You do not have the permission to edit or delete this comment.")
+    if not project.may_change(me.account_id, comment.author, "EDIT_OWN_COMMENTS", "EDIT_ALL_COMMENTS"):
+        raise JiraError(403, "You do not have the permission to edit or delete this comment.")
 
 
 @router.get("/comment/{comment_id}/properties")
@@ -172,11 +169,8 @@ def _worklog(ctx: Ctx, me: Account, issue_ref: str, worklog_id: str) -> tuple[Is
 
 
 def _may_edit_worklog(project: Project, me: Account, worklog: Worklog) -> None:
-    if project.has_permission(me.account_id, "EDIT_ALL_WORKLOGS"):
-        return
-    if worklog.author == me.account_id and project.has_permission(me.account_id, "EDIT_OWN_WORKLOGS"):
-        return
-    raise JiraError(403, f"{me.display_name}, you do not have permission to edit the specified worklog.")
+    if not project.may_change(me.account_id, worklog.author, "EDIT_OWN_WORKLOGS", "EDIT_ALL_WORKLOGS"):
+        raise JiraError(403, f"{me.display_name}, you do not have permission to edit the specified worklog.")
 
 
 @router.get("/issue/{issue_ref}/worklog/{worklog_id}/properties")

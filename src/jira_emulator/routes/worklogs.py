@@ -145,13 +145,10 @@ def _may(
     project: Project, me: Account, worklog: Worklog, own: str, every: str, verb: str, *more: str
 ) -> None:
     """Edit/delete permission on a worklog: the `…_ALL_…` grant, or the `…_OWN_…` one for your own."""
-    if project.has_permission(me.account_id, every):
-        return
-    if worklog.author == me.account_id and project.has_permission(me.account_id, own):
-        return
-    raise JiraError(
-        400, f"{me.display_name}, you do not have permission to {verb} the specified worklog.", *more
-    )
+    if not project.may_change(me.account_id, worklog.author, own, every):
+        raise JiraError(
+            400, f"{me.display_name}, you do not have permission to {verb} the specified worklog.", *more
+        )
 
 
 def _find(issue: Issue, worklog_id: str) -> Worklog:
