@@ -501,17 +501,32 @@ def record_many(
     """`record` for several attempts that finished together, in one transaction (one commit, one
     connection, one hop to a database thread, instead of one of each per operation).
 
-    Each operation stays atomic with its effects: one whose outcome has an `apply` or a failure
-    event is written in a savepoint of its own, so an `apply` that raises rolls back only its own
-    writes (and its own row's update), and that operation is recorded as a `Retry` with reason
-    `apply_error` instead, in the same transaction; the others are unaffected. An error outside any
-    apply (the database) raises, and nothing of the batch is written: the caller records them one
-    by one."""
-    recorded: list[Recorded] = []
+    Each operation stays atomic with its effects. All of them are first written in one savepoint
+    (a savepoint each cost two statements and two flushes per operation); when anything in it raises,
+    it rolls back as a whole and each is written again in a savepoint of its own, so an `apply` that
+    raises rolls back only its own writes (and its own row's update), and that operation is recorded
+    as a `Retry` with reason `apply_error` instead, in the same transaction; the others are
+    unaffected. An error outside any apply (the database) raises, and nothing of the batch is
+    written: the caller records them one by one."""
     with sessions() as session, session.begin(), workspace_locks_kept(session):
-        for item in finished:
-            recorded.append(_record_in(session, item, worker_id, max_attempts, backoff))
-    return recorded
+        try:
+            with session.begin_nested(), workspace_locks_savepoint(session):
+                return [
+                    _record_together(session, item, worker_id, max_attempts, backoff) for item in finished
+                ]
+        except Exception:  # each again on its own below, which tells which one raised
+            pass
+        return [_record_in(session, item, worker_id, max_attempts, backoff) for item in finished]
+
+
+def _record_together(
+    session: Session, item: Finished, worker_id: str, max_attempts: int, backoff: Backoff
+) -> Recorded:
+    """One outcome with its apply, in the savepoint of the whole batch (`record_many`)."""
+    job, outcome, now = item.job, item.outcome, _utc(item.now)
+    values = _outcome_values(job, outcome, now, max_attempts, backoff)
+    written = _write_outcome(session, job, outcome, values, now, worker_id, item.apply)
+    return Recorded(str(values["status"]) if written else None, outcome)
 
 
 def _record_in(
