@@ -17,9 +17,10 @@ work needs no timer of its own, survives restarts, and is shared by any number o
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,6 +103,28 @@ def get(session: Session, key: str) -> Schedule | None:
 
 def exists(session: Session, key: str) -> bool:
     return session.get(Schedule, key) is not None
+
+
+# Schedules this process read from each database, with their interval: see `seen_before`.
+_seen: weakref.WeakKeyDictionary[Engine, set[tuple[str, float]]] = weakref.WeakKeyDictionary()
+
+
+def _seen_in(session: Session) -> set[tuple[str, float]] | None:
+    bind = session.get_bind()
+    return _seen.setdefault(bind, set()) if isinstance(bind, Engine) else None
+
+
+def seen_before(session: Session, key: str, every_s: float) -> bool:
+    """Whether this process read the schedule `key`, with this interval, in this database before
+    (`remember_seen`). Only the caller knows whether it can have been removed since."""
+    seen = _seen_in(session)
+    return seen is not None and (key, every_s) in seen
+
+
+def remember_seen(session: Session, key: str, every_s: float) -> None:
+    seen = _seen_in(session)
+    if seen is not None:
+        seen.add((key, every_s))
 
 
 def operation_of(schedule: Schedule) -> ops.Operation:

@@ -23,7 +23,7 @@ from jirabridge.service.worklogs import time_entries
 from jirabridge.storage import schedules
 from jirabridge.storage.tables import UserConnection
 from jirabridge.workers.runner import Worker
-from support.host import ACME, Host, connect_host
+from support.host import ACME, BOT, Host, connect_host
 from support.service import SERVICE_TOKEN, bearer, make_tenant
 
 PEOPLE = {"u-alice": ("alice@acme.test", "alice-token"), "u-bob": ("bob@acme.test", "bob-token")}
@@ -469,6 +469,32 @@ async def test_disconnecting_the_site_stops_all_sync_and_deletes_nothing(host: T
     assert waiting["state"] == "failed" and "site_disconnected" in waiting["reason"]
     new = await host.put("te-3", description=key)
     assert new.status_code == 422 and new.json()["errors"][0]["field"] == "site"
+
+
+async def test_a_sites_drift_check_starts_with_its_first_entry_and_ends_when_the_site_is_disconnected(
+    host: Timesheet,
+) -> None:
+    # A process reads a connected site's drift check once, not on every push: a disconnected site's
+    # ends for good, and its address connected again is a new site whose first entry starts its own.
+    async def drift_checks() -> list[str]:
+        answer = await host.call("POST", "/api/v1/sync/reconcile", {})
+        if answer.status_code == 404:  # nothing to reconcile
+            return []
+        assert answer.status_code == 202, answer.text
+        return [s["site"] for s in answer.json()["scheduled"] if s["kind"] == "worklog_drift"]
+
+    assert await drift_checks() == []
+    await host.entry("te-1")
+    await host.entry("te-2")
+    await host.entry("te-1", duration_s=2400)
+    assert await drift_checks() == [host.site_id]
+
+    assert (await host.call("DELETE", f"/api/v1/sites/{host.site_id}")).status_code == 204
+    assert await drift_checks() == []
+    again = await host.call("POST", "/api/v1/sites", {"url": ACME, "auth": BOT, "default_project": "WEB"})
+    assert again.status_code == 201, again.text
+    await host.entry("te-3")
+    assert await drift_checks() == [again.json()["id"]]
 
 
 async def test_an_oauth_user_connection_authors_worklogs_and_keeps_its_refreshed_tokens(

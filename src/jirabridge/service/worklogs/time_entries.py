@@ -298,16 +298,24 @@ def enqueue_sync(uow: UnitOfWork, entry: TimeEntry, issue_key: str, now: datetim
     outbox.enqueue(uow.session, sync, workspace_id=entry.workspace_id, now=now)
 
 
-def ensure_drift_check(
-    uow: UnitOfWork, workspace_id: str, site_id: str, now: datetime, every_s: float
-) -> None:
-    """The site's periodic drift check (workers/jira_worklogs.py), from its first time entry on."""
-    key = drift_schedule_key(site_id)
+def ensure_drift_check(uow: UnitOfWork, workspace_id: str, site: Site, now: datetime, every_s: float) -> None:
+    """The site's periodic drift check (workers/jira_worklogs.py), from its first time entry on.
+
+    A drift check is removed only once its site is disconnected (`site_disconnected`, or the check
+    itself finding the site gone), and a disconnected site never connects again (connecting its
+    address again makes a new site): while the site is connected, a check this process saw is
+    still there, so it is not read again on every push."""
+    key = drift_schedule_key(site.id)
+    connected = site.status == "connected"
+    if connected and schedules.seen_before(uow.session, key, every_s):
+        return
     existing = schedules.get(uow.session, key)
     if existing is not None and existing.every_s == every_s:
+        if connected:
+            schedules.remember_seen(uow.session, key, every_s)
         return
     schedules.ensure(
-        uow.session, CheckWorklogDrift(site_id), workspace_id=workspace_id, every_s=every_s, now=now
+        uow.session, CheckWorklogDrift(site.id), workspace_id=workspace_id, every_s=every_s, now=now
     )
 
 
@@ -403,8 +411,10 @@ def _upsert_entry(
         _after_drift(entry, settings, resync=data.resync)
     # The entry is written once, with its state: nothing `settle` reads depends on it.
     with uow.session.no_autoflush:
+        entry_site = uow.sites.get(entry.site_id)  # held: `evaluate` and the drift check find it loaded
         settle(uow, entry, now, source="host", settings=settings)
-    ensure_drift_check(uow, workspace_id, entry.site_id, now, drift_every_s)
+    if entry_site is not None:
+        ensure_drift_check(uow, workspace_id, entry_site, now, drift_every_s)
     return entry, created
 
 
