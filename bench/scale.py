@@ -129,6 +129,7 @@ def run_cell(pg: Postgres, args: argparse.Namespace, workers: int, sites: int, c
         connections=64 if many else 16,
         database_url=url,
         keep=args.keep,
+        emulator_nice=args.emulator_nice,
     )
     began = time.monotonic()
     try:
@@ -301,6 +302,7 @@ def run_kill(pg: Postgres, args: argparse.Namespace, changes: int) -> KillResult
         database_url=url,
         lease_s=args.lease_s,
         keep=args.keep,
+        emulator_nice=args.emulator_nice,
     )
     names = [f"site{n:02d}" for n in range(sites)]
     try:
@@ -593,7 +595,11 @@ def run_fairness(pg: Postgres, args: argparse.Namespace, backlog: int) -> Fairne
     names = ["busy", *quiet]
     url = pg.fresh_database("fair")
     options = StackOptions(
-        latency_ms=args.latency_ms, rate_limit=args.rate_limit, database_url=url, keep=args.keep
+        latency_ms=args.latency_ms,
+        rate_limit=args.rate_limit,
+        database_url=url,
+        keep=args.keep,
+        emulator_nice=args.emulator_nice,
     )
     try:
         with Stack(options) as stack:
@@ -736,6 +742,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--lease-s", type=float, default=None, help="the workers' --lease-s (default: theirs)"
     )
+    parser.add_argument(
+        "--emulator-nice",
+        type=int,
+        default=-5,
+        help="the emulator's scheduling priority (it stands for Jira's servers, which our processes do "
+        "not starve; negative needs privileges, else it runs as the others)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each run's directory")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -747,7 +760,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"emulator: {args.latency_ms} ms per call; per-site limit {args.rate_limit}/s with one site, "
         f"{args.rate_limit_many}/s with more (lowered so the ceiling is nearer what two cores drive); "
-        "each worker told the site's whole limit"
+        "each worker told the site's whole limit; "
+        f"the emulator at nice {args.emulator_nice} (Jira's servers are not starved by our processes)"
     )
     with postgres() as pg:
         if "matrix" in parts:
