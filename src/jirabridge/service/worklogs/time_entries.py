@@ -239,17 +239,18 @@ def settle(
     source: str,
     enqueue: bool = True,
     settings: WorkspaceSettings | None = None,
+    new: bool = False,
 ) -> Decision:
     """Evaluate the entry, store its state (with a `worklog.state_changed` event when it changes) and
     queue the Jira work it needs (unless `enqueue` is False: an operation that did nothing must not
-    queue itself again). `settings`: the workspace's, when the caller read them in this transaction.
-    The caller commits."""
+    queue itself again). `settings`: the workspace's, when the caller read them in this transaction;
+    `new`: the entry was created in this transaction. The caller commits."""
     if settings is None:
         settings = workspace_settings.load(uow, entry.workspace_id)
     decision = evaluate(uow, entry, settings)
     set_state(uow, entry, decision.state, decision.reason, now, source=source)
     if decision.work_on is not None and enqueue:
-        enqueue_sync(uow, entry, decision.work_on, now)
+        enqueue_sync(uow, entry, decision.work_on, now, new=new)
     return decision
 
 
@@ -288,12 +289,17 @@ def set_state(
         )
 
 
-def enqueue_sync(uow: UnitOfWork, entry: TimeEntry, issue_key: str, now: datetime) -> None:
+def enqueue_sync(
+    uow: UnitOfWork, entry: TimeEntry, issue_key: str, now: datetime, *, new: bool = False
+) -> None:
     """Queue `worklog.sync` for the entry on `issue_key`, unless one is already waiting there: it
-    decides when it runs, from the entry as it is then, so one is enough."""
+    decides when it runs, from the entry as it is then, so one is enough. `new`: the entry was
+    created in this transaction, so none of its operations can be waiting (not looked for)."""
     sync = SyncWorklog(entry.id, issue_key, entry.site_id, item=(ITEM_TYPE, entry.id))
     key = sync.ordering_key()
-    if uow.time_entries.sync_waiting(entry.workspace_id, key, SyncWorklog.KIND, entry.id, outbox.PENDING):
+    if not new and uow.time_entries.sync_waiting(
+        entry.workspace_id, key, SyncWorklog.KIND, entry.id, outbox.PENDING
+    ):
         return
     outbox.enqueue(uow.session, sync, workspace_id=entry.workspace_id, now=now)
 
@@ -412,7 +418,7 @@ def _upsert_entry(
     # The entry is written once, with its state: nothing `settle` reads depends on it.
     with uow.session.no_autoflush:
         entry_site = uow.sites.get(entry.site_id)  # held: `evaluate` and the drift check find it loaded
-        settle(uow, entry, now, source="host", settings=settings)
+        settle(uow, entry, now, source="host", settings=settings, new=created)
     if entry_site is not None:
         ensure_drift_check(uow, workspace_id, entry_site, now, drift_every_s)
     return entry, created
