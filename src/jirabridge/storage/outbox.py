@@ -464,7 +464,8 @@ def record(
     effects, or neither is (the worker that took the lease over runs it again)."""
     now = _utc(now)
     values = _outcome_values(job, outcome, now, max_attempts, backoff)
-    with sessions() as session, session.begin():
+    # The workspace locked for an event is locked and read once (storage/workspace_locks.py).
+    with sessions() as session, session.begin(), workspace_locks_kept(session):
         written = _write_outcome(session, job, outcome, values, now, worker_id, apply)
     return str(values["status"]) if written else None
 

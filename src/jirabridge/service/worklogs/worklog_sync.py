@@ -166,7 +166,9 @@ def _written(uow: UnitOfWork, entry: TimeEntry, issue: str, written: WorklogWrit
     entry.synced_at = now
     _synced_event(uow, entry, now, written.action)
     # The entry may want more already (changed while this ran; an adopted worklog's update or move).
-    time_entries.settle(uow, entry, now, source="jirabridge")
+    # The settings as the event's lock read them (not the workspace row loaded again).
+    settings = time_entries.lock_workspace(uow, entry.workspace_id)
+    time_entries.settle(uow, entry, now, source="jirabridge", settings=settings)
 
 
 def _deleted(uow: UnitOfWork, entry: TimeEntry, issue: str, deleted: WorklogDeleted, now: datetime) -> None:
