@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from jirabridge.domain.operations import DeliverCallback
@@ -30,6 +30,12 @@ from jirabridge.storage import callbacks, outbox, workspace_locks
 from jirabridge.storage.tables import Event, Workspace
 
 SOURCES = ("jira", "host", "jirabridge")
+# Built once: a statement built on every call cost more than running it (cache key, coercions).
+_LOCK_WORKSPACE = (
+    select(Workspace.settings)
+    .where(Workspace.id == bindparam("workspace_id"))
+    .with_for_update(key_share=True)
+)
 
 
 def record_event(
@@ -83,9 +89,7 @@ def lock_workspace(session: Session, workspace_id: str) -> dict[str, Any] | None
     if known:
         return cast("dict[str, Any] | None", settings)
     # Core, not an ORM load: only the settings are needed, and the lock is what matters.
-    settings = session.execute(
-        select(Workspace.settings).where(Workspace.id == workspace_id).with_for_update(key_share=True)
-    ).first()
+    settings = session.execute(_LOCK_WORKSPACE, {"workspace_id": workspace_id}).first()
     if settings is None:
         raise ValueError(f"workspace {workspace_id} does not exist")
     workspace_locks.remember(session, workspace_id, settings[0])

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Link
 
 KEYS_PER_QUERY = 500  # issue keys in one IN (...): well under SQLite's and PostgreSQL's parameter limits
+
+# Built once: a statement built on every call cost more than running it (cache key, coercions).
+_FOR_ITEM = (
+    select(Link)
+    .where(
+        Link.workspace_id == bindparam("workspace_id"),
+        Link.item_type == bindparam("item_type"),
+        Link.item_id == bindparam("item_id"),
+    )
+    .order_by(Link.linked_at, Link.id)
+)
+_BY_ISSUE = (
+    select(Link)
+    .where(
+        Link.workspace_id == bindparam("workspace_id"),
+        Link.site_id == bindparam("site_id"),
+        Link.issue_key == bindparam("issue_key"),
+    )
+    .order_by(Link.linked_at, Link.id)
+)
 
 
 class Links(Repository[Link]):
@@ -18,21 +38,13 @@ class Links(Repository[Link]):
 
     def for_item(self, workspace_id: str, item_type: str, item_id: str) -> list[Link]:
         """The item's links, oldest first."""
-        query = (
-            select(Link)
-            .where(Link.workspace_id == workspace_id, Link.item_type == item_type, Link.item_id == item_id)
-            .order_by(Link.linked_at, Link.id)
-        )
-        return list(self._session.scalars(query))
+        where = {"workspace_id": workspace_id, "item_type": item_type, "item_id": item_id}
+        return list(self._session.scalars(_FOR_ITEM, where))
 
     def by_issue(self, workspace_id: str, site_id: str, issue_key: str) -> list[Link]:
         """The links to one issue of the site (one per linked item), oldest first."""
-        query = (
-            select(Link)
-            .where(Link.workspace_id == workspace_id, Link.site_id == site_id, Link.issue_key == issue_key)
-            .order_by(Link.linked_at, Link.id)
-        )
-        return list(self._session.scalars(query))
+        where = {"workspace_id": workspace_id, "site_id": site_id, "issue_key": issue_key}
+        return list(self._session.scalars(_BY_ISSUE, where))
 
     def by_issues(
         self, workspace_id: str, site_id: str, issue_keys: Collection[str]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import ProjectSettings
+
+# Built once: a statement built on every call cost more than running it (cache key, coercions).
+_KEYS_ON_SITE = select(ProjectSettings.project_key).where(
+    ProjectSettings.workspace_id == bindparam("workspace_id"), ProjectSettings.site_id == bindparam("site_id")
+)
 
 
 class Projects(Repository[ProjectSettings]):
@@ -45,7 +50,4 @@ class Projects(Repository[ProjectSettings]):
         return keys
 
     def keys_on_site(self, workspace_id: str, site_id: str) -> set[str]:
-        query = select(ProjectSettings.project_key).where(
-            ProjectSettings.workspace_id == workspace_id, ProjectSettings.site_id == site_id
-        )
-        return set(self._session.scalars(query))
+        return set(self._session.scalars(_KEYS_ON_SITE, {"workspace_id": workspace_id, "site_id": site_id}))

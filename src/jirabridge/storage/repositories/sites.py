@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import OAuthState, Site, UserConnection
+
+# Built once: a statement built on every call cost more than running it (cache key, coercions).
+_URLS = select(Site.id, Site.url).where(Site.id.in_(bindparam("ids", expanding=True)))
 
 
 class Sites(Repository[Site]):
@@ -81,10 +84,7 @@ class Sites(Repository[Site]):
         ids = set(site_ids)
         if not ids:
             return {}
-        return {
-            site_id: url
-            for site_id, url in self._session.execute(select(Site.id, Site.url).where(Site.id.in_(ids)))
-        }
+        return {site_id: url for site_id, url in self._session.execute(_URLS, {"ids": sorted(ids)})}
 
     def by_webhook_token(self, token: str) -> Site | None:
         return self._session.scalar(select(Site).where(Site.webhook_token == token))

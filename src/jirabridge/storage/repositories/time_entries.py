@@ -6,11 +6,19 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from jirabridge.domain.worklogs import State
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Operation, TimeEntry, WorklogWatermark
+
+# Built once: a statement built on every call cost more than running it (cache key, coercions).
+_SYNC_PAYLOADS = select(Operation.payload).where(
+    Operation.ordering_key == bindparam("ordering_key"),
+    Operation.kind == bindparam("kind"),
+    Operation.status == bindparam("status"),
+    Operation.workspace_id == bindparam("workspace_id"),
+)
 
 
 class TimeEntries(Repository[TimeEntry]):
@@ -78,13 +86,8 @@ class TimeEntries(Repository[TimeEntry]):
         self, workspace_id: str, ordering_key: str, kind: str, entry_id: str, pending: str
     ) -> bool:
         """Whether a `kind` operation for the entry waits (in state `pending`) under the ordering key."""
-        query = select(Operation.payload).where(
-            Operation.ordering_key == ordering_key,
-            Operation.kind == kind,
-            Operation.status == pending,
-            Operation.workspace_id == workspace_id,
-        )
-        payloads: list[dict[str, Any] | None] = list(self._session.scalars(query))
+        where = {"ordering_key": ordering_key, "kind": kind, "status": pending, "workspace_id": workspace_id}
+        payloads: list[dict[str, Any] | None] = list(self._session.scalars(_SYNC_PAYLOADS, where))
         return any((payload or {}).get("entry_id") == entry_id for payload in payloads)
 
     def synced_with_worklogs(

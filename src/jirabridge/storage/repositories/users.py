@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import HostUser, UserConnection
+
+# Built once: a statement built on every call cost more than running it (cache key, coercions).
+_CONNECTED_ON_SITE = select(UserConnection).where(
+    UserConnection.workspace_id == bindparam("workspace_id"),
+    UserConnection.site_id == bindparam("site_id"),
+    UserConnection.user_id == bindparam("user_id"),
+    UserConnection.status == "connected",
+    UserConnection.credentials.is_not(None),
+)
 
 
 class HostUsers(Repository[HostUser]):
@@ -78,12 +87,5 @@ class UserConnections(Repository[UserConnection]):
 
     def connected_on_site(self, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
         """The user's connection on the site if it is connected and holds credentials."""
-        return self._session.scalar(
-            select(UserConnection).where(
-                UserConnection.workspace_id == workspace_id,
-                UserConnection.site_id == site_id,
-                UserConnection.user_id == user_id,
-                UserConnection.status == "connected",
-                UserConnection.credentials.is_not(None),
-            )
-        )
+        where = {"workspace_id": workspace_id, "site_id": site_id, "user_id": user_id}
+        return self._session.scalar(_CONNECTED_ON_SITE, where)
