@@ -181,6 +181,13 @@ def configure(level: str, fmt: LogFormat) -> None:
             "version": 1,
             "disable_existing_loggers": False,
             "root": {"level": level.upper(), "handlers": ["jirabridge"]},
+            # httpx writes a line at INFO for every request (a worker's every Jira call) with the
+            # full URL: the same call our own `jira.call` line reports at DEBUG, so it waits for DEBUG
+            # too instead of costing a formatted line per call at INFO.
+            "loggers": {
+                name: {"level": "DEBUG" if level.upper() == "DEBUG" else "WARNING"}
+                for name in ("httpx", "httpcore")
+            },
         }
     )
     logging.config.dictConfig(config)

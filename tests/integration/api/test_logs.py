@@ -101,3 +101,19 @@ def test_secret_fields_are_redacted_from_the_line() -> None:
     assert line["event"] == "x.y" and line["site"] == "st_1"
     assert line["api_token"] == "[redacted]" and line["webhook_secret"] == "[redacted]"
     assert "s3cr3t" not in json.dumps(line) and "hush" not in json.dumps(line)
+
+
+@pytest.mark.parametrize("level", ["info", "warning"])
+def test_httpx_lines_per_request_are_left_out_unless_debugging(level: str) -> None:
+    """A worker at INFO writes its own lines, not httpx's "HTTP Request: …" for each Jira call."""
+    try:
+        logs.configure(level, "json")
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        logs.configure("debug", "json")
+        assert logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert logging.getLogger("jirabridge.jira").isEnabledFor(logging.DEBUG)
+    finally:
+        logging.getLogger().handlers.clear()
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        logging.getLogger().setLevel(logging.WARNING)
