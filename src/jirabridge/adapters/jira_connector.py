@@ -58,6 +58,7 @@ class HttpJiraConnector:
             timeout=httpx.Timeout(self.settings.jira_timeout_s),
             event_hooks={"request": [self._guard]},
             follow_redirects=False,
+            cookies=jira.NoCookieJar(),  # Jira's cookies are never used
         )
 
     def _client(self, http: httpx.AsyncClient, access: SiteAccess) -> jira.JiraClient:

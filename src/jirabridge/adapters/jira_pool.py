@@ -182,6 +182,7 @@ class JiraPool:
                 event_hooks={"request": [self._guard], "response": [self._count]},
                 follow_redirects=False,
                 headers={"User-Agent": "jirabridge"},
+                cookies=jira.NoCookieJar(),  # Jira's cookies are never used
             )
             telemetry.instrument_http(self._http, self.tracer_provider)
         self._users += 1

@@ -73,6 +73,7 @@ from jirabridge.jira._models import (
     WorklogChanges,
 )
 from jirabridge.jira._pacing import SitePacer
+from jirabridge.jira._transport import NoCookieJar
 from jirabridge.jira._webhooks import AdminWebhookSpec, WebhookSpec
 from jirabridge.jira._worklogs import jira_datetime
 
@@ -107,6 +108,7 @@ __all__ = [
     "JiraClient",
     "JiraError",
     "JiraTimeout",
+    "NoCookieJar",
     "NotFound",
     "OAuthApp",
     "OAuthAuth",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http.cookiejar import Cookie, CookieJar
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -20,6 +21,19 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 Params = Mapping[str, str | int | bool | list[str] | None]
+
+
+class NoCookieJar(CookieJar):
+    """A cookie jar that keeps nothing, for `httpx.AsyncClient(cookies=NoCookieJar())`. Every call
+    carries its own credentials, so Jira's cookies (a session, an XSRF token) are never needed; kept,
+    they would be parsed from every answer and sent back, copied, with every request (the jar is the
+    client's, shared by every site it calls)."""
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        return None
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
 
 
 class Requester:
@@ -52,8 +66,11 @@ class Requester:
         issue = issue if method != "GET" else None
         url = (self.api if root is None else self.base_url + root) + template.format(**values)
         endpoint = f"{method} {template}"
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        request = self.http.build_request(method, url, params=query, json=json)
+        query = {k: v for k, v in params.items() if v is not None} if params else None
+        # The URL is absolute and the client's cookie jar keeps nothing, so what `build_request` would
+        # merge in is the client's headers only (its timeout is set by `send`): built directly, a
+        # call parses its URL once instead of twice.
+        request = httpx.Request(method, url, params=query, json=json, headers=self.http.headers)
         if self.pacer is not None:
             await self.pacer.acquire(endpoint, issue)
             request.extensions["trace"] = self.pacer.on_the_wire()
@@ -89,20 +106,10 @@ class Requester:
         return parse_list(item, await self.request("GET", template, **kwargs))
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise InvalidResponse(
-            f"{response.request.method} {response.request.url.path}: the body is not JSON",
-            request=response.request,
-            response=response,
-        ) from exc
-
-
 def parse(model: type[M], response: httpx.Response) -> M:
+    # Parsed and validated in one pass by pydantic-core: no Python objects for the JSON in between.
     try:
-        return model.model_validate(_json(response))
+        return model.model_validate_json(response.content)
     except ValidationError as exc:
         raise _invalid(response, exc) from None
 
@@ -115,15 +122,19 @@ def parse_list(item: type[M], response: httpx.Response) -> list[M]:
     if adapter is None:
         adapter = _ADAPTERS[item] = TypeAdapter(list[item])  # type: ignore[valid-type]
     try:
-        result: list[M] = adapter.validate_python(_json(response))
+        result: list[M] = adapter.validate_json(response.content)
     except ValidationError as exc:
         raise _invalid(response, exc) from None
     return result
 
 
 def _invalid(response: httpx.Response, exc: ValidationError) -> InvalidResponse:
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        problem = "the body is not JSON"
+    else:
+        problem = f"unexpected answer: {field_problems(exc)}"
     return InvalidResponse(
-        f"{response.request.method} {response.request.url.path}: unexpected answer: {field_problems(exc)}",
+        f"{response.request.method} {response.request.url.path}: {problem}",
         request=response.request,
         response=response,
     )

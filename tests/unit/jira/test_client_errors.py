@@ -159,6 +159,18 @@ async def test_a_success_with_an_unexpected_body_is_an_invalid_response() -> Non
     assert caught.value.response is not None
 
 
+async def test_a_success_whose_body_is_not_json_is_an_invalid_response_saying_so() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>Log in</html>")
+
+    transport = httpx.MockTransport(handler)
+    async with JiraClient("https://a.atlassian.net", BasicTokenAuth("a", "b"), transport=transport) as jira:
+        with pytest.raises(InvalidResponse, match="GET /rest/api/3/myself: the body is not JSON"):
+            await jira.myself()
+        with pytest.raises(InvalidResponse, match="the body is not JSON"):
+            await jira.admin_webhooks.list()
+
+
 async def test_a_non_json_error_body_still_makes_a_readable_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(502, text="<html>Bad gateway</html>")
@@ -177,3 +189,24 @@ def test_retry_after_reads_seconds_dates_and_the_reset_header() -> None:
     reset = httpx.Headers({"X-RateLimit-Reset": "2026-01-01T12:01Z"})
     assert retry_after_seconds(reset, now=now) == 60
     assert retry_after_seconds(httpx.Headers({}), now=now) is None
+
+
+async def test_cookies_jira_sets_are_never_sent_back() -> None:
+    """Jira answers with a session cookie and an XSRF token; every call authenticates on its own, so
+    they are not kept (and a cookie one site set never reaches another through the shared client)."""
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Cookie"))
+        cookies = [
+            ("Set-Cookie", "atlassian.xsrf.token=abc|lin; Path=/; Secure"),
+            ("Set-Cookie", "JSESSIONID=0123; Path=/; Secure; HttpOnly"),
+        ]
+        return httpx.Response(200, json={"accountId": "1", "displayName": "A"}, headers=cookies)
+
+    transport = httpx.MockTransport(handler)
+    async with JiraClient("https://a.atlassian.net", BasicTokenAuth("a", "b"), transport=transport) as jira:
+        await jira.myself()
+        await jira.myself()
+        assert not jira.http.cookies
+    assert seen == [None, None]

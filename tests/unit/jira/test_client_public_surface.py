@@ -7,6 +7,7 @@ import jirabridge.jira
 EXPECTED = {
     # client and auth
     "JiraClient",
+    "NoCookieJar",
     "BasicTokenAuth",
     "OAuthAuth",
     "OAuthApp",
