@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from jirabridge.bootstrap import Container
 from jirabridge.domain.operations import SyncWorklog
@@ -29,6 +29,7 @@ from jirabridge.domain.worklogs import State, Step, Values
 from jirabridge.service.worklogs import worklog_sync
 from jirabridge.service.worklogs.worklog_sync import WorklogPlan
 from jirabridge.storage.tables import Event, Operation
+from jirabridge.storage.workspace_locks import workspace_locks_kept
 from support.rows import SITE, T0, a_site, a_time_entry, a_user_connection, store
 from support.service import make_tenant
 
@@ -224,3 +225,50 @@ def test_a_deleted_entry_whose_worklog_was_deleted_says_so(world: World) -> None
     assert ("worklog.deleted", "entry_deleted", True) in [
         (kind, data.get("why"), data.get("already_gone")) for kind, data in world.events()
     ]
+
+
+def statements_of(world: World, outcome: Outcome) -> list[str]:
+    """The statements `apply` issues for `outcome`, in a transaction like the record's (the workspace
+    locked and read once for its events: storage/workspace_locks.py)."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement.split()[0])
+
+    event.listen(world.container.engine, "before_cursor_execute", count)
+    try:
+        with world.container.uow() as uow, workspace_locks_kept(uow.session):
+            worklog_sync.apply(uow, world.job, outcome, T0 + timedelta(minutes=1))
+            uow.commit()
+    finally:
+        event.remove(world.container.engine, "before_cursor_execute", count)
+    return [kind for kind in seen if kind not in ("BEGIN", "COMMIT")]
+
+
+def test_a_created_worklog_is_recorded_in_one_update_of_the_entry(world: World) -> None:
+    world.load()
+
+    done = statements_of(world, Done({"step": "create"}, value=WorklogWritten("created", "10001", VALUES)))
+
+    assert world.entry()["state"] == "synced"
+    assert [kind for kind, _ in world.events()] == ["worklog.synced", "worklog.state_changed"]
+    # The entry; the workspace's lock and settings; the site and the user's connection the state
+    # is evaluated with; the events; one UPDATE of the entry (not flushed before each read).
+    assert done.count("SELECT") == 4
+    assert done.count("UPDATE") == 1
+    assert len(done) <= 7
+
+
+def test_a_worklog_moved_off_its_issue_reads_the_workspace_once(world: World) -> None:
+    world.change(worklog_issue_key="WEB-1", worklog_id="10001", written=VALUES.to_json(), issue_key="WEB-2")
+
+    moved = WorklogDeleted("10001", moved=True, already_gone=False)
+    done = statements_of(world, Done({"step": "delete"}, value=moved))
+
+    assert world.entry()["worklog_id"] is None
+    assert ("worklog.deleted", "moved") in [(kind, data.get("why")) for kind, data in world.events()]
+    assert world.queued() == [("worklog.sync", "WEB-2")]  # the create on the new issue
+    # The workspace's settings as its lock read them (not read again for the evaluation).
+    # The entry, the workspace, the site, its projects, the user's connection, a sync waiting.
+    assert done.count("SELECT") == 6
+    assert done.count("UPDATE") == 1

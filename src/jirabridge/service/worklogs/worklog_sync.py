@@ -133,11 +133,19 @@ def apply(uow: UnitOfWork, job: Job, outcome: Outcome, now: datetime) -> None:
     entry = uow.time_entries.get(job.workspace_id, op.entry_id)
     if entry is None:
         return
+    # The entry's changes are flushed once, with the record: the reads below (the workspace, the
+    # site, the user's connection, waiting operations) never read the entry, so flushing it before
+    # each of them only split its UPDATE in two.
+    with uow.session.no_autoflush:
+        _apply(uow, entry, op.issue_key, outcome, now)
+
+
+def _apply(uow: UnitOfWork, entry: TimeEntry, issue: str, outcome: Outcome, now: datetime) -> None:
     match outcome.value:
         case WorklogWritten() as written:
-            _written(uow, entry, op.issue_key, written, now)
+            _written(uow, entry, issue, written, now)
         case WorklogDeleted() as deleted:
-            _deleted(uow, entry, op.issue_key, deleted, now)
+            _deleted(uow, entry, issue, deleted, now)
         case WorklogDrifted(worklog_id=worklog_id, changes=changes) if entry.worklog_id == worklog_id:
             entry.sending = None  # nothing was sent: the edit stands
             if entry.deleted_at is None:
@@ -153,7 +161,7 @@ def apply(uow: UnitOfWork, job: Job, outcome: Outcome, now: datetime) -> None:
             # queued with that change, and an operation that did nothing must not queue itself again.
             time_entries.settle(uow, entry, now, source="jirabridge", enqueue=not_found)
         case WorklogNotWritten() as unwritten:
-            _not_written(uow, entry, op.issue_key, unwritten, now)
+            _not_written(uow, entry, issue, unwritten, now)
         case _:
             pass
 
@@ -194,8 +202,9 @@ def _deleted(uow: UnitOfWork, entry: TimeEntry, issue: str, deleted: WorklogDele
             else f"worklog {deleted.worklog_id} on {issue} was deleted in Jira"
         )
         time_entries.set_state(uow, entry, State.DELETED, reason, now, source="jirabridge")
-    else:
-        time_entries.settle(uow, entry, now, source="jirabridge")
+    else:  # the settings as the event's lock read them, as in `_written`
+        settings = time_entries.lock_workspace(uow, entry.workspace_id)
+        time_entries.settle(uow, entry, now, source="jirabridge", settings=settings)
 
 
 def _not_written(
