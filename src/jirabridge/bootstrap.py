@@ -7,8 +7,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from jirabridge import telemetry
 from jirabridge.clock import Clock, SystemClock
@@ -19,7 +17,7 @@ from jirabridge.service.core.ports import JiraConnector, LinkWatch, Resolver
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.service.sites.metadata import MetadataCache
 from jirabridge.service.workspaces.workspaces import KeyCache
-from jirabridge.storage.db import make_engine, session_factory
+from jirabridge.storage.db import Engine, Sessions, make_engine, session_factory
 from jirabridge.storage.link_watch import PollingLinkWatch, link_watch_for
 
 if TYPE_CHECKING:
@@ -34,7 +32,7 @@ if TYPE_CHECKING:
 class Container:
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: Sessions
     connector: JiraConnector
     # Where the service may send requests on a tenant's behalf (service/core/outbound.py).
     outbound: OutboundGuard

@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
     from opentelemetry.sdk.trace import TracerProvider
-    from sqlalchemy import Engine
 
     from jirabridge.domain.outcomes import Job
+    from jirabridge.storage.db import Engine
 
 TRACING_ENV = "JIRABRIDGE_TRACING"
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"

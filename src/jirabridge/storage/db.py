@@ -23,6 +23,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+__all__ = ["Engine", "Sessions", "keeping_rows", "make_engine", "ping", "session_factory"]
+
+# What code outside storage types its database handles with, so that only storage imports SQLAlchemy.
+Sessions = sessionmaker[Session]
+
 READ_ONLY = "jirabridge_read_only"  # execution option: this transaction never writes
 
 

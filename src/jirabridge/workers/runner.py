@@ -56,15 +56,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from jirabridge import __version__, logs, telemetry
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, UnreadableOperation
 from jirabridge.service.core.unit_of_work import JoinedUnitOfWork, UnitOfWork
 from jirabridge.storage import outbox
-from jirabridge.storage.db import keeping_rows
+from jirabridge.storage.db import Sessions, keeping_rows
 from jirabridge.storage.leases import LeaseTimes, SqlLeases
 from jirabridge.storage.outbox_nudges import Announced, outbox_nudges_for
 from jirabridge.workers.leasing import Leases, SiteGauges
@@ -153,13 +151,13 @@ class BatchQueue(Protocol):
 
 @dataclass(frozen=True)
 class SqlQueue:
-    sessions: sessionmaker[Session]
+    sessions: Sessions
     max_attempts: int = outbox.MAX_ATTEMPTS
     backoff: Backoff = DEFAULT_BACKOFF
     keep_done: timedelta = outbox.DONE_KEPT
 
     @functools.cached_property
-    def _batch_sessions(self) -> sessionmaker[Session]:
+    def _batch_sessions(self) -> Sessions:
         """For the claim and the record: the steps' loads and applies of a batch read the same site,
         project and workspace rows; kept, each is read once per transaction, not once per operation."""
         return keeping_rows(self.sessions)
