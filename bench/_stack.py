@@ -164,7 +164,7 @@ class StackOptions:
     # The per-site limit the workers are told (JIRABRIDGE_JIRA_RATE_PER_SITE), default the emulator's:
     # their pacer keeps any second under it with a margin for jitter (jira/_pacing.py).
     pacer_rate: float | None = None
-    connections: int = 16  # JIRABRIDGE_JIRA_MAX_CONNECTIONS of the workers
+    connections: int = 32  # JIRABRIDGE_JIRA_MAX_CONNECTIONS of the workers (the product's default)
     concurrency: int = DEFAULT_CONCURRENCY  # as `jirabridge worker`
     database_url: str | None = None  # default: a SQLite file in `directory`
     directory: Path | None = None  # default: a temporary directory, removed at the end

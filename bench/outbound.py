@@ -398,7 +398,7 @@ def stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="operations in flight per worker"
     )
-    parser.add_argument("--connections", type=int, default=16, help="a worker's connections to Jira")
+    parser.add_argument("--connections", type=int, default=32, help="a worker's connections to Jira")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, database)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")

@@ -126,7 +126,7 @@ def run_cell(pg: Postgres, args: argparse.Namespace, workers: int, sites: int, c
         rate_limit=limit,
         # Many sites need more in flight (as bench/many_sites.py): a site's calls wait for its pacing.
         concurrency=128 if many else DEFAULT_CONCURRENCY,
-        connections=64 if many else 16,
+        connections=64 if many else 32,
         database_url=url,
         keep=args.keep,
         emulator_nice=args.emulator_nice,
@@ -298,7 +298,7 @@ def run_kill(pg: Postgres, args: argparse.Namespace, changes: int) -> KillResult
         latency_ms=args.latency_ms,
         rate_limit=limit,
         concurrency=128 if sites > 1 else DEFAULT_CONCURRENCY,
-        connections=64 if sites > 1 else 16,
+        connections=64 if sites > 1 else 32,
         database_url=url,
         lease_s=args.lease_s,
         keep=args.keep,

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # Connections a worker keeps to Jira, across sites: enough for the calls in flight (a site paced
     # at 50/s answering in 250 ms keeps about 13 busy). httpcore checks every pooled connection on
     # each request, so a pool far larger than needed costs CPU (docs/performance.md).
-    jira_max_connections: int = Field(default=16, gt=0)
+    jira_max_connections: int = Field(default=32, gt=0)
     # A job whose site is paused longer than this (a quota 429, a 503 with Retry-After, the hourly points
     # quota spent) goes back to the queue until the pause ends instead of holding one of the worker's
     # slots: a site out of quota for an hour must not starve the others.
