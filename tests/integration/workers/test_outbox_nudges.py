@@ -20,8 +20,9 @@ from jirabridge.storage import outbox
 from jirabridge.storage.db import make_engine, session_factory
 from jirabridge.storage.outbox_nudges import Announced, PgOutboxNudges, announced, outbox_nudges_for
 from jirabridge.storage.pg_listen import conninfo_for
-from jirabridge.storage.tables import Operation, Site, Workspace
+from jirabridge.storage.tables import Operation, Workspace
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.rows import a_site, a_workspace
 
 ONLY_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 NEVER_S = 3600.0  # the worker's poll: a test that passes was woken by a nudge
@@ -125,19 +126,11 @@ async def test_a_notification_names_the_sites_of_the_work_queued(database_url: s
     sessions = session_factory(engine)
     now = datetime.now(UTC)
     with sessions() as session:
-        session.add(Workspace(id="ws_a", name="ws_a", settings={}, created_at=now))
+        session.add(a_workspace("ws_a", at=now))
         session.flush()
         for n in (1, 2):
             session.add(
-                Site(
-                    id=f"st_{n}",
-                    workspace_id="ws_a",
-                    url=f"https://s{n}.atlassian.net",
-                    auth_type="api_token",
-                    status="connected",
-                    webhook_token=f"tok-{n}",
-                    created_at=now,
-                )
+                a_site("ws_a", f"st_{n}", url=f"https://s{n}.atlassian.net", at=now, webhook_token=f"tok-{n}")
             )
         session.commit()
     heard: list[Announced] = []

@@ -17,9 +17,10 @@ from jirabridge.domain.outcomes import Done, Job, Outcome
 from jirabridge.storage import leases, outbox
 from jirabridge.storage.db import make_engine, session_factory
 from jirabridge.storage.leases import LeaseTimes, SqlLeases, WorkerInfo
-from jirabridge.storage.tables import Operation, Site, SiteLease, WorkerProcess, Workspace
+from jirabridge.storage.tables import Operation, SiteLease, WorkerProcess
 from jirabridge.workers.metrics import WorkerMetrics
 from jirabridge.workers.runner import SqlQueue, Worker, WorkerOptions
+from support.rows import a_site, a_workspace
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FAST = LeaseTimes(heartbeat_s=0.02, dead_after_s=10, lease_ttl_s=10)
@@ -35,19 +36,11 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url)
     factory = session_factory(engine)
     with factory() as session:
-        session.add(Workspace(id="ws_a", name="a", settings={}, created_at=T0))
+        session.add(a_workspace("ws_a", at=T0))
         session.flush()
         for n in range(8):
             session.add(
-                Site(
-                    id=f"st_{n}",
-                    workspace_id="ws_a",
-                    url=f"https://s{n}.atlassian.net",
-                    auth_type="api_token",
-                    status="connected",
-                    webhook_token=f"tok-{n}",
-                    created_at=T0,
-                )
+                a_site("ws_a", f"st_{n}", url=f"https://s{n}.atlassian.net", at=T0, webhook_token=f"tok-{n}")
             )
         session.commit()
     yield factory
