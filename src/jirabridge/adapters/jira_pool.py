@@ -47,6 +47,7 @@ import httpx
 from jirabridge import jira, telemetry
 from jirabridge.adapters.jira_http import host_guard, oauth_app
 from jirabridge.adapters.outbound_http import GuardedTransport
+from jirabridge.domain.site_urls import site_address
 from jirabridge.service.core.db import read_db
 from jirabridge.service.core.ports import Services, SiteAccess
 from jirabridge.service.core.unit_of_work import UnitOfWork
@@ -145,7 +146,7 @@ class JiraPool:
     # -- shared pieces -----------------------------------------------------------------------------
 
     def pacer(self, site_url: str) -> jira.SitePacer:
-        key = site_url.rstrip("/").lower()
+        key = site_address(site_url)  # the key the site leases group connections by
         pacer = self._pacers.get(key)
         if pacer is None:
             pacer = self._pacers[key] = jira.SitePacer(

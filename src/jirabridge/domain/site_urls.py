@@ -51,6 +51,15 @@ def normalise_site_url(url: str, allowed_hosts: list[str]) -> str:
     return f"{parts.scheme}://{netloc}{path}"
 
 
+def site_address(url: str) -> str:
+    """The Jira site a connected site's URL addresses, as one key: two connections of one Jira site
+    (two workspaces, or one connected again) have the same. A worker paces each address as one site
+    (adapters/jira_pool.py) and the site leases give all the connections of an address to one worker
+    (storage/leases.py), so both group by this. Stored URLs are already normalised
+    (`normalise_site_url`); this also folds a trailing slash and the case of the path."""
+    return url.rstrip("/").lower()
+
+
 def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
     """True when a request to `url` is allowed (used again right before any request is sent)."""
     try:

@@ -980,6 +980,22 @@ async def test_a_site_whose_name_turns_internal_is_refused_when_the_worker_conne
     assert (await world.control("GET", "/faults"))["hits"] == []  # nothing reached Jira
 
 
+async def test_two_workspaces_connecting_one_jira_site_share_its_pacer(world: World) -> None:
+    # The site leases give every connection of an address to one worker (storage/leases.py): that
+    # worker paces them as one site, by the same key (`site_address`).
+    other = await make_tenant(world.api, "Beta")
+    answer = await world.api.post(
+        "/api/v1/sites",
+        json={"url": ACME + "/", "auth": BOT, "default_project": "WEB"},
+        headers=other.headers(),
+    )
+    assert answer.status_code == 201, answer.text
+    pool = world.container.jira_pool
+    async with pool.client(world.site_id) as first, pool.client(answer.json()["id"]) as second:
+        assert first.pacer is not None and first.pacer is second.pacer
+    assert pool.pacer(ACME) is pool.pacer(ACME.upper() + "/")
+
+
 async def test_a_site_handed_over_to_this_worker_waits_one_window_before_its_first_call(world: World) -> None:
     # Another worker called the site until it let it go; Jira still counts those calls for a second.
     # The first call here waits a pacing window, so the two workers together stay within the limit.

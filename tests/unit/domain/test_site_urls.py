@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jirabridge.domain.site_urls import SiteUrlError, host_allowed, normalise_site_url
+from jirabridge.domain.site_urls import SiteUrlError, host_allowed, normalise_site_url, site_address
 
 ALLOWED = ["127.0.0.1:8080", "jira.internal"]
 
@@ -48,3 +48,12 @@ def test_refused_urls_say_why(url: str, reason: str) -> None:
 def test_request_urls_are_checked_against_the_same_rules() -> None:
     assert host_allowed("http://127.0.0.1:8080/sites/acme/rest/api/3/myself", ALLOWED)
     assert not host_allowed("http://169.254.169.254/latest/meta-data", ALLOWED)
+
+
+def test_a_sites_address_folds_case_and_a_trailing_slash() -> None:
+    # The key the workers' pacers and the site leases group connections by.
+    assert site_address("https://acme.atlassian.net") == site_address("https://ACME.atlassian.net/")
+    assert site_address("http://127.0.0.1:8080/sites/Acme") == site_address(
+        "http://127.0.0.1:8080/sites/acme/"
+    )
+    assert site_address("https://acme.atlassian.net") != site_address("https://beta.atlassian.net")
