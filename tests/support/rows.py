@@ -8,7 +8,7 @@ given."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect, select
@@ -25,8 +25,10 @@ from jirabridge.storage.tables import (
     Link,
     ProjectSettings,
     Site,
+    SiteLease,
     TimeEntry,
     UserConnection,
+    WorkerProcess,
     Workspace,
 )
 
@@ -225,6 +227,27 @@ def a_time_entry(
         "updated_at": at,
     }
     return TimeEntry(**fields | over)
+
+
+def a_worker(id: str, *, at: datetime = T0, **over: Any) -> WorkerProcess:
+    """A `jirabridge worker` process whose last heartbeat was at `at` (storage/leases.py)."""
+    fields: dict[str, Any] = {
+        "id": id,
+        "hostname": "host",
+        "pid": 1,
+        "version": "test",
+        "started_at": at,
+        "heartbeat_at": at,
+        "stopping": False,
+    }
+    return WorkerProcess(**fields | over)
+
+
+def a_lease(site_id: str, worker_id: str, *, at: datetime = T0, ttl_s: float = 10.0) -> SiteLease:
+    """`worker_id`'s lease of a site, taken at `at` and running `ttl_s` seconds."""
+    return SiteLease(
+        site_id=site_id, worker_id=worker_id, acquired_at=at, leased_until=at + timedelta(seconds=ttl_s)
+    )
 
 
 def store(container: Container, *rows: Base) -> None:

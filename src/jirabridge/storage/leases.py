@@ -4,20 +4,34 @@ Jira's limits are per site, and a worker paces each site in process (`jirabridge
 With one worker per site that pacer is the site's whole budget, and a 429 it sees holds back every
 call to the site, with no database round trip per Jira call. This module decides which worker that is.
 
+A lease is one row per connected site (`sites` row, `site_leases`), as the claim checks it; but one Jira
+site may be connected several times (two workspaces), and the pacer is keyed by the Jira site's
+address (`jirabridge.domain.site_urls.site_address`, the key the Jira pool's pacers use). So every
+connection of one address goes to the same worker, and no worker holds a connection of an address
+while another holds one of the same address.
+
 Every worker runs `heartbeat` every `heartbeat_s`, one short transaction that:
 
 1. writes its row in `workers` (`heartbeat_at = now`);
 2. reads the live workers: those whose heartbeat is younger than `dead_after_s` and that are not
    stopping;
-3. gives each site a target owner by rendezvous hashing (the live worker with the highest
-   `hash(site, worker)`): every worker computes the same answer from the same list, with no
-   coordination, and a worker joining or leaving moves only the sites it wins or held;
-4. renews its leases and takes the free or expired leases of the sites it is the target of
-   (a conditional UPDATE, then INSERT … ON CONFLICT DO NOTHING: two workers never both hold a site);
+3. gives each address a target owner by rendezvous hashing (the live worker with the highest
+   `hash(address, worker)`): every worker computes the same answer from the same list, with no
+   coordination, and a worker joining or leaving moves only the addresses it wins or held;
+4. renews its leases, and takes the free or expired leases of the sites whose address it is the
+   target of, but only the addresses of which no other worker holds a lease that has not expired: a
+   conditional UPDATE, then INSERT … ON CONFLICT DO NOTHING, so two workers never both hold a site;
+   on PostgreSQL takes run one at a time (an advisory lock), and a take locks the address's leases
+   and leaves the address alone if one of them is locked (being renewed), so two workers never hold
+   two connections of one address either; a take never waits for a row, so it deadlocks with nothing;
 5. releases the sites whose target is another worker, but only once none of its operations of that
-   site runs: it stops claiming for them at once and drains first, so a rebalance never has two
-   workers calling one site, and no operation moves while it runs;
+   site runs: it stops claiming for them at once and drains first, and the new owner takes none of
+   the address's connections until the old one has let go of all of them, so a rebalance never has
+   two workers calling one Jira site, and no operation moves while it runs;
 6. extends the leases of its running operations (`outbox.extend_leases`, same transaction).
+
+`Beat.active`, the sites it claims for, are those it holds whose address is its own and of which no
+other worker holds a connection (a worker of an earlier release leased each connection on its own).
 
 A worker killed with SIGKILL stops renewing: its site leases expire after `lease_ttl_s`, the others see
 it dead after `dead_after_s`, and the next heartbeat of the new target takes each site. A worker told
@@ -26,7 +40,8 @@ operations are recorded, `leave` deletes its leases and row, so nothing waits fo
 
 Sites leased: every site not disconnected, and disconnected sites that still have outstanding
 operations (a queued removal of their webhook). Clocks: times come from the workers' own clocks, so
-the hosts' clocks must agree to well under `lease_ttl_s` (NTP does).
+the hosts' clocks must agree to well under `lease_ttl_s` (NTP does). Dead workers' rows are
+forgotten (`FORGET_AFTER`) by a heartbeat that has the takes' turn, so never under a take.
 """
 
 from __future__ import annotations
@@ -42,11 +57,14 @@ from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge.domain.site_urls import site_address
 from jirabridge.storage.outbox import OUTSTANDING, PENDING, RUNNING, as_utc, extend_leases_in
 from jirabridge.storage.tables import Operation, Site, SiteLease, WorkerProcess
 
 # A worker row this long without a heartbeat is deleted (its leases with it): it only served `status`.
 FORGET_AFTER = timedelta(hours=1)
+# The PostgreSQL advisory lock (transaction-level) a heartbeat holds while it takes leases.
+TAKE_LOCK = 0x6A62_6C73
 
 
 @dataclass(frozen=True)
@@ -77,15 +95,23 @@ class Beat:
     extended: frozenset[str]  # running operations whose lease was extended
 
 
-def weight(site_id: str, worker_id: str) -> int:
+def weight(key: str, worker_id: str) -> int:
     """Rendezvous weight: stable across processes and machines (not Python's salted `hash`)."""
-    digest = hashlib.blake2b(f"{site_id}\n{worker_id}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{key}\n{worker_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
-def target_of(site_id: str, workers: Sequence[str]) -> str | None:
-    """The worker a site belongs with: the live worker of highest weight (None when none is live)."""
-    return max(workers, key=lambda worker_id: weight(site_id, worker_id), default=None)
+def target_of(key: str, workers: Sequence[str]) -> str | None:
+    """The worker a Jira site belongs with (`key`: the site's address, `site_address`): the live
+    worker of highest weight (None when none is live)."""
+    return max(workers, key=lambda worker_id: weight(key, worker_id), default=None)
+
+
+@dataclass(frozen=True)
+class _Lease:
+    worker_id: str
+    live: bool  # not expired
+    address: str  # of its site (`site_address`)
 
 
 def heartbeat(
@@ -119,25 +145,74 @@ def heartbeat(
                 )
             )
         )
-        want = {site for site in _leasable_sites(session) if target_of(site, live) == me.id}
-        mine = set(session.scalars(select(SiteLease.site_id).where(SiteLease.worker_id == me.id)))
-        release = mine - want - set(busy_sites)
-        held = _renew_or_take(session, me.id, (mine - release) | want, now, until)
-        held |= _take_new(session, me.id, want - held, now, until)
-        if release:
-            session.execute(
-                delete(SiteLease).where(SiteLease.site_id.in_(release), SiteLease.worker_id == me.id)
-            )
+        address = _leasable_sites(session)  # site -> its address
+        targets = {key: target_of(key, live) for key in set(address.values())}
+        want = {site for site, key in address.items() if targets[key] == me.id}
+        mine, held, blocked, took = _renew_and_take(
+            session, me.id, want, address, set(busy_sites), now, until
+        )
         extended = extend_leases_in(session, worker_id=me.id, op_ids=running_ops, now=now, lease_s=op_lease_s)
-        _forget_dead_workers(session, now)
+        if took or _try_lock_takes(session):  # not while another worker takes leases
+            _forget_dead_workers(session, now)
+    active = {site for site in held & want if address[site] not in blocked}
     return Beat(
-        active=frozenset(held & want),
+        active=frozenset(active),
         held=frozenset(held),
         acquired=frozenset(held - mine),
         released=frozenset(mine - held),
         live_workers=len(live),
         extended=frozenset(extended),
     )
+
+
+def _renew_and_take(
+    session: Session,
+    worker_id: str,
+    want: set[str],
+    address: dict[str, str],
+    busy: set[str],
+    now: datetime,
+    until: datetime,
+) -> tuple[set[str], set[str], set[str], bool]:
+    """Renew the leases this worker keeps, take those it is owed, drop the rest. Returns the sites it
+    held before and holds now, the addresses another worker holds a lease of, and whether it had its
+    turn to take (it then holds the advisory lock until the transaction ends)."""
+    address = dict(address)  # and of the leased sites not to lease, as `_leases` reads them
+    view = _leases(session, now, address)
+    mine = {site for site, lease in view.items() if lease.worker_id == worker_id}
+    keep = mine & (want | busy)
+    renew = {site for site in keep if view[site].live}
+    # Addresses another worker holds a lease of: this worker takes none of their sites, and claims
+    # for none of those it holds, until the other has let go of all of them.
+    blocked = _blocked(view, worker_id)
+    # Free or expired leases (its own expired ones too) of addresses nobody else holds.
+    take = {site for site in (keep | want) - renew if address[site] not in blocked}
+    turn = bool(take)
+    if turn:
+        # Takes run one at a time (PostgreSQL), and each reads the leases again once its turn has
+        # come: it sees what the take before it did.
+        _lock_takes(session)
+        view = _leases(session, now, address)
+        blocked = _blocked(view, worker_id)
+        taking = {address[site] for site in take} - blocked
+        # Lock the leases of those addresses and read them again: one a worker is renewing now (it
+        # may not have expired by that worker's clock) is locked, so its address waits for a later
+        # heartbeat. Locked rows are skipped, not waited for: a take never waits for a renewal.
+        rows = {site for site, lease in view.items() if lease.address in taking}
+        locked = _leases(session, now, address, rows, lock=True)
+        blocked |= _blocked(locked, worker_id) | {address[site] for site in rows - locked.keys()}
+        take = {site for site in take if address[site] not in blocked}
+    held = _renew_or_take(session, worker_id, renew | take, now, until)
+    held |= _take_new(session, worker_id, take - held, now, until)
+    if gone := mine - held:  # released, or expired and not taken back
+        session.execute(
+            delete(SiteLease).where(SiteLease.site_id.in_(sorted(gone)), SiteLease.worker_id == worker_id)
+        )
+    return mine, held, blocked, turn
+
+
+def _blocked(view: dict[str, _Lease], worker_id: str) -> set[str]:
+    return {lease.address for lease in view.values() if lease.worker_id != worker_id and lease.live}
 
 
 def leave(sessions: sessionmaker[Session], worker_id: str) -> None:
@@ -167,9 +242,50 @@ def _write_worker(session: Session, me: WorkerInfo, now: datetime, stopping: boo
     session.flush()
 
 
-def _leasable_sites(session: Session) -> list[str]:
+def _leasable_sites(session: Session) -> dict[str, str]:
+    """The sites to lease, each with its address."""
     has_work = exists().where(Operation.site_id == Site.id, Operation.status.in_(OUTSTANDING))
-    return list(session.scalars(select(Site.id).where(or_(Site.status != "disconnected", has_work))))
+    rows = session.execute(select(Site.id, Site.url).where(or_(Site.status != "disconnected", has_work)))
+    return {site_id: site_address(url) for site_id, url in rows}
+
+
+def _leases(
+    session: Session,
+    now: datetime,
+    address: dict[str, str],
+    sites: Collection[str] | None = None,
+    *,
+    lock: bool = False,
+) -> dict[str, _Lease]:
+    """The leases (of `sites`, else every one), each with its site's address (from `address`, else
+    read and added to it). `lock` (PostgreSQL): lock them, leaving out those another transaction has
+    locked."""
+    if sites is not None and not sites:
+        return {}
+    query = select(SiteLease.site_id, SiteLease.worker_id, SiteLease.leased_until >= now)
+    if sites is not None:
+        query = query.where(SiteLease.site_id.in_(sorted(sites)))
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    rows = session.execute(query).all()
+    if unknown := sorted(site for site, _, _ in rows if site not in address):
+        urls = session.execute(select(Site.id, Site.url).where(Site.id.in_(unknown)))
+        address |= {site: site_address(url) for site, url in urls}
+    return {site: _Lease(worker, bool(live), address[site]) for site, worker, live in rows}
+
+
+def _lock_takes(session: Session) -> None:
+    """Wait for the turn to take leases (PostgreSQL: a transaction-level advisory lock; SQLite
+    writes one transaction at a time anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(TAKE_LOCK)))
+
+
+def _try_lock_takes(session: Session) -> bool:
+    """The same turn if no other worker has it now; SQLite: always."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(TAKE_LOCK))))
 
 
 def _renew_or_take(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jirabridge.domain.operations import Unknown
 from jirabridge.domain.outcomes import Done, Job, Outcome
+from jirabridge.domain.site_urls import site_address
 from jirabridge.storage import leases, outbox
 from jirabridge.storage.db import make_engine, session_factory
 from jirabridge.storage.leases import LeaseTimes, SqlLeases, WorkerInfo
@@ -24,6 +25,11 @@ from support.rows import a_site, a_workspace
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FAST = LeaseTimes(heartbeat_s=0.02, dead_after_s=10, lease_ttl_s=10)
+
+
+def target(site_id: str, workers: list[str]) -> str | None:
+    """The worker a site of the fixture (st_N at https://sN.atlassian.net) belongs with."""
+    return leases.target_of(site_address(f"https://s{site_id.removeprefix('st_')}.atlassian.net"), workers)
 
 
 class Clock:
@@ -79,10 +85,8 @@ async def test_a_worker_runs_only_its_own_sites_operations_and_those_of_no_site(
     # Another live worker: the sites whose target it is stay its own.
     other = WorkerInfo(id="other", pid=2, version="t", started_at=T0, hostname="elsewhere")
     leases.heartbeat(sessions, me=other, now=T0, times=FAST)
-    theirs = sorted(
-        s for s in (f"st_{n}" for n in range(8)) if leases.target_of(s, ["me", "other"]) == "other"
-    )
-    mine = sorted(s for s in (f"st_{n}" for n in range(8)) if leases.target_of(s, ["me", "other"]) == "me")
+    theirs = sorted(s for s in (f"st_{n}" for n in range(8)) if target(s, ["me", "other"]) == "other")
+    mine = sorted(s for s in (f"st_{n}" for n in range(8)) if target(s, ["me", "other"]) == "me")
     assert theirs and mine
     leases.heartbeat(sessions, me=other, now=T0, times=FAST)  # still holds every site
     with sessions() as session:  # it has handed over the sites whose target is me
@@ -129,7 +133,7 @@ async def test_the_sites_a_worker_takes_are_handed_to_its_jira_pool_before_their
     worker.sites_acquired = handed.append
     await worker.run()
 
-    mine = {s for s in ops if leases.target_of(s, ["me", "other"]) == "me"}
+    mine = {s for s in ops if target(s, ["me", "other"]) == "me"}
     assert mine and set(ran_after_hand_over) == mine
     assert all(ran_after_hand_over.values())
     assert handed == [frozenset(mine)]  # once, when it took them; not at every heartbeat

@@ -1,5 +1,6 @@
-"""Rendezvous hashing (storage/leases.py `target_of`): every worker computes the same owner of each
-site, the sites spread over the workers, and a worker joining or leaving moves only its own share."""
+"""Rendezvous hashing (storage/leases.py `target_of`, keyed by the site's address): every worker
+computes the same owner of each site, the sites spread over the workers, and a worker joining or
+leaving moves only its own share."""
 
 from __future__ import annotations
 
