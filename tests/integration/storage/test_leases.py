@@ -414,6 +414,25 @@ def test_a_rebalance_moves_an_addresss_connections_together_once_none_of_them_ru
     assert [job.id for job in claim(sessions, "w2", 8, taken.active)] == [later]
 
 
+def test_a_stopping_worker_keeps_every_connection_of_a_jira_site_it_runs_an_operation_on_from_the_others(
+    sessions: sessionmaker[Session],
+) -> None:
+    twins = connect_again(sessions)
+    beat(sessions, "w1", 0)  # alone: w1 holds every connection
+    beat(sessions, "w2", 1)
+    busy = SHARED[0]
+
+    # SIGTERM: w1 keeps the connection it runs an operation on and lets the rest go; w2 takes every
+    # Jira site but that one, whose other connection waits with it.
+    beat(sessions, "w1", 2, busy={busy}, stopping=True)
+    taken = beat(sessions, "w2", 2.5)
+    assert taken.acquired == {*SITES, *twins} - {busy, twin_of(busy)}
+    assert one_worker_per_address(sessions)
+
+    leases.leave(sessions, "w1")
+    assert beat(sessions, "w2", 3).acquired == {busy, twin_of(busy)}
+
+
 def test_a_worker_claims_for_no_connection_of_an_address_whose_other_connection_another_holds(
     sessions: sessionmaker[Session],
 ) -> None:
