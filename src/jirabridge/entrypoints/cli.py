@@ -101,6 +101,11 @@ def worker(
         10.0, min=0.2, help="Seconds without a heartbeat before a worker's sites go to the others."
     ),
     poll_s: float = typer.Option(1.0, min=0.01, help="Seconds between looks for due work when idle."),
+    record_wait_ms: float = typer.Option(
+        100.0,
+        min=0.0,
+        help="While busy, how long a finished operation waits for others to be recorded with it.",
+    ),
     max_attempts: int = typer.Option(
         DEFAULT_MAX_ATTEMPTS, min=1, help="Attempts before an operation fails for good."
     ),
@@ -127,7 +132,13 @@ def worker(
 
     _configure_logging(log_level)
     container = build(service_name="jirabridge-worker")
-    options = WorkerOptions(concurrency=concurrency, lease_s=lease_s, poll_s=poll_s, once=once)
+    options = WorkerOptions(
+        concurrency=concurrency,
+        lease_s=lease_s,
+        poll_s=poll_s,
+        once=once,
+        record_wait_s=record_wait_ms / 1000,
+    )
     with ExitStack() as held:
         # SQLite takes one worker process (storage/worker_lock.py), held until this one ends. In-process
         # workers (the demo, tests) do not come through here.

@@ -84,6 +84,9 @@ GC_YOUNG_THRESHOLD = 20_000  # see `calm_garbage_collector`
 DEFAULT_CONCURRENCY = 40
 BACKLOG_EVERY_BEATS = 5  # per-site queue depth and lag gauges: read every 5th heartbeat (~15 s)
 RECORD_BATCH = 50  # at most this many outcomes recorded in one transaction (see `Worker._record`)
+# An outcome waits up to `WorkerOptions.record_wait_s` for others to share its record's transaction
+# only while at least this many other operations run (a quiet worker records at once).
+RECORD_WAIT_WHEN_RUNNING = 4
 # New work for a site with fewer operations running here than this is claimed at once, not at the next
 # batched claim: that site is not draining a backlog here (see `Worker._announced`).
 PROMPT_BELOW_RUNNING = 2
@@ -234,6 +237,9 @@ class WorkerOptions:
     job_timeout_s: float = 300.0
     once: bool = False
     prune_every_s: float = 600.0  # how often finished operations past their keeping time are deleted
+    # Group commit: while the worker is busy, an outcome waits up to this long for others to be
+    # recorded in the same transaction (`Worker._recorder_loop`). 0: each batch is written at once.
+    record_wait_s: float = 0.0
 
 
 def default_worker_id() -> str:
@@ -532,6 +538,11 @@ class Worker:
 
     async def _recorder_loop(self) -> None:
         while self._to_record:
+            if self._busy_enough_to_wait():
+                # Jira has the change already; only its record waits, so that one transaction (one
+                # commit, one hop to a database thread, one read of each site and workspace row the
+                # applies share) serves several outcomes (docs/performance.md).
+                await asyncio.sleep(self.options.record_wait_s)
             batch, self._to_record = self._to_record[:RECORD_BATCH], self._to_record[RECORD_BATCH:]
             try:
                 if len(batch) == 1:
@@ -560,6 +571,11 @@ class Worker:
             for (_, done), result in zip(batch, results, strict=True):
                 if not done.done():
                     done.set_result(result)
+
+    def _busy_enough_to_wait(self) -> bool:
+        if self.options.record_wait_s <= 0 or self._stopping or len(self._to_record) >= RECORD_BATCH:
+            return False
+        return len(self._running) - len(self._to_record) >= RECORD_WAIT_WHEN_RUNNING
 
     async def _prune(self) -> None:
         """Now and then, delete operations that finished long ago (outbox.prune_done)."""

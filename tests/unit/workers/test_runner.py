@@ -321,6 +321,42 @@ async def test_outcomes_that_finish_together_are_recorded_together() -> None:
     assert [queue.row(i).status for i in ids] == ["done"] * 4
 
 
+def staggered(step_s: float) -> Handler:
+    """A handler whose n-th operation (its `text`) finishes n * `step_s` after it starts."""
+
+    async def handler(job: Job) -> Outcome:
+        assert isinstance(job.operation, Unknown)
+        await asyncio.sleep(int(job.operation.payload["text"]) * step_s)
+        return Done(None)
+
+    return handler
+
+
+@pytest.mark.parametrize("wait_s", [0.0, 0.5])
+async def test_a_busy_worker_records_outcomes_that_finish_soon_after_each_other_together(wait_s: float) -> None:
+    queue = BatchFakeQueue()
+    ids = [queue.add("jira.comment", text=str(n)) for n in range(8)]
+    options = WorkerOptions(concurrency=8, poll_s=0.01, once=True, record_wait_s=wait_s)
+
+    await worker(queue, {"jira.comment": staggered(0.02)}, options).run()
+
+    assert [queue.row(i).status for i in ids] == ["done"] * 8
+    if wait_s:  # the first outcome waited while seven others ran: one transaction for all eight
+        assert queue.batches == [8]
+    else:  # each written as soon as the recorder was free
+        assert queue.batches != [8]
+
+
+async def test_a_worker_with_little_running_records_an_outcome_without_waiting() -> None:
+    queue = BatchFakeQueue()
+    op_id = queue.add("jira.comment", text="0")
+    options = WorkerOptions(concurrency=8, poll_s=0.01, once=True, record_wait_s=30)
+
+    await asyncio.wait_for(worker(queue, {"jira.comment": done}, options).run(), 5)
+
+    assert queue.row(op_id).status == "done"
+
+
 async def test_a_batch_that_cannot_be_written_is_recorded_one_by_one() -> None:
     queue = BatchFakeQueue()
     queue.fail_batches = True
