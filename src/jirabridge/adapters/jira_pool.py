@@ -6,8 +6,13 @@
 - One `SitePacer` per Jira site (by URL, so two workspaces connecting one site share its budget) at
   `settings.jira_rate_per_site` requests per second: every job calling that site waits its turn, and
   is checked again when its request is written on a connection.
-- One httpx client (connection pool) for every site, open while any job uses it and closed when the
-  last one is done, so an idle worker holds no sockets. Every request first passes a guard: nothing
+- One httpx client (connection pool, `settings.jira_max_connections` connections) per Jira site
+  address, kept while any job of any site uses one and closed when the worker's last one is done, so
+  an idle worker holds no sockets. A pool per site, not one for all: httpcore's pool looks at each of
+  its connections (a socket poll for an idle one) several times per request and per answer, and one
+  pool holding every site's connections made that a third of a 20-site worker's CPU; a site's own
+  pool holds only the few its pacing keeps busy, and one site's calls never wait for a connection
+  another site holds. Every request first passes a guard: nothing
   leaves for a host that is neither an allowed Jira site nor the configured Atlassian endpoints, even
   if a stored URL or a redirect says so (redirects are not followed); and every connection passes the
   outbound guard (adapters/outbound_http.py): no internal address unless the operator allows it.
@@ -137,8 +142,8 @@ class JiraPool:
         self._user_reads: dict[tuple[str, str], _UserRead] = {}  # (site, user) -> as the claim read it
         # connection -> (what it was decrypted from, decrypted)
         self._user_access: dict[str, tuple[tuple[object, ...], SiteAccess]] = {}
-        self._http: httpx.AsyncClient | None = None
-        self._users = 0
+        self._http: dict[str, httpx.AsyncClient] = {}  # site address -> its client
+        self._users = 0  # jobs holding a client, of any site
         self._handed_over: dict[str, float] = {}  # site id -> time.monotonic() it became this worker's
         # Called with the status of every Jira answer (the worker counts them in its metrics).
         self.on_status: list[Callable[[int], None]] = []
@@ -171,13 +176,15 @@ class JiraPool:
         for hook in self.on_status:
             hook(response.status_code)
 
-    def _acquire_http(self) -> httpx.AsyncClient:
-        if self._http is None:
+    def _acquire_http(self, site: Site) -> httpx.AsyncClient:
+        key = site_address(site.url)
+        http = self._http.get(key)
+        if http is None:
             limits = httpx.Limits(
                 max_connections=self.settings.jira_max_connections,
                 max_keepalive_connections=self.settings.jira_max_connections,
             )
-            self._http = httpx.AsyncClient(
+            http = self._http[key] = httpx.AsyncClient(
                 transport=GuardedTransport(self.services.outbound, self.transport, limits=limits),
                 timeout=httpx.Timeout(self.settings.jira_timeout_s),
                 event_hooks={"request": [self._guard], "response": [self._count]},
@@ -185,15 +192,16 @@ class JiraPool:
                 headers={"User-Agent": "jirabridge"},
                 cookies=jira.NoCookieJar(),  # Jira's cookies are never used
             )
-            telemetry.instrument_http(self._http, self.tracer_provider)
+            telemetry.instrument_http(http, self.tracer_provider)
         self._users += 1
-        return self._http
+        return http
 
     async def _release_http(self) -> None:
         self._users -= 1
-        if self._users == 0 and self._http is not None:
-            http, self._http = self._http, None
-            await http.aclose()
+        if self._users == 0 and self._http:
+            clients, self._http = list(self._http.values()), {}
+            for http in clients:
+                await http.aclose()
 
     # -- clients -----------------------------------------------------------------------------------
 
@@ -319,7 +327,7 @@ class JiraPool:
         delete the admin webhook jirabridge registered)."""
         site = await self._load_site(site_id, workspace_id, disconnected=disconnected)
         base, auth = self._auth(site)
-        http = self._acquire_http()
+        http = self._acquire_http(site)
         try:
             yield jira.JiraClient(base, auth, pacer=self._site_pacer(site), http=http)
         finally:
@@ -345,7 +353,7 @@ class JiraPool:
         if connection is None:
             raise UserNotConnected(site_id, user_id)
         base, auth = self._access_auth(f"user:{connection.id}", self._user_access_of(site, connection))
-        http = self._acquire_http()
+        http = self._acquire_http(site)
         try:
             yield jira.JiraClient(base, auth, pacer=self._site_pacer(site), http=http)
         finally:

@@ -333,7 +333,7 @@ def staggered(step_s: float) -> Handler:
 
 
 @pytest.mark.parametrize("wait_s", [0.0, 0.5])
-async def test_a_busy_worker_records_outcomes_that_finish_soon_after_each_other_together(wait_s: float) -> None:
+async def test_a_busy_worker_records_outcomes_finishing_soon_after_each_other_together(wait_s: float) -> None:
     queue = BatchFakeQueue()
     ids = [queue.add("jira.comment", text=str(n)) for n in range(8)]
     options = WorkerOptions(concurrency=8, poll_s=0.01, once=True, record_wait_s=wait_s)
