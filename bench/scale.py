@@ -316,10 +316,11 @@ def run_kill(pg: Postgres, args: argparse.Namespace, changes: int) -> KillResult
             victim = procs[1]
             while stack.outstanding() > 0.7 * initial and time.monotonic() - began < 600:
                 time.sleep(0.2)
+            leases = lease_status(stack)  # a CLI run: about a second
+            owned = _owned_by(leases, victim.pid) if leases is not None else None
+            # What it holds right before the kill (read before the CLI run, most had finished by the kill).
             held = _held(stack, victim)
             held_sites = {site for _, site in held}
-            leases = lease_status(stack)
-            owned = _owned_by(leases, victim.pid) if leases is not None else None
             killed_wall, killed = datetime.now(UTC), time.monotonic()
             victim.stop(sig=signal.SIGKILL)
             moved: dict[str, float] = {}

@@ -128,7 +128,7 @@ def worker(
     from jirabridge.bootstrap import build
     from jirabridge.storage.leases import LeaseTimes
     from jirabridge.storage.worker_lock import AnotherWorkerRunning, single_sqlite_worker
-    from jirabridge.workers.runner import WorkerOptions, run_worker
+    from jirabridge.workers.runner import WorkerOptions, run_worker, site_cap
 
     _configure_logging(log_level)
     container = build(service_name="jirabridge-worker")
@@ -138,6 +138,7 @@ def worker(
         poll_s=poll_s,
         once=once,
         record_wait_s=record_wait_ms / 1000,
+        site_cap=site_cap(container.settings.jira_rate_per_site),
     )
     with ExitStack() as held:
         # SQLite takes one worker process (storage/worker_lock.py), held until this one ends. In-process

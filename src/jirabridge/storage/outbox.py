@@ -134,6 +134,7 @@ def claim(
     max_attempts: int = MAX_ATTEMPTS,
     sites: Collection[str] | None = None,
     in_flight: Mapping[str, int] | None = None,
+    site_cap: int | None = None,
     prepare: Prepare | None = None,
 ) -> list[Job]:
     """Lease up to `limit` due operations to `worker_id` and return them as jobs.
@@ -142,7 +143,10 @@ def claim(
     first operation into the batch before any gets its second, oldest first within a rank, so one
     site's backlog of thousands does not hold back another site's change until it has drained.
     `in_flight`: the worker's running operations per site, counted as ranks already taken, so a site
-    that holds many of the worker's slots goes after the sites that hold none.
+    that holds many of the worker's slots goes after the sites that hold none. `site_cap`: at most
+    this many of one site's operations in flight, `in_flight` counted: claimed beyond what the site's
+    pacing sends soon, they would only wait in slots the worker's other sites need (a site it has
+    just taken over from a dead worker among them).
 
     `sites`: the sites this worker holds the lease of (storage/leases.py); only their operations, and
     those of no site, are claimed, and only while the lease is still the worker's in the database.
@@ -159,7 +163,7 @@ def claim(
         _enqueue_scheduled(session, now)
         _give_up_on_lost_leases(session, now, max_attempts)
         candidates = _candidates(session, worker_id=worker_id, now=now, limit=limit, sites=sites)
-        picked = _round_robin(candidates, limit, in_flight or {})
+        picked = _round_robin(candidates, limit, in_flight or {}, site_cap)
         if not picked:
             return []
         rows = sorted(session.execute(_claim_statement(picked, worker_id, now, lease_s)).all(), key=_seq)
@@ -292,15 +296,20 @@ def _candidates(
 
 
 def _round_robin(
-    candidates: Sequence[tuple[int, str | None]], limit: int, in_flight: Mapping[str, int]
+    candidates: Sequence[tuple[int, str | None]],
+    limit: int,
+    in_flight: Mapping[str, int],
+    site_cap: int | None = None,
 ) -> list[int]:
     """Each site's oldest first, then each site's second, … (oldest first within a rank), up to
-    `limit`; a site's operations in flight count as its first ranks."""
+    `limit`; a site's operations in flight count as its first ranks, and no site goes past rank
+    `site_cap` (the operations of no site have no cap)."""
     rank: dict[str | None, int] = {}
     ranked = []
     for seq, site in sorted(candidates):
         rank[site] = rank.get(site, in_flight.get(site, 0) if site is not None else 0) + 1
-        ranked.append((rank[site], seq))
+        if site_cap is None or site is None or rank[site] <= site_cap:
+            ranked.append((rank[site], seq))
     return [seq for _, seq in sorted(ranked)[:limit]]
 
 

@@ -46,6 +46,7 @@ import contextlib
 import functools
 import gc
 import logging
+import math
 import os
 import secrets
 import signal
@@ -83,6 +84,8 @@ GC_YOUNG_THRESHOLD = 20_000  # see `calm_garbage_collector`
 # no call waiting for its turn often enough to lose 5 % of the site's budget (docs/performance.md).
 DEFAULT_CONCURRENCY = 40
 BACKLOG_EVERY_BEATS = 5  # per-site queue depth and lag gauges: read every 5th heartbeat (~15 s)
+# `jirabridge worker` runs at most about this many seconds of a site's pacing at once (`site_cap`).
+SITE_CAP_S = 1.0
 RECORD_BATCH = 50  # at most this many outcomes recorded in one transaction (see `Worker._record`)
 # An outcome waits up to `WorkerOptions.record_wait_s` for others to share its record's transaction
 # only while at least this many other operations run (a quiet worker records at once).
@@ -121,6 +124,7 @@ class Queue(Protocol):
         lease_s: float,
         sites: Collection[str] | None = None,
         in_flight: Mapping[str, int] | None = None,
+        site_cap: int | None = None,
         prepare: Prepare | None = None,
     ) -> list[Job]: ...
 
@@ -174,6 +178,7 @@ class SqlQueue:
         lease_s: float,
         sites: Collection[str] | None = None,
         in_flight: Mapping[str, int] | None = None,
+        site_cap: int | None = None,
         prepare: Prepare | None = None,
     ) -> list[Job]:
         return outbox.claim(
@@ -185,6 +190,7 @@ class SqlQueue:
             max_attempts=self.max_attempts,
             sites=sites,
             in_flight=in_flight,
+            site_cap=site_cap,
             prepare=(lambda session, job: prepare(JoinedUnitOfWork(session), job)) if prepare else None,
         )
 
@@ -240,6 +246,16 @@ class WorkerOptions:
     # Group commit: while the worker is busy, an outcome waits up to this long for others to be
     # recorded in the same transaction (`Worker._recorder_loop`). 0: each batch is written at once.
     record_wait_s: float = 0.0
+    # At most this many operations of one site run at once here (`outbox.claim`'s `site_cap`); None:
+    # no cap. `jirabridge worker` sets about a second of the site's pacing.
+    site_cap: int | None = None
+
+
+def site_cap(rate_per_site: float) -> int:
+    """How many operations of one site are worth running at once: what its pacing sends in about
+    `SITE_CAP_S` (a Jira call's answer, the record's wait and the next claim, with room), at least 4.
+    More would wait for their turn in slots the other sites need."""
+    return max(4, math.ceil(rate_per_site * SITE_CAP_S))
 
 
 def default_worker_id() -> str:
@@ -400,18 +416,14 @@ class Worker:
         return jobs
 
     def _claim_now(self, limit: int) -> list[Job]:
-        now, lease_s = self.clock.now(), self.options.lease_s
-        if self.leases is None:  # every site
-            return self.queue.claim(
-                worker_id=self.worker_id, now=now, limit=limit, lease_s=lease_s, prepare=self._prepare
-            )
         return self.queue.claim(
             worker_id=self.worker_id,
-            now=now,
+            now=self.clock.now(),
             limit=limit,
-            lease_s=lease_s,
-            sites=self._active_sites,
+            lease_s=self.options.lease_s,
+            sites=None if self.leases is None else self._active_sites,  # None: every site
             in_flight=Counter(self._sites_of.values()),
+            site_cap=self.options.site_cap,
             prepare=self._prepare,
         )
 

@@ -282,6 +282,26 @@ def test_a_site_holding_the_workers_slots_goes_after_one_that_holds_none(
     assert (first.id, second.id) == (change, older)
 
 
+def test_a_site_with_its_cap_in_flight_gets_nothing_more_while_the_others_do(
+    sessions: sessionmaker[Session],
+) -> None:
+    busy, quiet = "st_00", "st_01"
+    backlog = [add(sessions, busy, f"BUSY-{n}", seconds=0) for n in range(3)]
+    change = add(sessions, quiet, "QUIET-1", seconds=1)
+    held = beat(sessions, "w1", 2).active
+
+    # 4 of the busy site's operations run in this worker already: its cap. Slots are left for more.
+    claimed = outbox.claim(
+        sessions, worker_id="w1", now=at(2), limit=10, lease_s=12, sites=held, in_flight={busy: 4}, site_cap=4
+    )
+    below_cap = outbox.claim(
+        sessions, worker_id="w1", now=at(2), limit=10, lease_s=12, sites=held, in_flight={busy: 2}, site_cap=4
+    )
+
+    assert [job.id for job in claimed] == [change]
+    assert [job.id for job in below_cap] == backlog[:2]  # up to the cap, oldest first
+
+
 def test_status_lists_workers_their_sites_and_each_sites_lag(sessions: sessionmaker[Session]) -> None:
     add(sessions, "st_03", "WEB-1", seconds=0)
     add(sessions, "st_03", "WEB-2", seconds=0)

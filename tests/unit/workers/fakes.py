@@ -55,7 +55,16 @@ class FakeQueue:
         return next(r for r in self.rows if r.id == op_id)
 
     def claim(
-        self, *, worker_id: str, now: datetime, limit: int, lease_s: float, prepare: Any = None
+        self,
+        *,
+        worker_id: str,
+        now: datetime,
+        limit: int,
+        lease_s: float,
+        sites: Any = None,
+        in_flight: Any = None,
+        site_cap: Any = None,
+        prepare: Any = None,
     ) -> list[Job]:
         self.claims += 1
         jobs: list[Job] = []

@@ -17,7 +17,13 @@ from jirabridge.domain.operations import SyncStatus, Unknown
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry
 from jirabridge.storage.leases import Beat, LeaseTimes
 from jirabridge.workers.metrics import WorkerMetrics
-from jirabridge.workers.runner import GC_YOUNG_THRESHOLD, Worker, WorkerOptions, calm_garbage_collector
+from jirabridge.workers.runner import (
+    GC_YOUNG_THRESHOLD,
+    Worker,
+    WorkerOptions,
+    calm_garbage_collector,
+    site_cap,
+)
 from unit.workers.fakes import BatchFakeQueue, FakeQueue, FixedClock
 
 FAST = WorkerOptions(concurrency=4, poll_s=0.01, once=True)
@@ -210,10 +216,8 @@ class ClaimRacingQueue(FakeQueue):
         super().__init__()
         self.recorded = threading.Event()
 
-    def claim(
-        self, *, worker_id: str, now: datetime, limit: int, lease_s: float, prepare: Any = None
-    ) -> list[Job]:
-        jobs = super().claim(worker_id=worker_id, now=now, limit=limit, lease_s=lease_s, prepare=prepare)
+    def claim(self, **kwargs: Any) -> list[Job]:
+        jobs = super().claim(**kwargs)
         if not jobs and any(r.status == "running" for r in self.rows):
             self.recorded.wait(timeout=5)  # the running job is recorded meanwhile,
             time.sleep(0.2)  # and the worker has forgotten it before this stale answer arrives
@@ -428,3 +432,7 @@ async def test_new_work_of_a_site_not_served_here_is_claimed_before_a_batch_of_s
         release.set()
         runner.stop()
         await asyncio.wait_for(running, 10)
+
+
+def test_a_sites_cap_is_about_a_second_of_its_pacing_and_never_below_four() -> None:
+    assert [site_cap(rate) for rate in (0.5, 2, 5, 20, 50)] == [4, 4, 5, 20, 50]
