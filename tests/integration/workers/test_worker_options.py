@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from jirabridge import logs
 from jirabridge.entrypoints.cli import app as cli_app
 from jirabridge.workers import runner
 from jirabridge.workers.runner import WorkerOptions
@@ -21,6 +22,8 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str, rate: str =
         seen.append(options)
 
     monkeypatch.setattr(runner, "run_worker", fake_run_worker)
+    # Not the process's logging: its handler would write to the runner's stream after it closed.
+    monkeypatch.setattr(logs, "configure", lambda *_: None)
     env = {
         "JIRABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'jb.db'}",
         "JIRABRIDGE_JIRA_RATE_PER_SITE": rate,
