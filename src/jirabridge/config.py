@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     # site's limit or a share of it (Jira Cloud allows bursts of about 100/s per tenant and endpoint;
     # staying well under it leaves room for others). The pacer keeps a margin (jira/_pacing.py).
     jira_rate_per_site: float = Field(default=20.0, gt=0)
-    # Connections a worker keeps to Jira, across sites: enough for the calls in flight (a site paced
-    # at 50/s answering in 250 ms keeps about 13 busy). httpcore checks every pooled connection on
+    # Connections a worker keeps to each Jira site (a pool per site): enough for its calls in flight (a
+    # site paced at 50/s answering in 250 ms keeps about 13 busy). httpcore checks every pooled connection on
     # each request, so a pool far larger than needed costs CPU (docs/performance.md).
     jira_max_connections: int = Field(default=32, gt=0)
     # A job whose site is paused longer than this (a quota 429, a 503 with Retry-After, the hourly points

@@ -13,22 +13,15 @@ callbacks, Jira connections), applying the outbound guard (service/core/outbound
 - Plain http is refused unless the operator allows the destination.
 - Environment proxies (`HTTPS_PROXY`) are not used: through a proxy the service could not know which
   address it reaches.
-- Over the network, a request waits for one of the pool's `max_connections` here, before httpcore
-  sees it, and holds it until its answer is closed: httpcore's pool matches every queued request
-  against every connection at each request and each answer, which with a worker's many operations
-  in flight (more than its connections) was a quarter of its CPU (docs/performance.md). Here a
-  waiting request costs nothing until it is its turn, first come first served as in httpcore.
 
 A name the guard cannot resolve raises `httpx.ConnectError`, like any failed connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ssl
 import typing
-from collections.abc import AsyncIterator
 
 import anyio
 import anyio.to_thread
@@ -114,9 +107,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self._guard = guard
         self._in_process = inner is not None
-        self._turns: asyncio.Semaphore | None = None
         if inner is None:
-            self._turns = asyncio.Semaphore(limits.max_connections or 1_000_000)
             network = httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits)
             network._pool = httpcore.AsyncConnectionPool(
                 ssl_context=_ssl_context(),
@@ -142,40 +133,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         reason = self._guard.scheme_refusal(url.scheme, url.host, port, addresses)
         if reason is not None:
             raise OutboundRefused(reason)
-        if self._turns is None:
-            return await self._inner.handle_async_request(request)
-        await self._turns.acquire()
-        try:
-            response = await self._inner.handle_async_request(request)
-        except BaseException:
-            self._turns.release()
-            raise
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=_ReleasedOnClose(response.stream, self._turns),
-            extensions=response.extensions,
-        )
+        return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-
-class _ReleasedOnClose(httpx.AsyncByteStream):
-    """An answer's body that gives its connection's turn back when it is closed (once)."""
-
-    def __init__(self, stream: typing.Any, turns: asyncio.Semaphore) -> None:
-        self._stream = stream
-        self._turns: asyncio.Semaphore | None = turns
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            turns, self._turns = self._turns, None
-            if turns is not None:
-                turns.release()

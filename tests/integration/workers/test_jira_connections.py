@@ -1,7 +1,7 @@
 """The worker's connections to Jira over real sockets: each Jira site has its own pool of
 `JIRABRIDGE_JIRA_MAX_CONNECTIONS`, so a site whose calls hold every connection of its pool holds up no
-other site's call; calls beyond a pool's connections wait their turn, and every answer, or failure,
-gives its connection's turn back."""
+other site's call; calls beyond a pool's connections wait for one, and every answer, or failure,
+gives its connection back."""
 
 from __future__ import annotations
 
