@@ -82,8 +82,12 @@ class ListenWait:
         # Not listening: look every `fallback_poll_s`; a notification may have been lost.
         poll_due = not self._watch.listening and self._watch.fallback_poll_s < remaining
         timeout = self._watch.fallback_poll_s if poll_due else remaining
+        # `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` returns normally when the wake
+        # and the request's cancellation come in the same loop turn, and the cancelled request would
+        # go on waiting.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.woken.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.woken.wait()
         woken = self.woken.is_set()
         self.woken.clear()
         return woken or poll_due  # at the deadline, the answer is what was last read

@@ -91,7 +91,8 @@ class PgListener:
                 async for notice in connection.notifies(timeout=self._keepalive_s):
                     self._on_notify(notice.payload)
                 # Quiet for `keepalive_s`: make sure the connection is alive (a dead one raises).
-                await asyncio.wait_for(connection.execute("SELECT 1"), self._keepalive_s)
+                async with asyncio.timeout(self._keepalive_s):  # not `wait_for`: see link_watch.py
+                    await connection.execute("SELECT 1")
 
     def _set_listening(self, listening: bool) -> None:
         if listening != self.listening:
