@@ -28,6 +28,7 @@ import anyio.to_thread
 import httpcore
 import httpx
 
+from jirabridge.adapters.aiohttp_network import AiohttpNetwork
 from jirabridge.domain.outbound import IPAddress, OutboundRefused
 from jirabridge.service.core.outbound import DEFAULT_PORTS, OutboundGuard
 from jirabridge.service.core.ports import ResolveFailed
@@ -96,7 +97,9 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """See the module docstring. `inner` is an in-process transport (tests); None means the network."""
+    """See the module docstring. `inner` is an in-process transport (tests); None means the network:
+    httpx's own (httpcore), or aiohttp's connection pool with `over_aiohttp` (the same guard, as its
+    resolver)."""
 
     def __init__(
         self,
@@ -104,9 +107,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         inner: httpx.AsyncBaseTransport | None = None,
         *,
         limits: httpx.Limits = DEFAULT_LIMITS,
+        over_aiohttp: bool = False,
     ) -> None:
         self._guard = guard
         self._in_process = inner is not None
+        if inner is None and over_aiohttp:  # the worker's Jira calls (adapters/aiohttp_network.py)
+            inner = AiohttpNetwork(guard, _ssl_context(), limits=limits)
         if inner is None:
             network = httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits)
             network._pool = httpcore.AsyncConnectionPool(
