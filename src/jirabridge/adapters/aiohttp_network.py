@@ -55,7 +55,8 @@ class GuardResolver(AbstractResolver):
             else:
                 addresses = self._guard.destination(host, port)
         except ResolveFailed as exc:
-            raise OSError(str(exc)) from None  # aiohttp: a ClientConnectorError, httpx.ConnectError here
+            # aiohttp makes it a ClientConnectorDNSError (httpx.ConnectError here), saying `exc`.
+            raise socket.gaierror(socket.EAI_NONAME, str(exc)) from None
         if addresses is None:
             return await self._plain.resolve(host, port, family)
         return [
@@ -140,22 +141,23 @@ class AiohttpNetwork(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._open()
+        body = await request.aread()
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _OWN_HEADERS]
         try:
             async with session.request(
                 request.method,
                 str(request.url),
                 headers=headers,
-                data=request.content or None,
+                data=body or None,
                 allow_redirects=False,
                 timeout=_timeout(request),
                 trace_request_ctx=SimpleNamespace(trace=request.extensions.get("trace")),
             ) as answer:
-                body = await answer.read()
+                content = await answer.read()
                 status, raw_headers = answer.status, answer.raw_headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _as_httpx(exc, request) from exc
-        return httpx.Response(status, headers=list(raw_headers), content=body, request=request)
+        return httpx.Response(status, headers=list(raw_headers), content=content, request=request)
 
     async def aclose(self) -> None:
         if self._session is not None:

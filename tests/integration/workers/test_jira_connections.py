@@ -72,12 +72,16 @@ async def jira() -> AsyncIterator[Jira]:
             event.set()
 
 
-@pytest.fixture
-def container(settings: Settings, jira: Jira, resolver: FakeResolver) -> Iterator[Container]:
+@pytest.fixture(params=["aiohttp", "httpcore"])
+def container(
+    request: pytest.FixtureRequest, settings: Settings, jira: Jira, resolver: FakeResolver
+) -> Iterator[Container]:
     """The worker's pieces with no stand-in transport: Jira calls go over the network, one connection
-    per site."""
+    per site, on each of the network layers `JIRABRIDGE_JIRA_HTTP` chooses."""
     host = f"127.0.0.1:{jira.port}"
-    one = settings.model_copy(update={"allowed_jira_hosts": [host], "jira_max_connections": 1})
+    one = settings.model_copy(
+        update={"allowed_jira_hosts": [host], "jira_max_connections": 1, "jira_http": request.param}
+    )
     built = build(one, resolver=resolver)
     credentials = built.secrets.seal({"email": "bot@example.com", "api_token": "token"})
     store(

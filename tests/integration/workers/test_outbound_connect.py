@@ -1,5 +1,7 @@
 """The outbound guard at connect time, over real sockets: the transport the callback and Jira clients
-use on the network resolves through the guard and connects only to the address it checked. A small
+use on the network resolves through the guard and connects only to the address it checked, on
+httpx's own network layer (callbacks, the service's Jira calls) and on aiohttp's (the worker's Jira
+calls, adapters/aiohttp_network.py): every test runs on both. A small
 HTTP server on loopback plays the internal service a tenant would like to reach; the names it is
 reached by exist only in the fake resolver, so a request that arrives went to the checked address."""
 
@@ -44,6 +46,11 @@ class Internal:
         writer.close()
 
 
+@pytest.fixture(params=[False, True], ids=["httpcore", "aiohttp"])
+def over_aiohttp(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
 @pytest.fixture
 async def internal() -> AsyncIterator[Internal]:
     server = Internal()
@@ -53,60 +60,67 @@ async def internal() -> AsyncIterator[Internal]:
         yield server
 
 
-def client(resolver: FakeResolver, *allowed: str) -> httpx.AsyncClient:
+def client(resolver: FakeResolver, *allowed: str, over_aiohttp: bool) -> httpx.AsyncClient:
     guard = OutboundGuard(OutboundPolicy.from_entries(allowed), resolver)
-    return httpx.AsyncClient(transport=GuardedTransport(guard), follow_redirects=False, timeout=5)
+    transport = GuardedTransport(guard, over_aiohttp=over_aiohttp)
+    return httpx.AsyncClient(transport=transport, follow_redirects=False, timeout=5)
 
 
-async def test_a_name_resolving_to_loopback_is_refused_before_any_connection(internal: Internal) -> None:
+async def test_a_name_resolving_to_loopback_is_refused_before_any_connection(
+    internal: Internal, over_aiohttp: bool
+) -> None:
     resolver = FakeResolver({"hook.example": ["127.0.0.1"]})
-    async with client(resolver) as http:
+    async with client(resolver, over_aiohttp=over_aiohttp) as http:
         with pytest.raises(OutboundRefused, match=r"hook\.example resolves to 127\.0\.0\.1, a loopback"):
             await http.post(f"https://hook.example:{internal.port}/events", content=b"{}")
     assert internal.connections == 0
 
 
-async def test_dns_rebinding_is_refused_when_connecting(internal: Internal) -> None:
+async def test_dns_rebinding_is_refused_when_connecting(internal: Internal, over_aiohttp: bool) -> None:
     # Public when the URL was saved (and checked), loopback by the time the worker connects.
     resolver = FakeResolver({"hook.example": [PUBLIC]})
     guard = OutboundGuard(OutboundPolicy(), resolver)
     guard.check_url(f"https://hook.example:{internal.port}/events")
     resolver.answers["hook.example"] = ["127.0.0.1"]
-    async with httpx.AsyncClient(transport=GuardedTransport(guard)) as http:
+    async with httpx.AsyncClient(transport=GuardedTransport(guard, over_aiohttp=over_aiohttp)) as http:
         with pytest.raises(OutboundRefused, match=r"resolves to 127\.0\.0\.1"):
             await http.post(f"https://hook.example:{internal.port}/events", content=b"{}")
     assert internal.connections == 0
 
 
-async def test_an_allowed_network_connects_to_the_address_it_checked(internal: Internal) -> None:
+async def test_an_allowed_network_connects_to_the_address_it_checked(
+    internal: Internal, over_aiohttp: bool
+) -> None:
     # `hook.internal` is unknown to the system's DNS: only the checked address can have been used.
     resolver = FakeResolver({"hook.internal": ["127.0.0.1"]})
-    async with client(resolver, "127.0.0.0/8") as http:
+    async with client(resolver, "127.0.0.0/8", over_aiohttp=over_aiohttp) as http:
         answer = await http.post(f"http://hook.internal:{internal.port}/events", content=b"{}")
     assert answer.status_code == 200
     assert f"host: hook.internal:{internal.port}" in internal.heads[0].lower()
 
 
-async def test_http_is_refused_unless_allowed(internal: Internal) -> None:
+async def test_http_is_refused_unless_allowed(internal: Internal, over_aiohttp: bool) -> None:
     resolver = FakeResolver({"hook.example": [PUBLIC]})
-    async with client(resolver) as http:
+    async with client(resolver, over_aiohttp=over_aiohttp) as http:
         with pytest.raises(OutboundRefused, match="must use https"):
             await http.post(f"http://hook.example:{internal.port}/events", content=b"{}")
-    async with client(resolver, f"127.0.0.1:{internal.port}") as http:
+    async with client(resolver, f"127.0.0.1:{internal.port}", over_aiohttp=over_aiohttp) as http:
         assert (await http.get(f"http://127.0.0.1:{internal.port}/")).status_code == 200
 
 
-async def test_a_name_that_does_not_resolve_is_a_connection_error() -> None:
-    async with client(FakeResolver(default=None)) as http:
+async def test_a_name_that_does_not_resolve_is_a_connection_error(over_aiohttp: bool) -> None:
+    async with client(FakeResolver(default=None), over_aiohttp=over_aiohttp) as http:
         with pytest.raises(httpx.ConnectError, match=r"nowhere\.example does not resolve"):
             await http.get("https://nowhere.example/")
 
 
-async def test_the_environment_proxy_is_not_used(internal: Internal, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_environment_proxy_is_not_used(
+    internal: Internal, monkeypatch: pytest.MonkeyPatch, over_aiohttp: bool
+) -> None:
     # A proxy would resolve and connect on its own; the guard could not know where a request goes.
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
     resolver = FakeResolver({"hook.internal": ["127.0.0.1"]})
-    async with client(resolver, "127.0.0.0/8") as http:
+    async with client(resolver, "127.0.0.0/8", over_aiohttp=over_aiohttp) as http:
         assert (await http.get(f"http://hook.internal:{internal.port}/")).status_code == 200
     assert len(internal.heads) == 1
