@@ -8,8 +8,9 @@ httpx's API (requests, responses, errors, `MockTransport` in tests); only the by
 
 What it keeps from `GuardedTransport`'s network path (adapters/outbound_http.py):
 - each new connection resolves its host through the outbound guard (`GuardResolver`, aiohttp's
-  resolver hook) and connects to an address it has just checked; TLS verifies the host name; no
-  environment proxies, no cookies, no redirects;
+  resolver hook) and connects to an address it has just checked; a host written as an address, which
+  aiohttp connects to without its resolver, is checked before the request; TLS verifies the host
+  name; no environment proxies, no cookies, no redirects;
 - the pacer's "on the wire" signal (`trace` extension, jira/_pacing.py): sent when the call has its
   connection and is about to be written (aiohttp's connection trace), awaited before the write;
 - the errors the Jira client tells apart (jira/_transport.py): a call that never reached Jira
@@ -29,7 +30,8 @@ import anyio.to_thread
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from jirabridge.service.core.outbound import OutboundGuard
+from jirabridge.domain.outbound import literal_address
+from jirabridge.service.core.outbound import DEFAULT_PORTS, OutboundGuard
 from jirabridge.service.core.ports import ResolveFailed
 
 # Headers aiohttp writes itself from the request it is given.
@@ -140,6 +142,11 @@ class AiohttpNetwork(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if literal_address(url.host) is not None:
+            # aiohttp connects to an address written in the URL without asking its resolver: the
+            # guard looks at it here (OutboundRefused when it is not allowed).
+            self._guard.destination(url.host, url.port or DEFAULT_PORTS.get(url.scheme, 0))
         session = self._open()
         body = await request.aread()
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _OWN_HEADERS]

@@ -124,3 +124,13 @@ async def test_the_environment_proxy_is_not_used(
     async with client(resolver, "127.0.0.0/8", over_aiohttp=over_aiohttp) as http:
         assert (await http.get(f"http://hook.internal:{internal.port}/")).status_code == 200
     assert len(internal.heads) == 1
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::ffff:127.0.0.1]", "2130706433"])
+async def test_an_internal_address_written_as_a_literal_is_refused_before_any_connection(
+    internal: Internal, over_aiohttp: bool, host: str
+) -> None:
+    async with client(FakeResolver({}), over_aiohttp=over_aiohttp) as http:
+        with pytest.raises(OutboundRefused, match="loopback"):
+            await http.post(f"https://{host}:{internal.port}/events", content=b"{}")
+    assert internal.connections == 0
