@@ -3,7 +3,7 @@ calls (`JiraPool`, `JIRABRIDGE_JIRA_HTTP=aiohttp`, the default).
 
 Why: httpx's own network layer (httpcore, h11 and anyio's streams) costs about 1.5 ms of CPU per call
 on this kind of machine, aiohttp about 0.35 ms (`python -m bench.http_stack_cpu`); with it the
-worker spends about a quarter less CPU per change (docs/performance.md). The Jira client keeps
+worker spends 11–19 % less CPU per change (docs/performance.md). The Jira client keeps
 httpx's API (requests, responses, errors, `MockTransport` in tests); only the bytes go through aiohttp.
 
 What it keeps from `GuardedTransport`'s network path (adapters/outbound_http.py):
