@@ -8,9 +8,10 @@ httpx's API (requests, responses, errors, `MockTransport` in tests); only the by
 
 What it keeps from `GuardedTransport`'s network path (adapters/outbound_http.py):
 - each new connection resolves its host through the outbound guard (`GuardResolver`, aiohttp's
-  resolver hook) and connects to an address it has just checked; a host written as an address, which
-  aiohttp connects to without its resolver, is checked before the request; TLS verifies the host
-  name; no environment proxies, no cookies, no redirects;
+  resolver hook) and connects to an address it has just checked (a host written as an address, which
+  aiohttp connects to without its resolver, `GuardedTransport` checks before the request: this
+  transport is made only inside one); TLS verifies the host name; no environment proxies, no
+  cookies, no redirects;
 - the pacer's "on the wire" signal (`trace` extension, jira/_pacing.py): sent when the call has its
   connection and is about to be written (aiohttp's connection trace), awaited before the write;
 - the errors the Jira client tells apart (jira/_transport.py): a call that never reached Jira
@@ -26,12 +27,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
-import anyio.to_thread
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from jirabridge.domain.outbound import literal_address
-from jirabridge.service.core.outbound import DEFAULT_PORTS, OutboundGuard
+from jirabridge.service.core.outbound import OutboundGuard
 from jirabridge.service.core.ports import ResolveFailed
 
 # Headers aiohttp writes itself from the request it is given.
@@ -52,10 +51,7 @@ class GuardResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         try:
-            if self._guard.needs_lookup(host, port):
-                addresses = await anyio.to_thread.run_sync(self._guard.destination, host, port)
-            else:
-                addresses = self._guard.destination(host, port)
+            addresses = await self._guard.destination_soon(host, port)
         except ResolveFailed as exc:
             # aiohttp makes it a ClientConnectorDNSError (httpx.ConnectError here), saying `exc`.
             raise socket.gaierror(socket.EAI_NONAME, str(exc)) from None
@@ -142,11 +138,6 @@ class AiohttpNetwork(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        if literal_address(url.host) is not None:
-            # aiohttp connects to an address written in the URL without asking its resolver: the
-            # guard looks at it here (OutboundRefused when it is not allowed).
-            self._guard.destination(url.host, url.port or DEFAULT_PORTS.get(url.scheme, 0))
         session = self._open()
         body = await request.aread()
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _OWN_HEADERS]

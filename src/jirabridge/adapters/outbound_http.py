@@ -24,12 +24,11 @@ import ssl
 import typing
 
 import anyio
-import anyio.to_thread
 import httpcore
 import httpx
 
 from jirabridge.adapters.aiohttp_network import AiohttpNetwork
-from jirabridge.domain.outbound import IPAddress, OutboundRefused
+from jirabridge.domain.outbound import IPAddress, OutboundRefused, literal_address
 from jirabridge.service.core.outbound import DEFAULT_PORTS, OutboundGuard
 from jirabridge.service.core.ports import ResolveFailed
 
@@ -42,12 +41,6 @@ def _ssl_context() -> ssl.SSLContext:
     transport for each Jira call it makes itself (a link's issue, create metadata, lookups). A context
     is safe to share between connections."""
     return httpx.create_ssl_context()
-
-
-async def _destination(guard: OutboundGuard, host: str, port: int) -> list[IPAddress] | None:
-    if guard.needs_lookup(host, port):
-        return await anyio.to_thread.run_sync(guard.destination, host, port)
-    return guard.destination(host, port)
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
@@ -67,7 +60,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         try:
             with anyio.fail_after(timeout):
-                addresses = await _destination(self._guard, host, port)
+                addresses = await self._guard.destination_soon(host, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"looking up {host} timed out") from None
         except ResolveFailed as exc:
@@ -130,10 +123,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         port = url.port or DEFAULT_PORTS.get(url.scheme, 0)
         addresses: list[IPAddress] | None = None
         # Over the network the backend checks the addresses when it connects; http needs them first
-        # (an allowed network may permit it), and an in-process transport has no connection to check.
-        if self._in_process or url.scheme != "https":
+        # (an allowed network may permit it), an in-process transport has no connection to check, and
+        # aiohttp connects to a host written as an address without asking its resolver (a literal
+        # costs no DNS, so it is checked here on every path).
+        if self._in_process or url.scheme != "https" or literal_address(url.host) is not None:
             try:
-                addresses = await _destination(self._guard, url.host, port)
+                addresses = await self._guard.destination_soon(url.host, port)
             except ResolveFailed as exc:
                 raise httpx.ConnectError(str(exc), request=request) from None
         reason = self._guard.scheme_refusal(url.scheme, url.host, port, addresses)

@@ -20,6 +20,7 @@ from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.domain.outbound import OutboundPolicy
 from jirabridge.service.core.outbound import OutboundGuard
 from support.dns import FakeResolver
+from support.http_server import read_request
 
 Answer = Callable[[str, asyncio.StreamWriter], Awaitable[bool]]  # False: close the connection
 
@@ -36,21 +37,9 @@ class Server:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            while True:
-                try:
-                    head = (await reader.readuntil(b"\r\n\r\n")).decode()
-                except asyncio.IncompleteReadError:
-                    return
-                length = next(
-                    (
-                        int(v)
-                        for k, _, v in (line.partition(":") for line in head.split("\r\n"))
-                        if k.lower() == "content-length"
-                    ),
-                    0,
-                )
-                self.heads.append(head + (await reader.readexactly(length)).decode())
-                if not await self.answer(head, writer):
+            while (request := await read_request(reader)) is not None:
+                self.heads.append(request)
+                if not await self.answer(request, writer):
                     return
                 await writer.drain()
         finally:

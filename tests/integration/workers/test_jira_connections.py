@@ -16,6 +16,7 @@ from jirabridge.bootstrap import Container, build
 from jirabridge.config import Settings
 from jirabridge.jira import JiraError, JiraTimeout
 from support.dns import FakeResolver
+from support.http_server import read_request
 from support.rows import a_site, a_workspace, store
 
 WS = "ws_conn"
@@ -37,12 +38,8 @@ class Jira:
         self.open_now += 1
         self.most_open = max(self.most_open, self.open_now)
         try:
-            while True:
-                try:
-                    head = (await reader.readuntil(b"\r\n\r\n")).decode()
-                except asyncio.IncompleteReadError:
-                    return
-                site = head.split(" ", 2)[1].split("/")[2]
+            while (request := await read_request(reader)) is not None:
+                site = request.split(" ", 2)[1].split("/")[2]
                 if site in self.held:
                     self.arrived.set()
                     await self.held[site].wait()

@@ -18,6 +18,7 @@ from jirabridge.adapters.outbound_http import GuardedTransport
 from jirabridge.domain.outbound import OutboundPolicy, OutboundRefused
 from jirabridge.service.core.outbound import OutboundGuard
 from support.dns import PUBLIC, FakeResolver
+from support.http_server import read_request
 
 
 @dataclass
@@ -30,17 +31,9 @@ class Internal:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
-        head = (await reader.readuntil(b"\r\n\r\n")).decode()
-        self.heads.append(head)
-        length = next(
-            (
-                int(line.split(":")[1])
-                for line in head.split("\r\n")
-                if line.lower().startswith("content-length:")
-            ),
-            0,
-        )
-        await reader.readexactly(length)
+        request = await read_request(reader)
+        assert request is not None
+        self.heads.append(request)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
         await writer.drain()
         writer.close()

@@ -53,6 +53,12 @@ class OutboundGuard:
         """Whether `destination` asks DNS (callers in an event loop then run it on a thread)."""
         return not self.policy.allows_name(host, port) and literal_address(host) is None
 
+    async def destination_soon(self, host: str, port: int) -> list[IPAddress] | None:
+        """`destination` from an event loop: on a thread when it asks DNS, at once when it does not."""
+        if self.needs_lookup(host, port):
+            return await asyncio.to_thread(self.destination, host, port)
+        return self.destination(host, port)
+
     def scheme_refusal(
         self, scheme: str, host: str, port: int, addresses: list[IPAddress] | None
     ) -> str | None:
