@@ -36,7 +36,7 @@ def enqueue_effects(database_url: str, count: int) -> list[str]:
                 for n in range(count)
             ]
             session.commit()
-            return [op.id for op in ops]
+            return ops
     finally:
         engine.dispose()
 

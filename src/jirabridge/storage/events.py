@@ -1,6 +1,6 @@
 """The event feed (SPEC section 1, "Event"): rows of `events`, read in `seq` order with a cursor.
 
-`record_event` adds an event to the caller's session and, when the workspace has a callback URL, a
+`record_event` adds an event in the caller's transaction and, when the workspace has a callback URL, a
 `callback.deliver` operation beside it: both commit or roll back with the change they describe. The
 deliveries of one item are ordered (`DeliverCallback.ordering_key`); a new delivery waits while the
 workspace's endpoint backs off (storage/callbacks.py).
@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from jirabridge.domain.operations import DeliverCallback
@@ -36,6 +36,7 @@ _LOCK_WORKSPACE = (
     .where(Workspace.id == bindparam("workspace_id"))
     .with_for_update(key_share=True)
 )
+_INSERT_EVENT = insert(cast(Table, Event.__table__))
 
 
 def record_event(
@@ -48,35 +49,40 @@ def record_event(
     item: tuple[str, str] | None = None,
     issue_key: str | None = None,
     data: dict[str, Any] | None = None,
-) -> Event:
-    """Add an event (and its callback delivery, when the workspace has a callback URL)."""
+) -> str:
+    """Add an event (and its callback delivery, when the workspace has a callback URL) and answer its
+    id. A Core INSERT run at once, as `outbox.enqueue`'s: its `seq` is drawn under the workspace's
+    lock, taken just before."""
     if source not in SOURCES:
         raise ValueError(f"event source must be one of {SOURCES}, not {source!r}")
     settings = lock_workspace(session, workspace_id)
-    event = Event(
-        id=new_id("ev"),
-        workspace_id=workspace_id,
-        type=type,
-        source=source,
-        at=at,
-        item_type=item[0] if item else None,
-        item_id=item[1] if item else None,
-        issue_key=issue_key,
-        data=dict(data or {}),
+    event_id = new_id("ev")
+    session.execute(
+        _INSERT_EVENT,
+        {
+            "id": event_id,
+            "workspace_id": workspace_id,
+            "type": type,
+            "source": source,
+            "at": at,
+            "item_type": item[0] if item else None,
+            "item_id": item[1] if item else None,
+            "issue_key": issue_key,
+            "data": dict(data or {}),
+        },
     )
-    session.add(event)
     if _callback_url(settings):
         held = callbacks.hold_until(session, workspace_id, at)
-        delivery = outbox.enqueue(
+        outbox.enqueue(
             session,
-            DeliverCallback(event.id, workspace_id, item=item, issue_key=issue_key),
+            DeliverCallback(event_id, workspace_id, item=item, issue_key=issue_key),
             workspace_id=workspace_id,
             now=at,
             run_after=held,
+            # held: released with the others when the endpoint answers
+            reason=callbacks.HELD if held is not None else None,
         )
-        if held is not None:
-            delivery.reason = callbacks.HELD  # released with the others when the endpoint answers
-    return event
+    return event_id
 
 
 def lock_workspace(session: Session, workspace_id: str) -> dict[str, Any] | None:

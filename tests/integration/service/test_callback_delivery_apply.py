@@ -48,7 +48,7 @@ class World:
                 op = DeliverCallback(f"ev_{n}", tenant.workspace_id, item=("anomaly", f"an-{n}"))
                 self.ops[f"an-{n}"] = outbox.enqueue(
                     uow.session, op, workspace_id=tenant.workspace_id, now=T0
-                ).id
+                )
             uow.commit()
         op = DeliverCallback("ev_1", tenant.workspace_id, item=("anomaly", "an-1"))
         self.job = Job(self.ops["an-1"], tenant.workspace_id, None, op.KIND, op, 1, None)
@@ -152,7 +152,7 @@ async def test_the_load_reads_the_callback_the_body_and_the_endpoints_state(
             data={"to": "Resolved"},
         )
         uow.commit()
-        event_id = event.id
+        event_id = event
     op = DeliverCallback(event_id, tenant.workspace_id, item=("anomaly", "an-9"))
     job = Job("op_9", tenant.workspace_id, None, op.KIND, op, 1, None)
     load = callback_delivery.loader(container.secrets)

@@ -234,7 +234,7 @@ def test_a_link_removed_while_the_create_ran_gets_no_issue_and_no_event(world: W
 
 def test_load_reads_the_link_and_on_a_retry_when_the_create_was_last_sent(world: World) -> None:
     with world.container.uow() as uow:
-        op_id = outbox.enqueue(uow.session, world.create_op(), workspace_id=world.workspace_id, now=T0).id
+        op_id = outbox.enqueue(uow.session, world.create_op(), workspace_id=world.workspace_id, now=T0)
         uow.commit()
     first = replace(world.job, id=op_id)
     retry = replace(first, attempts=2)

@@ -83,7 +83,7 @@ def add(sessions: sessionmaker[Session], site: str | None, key: str, seconds: fl
         op = Unknown("jira.comment", {"key": key}, ordering=key, site_id=site)
         operation = outbox.enqueue(session, op, workspace_id="ws_a", now=at(seconds))
         session.commit()
-        return operation.id
+        return operation
 
 
 def claim(

@@ -56,7 +56,7 @@ def add(
     with sessions() as session:
         operation = outbox.enqueue(session, op, workspace_id=workspace, now=T0)
         session.commit()
-        return operation.id
+        return operation
 
 
 def claim(
@@ -200,7 +200,7 @@ def test_a_paused_site_gives_its_attempt_back_and_holds_its_other_work_until_the
     paused = add(sessions, "WEB-1")
     same_site = add(sessions, "WEB-2")
     with sessions() as session:
-        other_site = outbox.enqueue(session, ops.SyncStatus("st_2", "OPS-1"), workspace_id="ws_a", now=T0).id
+        other_site = outbox.enqueue(session, ops.SyncStatus("st_2", "OPS-1"), workspace_id="ws_a", now=T0)
         session.commit()
     [job] = outbox.claim(sessions, worker_id="w1", now=at(0), limit=1, lease_s=LEASE_S)
     assert job.id == paused

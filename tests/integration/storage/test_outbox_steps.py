@@ -37,7 +37,7 @@ def add(sessions: sessionmaker[Session], key: str) -> str:
     with sessions() as session:
         op = outbox.enqueue(session, ops.SyncStatus("st_1", key), workspace_id="ws_a", now=T0)
         session.commit()
-        return op.id
+        return op
 
 
 def event(session: Session, kind: str) -> None:

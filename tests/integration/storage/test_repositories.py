@@ -249,7 +249,7 @@ def test_when_a_create_was_sent_is_kept_on_its_operation_until_cleared(
         )
 
     with UnitOfWork(sessions) as uow:
-        ids = [outbox.enqueue(uow.session, create(n), workspace_id="ws_a", now=T0).id for n in range(3)]
+        ids = [outbox.enqueue(uow.session, create(n), workspace_id="ws_a", now=T0) for n in range(3)]
         uow.commit()
     sent = T0 + timedelta(seconds=5)
     with UnitOfWork(sessions) as uow:

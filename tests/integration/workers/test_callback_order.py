@@ -71,7 +71,7 @@ def record(
             data={"to": "Resolved"},
         )
         uow.commit()
-        return event.id
+        return event
 
 
 async def drain(container: Container, host: Host, clock: ManualClock, concurrency: int = 8) -> None:

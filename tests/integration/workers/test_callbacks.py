@@ -76,7 +76,7 @@ def record(container: Container, tenant: Tenant, clock: ManualClock, n: int) -> 
             data={"from": "Active", "to": "Resolved"},
         )
         uow.commit()
-        return event.id
+        return event
 
 
 async def drain(container: Container, receiver: Receiver, clock: ManualClock) -> None:

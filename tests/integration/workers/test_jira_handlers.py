@@ -141,7 +141,7 @@ class World:
                 uow.session, operation, workspace_id=self.tenant.workspace_id, now=self.clock.now()
             )
             uow.commit()
-            return op.id
+            return op
 
     def sync_status(self, key: str) -> str:
         return self.enqueue(operations.SyncStatus(self.site_id, key))

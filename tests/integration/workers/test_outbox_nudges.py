@@ -63,7 +63,7 @@ async def running_worker(database_url: str, ran: list[str]) -> AsyncIterator[Cal
                 session, Unknown("test.nudged", {"n": n}), workspace_id="ws_a", now=datetime.now(UTC)
             )
             session.commit()
-            return op.id
+            return op
 
     def listening() -> bool:
         with engine.connect() as connection:

@@ -58,7 +58,7 @@ def add(sessions: sessionmaker[Session], site: str | None, key: str) -> str:
         op = Unknown("step", {}, ordering=key, site_id=site)
         operation = outbox.enqueue(session, op, workspace_id="ws_a", now=T0)
         session.commit()
-        return operation.id
+        return operation
 
 
 def statuses(sessions: sessionmaker[Session]) -> dict[str, str]:

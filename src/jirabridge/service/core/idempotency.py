@@ -55,7 +55,7 @@ class Claim:
     def check(self, uow: UnitOfWork) -> None:
         """Nothing when the key is new; else Replay with the stored answer, or Conflict (the key was
         used with another request, or its request is still in progress)."""
-        stored = uow.idempotency_keys.get(self.workspace_id, self.key)
+        stored = uow.idempotency_keys.stored(self.workspace_id, self.key)
         if stored is None:
             return
         if stored.request_hash != self.fingerprint:

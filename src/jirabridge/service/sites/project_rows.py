@@ -9,8 +9,7 @@ from jirabridge.service.core.unit_of_work import UnitOfWork
 
 
 def project_settings(uow: UnitOfWork, workspace_id: str, site_id: str, project: str) -> dict[str, Any]:
-    row = uow.projects.get(workspace_id, site_id, project)
-    return dict(row.settings) if row else {}
+    return dict(uow.projects.settings(workspace_id, site_id, project) or {})
 
 
 def project_of(issue_key: str) -> str:

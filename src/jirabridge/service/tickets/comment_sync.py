@@ -60,7 +60,7 @@ def apply(uow: UnitOfWork, job: Job, outcome: Outcome, now: datetime) -> None:
     site_id, key, marker = target_of(job)
     match outcome:
         case Done(value=CommentPosted() as posted):
-            host = uow.item_comments.get(marker)
+            host = uow.item_comments.text(marker)
             ours = host is not None and host.workspace_id == job.workspace_id
             ref = uow.jira_comment_refs.get(site_id, posted.jira_comment_id)
             if ref is None:

@@ -71,15 +71,14 @@ def comment_text(
     """The host comment's text and author as they read now (an edit made since the operation was
     queued included), else what the queued post says (`queued`), else nothing. A comment of another
     workspace, or one that came from Jira, is not read."""
-    comment = uow.item_comments.get(comment_id) if comment_id else None
+    comment = uow.item_comments.text(comment_id) if comment_id else None
     if comment is not None and (comment.workspace_id != workspace_id or comment.source != "host"):
         comment = None
     author = comment.author if comment is not None else (queued.author if queued else None)
     plain = comment.body if comment is not None else (queued.text if queued else None)
     if author is None:
         return CommentText(None, None, plain, None)
-    user = uow.host_users.get(workspace_id, author)
-    name = (user.name if user is not None else None) or author
+    name = uow.host_users.name(workspace_id, author) or author
     account_id = uow.user_connections.account_on_site(workspace_id, site_id, author)
     return CommentText(author, name, plain, account_id)
 

@@ -41,7 +41,7 @@ def refs(links: Sequence[Link]) -> list[LinkRef]:
 
 def link_refs(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> list[LinkRef]:
     """The issue's links as its handler sees them (a step's `load`)."""
-    return refs(issue_links(uow, workspace_id, site_id, issue_key))
+    return [LinkRef(*ref) for ref in uow.links.refs_by_issue(workspace_id, site_id, issue_key)]
 
 
 def issue_gone_detail(issue_key: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from typing import cast
+
+from sqlalchemy import Table, bindparam, func, select
 
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import HostUser, UserConnection
@@ -16,10 +18,20 @@ _CONNECTED_ON_SITE = select(UserConnection).where(
     UserConnection.credentials.is_not(None),
 )
 
+_USERS = cast(Table, HostUser.__table__)
+_NAME = select(_USERS.c.name).where(
+    _USERS.c.workspace_id == bindparam("workspace_id"), _USERS.c.id == bindparam("user_id")
+)
+
 
 class HostUsers(Repository[HostUser]):
     def get(self, workspace_id: str, user_id: str) -> HostUser | None:
         return self._session.get(HostUser, (workspace_id, user_id))
+
+    def name(self, workspace_id: str, user_id: str) -> str | None:
+        """The user's name (None: no such user, or no name), read without loading the row."""
+        params = {"workspace_id": workspace_id, "user_id": user_id}
+        return cast("str | None", self._session.execute(_NAME, params).scalar())
 
     def of_workspace(self, workspace_id: str) -> list[HostUser]:
         return list(self._session.scalars(select(HostUser).where(HostUser.workspace_id == workspace_id)))
