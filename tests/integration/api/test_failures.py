@@ -29,7 +29,7 @@ def fail_operations(container: Container, workspace_id: str, count: int) -> list
                 ),
                 workspace_id=workspace_id,
                 now=NOW,
-            ).id
+            )
             for n in range(count)
         ]
         uow.commit()

@@ -63,8 +63,7 @@ class StoredRule:
 
 
 def load(uow: UnitOfWork, workspace_id: str) -> list[StoredRule]:
-    row = uow.rule_sets.get(workspace_id)
-    return [_from_json(rule) for rule in (row.rules if row else [])]
+    return [_from_json(rule) for rule in uow.rule_sets.rules(workspace_id)]
 
 
 def updated_at(uow: UnitOfWork, workspace_id: str) -> datetime | None:

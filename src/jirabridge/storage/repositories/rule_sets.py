@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select
+
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import RuleSet
+
+_TABLE = cast(Table, RuleSet.__table__)
+_RULES = select(_TABLE.c.rules).where(_TABLE.c.workspace_id == bindparam("workspace_id"))
 
 
 class RuleSets(Repository[RuleSet]):
     def get(self, workspace_id: str) -> RuleSet | None:
         return self._session.get(RuleSet, workspace_id)
+
+    def rules(self, workspace_id: str) -> list[Any]:
+        """The stored rules document (empty: none saved), read as one column."""
+        self._autoflush()
+        return cast("list[Any]", self._session.execute(_RULES, {"workspace_id": workspace_id}).scalar() or [])

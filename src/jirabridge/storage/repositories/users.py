@@ -30,6 +30,7 @@ class HostUsers(Repository[HostUser]):
 
     def name(self, workspace_id: str, user_id: str) -> str | None:
         """The user's name (None: no such user, or no name), read without loading the row."""
+        self._autoflush()
         params = {"workspace_id": workspace_id, "user_id": user_id}
         return cast("str | None", self._session.execute(_NAME, params).scalar())
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm.attributes import flag_modified
 
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import ApiKey, Workspace
 
+_TABLE = cast(Table, Workspace.__table__)
+_SETTINGS = select(_TABLE.c.settings).where(_TABLE.c.id == bindparam("workspace_id"))
+
 
 class Workspaces(Repository[Workspace]):
     def get(self, workspace_id: str) -> Workspace | None:
         return self._session.get(Workspace, workspace_id)
+
+    def settings(self, workspace_id: str) -> tuple[bool, dict[str, Any] | None]:
+        """Whether the workspace exists, and its stored settings document, read as one column."""
+        self._autoflush()
+        row = self._session.execute(_SETTINGS, {"workspace_id": workspace_id}).first()
+        return (row is not None, cast("dict[str, Any] | None", row[0]) if row is not None else None)
 
     def every(self) -> list[Workspace]:
         return list(self._session.scalars(select(Workspace)))
