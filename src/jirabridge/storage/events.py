@@ -21,22 +21,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from jirabridge.domain.operations import DeliverCallback
 from jirabridge.ids import new_id
 from jirabridge.storage import callbacks, outbox, workspace_locks
+from jirabridge.storage.core_reads import autoflush, table
 from jirabridge.storage.tables import Event, Workspace
 
 SOURCES = ("jira", "host", "jirabridge")
 # Built once: a statement built on every call cost more than running it (cache key, coercions).
+_WORKSPACES = table(Workspace)
 _LOCK_WORKSPACE = (
-    select(Workspace.settings)
-    .where(Workspace.id == bindparam("workspace_id"))
+    select(_WORKSPACES.c.settings)
+    .where(_WORKSPACES.c.id == bindparam("workspace_id"))
     .with_for_update(key_share=True)
 )
-_INSERT_EVENT = insert(cast(Table, Event.__table__))
+_INSERT_EVENT = insert(table(Event))
 
 
 def record_event(
@@ -95,6 +97,7 @@ def lock_workspace(session: Session, workspace_id: str) -> dict[str, Any] | None
     if known:
         return cast("dict[str, Any] | None", settings)
     # Core, not an ORM load: only the settings are needed, and the lock is what matters.
+    autoflush(session)  # the settings as this transaction left them
     settings = session.execute(_LOCK_WORKSPACE, {"workspace_id": workspace_id}).first()
     if settings is None:
         raise ValueError(f"workspace {workspace_id} does not exist")

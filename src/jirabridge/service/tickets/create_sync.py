@@ -116,8 +116,8 @@ def _created(uow: UnitOfWork, job: Job, op: ops.CreateIssue, issue: IssueCreated
     link.sync_state = LinkState.SYNCED
     link.last_error = None
     item_ref = (link.item_type, link.item_id)
-    site = uow.sites.get(op.site_id)
-    url = f"{(site.url if site is not None else '').rstrip('/')}/browse/{issue.key}"
+    site_url = uow.sites.urls([op.site_id]).get(op.site_id, "")
+    url = f"{site_url.rstrip('/')}/browse/{issue.key}"
     record_event(
         uow.session,
         workspace_id=job.workspace_id,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import ItemComment, JiraCommentRef
 
-_COMMENTS = cast(Table, ItemComment.__table__)
+_COMMENTS = table(ItemComment)
 _TEXT = select(_COMMENTS.c.workspace_id, _COMMENTS.c.source, _COMMENTS.c.author, _COMMENTS.c.body).where(
     _COMMENTS.c.id == bindparam("comment_id")
 )

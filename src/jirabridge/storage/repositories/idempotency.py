@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import IdempotencyKey
 
-_TABLE = cast(Table, IdempotencyKey.__table__)
+_TABLE = table(IdempotencyKey)
 _STORED = select(_TABLE.c.request_hash, _TABLE.c.status_code, _TABLE.c.body).where(
     _TABLE.c.workspace_id == bindparam("workspace_id"), _TABLE.c.key == bindparam("key")
 )

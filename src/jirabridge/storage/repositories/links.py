@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Link
 
@@ -32,7 +32,7 @@ _BY_ISSUE = (
     .order_by(Link.linked_at, Link.id)
 )
 
-_LINKS = cast(Table, Link.__table__)
+_LINKS = table(Link)
 _REFS_BY_ISSUE = (
     select(_LINKS.c.id, _LINKS.c.item_type, _LINKS.c.item_id, _LINKS.c.sync_state)
     .where(

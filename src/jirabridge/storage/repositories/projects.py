@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import ProjectSettings
 
 # Built once: a statement built on every call cost more than running it (cache key, coercions).
-_KEYS_ON_SITE = select(ProjectSettings.project_key).where(
-    ProjectSettings.workspace_id == bindparam("workspace_id"), ProjectSettings.site_id == bindparam("site_id")
+_TABLE = table(ProjectSettings)
+_KEYS_ON_SITE = select(_TABLE.c.project_key).where(
+    _TABLE.c.workspace_id == bindparam("workspace_id"), _TABLE.c.site_id == bindparam("site_id")
 )
-
-_TABLE = cast(Table, ProjectSettings.__table__)
 # A Core read of the one column, not an ORM load of the row: about a quarter of the CPU.
 _SETTINGS = select(_TABLE.c.settings).where(
     _TABLE.c.workspace_id == bindparam("workspace_id"),
@@ -67,4 +67,5 @@ class Projects(Repository[ProjectSettings]):
         return keys
 
     def keys_on_site(self, workspace_id: str, site_id: str) -> set[str]:
+        self._autoflush()
         return set(self._session.scalars(_KEYS_ON_SITE, {"workspace_id": workspace_id, "site_id": site_id}))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import RuleSet
 
-_TABLE = cast(Table, RuleSet.__table__)
+_TABLE = table(RuleSet)
 _RULES = select(_TABLE.c.rules).where(_TABLE.c.workspace_id == bindparam("workspace_id"))
 
 

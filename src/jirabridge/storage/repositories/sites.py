@@ -7,11 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, update
 
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import OAuthState, Site, UserConnection
 
 # Built once: a statement built on every call cost more than running it (cache key, coercions).
-_URLS = select(Site.id, Site.url).where(Site.id.in_(bindparam("ids", expanding=True)))
+_SITES = table(Site)
+_URLS = select(_SITES.c.id, _SITES.c.url).where(_SITES.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class Sites(Repository[Site]):
@@ -84,6 +86,7 @@ class Sites(Repository[Site]):
         ids = set(site_ids)
         if not ids:
             return {}
+        self._autoflush()
         return {site_id: url for site_id, url in self._session.execute(_URLS, {"ids": sorted(ids)})}
 
     def by_webhook_token(self, token: str) -> Site | None:

@@ -9,15 +9,17 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 
 from jirabridge.domain.worklogs import State
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Operation, TimeEntry, WorklogWatermark
 
 # Built once: a statement built on every call cost more than running it (cache key, coercions).
-_SYNC_PAYLOADS = select(Operation.payload).where(
-    Operation.ordering_key == bindparam("ordering_key"),
-    Operation.kind == bindparam("kind"),
-    Operation.status == bindparam("status"),
-    Operation.workspace_id == bindparam("workspace_id"),
+_OPS = table(Operation)
+_SYNC_PAYLOADS = select(_OPS.c.payload).where(
+    _OPS.c.ordering_key == bindparam("ordering_key"),
+    _OPS.c.kind == bindparam("kind"),
+    _OPS.c.status == bindparam("status"),
+    _OPS.c.workspace_id == bindparam("workspace_id"),
 )
 
 
@@ -87,6 +89,7 @@ class TimeEntries(Repository[TimeEntry]):
     ) -> bool:
         """Whether a `kind` operation for the entry waits (in state `pending`) under the ordering key."""
         where = {"ordering_key": ordering_key, "kind": kind, "status": pending, "workspace_id": workspace_id}
+        self._autoflush()
         payloads: list[dict[str, Any] | None] = list(self._session.scalars(_SYNC_PAYLOADS, where))
         return any((payload or {}).get("entry_id") == entry_id for payload in payloads)
 

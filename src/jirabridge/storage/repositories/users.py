@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import HostUser, UserConnection
 
@@ -18,9 +19,17 @@ _CONNECTED_ON_SITE = select(UserConnection).where(
     UserConnection.credentials.is_not(None),
 )
 
-_USERS = cast(Table, HostUser.__table__)
+_USERS = table(HostUser)
 _NAME = select(_USERS.c.name).where(
     _USERS.c.workspace_id == bindparam("workspace_id"), _USERS.c.id == bindparam("user_id")
+)
+
+_CONNECTIONS = table(UserConnection)
+_ACCOUNT_ON_SITE = select(_CONNECTIONS.c.account_id).where(
+    _CONNECTIONS.c.workspace_id == bindparam("workspace_id"),
+    _CONNECTIONS.c.site_id == bindparam("site_id"),
+    _CONNECTIONS.c.user_id == bindparam("user_id"),
+    _CONNECTIONS.c.account_id.is_not(None),
 )
 
 
@@ -79,14 +88,9 @@ class UserConnections(Repository[UserConnection]):
 
     def account_on_site(self, workspace_id: str, site_id: str, user_id: str) -> str | None:
         """The Jira account id of the user's connection on the site, when it has one."""
-        return self._session.scalar(
-            select(UserConnection.account_id).where(
-                UserConnection.workspace_id == workspace_id,
-                UserConnection.site_id == site_id,
-                UserConnection.user_id == user_id,
-                UserConnection.account_id.is_not(None),
-            )
-        )
+        self._autoflush()
+        params = {"workspace_id": workspace_id, "site_id": site_id, "user_id": user_id}
+        return cast("str | None", self._session.execute(_ACCOUNT_ON_SITE, params).scalar())
 
     def on_site(self, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
         """The user's connection on the site, in whatever state."""

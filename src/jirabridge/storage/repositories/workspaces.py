@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.attributes import flag_modified
 
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import ApiKey, Workspace
 
-_TABLE = cast(Table, Workspace.__table__)
+_TABLE = table(Workspace)
 _SETTINGS = select(_TABLE.c.settings).where(_TABLE.c.id == bindparam("workspace_id"))
 
 
