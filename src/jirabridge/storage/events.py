@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from jirabridge.domain.operations import DeliverCallback
 from jirabridge.ids import new_id
 from jirabridge.storage import callbacks, outbox, workspace_locks
-from jirabridge.storage.core_reads import autoflush, table
+from jirabridge.storage.core_reads import table
 from jirabridge.storage.tables import Event, Workspace
 
 SOURCES = ("jira", "host", "jirabridge")
@@ -97,7 +97,6 @@ def lock_workspace(session: Session, workspace_id: str) -> dict[str, Any] | None
     if known:
         return cast("dict[str, Any] | None", settings)
     # Core, not an ORM load: only the settings are needed, and the lock is what matters.
-    autoflush(session)  # the settings as this transaction left them
     settings = session.execute(_LOCK_WORKSPACE, {"workspace_id": workspace_id}).first()
     if settings is None:
         raise ValueError(f"workspace {workspace_id} does not exist")

@@ -117,6 +117,41 @@ def test_links_of_many_issues_at_once_are_grouped_by_issue_oldest_first(
         assert uow.links.by_issues("ws_b", "st_0", ["WEB-1"]) == {}
         assert uow.links.by_issues("ws_a", "st_0", []) == {}
 
+    # The same links as plain values (a step's load), in the same order.
+    with UnitOfWork(sessions) as uow:
+        assert uow.links.refs_by_issue("ws_a", "st_0", "WEB-1") == [
+            ("lk_01", "error", "e-1", "synced"),
+            ("lk_03", "error", "e-2", "synced"),
+        ]
+
+
+def test_reads_of_a_few_columns_see_what_their_transaction_changed(sessions: sessionmaker[Session]) -> None:
+    # Core reads of columns (not ORM loads): changes made to loaded rows and rows added, not yet
+    # written, are what they read, as an ORM query would.
+    with UnitOfWork(sessions) as uow:
+        uow.links.add(link(1, "WEB-1"))
+        uow.host_users.add(a_host_user("ws_a", "alice", name="Alice"))
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        row = uow.links.get("lk_01")
+        assert row is not None
+        row.sync_state = "broken"
+        uow.links.add(link(2, "WEB-1", item="e-2"))
+        user = uow.host_users.get("ws_a", "alice")
+        assert user is not None
+        user.name = "Alice B."
+        workspace = uow.workspaces.get("ws_a")
+        assert workspace is not None
+        workspace.settings = {"host_name": "Acme"}
+        assert uow.links.refs_by_issue("ws_a", "st_0", "WEB-1") == [
+            ("lk_01", "error", "e-1", "broken"),
+            ("lk_02", "error", "e-2", "synced"),
+        ]
+        assert uow.host_users.name("ws_a", "alice") == "Alice B."
+        assert uow.workspaces.settings("ws_a") == (True, {"host_name": "Acme"})
+        assert uow.workspaces.settings("ws_nope") == (False, None)
+        assert uow.host_users.name("ws_a", "bob") is None
+
 
 def test_the_default_site_moves_to_one_site_only(sessions: sessionmaker[Session]) -> None:
     with UnitOfWork(sessions) as uow:

@@ -7,8 +7,8 @@ map). What a repository never hands out is a SQLAlchemy construct: the service s
 
 The reads on the hot paths (a request's or an operation's few reads that change nothing) select the
 columns they need with a Core statement on the table, built once, and answer plain values: a quarter
-of an ORM load's CPU (storage/core_reads.py). They write the session's pending changes first
-(`_autoflush`), as an ORM query would, so they read what the transaction has changed.
+of an ORM load's CPU (storage/core_reads.py). The session writes its pending changes before such a
+statement as before an ORM query, so they read what the transaction has changed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-from jirabridge.storage.core_reads import autoflush
 from jirabridge.storage.tables import Base
 
 Row = TypeVar("Row", bound=Base)
@@ -28,9 +27,6 @@ class Repository(Generic[Row]):
 
     def __init__(self, session: Session) -> None:
         self._session = session
-
-    def _autoflush(self) -> None:
-        autoflush(self._session)
 
     def add(self, row: Row) -> Row:
         self._session.add(row)

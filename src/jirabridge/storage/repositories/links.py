@@ -63,7 +63,6 @@ class Links(Repository[Link]):
     ) -> list[tuple[str, str, str, str]]:
         """`by_issue`'s links as (id, item type, item id, sync state), read without loading the rows
         (a Core read: about a quarter of the ORM's CPU); for reading only."""
-        self._autoflush()
         where = {"workspace_id": workspace_id, "site_id": site_id, "issue_key": issue_key}
         return [tuple(row) for row in self._session.execute(_REFS_BY_ISSUE, where)]
 

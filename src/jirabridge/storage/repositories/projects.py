@@ -30,7 +30,6 @@ class Projects(Repository[ProjectSettings]):
     def settings(self, workspace_id: str, site_id: str, project: str) -> dict[str, Any] | None:
         """The project's settings document as stored (None: the project is not configured), read
         without loading the row: for reading only."""
-        self._autoflush()
         params = {"workspace_id": workspace_id, "site_id": site_id, "project": project}
         return cast("dict[str, Any] | None", self._session.execute(_SETTINGS, params).scalar())
 
@@ -67,5 +66,4 @@ class Projects(Repository[ProjectSettings]):
         return keys
 
     def keys_on_site(self, workspace_id: str, site_id: str) -> set[str]:
-        self._autoflush()
         return set(self._session.scalars(_KEYS_ON_SITE, {"workspace_id": workspace_id, "site_id": site_id}))

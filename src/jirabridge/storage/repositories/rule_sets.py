@@ -20,5 +20,4 @@ class RuleSets(Repository[RuleSet]):
 
     def rules(self, workspace_id: str) -> list[Any]:
         """The stored rules document (empty: none saved), read as one column."""
-        self._autoflush()
         return cast("list[Any]", self._session.execute(_RULES, {"workspace_id": workspace_id}).scalar() or [])

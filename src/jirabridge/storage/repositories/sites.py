@@ -86,7 +86,6 @@ class Sites(Repository[Site]):
         ids = set(site_ids)
         if not ids:
             return {}
-        self._autoflush()
         return {site_id: url for site_id, url in self._session.execute(_URLS, {"ids": sorted(ids)})}
 
     def by_webhook_token(self, token: str) -> Site | None:

@@ -89,7 +89,6 @@ class TimeEntries(Repository[TimeEntry]):
     ) -> bool:
         """Whether a `kind` operation for the entry waits (in state `pending`) under the ordering key."""
         where = {"ordering_key": ordering_key, "kind": kind, "status": pending, "workspace_id": workspace_id}
-        self._autoflush()
         payloads: list[dict[str, Any] | None] = list(self._session.scalars(_SYNC_PAYLOADS, where))
         return any((payload or {}).get("entry_id") == entry_id for payload in payloads)
 

@@ -39,7 +39,6 @@ class HostUsers(Repository[HostUser]):
 
     def name(self, workspace_id: str, user_id: str) -> str | None:
         """The user's name (None: no such user, or no name), read without loading the row."""
-        self._autoflush()
         params = {"workspace_id": workspace_id, "user_id": user_id}
         return cast("str | None", self._session.execute(_NAME, params).scalar())
 
@@ -88,7 +87,6 @@ class UserConnections(Repository[UserConnection]):
 
     def account_on_site(self, workspace_id: str, site_id: str, user_id: str) -> str | None:
         """The Jira account id of the user's connection on the site, when it has one."""
-        self._autoflush()
         params = {"workspace_id": workspace_id, "site_id": site_id, "user_id": user_id}
         return cast("str | None", self._session.execute(_ACCOUNT_ON_SITE, params).scalar())
 

@@ -21,7 +21,6 @@ class Workspaces(Repository[Workspace]):
 
     def settings(self, workspace_id: str) -> tuple[bool, dict[str, Any] | None]:
         """Whether the workspace exists, and its stored settings document, read as one column."""
-        self._autoflush()
         row = self._session.execute(_SETTINGS, {"workspace_id": workspace_id}).first()
         return (row is not None, cast("dict[str, Any] | None", row[0]) if row is not None else None)
 
