@@ -251,19 +251,8 @@ class JiraPool:
         if site is None:
             self._user_reads.pop((site_id, user_id), None)
             return
-        row = find_connection(uow, site.workspace_id, site_id, user_id)
-        copy = None
-        if row is not None:  # a copy: the session's row expires when it commits
-            copy = UserConnection(
-                id=row.id,
-                workspace_id=row.workspace_id,
-                site_id=row.site_id,
-                user_id=row.user_id,
-                auth_type=row.auth_type,
-                status=row.status,
-                credentials=row.credentials,
-            )
-        self._user_reads[(site_id, user_id)] = _UserRead(copy, time.monotonic())
+        connection = find_connection(uow, site.workspace_id, site_id, user_id)
+        self._user_reads[(site_id, user_id)] = _UserRead(connection, time.monotonic())
 
     def forget(self, site_id: str) -> None:
         """The next `client()` reads the site again (its tokens were just refreshed and stored); for

@@ -182,6 +182,17 @@ def test_host_users_are_found_by_email_without_case(sessions: sessionmaker[Sessi
         uow.host_users.add(a_host_user("ws_a", "alice", email="Alice@Example.com"))
         uow.host_users.add(a_host_user("ws_b", "alice-b", email="alice@example.com"))
         uow.user_connections.add(a_user_connection("ws_a", "alice", site_id="st_0", account_id="acc-1"))
+        uow.user_connections.add(
+            a_user_connection(
+                "ws_a",
+                "bob",
+                id="uc_bob",
+                site_id="st_0",
+                account_id="acc-2",
+                credentials="sealed",
+                auth_type="oauth",
+            )
+        )
         uow.commit()
     with UnitOfWork(sessions) as uow:
         assert uow.host_users.ids_by_email("ws_a", " alice@EXAMPLE.com ") == ["alice"]
@@ -189,6 +200,9 @@ def test_host_users_are_found_by_email_without_case(sessions: sessionmaker[Sessi
         assert uow.user_connections.on_site("ws_a", "st_0", "alice") is not None
         # Without credentials a connection cannot act for the user.
         assert uow.user_connections.connected_on_site("ws_a", "st_0", "alice") is None
+        bob = uow.user_connections.connected_on_site("ws_a", "st_0", "bob")
+        assert bob is not None
+        assert (bob.id, bob.user_id, bob.auth_type, bob.credentials) == ("uc_bob", "bob", "oauth", "sealed")
 
 
 def test_time_entries_by_what_they_wait_for(sessions: sessionmaker[Session]) -> None:

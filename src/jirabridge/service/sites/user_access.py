@@ -10,7 +10,9 @@ from jirabridge.storage.tables import Site, UserConnection
 
 
 def find_connection(uow: UnitOfWork, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
-    """The user's connected Jira identity on the site, if any."""
+    """The user's connected Jira identity on the site, if any: a row of no session holding what
+    calling Jira as the user needs (its id, auth type, status and sealed credentials), which outlives
+    the transaction (a session's row expires when it commits)."""
     return uow.user_connections.connected_on_site(workspace_id, site_id, user_id)
 
 

@@ -11,12 +11,14 @@ from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import HostUser, UserConnection
 
 # Built once: a statement built on every call cost more than running it (cache key, coercions).
-_CONNECTED_ON_SITE = select(UserConnection).where(
-    UserConnection.workspace_id == bindparam("workspace_id"),
-    UserConnection.site_id == bindparam("site_id"),
-    UserConnection.user_id == bindparam("user_id"),
-    UserConnection.status == "connected",
-    UserConnection.credentials.is_not(None),
+_CONNECTIONS = table(UserConnection)
+_COPIED = ("id", "workspace_id", "site_id", "user_id", "auth_type", "status", "credentials")
+_CONNECTED_COPY = select(*(_CONNECTIONS.c[name] for name in _COPIED)).where(
+    _CONNECTIONS.c.workspace_id == bindparam("workspace_id"),
+    _CONNECTIONS.c.site_id == bindparam("site_id"),
+    _CONNECTIONS.c.user_id == bindparam("user_id"),
+    _CONNECTIONS.c.status == "connected",
+    _CONNECTIONS.c.credentials.is_not(None),
 )
 
 _USERS = table(HostUser)
@@ -24,7 +26,6 @@ _NAME = select(_USERS.c.name).where(
     _USERS.c.workspace_id == bindparam("workspace_id"), _USERS.c.id == bindparam("user_id")
 )
 
-_CONNECTIONS = table(UserConnection)
 _ACCOUNT_ON_SITE = select(_CONNECTIONS.c.account_id).where(
     _CONNECTIONS.c.workspace_id == bindparam("workspace_id"),
     _CONNECTIONS.c.site_id == bindparam("site_id"),
@@ -101,6 +102,9 @@ class UserConnections(Repository[UserConnection]):
         )
 
     def connected_on_site(self, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
-        """The user's connection on the site if it is connected and holds credentials."""
+        """The user's connection on the site if it is connected and holds credentials: a row of no
+        session, with what calling Jira as the user needs (its id, auth type, status and sealed
+        credentials), read as columns."""
         where = {"workspace_id": workspace_id, "site_id": site_id, "user_id": user_id}
-        return self._session.scalar(_CONNECTED_ON_SITE, where)
+        row = self._session.execute(_CONNECTED_COPY, where).first()
+        return UserConnection(**dict(zip(_COPIED, row, strict=True))) if row is not None else None
