@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, bindparam
 from sqlalchemy.orm import DeclarativeBase
 
 
 def table(mapped: type[DeclarativeBase]) -> Table:
     """The table of a mapped class, for statements that do not go through the ORM."""
     return cast(Table, mapped.__table__)
+
+
+def matching(of: Table, *columns: str) -> tuple[ColumnElement[bool], ...]:
+    """`column = :column` for each of `columns`: the conditions of a statement built once and run
+    with the columns' values as its parameters."""
+    return tuple(of.c[name] == bindparam(name) for name in columns)

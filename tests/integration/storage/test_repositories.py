@@ -148,8 +148,8 @@ def test_reads_of_a_few_columns_see_what_their_transaction_changed(sessions: ses
             ("lk_02", "error", "e-2", "synced"),
         ]
         assert uow.host_users.name("ws_a", "alice") == "Alice B."
-        assert uow.workspaces.settings("ws_a") == (True, {"host_name": "Acme"})
-        assert uow.workspaces.settings("ws_nope") == (False, None)
+        assert uow.workspaces.settings("ws_a") == {"host_name": "Acme"}
+        assert uow.workspaces.settings("ws_nope") is None
         assert uow.host_users.name("ws_a", "bob") is None
 
 

@@ -42,10 +42,10 @@ def _sealed_secret(stored: dict[str, Any] | None) -> str | None:
 
 def load(uow: UnitOfWork, workspace_id: str) -> WorkspaceSettings:
     """The workspace's settings, defaults filled in (for the services that act on them)."""
-    exists, stored = uow.workspaces.settings(workspace_id)
-    if not exists:
+    stored = uow.workspaces.settings(workspace_id)
+    if stored is None:
         raise NotFound(f"workspace {workspace_id} does not exist")
-    return from_document(stored or {})
+    return from_document(stored)
 
 
 def view(workspace: Workspace) -> dict[str, Any]:

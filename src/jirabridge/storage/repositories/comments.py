@@ -28,8 +28,7 @@ class ItemComments(Repository[ItemComment]):
         return self._session.get(ItemComment, comment_id)
 
     def text(self, comment_id: str) -> CommentText | None:
-        """Whose comment it is and what it says, read without loading the row (a Core read of four
-        columns: about a quarter of an ORM load's CPU); for reading only."""
+        """Whose comment it is and what it says."""
         row = self._session.execute(_TEXT, {"comment_id": comment_id}).first()
         return CommentText(*row) if row is not None else None
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import delete, select
 
-from jirabridge.storage.core_reads import table
+from jirabridge.storage.core_reads import matching, table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import IdempotencyKey
 
 _TABLE = table(IdempotencyKey)
 _STORED = select(_TABLE.c.request_hash, _TABLE.c.status_code, _TABLE.c.body).where(
-    _TABLE.c.workspace_id == bindparam("workspace_id"), _TABLE.c.key == bindparam("key")
+    *matching(_TABLE, "workspace_id", "key")
 )
 
 
@@ -29,8 +29,7 @@ class IdempotencyKeys(Repository[IdempotencyKey]):
         return self._session.get(IdempotencyKey, (workspace_id, key))
 
     def stored(self, workspace_id: str, key: str) -> Stored | None:
-        """The key's fingerprint and answer, read without loading the row (a Core read: a quarter of
-        an ORM load's CPU); for checking a request's key, which happens on every request that has one."""
+        """The key's fingerprint and answer (checked on every request that has a key)."""
         row = self._session.execute(_STORED, {"workspace_id": workspace_id, "key": key}).first()
         return Stored(*row) if row is not None else None
 

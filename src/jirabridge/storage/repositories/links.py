@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from sqlalchemy import bindparam, select
 
-from jirabridge.storage.core_reads import table
+from jirabridge.storage.core_reads import matching, table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Link
 
@@ -35,11 +35,7 @@ _BY_ISSUE = (
 _LINKS = table(Link)
 _REFS_BY_ISSUE = (
     select(_LINKS.c.id, _LINKS.c.item_type, _LINKS.c.item_id, _LINKS.c.sync_state)
-    .where(
-        _LINKS.c.workspace_id == bindparam("workspace_id"),
-        _LINKS.c.site_id == bindparam("site_id"),
-        _LINKS.c.issue_key == bindparam("issue_key"),
-    )
+    .where(*matching(_LINKS, "workspace_id", "site_id", "issue_key"))
     .order_by(_LINKS.c.linked_at, _LINKS.c.id)
 )
 
@@ -61,8 +57,7 @@ class Links(Repository[Link]):
     def refs_by_issue(
         self, workspace_id: str, site_id: str, issue_key: str
     ) -> list[tuple[str, str, str, str]]:
-        """`by_issue`'s links as (id, item type, item id, sync state), read without loading the rows
-        (a Core read: about a quarter of the ORM's CPU); for reading only."""
+        """`by_issue`'s links as (id, item type, item id, sync state)."""
         where = {"workspace_id": workspace_id, "site_id": site_id, "issue_key": issue_key}
         return [tuple(row) for row in self._session.execute(_REFS_BY_ISSUE, where)]
 

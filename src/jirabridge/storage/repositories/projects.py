@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
-from jirabridge.storage.core_reads import table
+from jirabridge.storage.core_reads import matching, table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import ProjectSettings
 
 # Built once: a statement built on every call cost more than running it (cache key, coercions).
 _TABLE = table(ProjectSettings)
-_KEYS_ON_SITE = select(_TABLE.c.project_key).where(
-    _TABLE.c.workspace_id == bindparam("workspace_id"), _TABLE.c.site_id == bindparam("site_id")
-)
-# A Core read of the one column, not an ORM load of the row: about a quarter of the CPU.
-_SETTINGS = select(_TABLE.c.settings).where(
-    _TABLE.c.workspace_id == bindparam("workspace_id"),
-    _TABLE.c.site_id == bindparam("site_id"),
-    _TABLE.c.project_key == bindparam("project"),
-)
+_KEYS_ON_SITE = select(_TABLE.c.project_key).where(*matching(_TABLE, "workspace_id", "site_id"))
+_SETTINGS = select(_TABLE.c.settings).where(*matching(_TABLE, "workspace_id", "site_id", "project_key"))
 
 
 class Projects(Repository[ProjectSettings]):
@@ -28,9 +21,8 @@ class Projects(Repository[ProjectSettings]):
         return self._session.get(ProjectSettings, (workspace_id, site_id, project))
 
     def settings(self, workspace_id: str, site_id: str, project: str) -> dict[str, Any] | None:
-        """The project's settings document as stored (None: the project is not configured), read
-        without loading the row: for reading only."""
-        params = {"workspace_id": workspace_id, "site_id": site_id, "project": project}
+        """The project's settings document as stored (None: the project is not configured)."""
+        params = {"workspace_id": workspace_id, "site_id": site_id, "project_key": project}
         return cast("dict[str, Any] | None", self._session.execute(_SETTINGS, params).scalar())
 
     def on_site(self, workspace_id: str, site_id: str) -> list[ProjectSettings]:

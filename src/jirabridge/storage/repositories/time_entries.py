@@ -6,20 +6,17 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
 from jirabridge.domain.worklogs import State
-from jirabridge.storage.core_reads import table
+from jirabridge.storage.core_reads import matching, table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Operation, TimeEntry, WorklogWatermark
 
 # Built once: a statement built on every call cost more than running it (cache key, coercions).
 _OPS = table(Operation)
 _SYNC_PAYLOADS = select(_OPS.c.payload).where(
-    _OPS.c.ordering_key == bindparam("ordering_key"),
-    _OPS.c.kind == bindparam("kind"),
-    _OPS.c.status == bindparam("status"),
-    _OPS.c.workspace_id == bindparam("workspace_id"),
+    *matching(_OPS, "ordering_key", "kind", "status", "workspace_id")
 )
 
 

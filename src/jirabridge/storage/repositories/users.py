@@ -4,34 +4,24 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
-from jirabridge.storage.core_reads import table
+from jirabridge.storage.core_reads import matching, table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import HostUser, UserConnection
 
 # Built once: a statement built on every call cost more than running it (cache key, coercions).
 _CONNECTIONS = table(UserConnection)
 _COPIED = ("id", "workspace_id", "site_id", "user_id", "auth_type", "status", "credentials")
+_USER_ON_SITE = matching(_CONNECTIONS, "workspace_id", "site_id", "user_id")
 _CONNECTED_COPY = select(*(_CONNECTIONS.c[name] for name in _COPIED)).where(
-    _CONNECTIONS.c.workspace_id == bindparam("workspace_id"),
-    _CONNECTIONS.c.site_id == bindparam("site_id"),
-    _CONNECTIONS.c.user_id == bindparam("user_id"),
-    _CONNECTIONS.c.status == "connected",
-    _CONNECTIONS.c.credentials.is_not(None),
+    *_USER_ON_SITE, _CONNECTIONS.c.status == "connected", _CONNECTIONS.c.credentials.is_not(None)
 )
-
-_USERS = table(HostUser)
-_NAME = select(_USERS.c.name).where(
-    _USERS.c.workspace_id == bindparam("workspace_id"), _USERS.c.id == bindparam("user_id")
-)
-
 _ACCOUNT_ON_SITE = select(_CONNECTIONS.c.account_id).where(
-    _CONNECTIONS.c.workspace_id == bindparam("workspace_id"),
-    _CONNECTIONS.c.site_id == bindparam("site_id"),
-    _CONNECTIONS.c.user_id == bindparam("user_id"),
-    _CONNECTIONS.c.account_id.is_not(None),
+    *_USER_ON_SITE, _CONNECTIONS.c.account_id.is_not(None)
 )
+_USERS = table(HostUser)
+_NAME = select(_USERS.c.name).where(*matching(_USERS, "workspace_id", "id"))
 
 
 class HostUsers(Repository[HostUser]):
@@ -39,8 +29,8 @@ class HostUsers(Repository[HostUser]):
         return self._session.get(HostUser, (workspace_id, user_id))
 
     def name(self, workspace_id: str, user_id: str) -> str | None:
-        """The user's name (None: no such user, or no name), read without loading the row."""
-        params = {"workspace_id": workspace_id, "user_id": user_id}
+        """The user's name (None: no such user, or no name)."""
+        params = {"workspace_id": workspace_id, "id": user_id}
         return cast("str | None", self._session.execute(_NAME, params).scalar())
 
     def of_workspace(self, workspace_id: str) -> list[HostUser]:
@@ -104,7 +94,7 @@ class UserConnections(Repository[UserConnection]):
     def connected_on_site(self, workspace_id: str, site_id: str, user_id: str) -> UserConnection | None:
         """The user's connection on the site if it is connected and holds credentials: a row of no
         session, with what calling Jira as the user needs (its id, auth type, status and sealed
-        credentials), read as columns."""
+        credentials)."""
         where = {"workspace_id": workspace_id, "site_id": site_id, "user_id": user_id}
         row = self._session.execute(_CONNECTED_COPY, where).first()
         return UserConnection(**dict(zip(_COPIED, row, strict=True))) if row is not None else None

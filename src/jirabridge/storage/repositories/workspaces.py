@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
-from jirabridge.storage.core_reads import table
+from jirabridge.storage.core_reads import matching, table
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import ApiKey, Workspace
 
 _TABLE = table(Workspace)
-_SETTINGS = select(_TABLE.c.settings).where(_TABLE.c.id == bindparam("workspace_id"))
+_SETTINGS = select(_TABLE.c.settings).where(*matching(_TABLE, "id"))
 
 
 class Workspaces(Repository[Workspace]):
     def get(self, workspace_id: str) -> Workspace | None:
         return self._session.get(Workspace, workspace_id)
 
-    def settings(self, workspace_id: str) -> tuple[bool, dict[str, Any] | None]:
-        """Whether the workspace exists, and its stored settings document, read as one column."""
-        row = self._session.execute(_SETTINGS, {"workspace_id": workspace_id}).first()
-        return (row is not None, cast("dict[str, Any] | None", row[0]) if row is not None else None)
+    def settings(self, workspace_id: str) -> dict[str, Any] | None:
+        """The workspace's stored settings document (None: no such workspace)."""
+        row = self._session.execute(_SETTINGS, {"id": workspace_id}).first()
+        return None if row is None else cast("dict[str, Any]", row[0] or {})
 
     def every(self) -> list[Workspace]:
         return list(self._session.scalars(select(Workspace)))
