@@ -153,6 +153,48 @@ def test_reads_of_a_few_columns_see_what_their_transaction_changed(sessions: ses
         assert uow.host_users.name("ws_a", "bob") is None
 
 
+def test_a_saved_comment_ref_is_created_then_replaced_and_a_loaded_copy_reads_it_again(
+    sessions: sessionmaker[Session],
+) -> None:
+    # `save` is a Core upsert: it must create the row, replace every column of an existing one, and
+    # leave no copy the session had loaded with the old values.
+    with UnitOfWork(sessions) as uow:
+        uow.jira_comment_refs.save(
+            "st_0",
+            "10001",
+            workspace_id="ws_a",
+            issue_key="WEB-1",
+            item_comment_id=None,
+            source="jira",
+            jira_updated_at=None,
+        )
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        loaded = uow.jira_comment_refs.get("st_0", "10001")
+        assert loaded is not None and loaded.source == "jira"
+        uow.jira_comment_refs.save(
+            "st_0",
+            "10001",
+            workspace_id="ws_a",
+            issue_key="WEB-2",
+            item_comment_id="cm_1",
+            source="jirabridge",
+            jira_updated_at=T0,
+        )
+        assert (loaded.issue_key, loaded.item_comment_id, loaded.source) == ("WEB-2", "cm_1", "jirabridge")
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        again = uow.jira_comment_refs.get("st_0", "10001")
+        assert again is not None
+        assert (again.workspace_id, again.issue_key, again.item_comment_id, again.source) == (
+            "ws_a",
+            "WEB-2",
+            "cm_1",
+            "jirabridge",
+        )
+        assert again.jira_updated_at == T0
+
+
 def test_the_default_site_moves_to_one_site_only(sessions: sessionmaker[Session]) -> None:
     with UnitOfWork(sessions) as uow:
         assert uow.sites.default("ws_a") is None

@@ -24,7 +24,6 @@ from jirabridge.domain.outcomes import CommentPosted, Done, Job, Outcome
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.service.tickets.comments import CommentText, comment_text
 from jirabridge.service.tickets.issue_links import LinkRef, apply_failure, link_refs
-from jirabridge.storage.tables import JiraCommentRef
 
 KIND = AddComment.KIND
 
@@ -62,15 +61,14 @@ def apply(uow: UnitOfWork, job: Job, outcome: Outcome, now: datetime) -> None:
         case Done(value=CommentPosted() as posted):
             host = uow.item_comments.text(marker)
             ours = host is not None and host.workspace_id == job.workspace_id
-            ref = uow.jira_comment_refs.get(site_id, posted.jira_comment_id)
-            if ref is None:
-                ref = uow.jira_comment_refs.add(
-                    JiraCommentRef(site_id=site_id, jira_comment_id=posted.jira_comment_id)
-                )
-            ref.workspace_id = job.workspace_id
-            ref.issue_key = key
-            ref.item_comment_id = marker if ours else None
-            ref.source = "jirabridge"
-            ref.jira_updated_at = posted.updated
+            uow.jira_comment_refs.save(
+                site_id,
+                posted.jira_comment_id,
+                workspace_id=job.workspace_id,
+                issue_key=key,
+                item_comment_id=marker if ours else None,
+                source="jirabridge",
+                jira_updated_at=posted.updated,
+            )
         case _:
             apply_failure(uow, job, outcome, site_id, key, now)

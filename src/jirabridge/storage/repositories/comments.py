@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, select
 
 from jirabridge.storage.core_reads import table
+from jirabridge.storage.core_writes import dialect_of, forget_loaded, upsert
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import ItemComment, JiraCommentRef
 
 _COMMENTS = table(ItemComment)
+_REFS = table(JiraCommentRef)
+_REF_KEY = ("site_id", "jira_comment_id")
 _TEXT = select(_COMMENTS.c.workspace_id, _COMMENTS.c.source, _COMMENTS.c.author, _COMMENTS.c.body).where(
     _COMMENTS.c.id == bindparam("comment_id")
 )
@@ -65,6 +69,30 @@ class ItemComments(Repository[ItemComment]):
 class JiraCommentRefs(Repository[JiraCommentRef]):
     def get(self, site_id: str, jira_comment_id: str) -> JiraCommentRef | None:
         return self._session.get(JiraCommentRef, (site_id, jira_comment_id))
+
+    def save(
+        self,
+        site_id: str,
+        jira_comment_id: str,
+        *,
+        workspace_id: str,
+        issue_key: str,
+        item_comment_id: str | None,
+        source: str,
+        jira_updated_at: datetime | None,
+    ) -> None:
+        """The Jira comment's ref, created or replaced whole, written at once (a Core upsert)."""
+        row = {
+            "site_id": site_id,
+            "jira_comment_id": jira_comment_id,
+            "workspace_id": workspace_id,
+            "issue_key": issue_key,
+            "item_comment_id": item_comment_id,
+            "source": source,
+            "jira_updated_at": jira_updated_at,
+        }
+        self._session.execute(upsert(_REFS, dialect_of(self._session), _REF_KEY), row)
+        forget_loaded(self._session, JiraCommentRef, (site_id, jira_comment_id))
 
     def posted_on_issue(
         self, workspace_id: str, site_id: str, issue_key: str, item_comment_id: str

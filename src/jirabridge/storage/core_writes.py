@@ -1,0 +1,41 @@
+"""What the Core writes on the hot paths share (storage/core_reads.py says why the reads exist).
+
+A row the ORM adds or changes is written by the session's flush: its unit of work sorts, compares and
+batches, about five times the CPU of the same row in a Core statement (130 µs against 26 for an
+insert on this kind of machine). A Core write does not pass through the session's identity map, so a
+copy of the row the session had loaded would keep its old attributes: `forget_loaded` expires it,
+and the next read of that copy loads the row as written.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import Table, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.dml import Insert
+
+
+@functools.cache
+def upsert(of: Table, dialect: str, keys: tuple[str, ...]) -> Insert:
+    """An INSERT of a whole row of `of` (every column a bound parameter named after it) that updates
+    the row already there with the same `keys` instead; built once per table and dialect."""
+    build: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = build(of).values({column.name: bindparam(column.name, type_=column.type) for column in of.c})
+    updated = {column.name: statement.excluded[column.name] for column in of.c if column.name not in keys}
+    return statement.on_conflict_do_update(index_elements=[of.c[key] for key in keys], set_=updated)  # type: ignore[no-any-return]
+
+
+def dialect_of(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def forget_loaded(session: Session, mapped: type[Any], key: tuple[Any, ...]) -> None:
+    """The session's copy of the `mapped` row with primary key `key`, if it loaded one, reads the row
+    again when next used: a Core statement has just changed it."""
+    loaded = session.identity_map.get(identity_key(mapped, key))
+    if loaded is not None:
+        session.expire(loaded)
