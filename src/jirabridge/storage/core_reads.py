@@ -21,7 +21,8 @@ def table(mapped: type[DeclarativeBase]) -> Table:
     return cast(Table, mapped.__table__)
 
 
-def matching(of: Table, *columns: str) -> tuple[ColumnElement[bool], ...]:
+def matching(of: Table, *columns: str, prefix: str = "") -> tuple[ColumnElement[bool], ...]:
     """`column = :column` for each of `columns`: the conditions of a statement built once and run
-    with the columns' values as its parameters."""
-    return tuple(of.c[name] == bindparam(name) for name in columns)
+    with the columns' values as its parameters. An UPDATE names them with a `prefix` (SQLAlchemy
+    keeps a column's own name for the value it sets)."""
+    return tuple(of.c[name] == bindparam(prefix + name) for name in columns)

@@ -117,12 +117,15 @@ def test_links_of_many_issues_at_once_are_grouped_by_issue_oldest_first(
         assert uow.links.by_issues("ws_b", "st_0", ["WEB-1"]) == {}
         assert uow.links.by_issues("ws_a", "st_0", []) == {}
 
-    # The same links as plain values (a step's load), in the same order.
+    # The same links as plain values (a step's load), in the same order, with what they saw in Jira.
     with UnitOfWork(sessions) as uow:
-        assert uow.links.refs_by_issue("ws_a", "st_0", "WEB-1") == [
-            ("lk_01", "error", "e-1", "synced"),
-            ("lk_03", "error", "e-2", "synced"),
+        seen = uow.links.seen_by_issue("ws_a", "st_0", "WEB-1")
+        assert [row.id for row in seen] == ["lk_01", "lk_03"]
+        assert seen == [
+            (lk.id, lk.item_type, lk.item_id, lk.sync_state, lk.jira_status, lk.issue_type_id)
+            for lk in uow.links.by_issue("ws_a", "st_0", "WEB-1")
         ]
+        assert seen[0][:4] == ("lk_01", "error", "e-1", "synced")
 
 
 def test_reads_of_a_few_columns_see_what_their_transaction_changed(sessions: sessionmaker[Session]) -> None:
@@ -143,7 +146,7 @@ def test_reads_of_a_few_columns_see_what_their_transaction_changed(sessions: ses
         workspace = uow.workspaces.get("ws_a")
         assert workspace is not None
         workspace.settings = {"host_name": "Acme"}
-        assert uow.links.refs_by_issue("ws_a", "st_0", "WEB-1") == [
+        assert [row[:4] for row in uow.links.seen_by_issue("ws_a", "st_0", "WEB-1")] == [
             ("lk_01", "error", "e-1", "broken"),
             ("lk_02", "error", "e-2", "synced"),
         ]
@@ -151,6 +154,55 @@ def test_reads_of_a_few_columns_see_what_their_transaction_changed(sessions: ses
         assert uow.workspaces.settings("ws_a") == {"host_name": "Acme"}
         assert uow.workspaces.settings("ws_nope") is None
         assert uow.host_users.name("ws_a", "bob") is None
+
+
+def test_links_take_a_status_seen_unless_broken_and_keep_the_newer_moment(
+    sessions: sessionmaker[Session],
+) -> None:
+    later = T0 + timedelta(minutes=5)
+    with UnitOfWork(sessions) as uow:
+        uow.links.add(link(1, "WEB-1"))  # never saw a moment
+        uow.links.add(link(2, "WEB-1", item="e-2", state="failed"))
+        uow.links.add(link(3, "WEB-1", item="e-3", state="broken"))
+        uow.links.add(link(4, "WEB-2", item="e-4"))  # another issue
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        second = uow.links.get("lk_02")
+        assert second is not None
+        second.jira_status_at, second.issue_type_id, second.last_error = later, "10001", "boom"
+        loaded = uow.links.get("lk_01")
+        assert loaded is not None and loaded.jira_status == "To Do"
+        uow.links.take_status(
+            "ws_a", "st_0", "WEB-1", status="Done", category="done", issue_type_id=None, at=T0
+        )
+        assert loaded.jira_status == "Done"  # the copy the session had loaded reads the row again
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        rows = {lk.id: lk for lk in uow.links.by_issue("ws_a", "st_0", "WEB-1")}
+        first, second, broken = rows["lk_01"], rows["lk_02"], rows["lk_03"]
+        assert (first.jira_status, first.jira_status_category, first.sync_state) == ("Done", "done", "synced")
+        assert first.jira_status_at == T0
+        # A newer moment stays; the issue type stays when none was seen; the failure is cleared.
+        assert (second.jira_status, second.sync_state, second.last_error) == ("Done", "synced", None)
+        assert (second.jira_status_at, second.issue_type_id) == (later, "10001")
+        assert (broken.sync_state, broken.jira_status) == ("broken", "To Do")
+        other = uow.links.get("lk_04")
+        assert other is not None and other.jira_status == "To Do"
+    with UnitOfWork(sessions) as uow:
+        uow.links.take_status(
+            "ws_a",
+            "st_0",
+            "WEB-1",
+            status="In Progress",
+            category="indeterminate",
+            issue_type_id="10002",
+            at=later + timedelta(seconds=1),
+        )
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        second = uow.links.get("lk_02")
+        assert second is not None
+        assert (second.jira_status_at, second.issue_type_id) == (later + timedelta(seconds=1), "10002")
 
 
 def test_a_saved_comment_ref_is_created_then_replaced_and_a_loaded_copy_reads_it_again(

@@ -15,6 +15,8 @@ from jirabridge.domain.items import LinkState
 from jirabridge.domain.outcomes import Fail, Job, Outcome
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
+from jirabridge.storage.repositories.items import ItemFields
+from jirabridge.storage.repositories.links import LinkSeen
 from jirabridge.storage.tables import Item, Link
 
 BROKEN = LinkState.BROKEN
@@ -35,13 +37,13 @@ def issue_links(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str
     return uow.links.by_issue(workspace_id, site_id, issue_key)
 
 
-def refs(links: Sequence[Link]) -> list[LinkRef]:
+def refs(links: Sequence[Link | LinkSeen]) -> list[LinkRef]:
     return [LinkRef(link.id, link.item_type, link.item_id, link.sync_state) for link in links]
 
 
 def link_refs(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str) -> list[LinkRef]:
     """The issue's links as its handler sees them (a step's `load`)."""
-    return [LinkRef(*ref) for ref in uow.links.refs_by_issue(workspace_id, site_id, issue_key)]
+    return refs(uow.links.seen_by_issue(workspace_id, site_id, issue_key))
 
 
 def issue_gone_detail(issue_key: str) -> str:
@@ -97,6 +99,16 @@ def linked_items(uow: UnitOfWork, links: Sequence[Link]) -> list[Item]:
         row = uow.items.get(link.workspace_id, *ref)
         if row is not None:
             found.append(row)
+    return found
+
+
+def linked_item_fields(uow: UnitOfWork, workspace_id: str, links: Sequence[LinkSeen]) -> list[ItemFields]:
+    """`linked_items` as columns, for a step's `load`: the items of `links`, each once, in link order."""
+    found: list[ItemFields] = []
+    for ref in dict.fromkeys((link.item_type, link.item_id) for link in links):
+        fields = uow.items.fields(workspace_id, *ref)
+        if fields is not None:
+            found.append(fields)
     return found
 
 

@@ -13,9 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from jirabridge.domain import mappings
-from jirabridge.domain.inbound import newest, project_sync
+from jirabridge.domain.inbound import project_sync
 from jirabridge.domain.items import Item as DomainItem
-from jirabridge.domain.items import LinkState
 from jirabridge.domain.operations import SyncStatus
 from jirabridge.domain.outcomes import Done, IssueStatusSeen, Job, Outcome
 from jirabridge.service.core.unit_of_work import UnitOfWork
@@ -24,8 +23,7 @@ from jirabridge.service.tickets.issue_links import (
     BROKEN,
     LinkRef,
     apply_failure,
-    issue_links,
-    linked_items,
+    linked_item_fields,
     refs,
 )
 from jirabridge.service.tickets.items import as_domain
@@ -57,10 +55,10 @@ def target_of(job: Job) -> tuple[str, str]:
 def load(uow: UnitOfWork, job: Job) -> StatusPlan:
     site_id, key = target_of(job)
     workspace_id = job.workspace_id
-    links = issue_links(uow, workspace_id, site_id, key)
+    links = uow.links.seen_by_issue(workspace_id, site_id, key)
     settings = project_settings(uow, workspace_id, site_id, project_of(key))  # {}: not configured
     sync = project_sync(settings)
-    items = linked_items(uow, links)
+    items = linked_item_fields(uow, workspace_id, links)
     changed = max(range(len(items)), key=lambda i: items[i].updated_at) if items else None
     live = [link for link in links if link.sync_state != BROKEN]
     seen_statuses = {link.jira_status for link in live}
@@ -84,15 +82,14 @@ def apply(uow: UnitOfWork, job: Job, outcome: Outcome, now: datetime) -> None:
     site_id, key = target_of(job)
     match outcome:
         case Done(value=IssueStatusSeen() as seen):
-            for link in issue_links(uow, job.workspace_id, site_id, key):
-                if link.sync_state == BROKEN:
-                    continue
-                if seen.issue_type_id:
-                    link.issue_type_id = seen.issue_type_id
-                link.jira_status = seen.status
-                link.jira_status_category = seen.category
-                link.jira_status_at = newest((link.jira_status_at, seen.at))
-                link.sync_state = LinkState.SYNCED
-                link.last_error = None
+            uow.links.take_status(
+                job.workspace_id,
+                site_id,
+                key,
+                status=seen.status,
+                category=seen.category,
+                issue_type_id=seen.issue_type_id or None,
+                at=seen.at,
+            )
         case _:
             apply_failure(uow, job, outcome, site_id, key, now)

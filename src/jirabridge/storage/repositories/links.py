@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, func, or_, select, update
 
+from jirabridge.domain.items import LinkState
 from jirabridge.storage.core_reads import matching, table
+from jirabridge.storage.core_writes import forget_loaded
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Link
 
@@ -33,11 +37,56 @@ _BY_ISSUE = (
 )
 
 _LINKS = table(Link)
-_REFS_BY_ISSUE = (
-    select(_LINKS.c.id, _LINKS.c.item_type, _LINKS.c.item_id, _LINKS.c.sync_state)
+_SEEN_BY_ISSUE = (
+    select(
+        _LINKS.c.id,
+        _LINKS.c.item_type,
+        _LINKS.c.item_id,
+        _LINKS.c.sync_state,
+        _LINKS.c.jira_status,
+        _LINKS.c.issue_type_id,
+    )
     .where(*matching(_LINKS, "workspace_id", "site_id", "issue_key"))
     .order_by(_LINKS.c.linked_at, _LINKS.c.id)
 )
+
+
+# The issue's links that are not broken take the status Jira showed; `jira_status_at` becomes the newer
+# of the link's and `at` (a link never goes back to an older report), and the issue type is kept when
+# none was seen.
+_AT = bindparam("at", type_=_LINKS.c.jira_status_at.type)
+_STATUS_SEEN = (
+    update(_LINKS)
+    .where(
+        *matching(_LINKS, "workspace_id", "site_id", "issue_key", prefix="w_"),
+        _LINKS.c.sync_state != LinkState.BROKEN,
+    )
+    .values(
+        jira_status=bindparam("status"),
+        jira_status_category=bindparam("category"),
+        issue_type_id=func.coalesce(
+            bindparam("type_seen", type_=_LINKS.c.issue_type_id.type), _LINKS.c.issue_type_id
+        ),
+        jira_status_at=case(
+            (or_(_LINKS.c.jira_status_at.is_(None), _LINKS.c.jira_status_at < _AT), _AT),
+            else_=_LINKS.c.jira_status_at,
+        ),
+        sync_state=LinkState.SYNCED.value,
+        last_error=None,
+    )
+    .returning(_LINKS.c.id)
+)
+
+
+class LinkSeen(NamedTuple):
+    """A link of an issue as a step reads it: whose it is, its state, and what it last saw in Jira."""
+
+    id: str
+    item_type: str
+    item_id: str
+    sync_state: str
+    jira_status: str | None
+    issue_type_id: str | None
 
 
 class Links(Repository[Link]):
@@ -54,12 +103,35 @@ class Links(Repository[Link]):
         where = {"workspace_id": workspace_id, "site_id": site_id, "issue_key": issue_key}
         return list(self._session.scalars(_BY_ISSUE, where))
 
-    def refs_by_issue(
-        self, workspace_id: str, site_id: str, issue_key: str
-    ) -> list[tuple[str, str, str, str]]:
-        """`by_issue`'s links as (id, item type, item id, sync state)."""
+    def seen_by_issue(self, workspace_id: str, site_id: str, issue_key: str) -> list[LinkSeen]:
+        """`by_issue`'s links, as a step reads them."""
         where = {"workspace_id": workspace_id, "site_id": site_id, "issue_key": issue_key}
-        return [tuple(row) for row in self._session.execute(_REFS_BY_ISSUE, where)]
+        return [LinkSeen(*row) for row in self._session.execute(_SEEN_BY_ISSUE, where)]
+
+    def take_status(
+        self,
+        workspace_id: str,
+        site_id: str,
+        issue_key: str,
+        *,
+        status: str,
+        category: str | None,
+        issue_type_id: str | None,
+        at: datetime | None,
+    ) -> None:
+        """The issue's links that are not broken are synced and show `status`, seen at `at`: one
+        UPDATE (a link keeps a newer `jira_status_at`, and its issue type when `issue_type_id` is None)."""
+        values = {
+            "w_workspace_id": workspace_id,
+            "w_site_id": site_id,
+            "w_issue_key": issue_key,
+            "status": status,
+            "category": category,
+            "type_seen": issue_type_id,
+            "at": at,
+        }
+        for link_id in self._session.scalars(_STATUS_SEEN, values):
+            forget_loaded(self._session, Link, (link_id,))
 
     def by_issues(
         self, workspace_id: str, site_id: str, issue_keys: Collection[str]
