@@ -60,6 +60,7 @@ from jirabridge.service.core.ports import Services, SiteAccess
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.service.sites.sites import site_access
 from jirabridge.service.sites.user_access import find_connection, user_access
+from jirabridge.storage.repositories.sites import SiteForCalls
 from jirabridge.storage.tables import Site, UserConnection
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ STATUS_CACHE_TTL = timedelta(minutes=5)
 SITE_FRESH_S = 30.0
 _SEEN_TOKENS_KEPT = 8
 _PRIMED_USERS = "jirabridge.primed_users"  # the (site, user) pairs a transaction has read (`prime_user`)
+_PRIMED_SITES = "jirabridge.primed_sites"  # the sites a transaction has read (`prime`)
 
 
 class SiteUnavailable(Exception):
@@ -214,10 +216,13 @@ class JiraPool:
 
     def prime(self, uow: UnitOfWork, site_id: str) -> None:
         """Read the site's row in the caller's transaction (the worker's claim), so that `client()` for
-        the claimed operation opens none. Cheap to call for every job: a session reads a row once."""
-        self._remember(site_id, uow.sites.get(site_id))
+        the claimed operation opens none. Cheap to call for every job: a transaction reads a site once."""
+        primed: set[str] = uow.session.info.setdefault(_PRIMED_SITES, set())
+        if site_id not in primed:
+            primed.add(site_id)
+            self._remember(site_id, uow.sites.access(site_id))
 
-    def _remember(self, site_id: str, row: Site | None) -> _SiteRead | None:
+    def _remember(self, site_id: str, row: SiteForCalls | None) -> _SiteRead | None:
         if row is None:
             self._sites.pop(site_id, None)
             return None
@@ -247,11 +252,12 @@ class JiraPool:
         if (site_id, user_id) in primed:  # read in this transaction already (another job of the claim)
             return
         primed.add((site_id, user_id))
-        site = uow.sites.get(site_id)
+        self.prime(uow, site_id)
+        site = self._sites.get(site_id)
         if site is None:
             self._user_reads.pop((site_id, user_id), None)
             return
-        connection = find_connection(uow, site.workspace_id, site_id, user_id)
+        connection = find_connection(uow, site.site.workspace_id, site_id, user_id)
         self._user_reads[(site_id, user_id)] = _UserRead(connection, time.monotonic())
 
     def forget(self, site_id: str) -> None:
@@ -269,7 +275,7 @@ class JiraPool:
         if read is None or time.monotonic() - read.read_at > SITE_FRESH_S:
 
             def load(uow: UnitOfWork) -> _SiteRead | None:
-                return self._remember(site_id, uow.sites.get(site_id))
+                return self._remember(site_id, uow.sites.access(site_id))
 
             read = await read_db(self.services, load)
         site = read.site if read is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select, update
 
@@ -14,11 +15,31 @@ from jirabridge.storage.tables import OAuthState, Site, UserConnection
 # Built once: a statement built on every call cost more than running it (cache key, coercions).
 _SITES = table(Site)
 _URLS = select(_SITES.c.id, _SITES.c.url).where(_SITES.c.id.in_(bindparam("ids", expanding=True)))
+_ACCESS = select(
+    *(_SITES.c[name] for name in ("id", "workspace_id", "url", "auth_type", "cloud_id", "status")),
+    _SITES.c.credentials,
+).where(_SITES.c.id == bindparam("site_id"))
+
+
+class SiteForCalls(NamedTuple):
+    """What calling a site takes: where it is, how to sign in, and whether it is connected."""
+
+    id: str
+    workspace_id: str
+    url: str
+    auth_type: str
+    cloud_id: str | None
+    status: str
+    credentials: str | None  # sealed
 
 
 class Sites(Repository[Site]):
     def get(self, site_id: str) -> Site | None:
         return self._session.get(Site, site_id)
+
+    def access(self, site_id: str) -> SiteForCalls | None:
+        found = self._session.execute(_ACCESS, {"site_id": site_id}).first()
+        return SiteForCalls._make(found) if found is not None else None
 
     def hold(self, site_id: str) -> None:
         """Take a shared lock on the site's row until the transaction ends (PostgreSQL; SQLite's
