@@ -78,7 +78,7 @@ def load(uow: UnitOfWork, job: Job) -> WorklogPlan:
     op = job.operation_as(SyncWorklog)
     issue = op.issue_key
     plan = WorklogPlan(op.entry_id, op.site_id, issue)
-    entry = uow.time_entries.get(job.workspace_id, op.entry_id)
+    entry = uow.time_entries.for_sync(job.workspace_id, op.entry_id)
     if entry is None:
         return _skip(plan, "entry_gone")
     settings = workspace_settings.load(uow, job.workspace_id)
@@ -91,6 +91,7 @@ def load(uow: UnitOfWork, job: Job) -> WorklogPlan:
         return _skip(plan, "not_for_this_issue")
     written, sending = Values.from_json(entry.written), Values.from_json(entry.sending)
     unconfirmed = marker = None
+    worklog_id = entry.worklog_id
     step = Step.NOTHING
     if entry.worklog_issue_key is not None and entry.worklog_id is None:
         unconfirmed = entry.create_marker or ""
@@ -101,12 +102,12 @@ def load(uow: UnitOfWork, job: Job) -> WorklogPlan:
             wanted=want,
             delete_worklog=entry.deleted_at is not None and entry.delete_worklog,
         )
-        if step in (Step.CREATE, Step.UPDATE):
+        if step in (Step.CREATE, Step.UPDATE):  # before the call: see the module docstring
             assert want is not None
-            entry.sending = want.values.to_json()  # before the call: see the module docstring
-        if step is Step.CREATE:
-            marker = new_id("wl")
-            entry.worklog_issue_key, entry.worklog_id, entry.create_marker = issue, None, marker
+            if step is Step.CREATE:
+                marker, worklog_id = new_id("wl"), None
+            create = (issue, marker) if marker is not None else None
+            uow.time_entries.note_sending(job.workspace_id, op.entry_id, want.values.to_json(), create=create)
     return WorklogPlan(
         op.entry_id,
         op.site_id,
@@ -116,7 +117,7 @@ def load(uow: UnitOfWork, job: Job) -> WorklogPlan:
         step=step,
         unconfirmed=unconfirmed,
         marker=marker,
-        worklog_id=entry.worklog_id,
+        worklog_id=worklog_id,
         written=written,
         sending=sending,
         values=want.values if want is not None and want.issue_key == issue else None,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 
 from jirabridge.domain.worklogs import State
 from jirabridge.storage.core_reads import matching, table
+from jirabridge.storage.core_writes import forget_loaded
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Operation, TimeEntry, WorklogWatermark
 
@@ -20,9 +21,78 @@ _SYNC_PAYLOADS = select(_OPS.c.payload).where(
 )
 
 
+_ENTRIES = table(TimeEntry)
+_FOR_SYNC_COLUMNS = (
+    "user_id",
+    "version",
+    "running",
+    "duration_s",
+    "started_at",
+    "description",
+    "issue_key",
+    "deleted_at",
+    "delete_worklog",
+    "drift",
+    "worklog_issue_key",
+    "worklog_id",
+    "create_marker",
+    "written",
+    "sending",
+)
+_FOR_SYNC = select(*(_ENTRIES.c[name] for name in _FOR_SYNC_COLUMNS)).where(
+    *matching(_ENTRIES, "workspace_id", "id")
+)
+_SENDING = update(_ENTRIES).where(*matching(_ENTRIES, "workspace_id", "id", prefix="w_"))
+_NEW_SENDING = bindparam("new_sending", type_=_ENTRIES.c.sending.type)
+_CREATING = _SENDING.values(
+    sending=_NEW_SENDING,
+    worklog_issue_key=bindparam("new_issue"),
+    worklog_id=None,
+    create_marker=bindparam("new_marker"),
+)
+_SENDING = _SENDING.values(sending=_NEW_SENDING)
+
+
+class EntryForSync(NamedTuple):
+    """What a `worklog.sync` decides from: what the host wants, and what is (or may be) in Jira."""
+
+    user_id: str
+    version: int
+    running: bool
+    duration_s: int | None
+    started_at: datetime
+    description: str | None
+    issue_key: str | None
+    deleted_at: datetime | None
+    delete_worklog: bool
+    drift: dict[str, Any] | None
+    worklog_issue_key: str | None
+    worklog_id: str | None
+    create_marker: str | None
+    written: dict[str, Any] | None
+    sending: dict[str, Any] | None
+
+
 class TimeEntries(Repository[TimeEntry]):
     def get(self, workspace_id: str, entry_id: str) -> TimeEntry | None:
         return self._session.get(TimeEntry, (workspace_id, entry_id))
+
+    def for_sync(self, workspace_id: str, entry_id: str) -> EntryForSync | None:
+        found = self._session.execute(_FOR_SYNC, {"workspace_id": workspace_id, "id": entry_id}).first()
+        return EntryForSync._make(found) if found is not None else None
+
+    def note_sending(
+        self, workspace_id: str, entry_id: str, sending: dict[str, Any], *, create: tuple[str, str] | None
+    ) -> None:
+        """The entry is sending `sending` to Jira; `create`: as a new worklog on that issue, with that
+        marker (the entry then has no worklog id). One UPDATE."""
+        values: dict[str, Any] = {"w_workspace_id": workspace_id, "w_id": entry_id, "new_sending": sending}
+        if create is None:
+            self._session.execute(_SENDING, values)
+        else:
+            values["new_issue"], values["new_marker"] = create
+            self._session.execute(_CREATING, values)
+        forget_loaded(self._session, TimeEntry, (workspace_id, entry_id))
 
     def to_retry_for_user(self, workspace_id: str, site_id: str, user_id: str) -> list[TimeEntry]:
         """The user's entries on the site that wait for their connection, or failed."""
