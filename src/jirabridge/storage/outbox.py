@@ -40,6 +40,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Table,
     TextClause,
@@ -180,7 +181,7 @@ def claim(
         picked = _round_robin(candidates, limit, in_flight or {}, site_cap)
         if not picked:
             return []
-        rows = sorted(session.execute(_claim_statement(picked, worker_id, now, lease_s)).all(), key=_seq)
+        rows = sorted(session.execute(_CLAIM, _claim_values(picked, worker_id, now, lease_s)).all(), key=_seq)
         jobs = [
             Job(
                 id=row.id,
@@ -242,14 +243,20 @@ _candidate = OPS.alias("candidate").c
 _earlier = OPS.alias("earlier").c
 
 
-def _claimable(now: datetime) -> list[ColumnElement[bool] | TextClause]:
-    """Outstanding, due (pending and due, or running with its lease run out), and the first of its
-    ordering key. Due is one CASE rather than an OR so that the planner walks an index in `seq` order
-    and stops at the limit; with an OR, SQLite gathered every pending operation through two index
-    ranges and sorted them (12 ms under the write lock with 3,000 pending)."""
+# The claim's statements are built once, their values bound at each claim: built on every claim,
+# constructing them and computing their cache keys cost more than running them.
+_NOW = bindparam("b_now", type_=OPS.c.updated_at.type)
+_LIMIT = bindparam("b_limit", type_=Integer)
+
+
+def _claimable() -> list[ColumnElement[bool] | TextClause]:
+    """Outstanding, due at `b_now` (pending and due, or running with its lease run out), and the first
+    of its ordering key. Due is one CASE rather than an OR so that the planner walks an index in `seq`
+    order and stops at the limit; with an OR, SQLite gathered every pending operation through two
+    index ranges and sorted them (12 ms under the write lock with 3,000 pending)."""
     due = case(
-        (_candidate.status == PENDING, _candidate.run_after <= now),
-        else_=_candidate.leased_until < now,
+        (_candidate.status == PENDING, _candidate.run_after <= _NOW),
+        else_=_candidate.leased_until < _NOW,
     )
     first_of_its_key = ~exists().where(
         _earlier.ordering_key == _candidate.ordering_key,
@@ -260,53 +267,67 @@ def _claimable(now: datetime) -> list[ColumnElement[bool] | TextClause]:
     return [text(f"candidate.{OUTSTANDING_WHERE}"), due, first_of_its_key]
 
 
+_CLAIMABLE = _claimable()
+_OF_NO_SITE = (
+    select(_candidate.seq, _candidate.site_id)
+    .where(_candidate.site_id.is_(None), *_CLAIMABLE)
+    .order_by(_candidate.seq)
+    .limit(_LIMIT)
+)
+_EVERY_SITE_IN_PLAY = (
+    select(OPS.c.site_id)
+    .where(text(f"operations.{OUTSTANDING_WHERE}"), OPS.c.site_id.is_not(None))
+    .distinct()
+)
+_LEASED_SITES_IN_PLAY = select(_LEASES.c.site_id).where(
+    _LEASES.c.worker_id == bindparam("b_worker"),
+    _LEASES.c.leased_until > _NOW,
+    _LEASES.c.site_id.in_(bindparam("b_sites", expanding=True)),
+)
+_OF_ONE_SITE = (  # SQLite: one query per site
+    select(_candidate.seq, _candidate.site_id)
+    .where(_candidate.site_id == bindparam("b_site"), *_CLAIMABLE)
+    .order_by(_candidate.seq)
+    .limit(_LIMIT)
+)
+
+
+def _of_sites_in_play(in_play: Select[Any]) -> Select[Any]:
+    """PostgreSQL: one statement, a LATERAL subquery walking `ix_operations_site_outstanding` for each
+    site in play."""
+    site_ids = in_play.subquery("in_play")
+    of_site = (
+        select(_candidate.seq, _candidate.site_id)
+        .where(_candidate.site_id == site_ids.c.site_id, *_CLAIMABLE)
+        .order_by(_candidate.seq)
+        .limit(_LIMIT)
+        .lateral("of_site")
+    )
+    return select(of_site.c.seq, of_site.c.site_id).select_from(site_ids.join(of_site, true()))
+
+
+_OF_EVERY_SITE = _of_sites_in_play(_EVERY_SITE_IN_PLAY)
+_OF_LEASED_SITES = _of_sites_in_play(_LEASED_SITES_IN_PLAY)
+
+
 def _candidates(
     session: Session, *, worker_id: str, now: datetime, limit: int, sites: Collection[str] | None
 ) -> list[tuple[int, str | None]]:
-    """(seq, site) of up to `limit` claimable operations of each site in play, and of no site. Read
-    without locks: the claim statement locks (SKIP LOCKED) and checks again the ones it takes."""
-    if sites is None:
-        in_play: Select[Any] = (
-            select(OPS.c.site_id)
-            .where(text(f"operations.{OUTSTANDING_WHERE}"), OPS.c.site_id.is_not(None))
-            .distinct()
-        )
-    else:
-        in_play = select(_LEASES.c.site_id).where(
-            _LEASES.c.worker_id == worker_id,
-            _LEASES.c.leased_until > now,
-            _LEASES.c.site_id.in_(list(sites)),
-        )
-    of_no_site = (
-        select(_candidate.seq, _candidate.site_id)
-        .where(_candidate.site_id.is_(None), *_claimable(now))
-        .order_by(_candidate.seq)
-        .limit(limit)
-    )
-    found = [(int(seq), site) for seq, site in session.execute(of_no_site)]
+    """(seq, site) of up to `limit` claimable operations of each site in play (all, or those leased to
+    the worker among `sites`), and of no site. Read without locks: the claim statement locks (SKIP
+    LOCKED) and checks again the ones it takes."""
+    values: dict[str, Any] = {"b_now": now, "b_limit": limit}
+    found = [(int(seq), site) for seq, site in session.execute(_OF_NO_SITE, values)]
+    if sites is not None:
+        values |= {"b_worker": worker_id, "b_sites": list(sites)}
     if session.get_bind().dialect.name == "postgresql":
-        # One statement: a LATERAL subquery walks `ix_operations_site_outstanding` for each site.
-        site_ids = in_play.subquery("in_play")
-        of_site = (
-            select(_candidate.seq, _candidate.site_id)
-            .where(_candidate.site_id == site_ids.c.site_id, *_claimable(now))
-            .order_by(_candidate.seq)
-            .limit(limit)
-            .lateral("of_site")
-        )
-        rows = session.execute(
-            select(of_site.c.seq, of_site.c.site_id).select_from(site_ids.join(of_site, true()))
-        )
-        found += [(int(seq), site) for seq, site in rows]
+        of_sites = _OF_EVERY_SITE if sites is None else _OF_LEASED_SITES
+        found += [(int(seq), site) for seq, site in session.execute(of_sites, values)]
     else:  # SQLite has no LATERAL; one worker, in process: a query per site costs little
-        for site_id in session.scalars(in_play):
-            per_site = (
-                select(_candidate.seq, _candidate.site_id)
-                .where(_candidate.site_id == site_id, *_claimable(now))
-                .order_by(_candidate.seq)
-                .limit(limit)
-            )
-            found += [(int(seq), site) for seq, site in session.execute(per_site)]
+        in_play = _EVERY_SITE_IN_PLAY if sites is None else _LEASED_SITES_IN_PLAY
+        for site_id in list(session.scalars(in_play, values)):
+            rows = session.execute(_OF_ONE_SITE, values | {"b_site": site_id})
+            found += [(int(seq), site) for seq, site in rows]
     return found
 
 
@@ -328,31 +349,38 @@ def _round_robin(
     return [seq for _, seq in sorted(ranked)[:limit]]
 
 
-def _claim_statement(picked: list[int], worker_id: str, now: datetime, lease_s: float) -> Any:
-    """Take the picked operations that are still claimable, skipping any another worker has locked:
-    on PostgreSQL an `UPDATE … WHERE seq IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`, so two
-    workers never claim the same row. SQLite has no row locks (the FOR UPDATE is dropped there); its
-    transactions start with BEGIN IMMEDIATE (db.py), so one claim runs at a time."""
-    still_claimable = (
-        select(_candidate.seq)
-        .where(_candidate.seq.in_(picked), *_claimable(now))
-        .with_for_update(skip_locked=True)
-    )
-    c = OPS.c
-    return (
-        update(OPS)
-        .where(c.seq.in_(still_claimable.scalar_subquery()))
-        .values(
-            status=RUNNING,
-            lease_owner=worker_id,
-            leased_until=now + timedelta(seconds=lease_s),
-            attempts=c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            c.seq, c.id, c.workspace_id, c.site_id, c.kind, c.payload, c.attempts, c.issue_key, c.traceparent
+# Take the picked operations that are still claimable, skipping any another worker has locked: on
+# PostgreSQL an `UPDATE … WHERE seq IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`, so two workers
+# never claim the same row. SQLite has no row locks (the FOR UPDATE is dropped there); its
+# transactions start with BEGIN IMMEDIATE (db.py), so one claim runs at a time.
+_CLAIM = (
+    update(OPS)
+    .where(
+        OPS.c.seq.in_(
+            select(_candidate.seq)
+            .where(_candidate.seq.in_(bindparam("b_picked", expanding=True)), *_CLAIMABLE)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
     )
+    .values(
+        status=RUNNING,
+        lease_owner=bindparam("b_worker"),
+        leased_until=bindparam("b_until", type_=OPS.c.leased_until.type),
+        attempts=OPS.c.attempts + 1,
+        updated_at=_NOW,
+    )
+    .returning(
+        *(OPS.c[name] for name in ("seq", "id", "workspace_id", "site_id", "kind", "payload", "attempts")),
+        OPS.c.issue_key,
+        OPS.c.traceparent,
+    )
+)
+
+
+def _claim_values(picked: list[int], worker_id: str, now: datetime, lease_s: float) -> dict[str, Any]:
+    until = now + timedelta(seconds=lease_s)
+    return {"b_picked": picked, "b_worker": worker_id, "b_now": now, "b_until": until}
 
 
 def _parse(row: Any) -> ops.Operation:
@@ -392,24 +420,29 @@ def _defer_site(session: Session, site_id: str, until: datetime, reason: str, de
     )
 
 
+_GIVE_UP = (
+    update(OPS)
+    .where(OPS.c.status == RUNNING, OPS.c.leased_until < _NOW, OPS.c.attempts >= bindparam("b_max_attempts"))
+    .values(
+        status=FAILED,
+        reason=MAX_ATTEMPTS_REASON,
+        detail=bindparam("b_detail"),
+        lease_owner=None,
+        leased_until=None,
+        updated_at=_NOW,
+    )
+    .returning(
+        *(OPS.c[name] for name in ("id", "workspace_id", "site_id", "kind", "payload", "attempts")),
+        OPS.c.issue_key,
+    )
+)
+
+
 def _give_up_on_lost_leases(session: Session, now: datetime, max_attempts: int) -> None:
     """An operation whose worker died on every attempt (it may be what kills it) fails for good."""
     detail = f"the worker running it stopped before finishing, {max_attempts} times"
-    c = OPS.c
-    lost = session.execute(
-        update(OPS)
-        .where(c.status == RUNNING, c.leased_until < now, c.attempts >= max_attempts)
-        .values(
-            status=FAILED,
-            reason=MAX_ATTEMPTS_REASON,
-            detail=detail,
-            lease_owner=None,
-            leased_until=None,
-            updated_at=now,
-        )
-        .returning(c.id, c.workspace_id, c.site_id, c.kind, c.payload, c.attempts, c.issue_key)
-    ).all()
-    for row in lost:
+    values = {"b_now": now, "b_max_attempts": max_attempts, "b_detail": detail}
+    for row in session.execute(_GIVE_UP, values).all():
         job = Job(row.id, row.workspace_id, row.site_id, row.kind, _parse(row), row.attempts, row.issue_key)
         _failed(session, job, MAX_ATTEMPTS_REASON, detail, now, gave_up=True)
 
