@@ -205,6 +205,48 @@ def test_links_take_a_status_seen_unless_broken_and_keep_the_newer_moment(
         assert (second.jira_status_at, second.issue_type_id) == (later + timedelta(seconds=1), "10002")
 
 
+def test_a_pending_link_takes_its_created_issue(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        uow.links.add(link(1, None))
+        uow.links.add(link(2, None, item="e-2"))
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        assert uow.links.of("lk_01") == ("lk_01", "ws_a", "error", "e-1", "st_0", None)
+        assert uow.links.of("lk_nope") is None
+        pending = uow.links.get("lk_01")
+        assert pending is not None
+        pending.issue_type_id, pending.jira_assignee, pending.sync_state = "10001", "acc-old", "failed"
+        pending.last_error = "bad_request: nope"
+        uow.links.take_issue(
+            "lk_01",
+            issue_key="WEB-7",
+            issue_id="10070",
+            issue_type_id=None,
+            status="To Do",
+            category="new",
+            assignee=None,
+        )
+        assert pending.issue_key == "WEB-7"  # the copy the session had loaded reads the row again
+        uow.links.take_issue(
+            "lk_02",
+            issue_key="WEB-8",
+            issue_id="10080",
+            issue_type_id="10002",
+            status="Open",
+            category="new",
+            assignee="acc-1",
+        )
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        first, second = uow.links.get("lk_01"), uow.links.get("lk_02")
+        assert first is not None and second is not None
+        assert (first.issue_key, first.issue_id, first.issue_type_id) == ("WEB-7", "10070", "10001")
+        assert (first.jira_status, first.jira_status_category, first.jira_assignee) == ("To Do", "new", None)
+        assert (first.sync_state, first.last_error) == ("synced", None)
+        assert (second.issue_key, second.issue_type_id, second.jira_assignee) == ("WEB-8", "10002", "acc-1")
+        assert uow.links.of("lk_02") == ("lk_02", "ws_a", "error", "e-2", "st_0", "WEB-8")
+
+
 def test_a_saved_comment_ref_is_created_then_replaced_and_a_loaded_copy_reads_it_again(
     sessions: sessionmaker[Session],
 ) -> None:

@@ -39,6 +39,7 @@ from jirabridge.service.tickets.items import STATUS_MODES_THAT_PUSH
 from jirabridge.service.tickets.ticket_queue import status_on_create
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
+from jirabridge.storage.repositories.links import LinkOf
 from jirabridge.storage.tables import Link
 
 log = logging.getLogger("jirabridge.worker.jira")
@@ -58,7 +59,7 @@ class CreatePlan:
 
 def load(uow: UnitOfWork, job: Job) -> CreatePlan:
     op = job.operation_as(ops.CreateIssue)
-    link = _link(uow, job, op)
+    link = _link_of(uow, job, op)
     if link is None:
         return CreatePlan(linked=False, issue_key=None, create_sent_at=None)
     sent = uow.operations.create_sent_at(job.id) if job.attempts > 1 else None
@@ -98,23 +99,31 @@ def _link(uow: UnitOfWork, job: Job, op: ops.CreateIssue) -> Link | None:
     return link if link is not None and link.workspace_id == job.workspace_id else None
 
 
+def _link_of(uow: UnitOfWork, job: Job, op: ops.CreateIssue) -> LinkOf | None:
+    """`_link` as columns, where nothing is changed through it."""
+    link = uow.links.of(op.link_id)
+    return link if link is not None and link.workspace_id == job.workspace_id else None
+
+
 def _created(uow: UnitOfWork, job: Job, op: ops.CreateIssue, issue: IssueCreated, now: datetime) -> None:
-    link = _link(uow, job, op)
+    link = _link_of(uow, job, op)
     if link is None:  # unlinked while the create ran: the issue stays in Jira, unlinked
         log.warning("jira.create.link_removed op=%s issue=%s", job.id, issue.key)
         return
-    link.issue_key = issue.key
-    link.issue_id = issue.id
     issue_type = op.fields.get("issuetype")
-    if isinstance(issue_type, dict) and issue_type.get("id"):
-        link.issue_type_id = str(issue_type["id"])
-    link.jira_status = issue.status
-    link.jira_status_category = issue.category
+    type_id = str(issue_type["id"]) if isinstance(issue_type, dict) and issue_type.get("id") else None
     # What the issue was created with, so Jira reporting it back is no change (no echo).
     assignee = op.fields.get("assignee")
-    link.jira_assignee = str(assignee["accountId"]) if isinstance(assignee, dict) else None
-    link.sync_state = LinkState.SYNCED
-    link.last_error = None
+    uow.links.take_issue(
+        link.id,
+        issue_key=issue.key,
+        issue_id=issue.id,
+        issue_type_id=type_id,
+        status=issue.status,
+        category=issue.category,
+        assignee=str(assignee["accountId"]) if isinstance(assignee, dict) else None,
+    )
+    link = link._replace(issue_key=issue.key)
     item_ref = (link.item_type, link.item_id)
     site_url = uow.sites.urls([op.site_id]).get(op.site_id, "")
     url = f"{site_url.rstrip('/')}/browse/{issue.key}"
@@ -154,7 +163,7 @@ def _pushes_status(
     sync = project_sync(settings)
     if not settings or sync.status_sync not in STATUS_MODES_THAT_PUSH:
         return False
-    found = uow.items.get(workspace_id, *item)
+    found = uow.items.fields(workspace_id, *item)
     if found is None or not found.status:
         return False
     target = mappings.outbound_status(sync.mapping, found.status)

@@ -18,6 +18,7 @@ from jirabridge.service.sites.project_rows import project_of, project_settings
 from jirabridge.service.tickets import items as items_service
 from jirabridge.service.tickets.ticket_fields import new_marker
 from jirabridge.storage import outbox
+from jirabridge.storage.repositories.links import LinkOf
 from jirabridge.storage.tables import Item, Link
 
 MAX_REMOTE_TITLE = 255
@@ -60,17 +61,19 @@ def queue_create(
     return link
 
 
-def status_on_create(uow: UnitOfWork, now: datetime, link: Link) -> None:
+def status_on_create(uow: UnitOfWork, now: datetime, link: Link | LinkOf) -> None:
     """The ticket created for `link`'s item exists: the item takes the project's `on_create_status`
     (when its status is one it applies from), with an `item.status_changed` event (reason `created`).
     Called before the new issue's first status push, which then follows the new status."""
     if link.issue_key is None:
         return
-    item = uow.items.get(link.workspace_id, link.item_type, link.item_id)
-    if item is None:
+    fields = uow.items.fields(link.workspace_id, link.item_type, link.item_id)
+    if fields is None:
         return
     settings = project_settings(uow, link.workspace_id, link.site_id, project_of(link.issue_key))
-    target = ticket_status.on_create(settings, item.status)
+    target = ticket_status.on_create(settings, fields.status)
     if target is None:
         return
+    item = uow.items.get(link.workspace_id, link.item_type, link.item_id)  # the one to change
+    assert item is not None
     items_service.take_status(uow, now, item, target, issue_key=link.issue_key, reason="created")

@@ -55,6 +55,27 @@ _SEEN_BY_ISSUE = (
 # of the link's and `at` (a link never goes back to an older report), and the issue type is kept when
 # none was seen.
 _AT = bindparam("at", type_=_LINKS.c.jira_status_at.type)
+_OF = select(
+    *(_LINKS.c[name] for name in ("id", "workspace_id", "item_type", "item_id", "site_id")),
+    _LINKS.c.issue_key,
+).where(_LINKS.c.id == bindparam("link_id"))
+# A created issue: the link takes it, with the status and assignee it was created with.
+_ISSUE_TAKEN = (
+    update(_LINKS)
+    .where(_LINKS.c.id == bindparam("w_id"))
+    .values(
+        issue_key=bindparam("new_key"),
+        issue_id=bindparam("new_issue_id"),
+        issue_type_id=func.coalesce(
+            bindparam("new_type_id", type_=_LINKS.c.issue_type_id.type), _LINKS.c.issue_type_id
+        ),
+        jira_status=bindparam("new_status"),
+        jira_status_category=bindparam("new_category"),
+        jira_assignee=bindparam("new_assignee"),
+        sync_state=LinkState.SYNCED.value,
+        last_error=None,
+    )
+)
 _STATUS_SEEN = (
     update(_LINKS)
     .where(
@@ -78,6 +99,17 @@ _STATUS_SEEN = (
 )
 
 
+class LinkOf(NamedTuple):
+    """Whose a link is, and to which issue (None: its create is pending)."""
+
+    id: str
+    workspace_id: str
+    item_type: str
+    item_id: str
+    site_id: str
+    issue_key: str | None
+
+
 class LinkSeen(NamedTuple):
     """A link of an issue as a step reads it: whose it is, its state, and what it last saw in Jira."""
 
@@ -92,6 +124,35 @@ class LinkSeen(NamedTuple):
 class Links(Repository[Link]):
     def get(self, link_id: str) -> Link | None:
         return self._session.get(Link, link_id)
+
+    def of(self, link_id: str) -> LinkOf | None:
+        found = self._session.execute(_OF, {"link_id": link_id}).first()
+        return LinkOf._make(found) if found is not None else None
+
+    def take_issue(
+        self,
+        link_id: str,
+        *,
+        issue_key: str,
+        issue_id: str,
+        issue_type_id: str | None,
+        status: str | None,
+        category: str | None,
+        assignee: str | None,
+    ) -> None:
+        """The link's issue was created: it is synced and shows what the issue was created with (its
+        issue type kept when `issue_type_id` is None). One UPDATE."""
+        values = {
+            "w_id": link_id,
+            "new_key": issue_key,
+            "new_issue_id": issue_id,
+            "new_type_id": issue_type_id,
+            "new_status": status,
+            "new_category": category,
+            "new_assignee": assignee,
+        }
+        self._session.execute(_ISSUE_TAKEN, values)
+        forget_loaded(self._session, Link, (link_id,))
 
     def for_item(self, workspace_id: str, item_type: str, item_id: str) -> list[Link]:
         """The item's links, oldest first."""
