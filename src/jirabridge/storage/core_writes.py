@@ -12,11 +12,41 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Executable, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import Insert
+
+
+class ConstraintViolated(Exception):
+    """A write broke a uniqueness or reference constraint: most often another transaction stored the
+    same key first. The transaction is rolled back."""
+
+
+def insert_new(session: Session, statement: Executable, values: dict[str, Any]) -> None:
+    """Run an INSERT whose row must be new; ConstraintViolated when its key is taken (by a committed
+    transaction; on PostgreSQL one still open is waited for first), as `UnitOfWork.commit` raises
+    for a row the ORM writes at the commit."""
+    try:
+        session.execute(statement, values)
+    except IntegrityError as exc:
+        raise ConstraintViolated(str(exc.orig)) from exc
+
+
+def insert_row(session: Session, row: Any) -> None:
+    """Write a new row at once with a Core INSERT of the attributes set on it; the object stays out
+    of the session (the caller reads it as built; a later query of the table finds the row). An
+    attribute not set takes its column's default."""
+    of: Table = row.__table__
+    values = {name: value for name, value in vars(row).items() if name in of.c}
+    session.execute(_inserts(of), values)
+
+
+@functools.cache
+def _inserts(of: Table) -> Insert:
+    return of.insert()
 
 
 @functools.cache

@@ -16,6 +16,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from jirabridge.storage.core_writes import ConstraintViolated
 from jirabridge.storage.db import READ_ONLY
 from jirabridge.storage.repositories.comments import ItemComments, JiraCommentRefs
 from jirabridge.storage.repositories.idempotency import IdempotencyKeys
@@ -32,10 +33,7 @@ from jirabridge.storage.repositories.users import HostUsers, UserConnections
 from jirabridge.storage.repositories.webhooks import WebhookDeliveries
 from jirabridge.storage.repositories.workspaces import ApiKeys, Workspaces
 
-
-class ConstraintViolated(Exception):
-    """The commit broke a uniqueness or reference constraint: most often another transaction stored
-    the same key first. The transaction is rolled back."""
+__all__ = ["ConstraintViolated", "JoinedUnitOfWork", "UnitOfWork"]
 
 
 class UnitOfWork:

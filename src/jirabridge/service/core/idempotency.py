@@ -23,7 +23,6 @@ from jirabridge.errors import Conflict
 from jirabridge.service.core.db import read_db, run_db
 from jirabridge.service.core.ports import Services
 from jirabridge.service.core.unit_of_work import ConstraintViolated, UnitOfWork
-from jirabridge.storage.tables import IdempotencyKey
 
 IN_PROGRESS = 0
 
@@ -67,20 +66,18 @@ class Claim:
     def record(self, uow: UnitOfWork, now: datetime, answer: Answer | None) -> None:
         """Store the key in the caller's transaction, with its answer (None: in progress, see `finish`)."""
         status, body = answer if answer is not None else (IN_PROGRESS, {})
-        uow.idempotency_keys.add(
-            IdempotencyKey(
-                workspace_id=self.workspace_id,
-                key=self.key,
-                request_hash=self.fingerprint,
-                status_code=status,
-                body=body,
-                created_at=now,
-            )
+        uow.idempotency_keys.record(
+            self.workspace_id,
+            self.key,
+            request_hash=self.fingerprint,
+            status_code=status,
+            body=body,
+            created_at=now,
         )
 
 
 async def committed(services: Services, claim: Claim | None, work: Callable[[UnitOfWork], T]) -> T:
-    """`run_db(work)`, where `work` records `claim` and commits. When the commit loses the race to
+    """`run_db(work)`, where `work` records `claim` and commits. When storing the key loses the race to
     another request with the same key, raises Replay with that request's answer, or Conflict."""
     try:
         return await run_db(services, work)

@@ -46,7 +46,7 @@ def queue_create(
         created_by_jirabridge=True,
         linked_at=now,
     )
-    uow.links.add(link)
+    uow.links.insert(link)
     title = f"{item.type} {item.id}: {item.title}"[:MAX_REMOTE_TITLE]
     create = CreateIssue(
         link_id=link.id,

@@ -156,7 +156,6 @@ async def create_ticket(
         now = services.clock.now()
         link = queue_create(uow, now, ctx.item, ctx.site.id, fields)
         if claim is not None:
-            uow.flush()  # the link's defaults, for its answer
             claim.record(uow, now, None if waits else ticket_answer(link, ctx.site.url))
         uow.commit()
         return link
@@ -351,7 +350,6 @@ async def link_issue(
             )
             outbox.enqueue(uow.session, backlink_op, workspace_id=workspace_id, now=now)
         if claim is not None:
-            uow.flush()  # the link's defaults, for its answer
             claim.record(uow, now, (201, items_service.link_json(link, fresh.site.url)))
         uow.commit()
         return link

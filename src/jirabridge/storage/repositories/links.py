@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, case, func, or_, select, update
 
 from jirabridge.domain.items import LinkState
 from jirabridge.storage.core_reads import matching, table
-from jirabridge.storage.core_writes import forget_loaded
+from jirabridge.storage.core_writes import forget_loaded, insert_row
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Link
 
@@ -124,6 +124,11 @@ class LinkSeen(NamedTuple):
 class Links(Repository[Link]):
     def get(self, link_id: str) -> Link | None:
         return self._session.get(Link, link_id)
+
+    def insert(self, link: Link) -> Link:
+        """A new link, written at once (a Core INSERT): `link` stays out of the session, as built."""
+        insert_row(self._session, link)
+        return link
 
     def of(self, link_id: str) -> LinkOf | None:
         found = self._session.execute(_OF, {"link_id": link_id}).first()
