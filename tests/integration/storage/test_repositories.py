@@ -92,6 +92,19 @@ def test_links_of_an_item_and_of_an_issue_come_oldest_first(sessions: sessionmak
     with UnitOfWork(sessions) as uow:
         assert [lk.id for lk in uow.links.for_item("ws_a", "error", "e-1")] == ["lk_01", "lk_02", "lk_04"]
         assert [lk.id for lk in uow.links.by_issue("ws_a", "st_0", "WEB-1")] == ["lk_01", "lk_03"]
+        # Read as columns: the same rows, in the same order, with every column.
+        columns = (
+            "id",
+            "site_id",
+            "issue_key",
+            "jira_status",
+            "sync_state",
+            "linked_at",
+            "created_by_jirabridge",
+        )
+        assert [
+            tuple(getattr(lk, c) for c in columns) for lk in uow.links.loose_for_item("ws_a", "error", "e-1")
+        ] == [tuple(getattr(lk, c) for c in columns) for lk in uow.links.for_item("ws_a", "error", "e-1")]
         assert uow.links.by_issue("ws_b", "st_0", "WEB-1") == []
 
 
@@ -245,6 +258,34 @@ def test_a_pending_link_takes_its_created_issue(sessions: sessionmaker[Session])
         assert (first.sync_state, first.last_error) == ("synced", None)
         assert (second.issue_key, second.issue_type_id, second.jira_assignee) == ("WEB-8", "10002", "acc-1")
         assert uow.links.of("lk_02") == ("lk_02", "ws_a", "error", "e-2", "st_0", "WEB-8")
+
+
+def test_an_item_read_loose_is_replaced_whole(sessions: sessionmaker[Session]) -> None:
+    with UnitOfWork(sessions) as uow:
+        uow.items.add(an_item("ws_a", "e-1", status="Open", attributes={"team": "a"}))
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        loaded = uow.items.get("ws_a", "error", "e-1")
+        assert loaded is not None and loaded.status == "Open"
+        loose = uow.items.loose("ws_a", "error", "e-1")
+        assert loose is not None and loose is not loaded
+        assert (loose.status, loose.attributes, loose.created_at) == (
+            "Open",
+            {"team": "a"},
+            loaded.created_at,
+        )
+        assert uow.items.loose("ws_a", "error", "e-2") is None
+        loose.status, loose.attributes, loose.assignee = "Closed", {"team": "b"}, "alice"
+        loose.updated_at = T0 + timedelta(hours=1)
+        uow.items.replace(loose)
+        assert loaded.status == "Closed"  # the copy the session had loaded reads the row again
+        uow.commit()
+    with UnitOfWork(sessions) as uow:
+        again = uow.items.get("ws_a", "error", "e-1")
+        assert again is not None
+        assert (again.status, again.attributes, again.assignee) == ("Closed", {"team": "b"}, "alice")
+        assert again.updated_at == T0 + timedelta(hours=1)
+        assert again.title == loaded.title
 
 
 def test_a_saved_comment_ref_is_created_then_replaced_and_a_loaded_copy_reads_it_again(

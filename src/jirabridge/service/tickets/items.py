@@ -84,7 +84,9 @@ def upsert_item(
     """Store the item; a changed status enqueues the Jira work it implies. The caller commits (after
     rendering the answer with `item_json(uow, item, links)`: once committed, a read opens another
     transaction)."""
-    item = uow.items.get(workspace_id, item_type, item_id)
+    # An existing item is read as columns and written with one UPDATE (a fifth of the ORM's load and
+    # flush); a new one is added to the session, as routing may set its rule.
+    item = uow.items.loose(workspace_id, item_type, item_id)
     created = item is None
     previous_status = None if item is None else item.status
     previous_assignee = None if item is None else item.assignee
@@ -103,13 +105,16 @@ def upsert_item(
     item.attributes = dict(data.attributes or {})
     item.url = data.url
     item.updated_at = now
-    uow.flush()
-    links: list[Link] | None = None  # read once for both changes
+    if created:
+        uow.flush()
+    else:
+        uow.items.replace(item)
+    links: list[Link] | None = None  # read once for both changes and the answer; only read
     if not created and data.status != previous_status:
-        links = item_links(uow, workspace_id, item_type, item_id)
+        links = uow.links.loose_for_item(workspace_id, item_type, item_id)
         status_changed(uow, now, item, previous_status, links)
     if not created and data.assignee != previous_assignee:
-        links = links if links is not None else item_links(uow, workspace_id, item_type, item_id)
+        links = links if links is not None else uow.links.loose_for_item(workspace_id, item_type, item_id)
         assignees.assignee_changed(uow, now, item, links)  # `issue.assign` per linked issue (assignee_sync)
     if created:
         routing.on_new_item(uow, now, item, as_domain(item))  # routing rules; may queue a ticket
@@ -257,7 +262,7 @@ def item_json(uow: UnitOfWork, item: Item, links: list[Link] | None = None) -> d
     """SPEC section 2, "item". `links`: the item's, when read in this transaction since they last
     changed."""
     if links is None:
-        links = item_links(uow, item.workspace_id, item.type, item.id)
+        links = uow.links.loose_for_item(item.workspace_id, item.type, item.id)
     urls = site_urls(uow, (lk.site_id for lk in links))
     return {
         "type": item.type,
