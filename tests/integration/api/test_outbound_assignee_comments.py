@@ -378,3 +378,16 @@ async def test_a_status_comment_is_not_copied_back_to_the_item(host: Outbound) -
     await host.reconcile()
     assert await host.comments("e-1") == []
     assert await host.events("item.comment_added") == []
+
+
+async def test_a_comment_on_an_item_that_does_not_exist_is_404_and_stores_nothing(host: Outbound) -> None:
+    await host.project()
+    await host.item("e-1")
+    await host.ticket("e-1")
+    answer = await host.call("POST", "/api/v1/items/error/e-404/comments", {"body": "lost"})
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "error/e-404" in answer.json()["detail"]
+    assert (await host.call("GET", "/api/v1/items/error/e-404/comments")).status_code == 404
+    await host.settle()
+    assert all(c.body != "lost" for issue in host.jira.issues.values() for c in issue.comments)

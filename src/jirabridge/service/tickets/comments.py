@@ -93,7 +93,7 @@ def add_host_comment(
     author: str | None,
 ) -> ItemComment:
     """Store a host comment and queue its Jira comments; the caller commits."""
-    items_service.find_item(uow, workspace_id, item_type, item_id)
+    items_service.require_item(uow, workspace_id, item_type, item_id)
     comment = ItemComment(
         id=new_id("cm"),
         workspace_id=workspace_id,
@@ -105,7 +105,7 @@ def add_host_comment(
         created_at=now,
         updated_at=now,
     )
-    uow.item_comments.add(comment)
+    uow.item_comments.insert(comment)
     for link in _outbound_links(uow, workspace_id, item_type, item_id):
         assert link.issue_key is not None
         post = AddComment(
@@ -119,8 +119,7 @@ def add_host_comment(
             item=(item_type, item_id),
         )
         outbox.enqueue(uow.session, post, workspace_id=workspace_id, now=now)
-    uow.flush()  # the caller commits (with the request's Idempotency-Key)
-    return comment
+    return comment  # the caller commits (with the request's Idempotency-Key)
 
 
 def update_host_comment(
@@ -202,7 +201,7 @@ def _outbound_links(uow: UnitOfWork, workspace_id: str, item_type: str, item_id:
     """The item's usable links to issues whose project syncs comments outbound, one per issue."""
     found: list[Link] = []
     seen: set[tuple[str, str]] = set()
-    for link in items_service.item_links(uow, workspace_id, item_type, item_id):
+    for link in uow.links.loose_for_item(workspace_id, item_type, item_id):
         if (
             link.issue_key is None
             or link.sync_state == LinkState.BROKEN

@@ -63,6 +63,12 @@ def find_item(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) 
     return item
 
 
+def require_item(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> None:
+    """`find_item` where only its existence matters."""
+    if not uow.items.exists(workspace_id, item_type, item_id):
+        raise NotFound(f"item {item_type}/{item_id} does not exist")
+
+
 def item_links(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> list[Link]:
     return uow.links.for_item(workspace_id, item_type, item_id)
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, delete, select
 
 from jirabridge.storage.core_reads import table
-from jirabridge.storage.core_writes import dialect_of, forget_loaded, upsert
+from jirabridge.storage.core_writes import dialect_of, forget_loaded, insert_row, upsert
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import ItemComment, JiraCommentRef
 
@@ -30,6 +30,11 @@ class CommentText(NamedTuple):
 class ItemComments(Repository[ItemComment]):
     def get(self, comment_id: str) -> ItemComment | None:
         return self._session.get(ItemComment, comment_id)
+
+    def insert(self, comment: ItemComment) -> ItemComment:
+        """A new comment, written at once (a Core INSERT): `comment` stays out of the session, as built."""
+        insert_row(self._session, comment)
+        return comment
 
     def text(self, comment_id: str) -> CommentText | None:
         """Whose comment it is and what it says."""

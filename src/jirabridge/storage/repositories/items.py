@@ -24,6 +24,7 @@ _FIELDS = select(
 
 
 _KEY = ("workspace_id", "type", "id")
+_EXISTS = select(_ITEMS.c.id).where(*matching(_ITEMS, *_KEY))
 _WHOLE = select(_ITEMS).where(*matching(_ITEMS, *_KEY))
 _REPLACE = (
     update(_ITEMS)
@@ -50,6 +51,10 @@ class ItemFields(NamedTuple):
 class Items(Repository[Item]):
     def get(self, workspace_id: str, item_type: str, item_id: str) -> Item | None:
         return self._session.get(Item, (workspace_id, item_type, item_id))
+
+    def exists(self, workspace_id: str, item_type: str, item_id: str) -> bool:
+        key = {"workspace_id": workspace_id, "type": item_type, "id": item_id}
+        return self._session.execute(_EXISTS, key).first() is not None
 
     def loose(self, workspace_id: str, item_type: str, item_id: str) -> Item | None:
         """The item read as columns, as a row of no session: change it and `replace` it."""
