@@ -143,7 +143,7 @@ async def put_item(
 def get_item(item_type: ItemType, item_id: ItemId, who: Member, uow: Uow) -> dict[str, Any]:
     """The item as stored, with its links to Jira issues and each link's sync state."""
     assert who.workspace_id is not None
-    return items_service.item_json(uow, items_service.find_item(uow, who.workspace_id, item_type, item_id))
+    return items_service.item_json(uow, items_service.read_item(uow, who.workspace_id, item_type, item_id))
 
 
 @router.delete("/{item_type}/{item_id}", status_code=204, summary="Delete an item")

@@ -57,16 +57,28 @@ def as_domain(item: Item | ItemFields) -> domain_items.Item:
 
 
 def find_item(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> Item:
-    item = uow.items.get(workspace_id, item_type, item_id)
+    return _found(uow.items.get(workspace_id, item_type, item_id), item_type, item_id)
+
+
+def read_item(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> Item:
+    """`find_item` read as columns, for reading only (a change to it is not written)."""
+    return _found(uow.items.loose(workspace_id, item_type, item_id), item_type, item_id)
+
+
+def _found(item: Item | None, item_type: str, item_id: str) -> Item:
     if item is None:
-        raise NotFound(f"item {item_type}/{item_id} does not exist")
+        raise _missing(item_type, item_id)
     return item
+
+
+def _missing(item_type: str, item_id: str) -> NotFound:
+    return NotFound(f"item {item_type}/{item_id} does not exist")
 
 
 def require_item(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> None:
     """`find_item` where only its existence matters."""
     if not uow.items.exists(workspace_id, item_type, item_id):
-        raise NotFound(f"item {item_type}/{item_id} does not exist")
+        raise _missing(item_type, item_id)
 
 
 def item_links(uow: UnitOfWork, workspace_id: str, item_type: str, item_id: str) -> list[Link]:

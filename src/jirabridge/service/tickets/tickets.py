@@ -71,7 +71,7 @@ def _context(
     *,
     use_rule: bool = False,
 ) -> Context:
-    item = items_service.find_item(uow, workspace_id, item_type, item_id)
+    item = items_service.read_item(uow, workspace_id, item_type, item_id)  # only read here
     destination = _rule_destination(uow, item, site_id, project) if use_rule else None
     site = connected_site(uow, workspace_id, site_id or (destination.site if destination else None))
     chosen = project or (destination.project if destination else None) or site.default_project
@@ -80,7 +80,7 @@ def _context(
     return Context(
         item=item,
         site=site,
-        existing=items_service.item_links(uow, workspace_id, item_type, item_id),
+        existing=uow.links.loose_for_item(workspace_id, item_type, item_id),
         cardinality=_cardinality(uow, workspace_id, item_type),
         settings=project_settings(uow, workspace_id, site.id, chosen),
         project=chosen,
