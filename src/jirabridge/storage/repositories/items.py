@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
-from jirabridge.storage.core_reads import matching, table
-from jirabridge.storage.core_writes import forget_loaded
+from jirabridge.storage.core_reads import loose, matching, table
+from jirabridge.storage.core_writes import replace_row
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Item
 
@@ -21,16 +21,7 @@ _FIELDS = select(
     _ITEMS.c.url,
     _ITEMS.c.updated_at,
 ).where(*matching(_ITEMS, "workspace_id", "type", "id"))
-
-
-_KEY = ("workspace_id", "type", "id")
-_EXISTS = select(_ITEMS.c.id).where(*matching(_ITEMS, *_KEY))
-_WHOLE = select(_ITEMS).where(*matching(_ITEMS, *_KEY))
-_REPLACE = (
-    update(_ITEMS)
-    .where(*matching(_ITEMS, *_KEY, prefix="w_"))
-    .values({c.name: bindparam(f"v_{c.name}", type_=c.type) for c in _ITEMS.c if c.name not in _KEY})
-)
+_EXISTS = select(_ITEMS.c.id).where(*matching(_ITEMS, "workspace_id", "type", "id"))
 
 
 class ItemFields(NamedTuple):
@@ -58,16 +49,11 @@ class Items(Repository[Item]):
 
     def loose(self, workspace_id: str, item_type: str, item_id: str) -> Item | None:
         """The item read as columns, as a row of no session: change it and `replace` it."""
-        key = {"workspace_id": workspace_id, "type": item_type, "id": item_id}
-        row = self._session.execute(_WHOLE, key).first()
-        return Item(**row._mapping) if row is not None else None
+        return loose(self._session, Item, workspace_id=workspace_id, type=item_type, id=item_id)
 
     def replace(self, item: Item) -> None:
         """Write every column of an existing item, at once (a Core UPDATE)."""
-        values = {f"w_{name}": getattr(item, name) for name in _KEY}
-        values |= {f"v_{c.name}": getattr(item, c.name) for c in _ITEMS.c if c.name not in _KEY}
-        self._session.execute(_REPLACE, values)
-        forget_loaded(self._session, Item, (item.workspace_id, item.type, item.id))
+        replace_row(self._session, item)
 
     def fields(self, workspace_id: str, item_type: str, item_id: str) -> ItemFields | None:
         row = self._session.execute(_FIELDS, {"workspace_id": workspace_id, "type": item_type, "id": item_id})

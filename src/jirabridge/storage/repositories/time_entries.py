@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, func, select, update
 
 from jirabridge.domain.worklogs import State
-from jirabridge.storage.core_reads import matching, table
-from jirabridge.storage.core_writes import forget_loaded
+from jirabridge.storage.core_reads import loose, matching, table
+from jirabridge.storage.core_writes import forget_loaded, replace_row
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Operation, TimeEntry, WorklogWatermark
 
@@ -76,6 +76,14 @@ class EntryForSync(NamedTuple):
 class TimeEntries(Repository[TimeEntry]):
     def get(self, workspace_id: str, entry_id: str) -> TimeEntry | None:
         return self._session.get(TimeEntry, (workspace_id, entry_id))
+
+    def loose(self, workspace_id: str, entry_id: str) -> TimeEntry | None:
+        """The entry read as columns, as a row of no session: change it and `replace` it."""
+        return loose(self._session, TimeEntry, workspace_id=workspace_id, id=entry_id)
+
+    def replace(self, entry: TimeEntry) -> None:
+        """Write every column of an existing entry, at once (a Core UPDATE)."""
+        replace_row(self._session, entry)
 
     def for_sync(self, workspace_id: str, entry_id: str) -> EntryForSync | None:
         found = self._session.execute(_FOR_SYNC, {"workspace_id": workspace_id, "id": entry_id}).first()
