@@ -288,6 +288,21 @@ def test_an_item_read_loose_is_replaced_whole(sessions: sessionmaker[Session]) -
         assert again.title == loaded.title
 
 
+def test_an_idempotency_key_taken_by_another_request_is_a_constraint_violation(
+    sessions: sessionmaker[Session],
+) -> None:
+    stored = {"request_hash": "h1", "status_code": 201, "body": {"id": "x"}, "created_at": T0}
+    with UnitOfWork(sessions) as uow:
+        uow.idempotency_keys.record("ws_a", "key-1", **stored)
+        uow.commit()
+    with UnitOfWork(sessions) as uow, pytest.raises(ConstraintViolated):
+        uow.idempotency_keys.record("ws_a", "key-1", **(stored | {"request_hash": "h2"}))
+    with UnitOfWork(sessions) as uow:
+        uow.idempotency_keys.record("ws_b", "key-1", **stored)  # a key is per workspace
+        uow.commit()
+        assert uow.idempotency_keys.stored("ws_a", "key-1") == ("h1", 201, {"id": "x"})
+
+
 def test_a_saved_comment_ref_is_created_then_replaced_and_a_loaded_copy_reads_it_again(
     sessions: sessionmaker[Session],
 ) -> None:

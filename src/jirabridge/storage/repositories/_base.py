@@ -8,7 +8,9 @@ map). What a repository never hands out is a SQLAlchemy construct: the service s
 The reads on the hot paths (a request's or an operation's few reads that change nothing) select the
 columns they need with a Core statement on the table, built once, and answer plain values: a quarter
 of an ORM load's CPU (storage/core_reads.py). The session writes its pending changes before such a
-statement as before an ORM query, so they read what the transaction has changed.
+statement as before an ORM query, so they read what the transaction has changed. A row a hot path
+changes is read whole as an object of no session (`loose`) and written whole (`replace`), or written
+by a Core statement of the columns that change (storage/core_writes.py), at once.
 """
 
 from __future__ import annotations
