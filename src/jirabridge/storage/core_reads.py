@@ -14,7 +14,7 @@ import functools
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, select
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 Mapped = TypeVar("Mapped", bound=DeclarativeBase)
 
@@ -31,7 +31,7 @@ def matching(of: Table, *columns: str, prefix: str = "") -> tuple[ColumnElement[
     return tuple(of.c[name] == bindparam(prefix + name) for name in columns)
 
 
-def loose(session: Any, mapped: type[Mapped], **key: Any) -> Mapped | None:
+def loose(session: Session, mapped: type[Mapped], **key: Any) -> Mapped | None:
     """The row of `mapped` with primary key `key`, read as columns into an object of no session: to
     read, or to change and write whole (`core_writes.replace_row`). About a fifth of an ORM load."""
     found = session.execute(_whole(table(mapped), tuple(key)), key).first()
