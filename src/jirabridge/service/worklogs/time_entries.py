@@ -368,7 +368,9 @@ def _upsert_entry(
     drift_every_s: float,
 ) -> tuple[TimeEntry, bool]:
     settings = lock_workspace(uow, workspace_id)
-    entry = uow.time_entries.get(workspace_id, entry_id)
+    # Read as columns after the lock, and written whole with one statement at the end (a fifth of
+    # the ORM's load and flush): nothing below reads the entry's row back.
+    entry = uow.time_entries.loose(workspace_id, entry_id)
     created = entry is None
     issue_key = data.issue_key or first_issue_key(data.description)
     if entry is None:
@@ -383,7 +385,6 @@ def _upsert_entry(
             delete_worklog=False,
             created_at=now,
         )
-        uow.time_entries.add(entry)
     else:
         check_owner(principal, entry)
         if entry.user_id != data.user:
@@ -416,10 +417,12 @@ def _upsert_entry(
     entry.version = (entry.version or 0) + 1
     if entry.drift is not None:
         _after_drift(entry, settings, resync=data.resync)
-    # The entry is written once, with its state: nothing `settle` reads depends on it.
-    with uow.session.no_autoflush:
-        entry_site = uow.sites.get(entry.site_id)  # held: `evaluate` and the drift check find it loaded
-        settle(uow, entry, now, source="host", settings=settings, new=created)
+    entry_site = uow.sites.get(entry.site_id)  # held: `evaluate` and the drift check find it loaded
+    settle(uow, entry, now, source="host", settings=settings, new=created)
+    if created:
+        uow.time_entries.insert(entry)
+    else:
+        uow.time_entries.replace(entry)
     if entry_site is not None:
         ensure_drift_check(uow, workspace_id, entry_site, now, drift_every_s)
     return entry, created

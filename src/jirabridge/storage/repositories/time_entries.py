@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from jirabridge.domain.worklogs import State
 from jirabridge.storage.core_reads import loose, matching, table
-from jirabridge.storage.core_writes import forget_loaded, replace_row
+from jirabridge.storage.core_writes import forget_loaded, insert_row, replace_row
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Operation, TimeEntry, WorklogWatermark
 
@@ -84,6 +84,10 @@ class TimeEntries(Repository[TimeEntry]):
     def replace(self, entry: TimeEntry) -> None:
         """Write every column of an existing entry, at once (a Core UPDATE)."""
         replace_row(self._session, entry)
+
+    def insert(self, entry: TimeEntry) -> None:
+        """A new entry, written at once (a Core INSERT): `entry` stays out of the session, as built."""
+        insert_row(self._session, entry)
 
     def for_sync(self, workspace_id: str, entry_id: str) -> EntryForSync | None:
         found = self._session.execute(_FOR_SYNC, {"workspace_id": workspace_id, "id": entry_id}).first()
