@@ -36,7 +36,6 @@ from jirabridge.service.workspaces.events import rfc3339
 from jirabridge.storage import outbox, schedules
 from jirabridge.storage.events import lock_workspace as lock_workspace_row
 from jirabridge.storage.events import record_event
-from jirabridge.storage.repositories.time_entries import EntryForSync
 from jirabridge.storage.tables import Site, TimeEntry
 from jirabridge.storage.workspace_locks import workspace_locks_kept
 
@@ -129,7 +128,7 @@ class Decision:
 
 
 def wanted(
-    entry: TimeEntry | EntryForSync, settings: WorkspaceSettings, user_connected: bool
+    entry: TimeEntry, settings: WorkspaceSettings, user_connected: bool
 ) -> tuple[worklogs.Verdict, Wanted | None]:
     verdict = worklogs.eligibility(
         running=entry.running,

@@ -78,7 +78,7 @@ def load(uow: UnitOfWork, job: Job) -> WorklogPlan:
     op = job.operation_as(SyncWorklog)
     issue = op.issue_key
     plan = WorklogPlan(op.entry_id, op.site_id, issue)
-    entry = uow.time_entries.for_sync(job.workspace_id, op.entry_id)
+    entry = uow.time_entries.loose(job.workspace_id, op.entry_id)  # read only: changes go by note_sending
     if entry is None:
         return _skip(plan, "entry_gone")
     settings = workspace_settings.load(uow, job.workspace_id)

@@ -56,10 +56,6 @@ _SEEN_BY_ISSUE = (
 )
 
 
-# The issue's links that are not broken take the status Jira showed; `jira_status_at` becomes the newer
-# of the link's and `at` (a link never goes back to an older report), and the issue type is kept when
-# none was seen.
-_AT = bindparam("at", type_=_LINKS.c.jira_status_at.type)
 _OF = select(
     *(_LINKS.c[name] for name in ("id", "workspace_id", "item_type", "item_id", "site_id")),
     _LINKS.c.issue_key,
@@ -81,6 +77,10 @@ _ISSUE_TAKEN = (
         last_error=None,
     )
 )
+# The issue's links that are not broken take the status Jira showed; `jira_status_at` becomes the newer
+# of the link's and `at` (a link never goes back to an older report), and the issue type is kept when
+# none was seen.
+_AT = bindparam("at", type_=_LINKS.c.jira_status_at.type)
 _STATUS_SEEN = (
     update(_LINKS)
     .where(

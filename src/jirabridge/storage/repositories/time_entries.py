@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 
@@ -19,58 +19,16 @@ _OPS = table(Operation)
 _SYNC_PAYLOADS = select(_OPS.c.payload).where(
     *matching(_OPS, "ordering_key", "kind", "status", "workspace_id")
 )
-
-
 _ENTRIES = table(TimeEntry)
-_FOR_SYNC_COLUMNS = (
-    "user_id",
-    "version",
-    "running",
-    "duration_s",
-    "started_at",
-    "description",
-    "issue_key",
-    "deleted_at",
-    "delete_worklog",
-    "drift",
-    "worklog_issue_key",
-    "worklog_id",
-    "create_marker",
-    "written",
-    "sending",
-)
-_FOR_SYNC = select(*(_ENTRIES.c[name] for name in _FOR_SYNC_COLUMNS)).where(
-    *matching(_ENTRIES, "workspace_id", "id")
-)
-_SENDING = update(_ENTRIES).where(*matching(_ENTRIES, "workspace_id", "id", prefix="w_"))
+_ONE_ENTRY = update(_ENTRIES).where(*matching(_ENTRIES, "workspace_id", "id", prefix="w_"))
 _NEW_SENDING = bindparam("new_sending", type_=_ENTRIES.c.sending.type)
-_CREATING = _SENDING.values(
+_SENDING = _ONE_ENTRY.values(sending=_NEW_SENDING)
+_CREATING = _ONE_ENTRY.values(
     sending=_NEW_SENDING,
     worklog_issue_key=bindparam("new_issue"),
     worklog_id=None,
     create_marker=bindparam("new_marker"),
 )
-_SENDING = _SENDING.values(sending=_NEW_SENDING)
-
-
-class EntryForSync(NamedTuple):
-    """What a `worklog.sync` decides from: what the host wants, and what is (or may be) in Jira."""
-
-    user_id: str
-    version: int
-    running: bool
-    duration_s: int | None
-    started_at: datetime
-    description: str | None
-    issue_key: str | None
-    deleted_at: datetime | None
-    delete_worklog: bool
-    drift: dict[str, Any] | None
-    worklog_issue_key: str | None
-    worklog_id: str | None
-    create_marker: str | None
-    written: dict[str, Any] | None
-    sending: dict[str, Any] | None
 
 
 class TimeEntries(Repository[TimeEntry]):
@@ -88,10 +46,6 @@ class TimeEntries(Repository[TimeEntry]):
     def insert(self, entry: TimeEntry) -> None:
         """A new entry, written at once (a Core INSERT): `entry` stays out of the session, as built."""
         insert_row(self._session, entry)
-
-    def for_sync(self, workspace_id: str, entry_id: str) -> EntryForSync | None:
-        found = self._session.execute(_FOR_SYNC, {"workspace_id": workspace_id, "id": entry_id}).first()
-        return EntryForSync._make(found) if found is not None else None
 
     def note_sending(
         self, workspace_id: str, entry_id: str, sending: dict[str, Any], *, create: tuple[str, str] | None
