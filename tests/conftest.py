@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -19,6 +20,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # A run that collected nothing must never look like success (CI relies on this too).
     if session.testscollected == 0 and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """The root logger's handlers and levels as before the test. A command run in-process (Typer's
+    CliRunner) configures logging onto its own stderr, which is closed once it returns: left in
+    place, every later test's log lines went to a closed file ("--- Logging error ---")."""
+    root, quiet = logging.getLogger(), [logging.getLogger(name) for name in ("httpx", "httpcore")]
+    handlers, levels = root.handlers[:], [root.level, *(logger.level for logger in quiet)]
+    yield
+    root.handlers[:] = handlers
+    for logger, level in zip([root, *quiet], levels, strict=True):
+        logger.setLevel(level)
 
 
 @pytest.fixture
