@@ -243,7 +243,7 @@ def _status(
         if changed:
             parts.skipped.append(domain.STATUS_OFF)
         return
-    for item in linked_items(uow, links):
+    for item in linked_items(uow, site.workspace_id, links):
         if catch_up:
             target = domain.catch_up_status(sync.mapping, item.status, change.status, change.status_category)
         else:
@@ -312,7 +312,7 @@ def _assignee(
             parts.skipped.append(domain.ASSIGNEE_OFF)
         return
     host_user = None if change.assignee is None else host_user_for(uow, site, change.assignee)
-    for item in linked_items(uow, links):
+    for item in linked_items(uow, site.workspace_id, links):
         if item.assignee_changed_at is not None and _aware(item.assignee_changed_at) > change.updated:
             continue
         if item.assignee == host_user and (host_user is not None or change.assignee is None or catch_up):
@@ -390,7 +390,7 @@ def _comment(
                 jira_updated_at=comment.updated,
             )
         )
-        for item in linked_items(uow, links):
+        for item in linked_items(uow, site.workspace_id, links):
             stored = ItemComment(
                 id=new_id("cm"),
                 workspace_id=site.workspace_id,

@@ -39,7 +39,6 @@ from jirabridge.service.tickets.items import STATUS_MODES_THAT_PUSH
 from jirabridge.service.tickets.ticket_queue import status_on_create
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
-from jirabridge.storage.repositories.links import LinkOf
 from jirabridge.storage.tables import Link
 
 log = logging.getLogger("jirabridge.worker.jira")
@@ -59,7 +58,7 @@ class CreatePlan:
 
 def load(uow: UnitOfWork, job: Job) -> CreatePlan:
     op = job.operation_as(ops.CreateIssue)
-    link = _link_of(uow, job, op)
+    link = _link(uow, job, op, only_read=True)
     if link is None:
         return CreatePlan(linked=False, issue_key=None, create_sent_at=None)
     sent = uow.operations.create_sent_at(job.id) if job.attempts > 1 else None
@@ -94,19 +93,15 @@ def sent_notes(services: Services) -> NoteSent:
     return note
 
 
-def _link(uow: UnitOfWork, job: Job, op: ops.CreateIssue) -> Link | None:
-    link = uow.links.get(op.link_id)
-    return link if link is not None and link.workspace_id == job.workspace_id else None
-
-
-def _link_of(uow: UnitOfWork, job: Job, op: ops.CreateIssue) -> LinkOf | None:
-    """`_link` as columns, where nothing is changed through it."""
-    link = uow.links.of(op.link_id)
+def _link(uow: UnitOfWork, job: Job, op: ops.CreateIssue, *, only_read: bool = False) -> Link | None:
+    """The operation's link, if it is still the workspace's. `only_read`: read as columns, a row of
+    no session."""
+    link = (uow.links.loose if only_read else uow.links.get)(op.link_id)
     return link if link is not None and link.workspace_id == job.workspace_id else None
 
 
 def _created(uow: UnitOfWork, job: Job, op: ops.CreateIssue, issue: IssueCreated, now: datetime) -> None:
-    link = _link_of(uow, job, op)
+    link = _link(uow, job, op, only_read=True)
     if link is None:  # unlinked while the create ran: the issue stays in Jira, unlinked
         log.warning("jira.create.link_removed op=%s issue=%s", job.id, issue.key)
         return
@@ -123,7 +118,7 @@ def _created(uow: UnitOfWork, job: Job, op: ops.CreateIssue, issue: IssueCreated
         category=issue.category,
         assignee=str(assignee["accountId"]) if isinstance(assignee, dict) else None,
     )
-    link = link._replace(issue_key=issue.key)
+    link.issue_key = issue.key  # as just written
     item_ref = (link.item_type, link.item_id)
     site_url = uow.sites.urls([op.site_id]).get(op.site_id, "")
     url = f"{site_url.rstrip('/')}/browse/{issue.key}"
@@ -163,7 +158,7 @@ def _pushes_status(
     sync = project_sync(settings)
     if not settings or sync.status_sync not in STATUS_MODES_THAT_PUSH:
         return False
-    found = uow.items.fields(workspace_id, *item)
+    found = uow.items.loose(workspace_id, *item)
     if found is None or not found.status:
         return False
     target = mappings.outbound_status(sync.mapping, found.status)

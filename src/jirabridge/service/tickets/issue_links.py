@@ -15,7 +15,6 @@ from jirabridge.domain.items import LinkState
 from jirabridge.domain.outcomes import Fail, Job, Outcome
 from jirabridge.service.core.unit_of_work import UnitOfWork
 from jirabridge.storage.events import record_event
-from jirabridge.storage.repositories.items import ItemFields
 from jirabridge.storage.repositories.links import LinkSeen
 from jirabridge.storage.tables import Item, Link
 
@@ -37,7 +36,7 @@ def issue_links(uow: UnitOfWork, workspace_id: str, site_id: str, issue_key: str
     return uow.links.by_issue(workspace_id, site_id, issue_key)
 
 
-def refs(links: Sequence[Link | LinkSeen]) -> list[LinkRef]:
+def refs(links: Sequence[LinkSeen]) -> list[LinkRef]:
     return [LinkRef(link.id, link.item_type, link.item_id, link.sync_state) for link in links]
 
 
@@ -87,29 +86,14 @@ def break_link(uow: UnitOfWork, now: datetime, link: Link, reason: str, detail: 
     )
 
 
-def linked_items(uow: UnitOfWork, links: Sequence[Link]) -> list[Item]:
-    """The items of `links`, each once, in link order (a link whose item is gone has none)."""
-    found: list[Item] = []
-    seen: set[tuple[str, str]] = set()
-    for link in links:
-        ref = (link.item_type, link.item_id)
-        if ref in seen:
-            continue
-        seen.add(ref)
-        row = uow.items.get(link.workspace_id, *ref)
-        if row is not None:
-            found.append(row)
-    return found
-
-
-def linked_item_fields(uow: UnitOfWork, workspace_id: str, links: Sequence[LinkSeen]) -> list[ItemFields]:
-    """`linked_items` as columns, for a step's `load`: the items of `links`, each once, in link order."""
-    found: list[ItemFields] = []
-    for ref in dict.fromkeys((link.item_type, link.item_id) for link in links):
-        fields = uow.items.fields(workspace_id, *ref)
-        if fields is not None:
-            found.append(fields)
-    return found
+def linked_items(
+    uow: UnitOfWork, workspace_id: str, links: Sequence[Link | LinkSeen], *, only_read: bool = False
+) -> list[Item]:
+    """The items of the workspace's `links`, each once, in link order (a link whose item is gone has
+    none). `only_read`: read as columns, rows of no session (a step's `load`)."""
+    read = uow.items.loose if only_read else uow.items.get
+    refs = dict.fromkeys((link.item_type, link.item_id) for link in links)
+    return [item for item in (read(workspace_id, *ref) for ref in refs) if item is not None]
 
 
 def record_sync_failed(

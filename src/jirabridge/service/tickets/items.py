@@ -25,7 +25,6 @@ from jirabridge.service.tickets import assignees
 from jirabridge.service.workspaces import settings as workspace_settings
 from jirabridge.storage import outbox
 from jirabridge.storage.events import record_event
-from jirabridge.storage.repositories.items import ItemFields
 from jirabridge.storage.tables import Item, Link
 
 STATUS_MODES_THAT_PUSH = ("two_way", "outbound")
@@ -42,7 +41,7 @@ class ItemInput:
     url: str | None = None
 
 
-def as_domain(item: Item | ItemFields) -> domain_items.Item:
+def as_domain(item: Item) -> domain_items.Item:
     return domain_items.Item(
         type=item.type,
         id=item.id,

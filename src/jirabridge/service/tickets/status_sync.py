@@ -23,7 +23,7 @@ from jirabridge.service.tickets.issue_links import (
     BROKEN,
     LinkRef,
     apply_failure,
-    linked_item_fields,
+    linked_items,
     refs,
 )
 from jirabridge.service.tickets.items import as_domain
@@ -58,7 +58,7 @@ def load(uow: UnitOfWork, job: Job) -> StatusPlan:
     links = uow.links.seen_by_issue(workspace_id, site_id, key)
     settings = project_settings(uow, workspace_id, site_id, project_of(key))  # {}: not configured
     sync = project_sync(settings)
-    items = linked_item_fields(uow, workspace_id, links)
+    items = linked_items(uow, workspace_id, links, only_read=True)
     changed = max(range(len(items)), key=lambda i: items[i].updated_at) if items else None
     live = [link for link in links if link.sync_state != BROKEN]
     seen_statuses = {link.jira_status for link in live}

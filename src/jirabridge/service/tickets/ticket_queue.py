@@ -18,7 +18,6 @@ from jirabridge.service.sites.project_rows import project_of, project_settings
 from jirabridge.service.tickets import items as items_service
 from jirabridge.service.tickets.ticket_fields import new_marker
 from jirabridge.storage import outbox
-from jirabridge.storage.repositories.links import LinkOf
 from jirabridge.storage.tables import Item, Link
 
 MAX_REMOTE_TITLE = 255
@@ -61,17 +60,17 @@ def queue_create(
     return link
 
 
-def status_on_create(uow: UnitOfWork, now: datetime, link: Link | LinkOf) -> None:
+def status_on_create(uow: UnitOfWork, now: datetime, link: Link) -> None:
     """The ticket created for `link`'s item exists: the item takes the project's `on_create_status`
     (when its status is one it applies from), with an `item.status_changed` event (reason `created`).
     Called before the new issue's first status push, which then follows the new status."""
     if link.issue_key is None:
         return
-    fields = uow.items.fields(link.workspace_id, link.item_type, link.item_id)
-    if fields is None:
+    read = uow.items.loose(link.workspace_id, link.item_type, link.item_id)
+    if read is None:
         return
     settings = project_settings(uow, link.workspace_id, link.site_id, project_of(link.issue_key))
-    target = ticket_status.on_create(settings, fields.status)
+    target = ticket_status.on_create(settings, read.status)
     if target is None:
         return
     item = uow.items.get(link.workspace_id, link.item_type, link.item_id)  # the one to change

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, NamedTuple
-
 from sqlalchemy import select
 
 from jirabridge.storage.core_reads import loose, matching, table
@@ -13,30 +10,7 @@ from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Item
 
 _ITEMS = table(Item)
-_FIELDS = select(
-    *(
-        _ITEMS.c[name]
-        for name in ("type", "id", "title", "description", "status", "severity", "assignee", "attributes")
-    ),
-    _ITEMS.c.url,
-    _ITEMS.c.updated_at,
-).where(*matching(_ITEMS, "workspace_id", "type", "id"))
 _EXISTS = select(_ITEMS.c.id).where(*matching(_ITEMS, "workspace_id", "type", "id"))
-
-
-class ItemFields(NamedTuple):
-    """An item's fields as the host last set them, read as columns."""
-
-    type: str
-    id: str
-    title: str
-    description: str | None
-    status: str | None
-    severity: str | None
-    assignee: str | None
-    attributes: dict[str, Any] | None
-    url: str | None
-    updated_at: datetime
 
 
 class Items(Repository[Item]):
@@ -54,8 +28,3 @@ class Items(Repository[Item]):
     def replace(self, item: Item) -> None:
         """Write every column of an existing item, at once (a Core UPDATE)."""
         replace_row(self._session, item)
-
-    def fields(self, workspace_id: str, item_type: str, item_id: str) -> ItemFields | None:
-        row = self._session.execute(_FIELDS, {"workspace_id": workspace_id, "type": item_type, "id": item_id})
-        found = row.first()
-        return ItemFields._make(found) if found is not None else None

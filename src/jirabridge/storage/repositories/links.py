@@ -9,7 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, case, func, or_, select, update
 
 from jirabridge.domain.items import LinkState
-from jirabridge.storage.core_reads import matching, table
+from jirabridge.storage.core_reads import loose, matching, table
 from jirabridge.storage.core_writes import forget_loaded, insert_row
 from jirabridge.storage.repositories._base import Repository
 from jirabridge.storage.tables import Link
@@ -56,10 +56,6 @@ _SEEN_BY_ISSUE = (
 )
 
 
-_OF = select(
-    *(_LINKS.c[name] for name in ("id", "workspace_id", "item_type", "item_id", "site_id")),
-    _LINKS.c.issue_key,
-).where(_LINKS.c.id == bindparam("link_id"))
 # A created issue: the link takes it, with the status and assignee it was created with.
 _ISSUE_TAKEN = (
     update(_LINKS)
@@ -104,17 +100,6 @@ _STATUS_SEEN = (
 )
 
 
-class LinkOf(NamedTuple):
-    """Whose a link is, and to which issue (None: its create is pending)."""
-
-    id: str
-    workspace_id: str
-    item_type: str
-    item_id: str
-    site_id: str
-    issue_key: str | None
-
-
 class LinkSeen(NamedTuple):
     """A link of an issue as a step reads it: whose it is, its state, and what it last saw in Jira."""
 
@@ -135,9 +120,9 @@ class Links(Repository[Link]):
         insert_row(self._session, link)
         return link
 
-    def of(self, link_id: str) -> LinkOf | None:
-        found = self._session.execute(_OF, {"link_id": link_id}).first()
-        return LinkOf._make(found) if found is not None else None
+    def loose(self, link_id: str) -> Link | None:
+        """The link read as columns, a row of no session (a change to it is not written)."""
+        return loose(self._session, Link, id=link_id)
 
     def take_issue(
         self,
