@@ -53,12 +53,11 @@ class HttpJiraConnector:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
+        return jira.CookielessClient(  # Jira's cookies are never used
             transport=GuardedTransport(self.outbound, self.transport),
             timeout=httpx.Timeout(self.settings.jira_timeout_s),
             event_hooks={"request": [self._guard]},
             follow_redirects=False,
-            cookies=jira.NoCookieJar(),  # Jira's cookies are never used
         )
 
     def _client(self, http: httpx.AsyncClient, access: SiteAccess) -> jira.JiraClient:

@@ -188,7 +188,7 @@ class JiraPool:
                 max_connections=self.settings.jira_max_connections,
                 max_keepalive_connections=self.settings.jira_max_connections,
             )
-            http = self._http[key] = httpx.AsyncClient(
+            http = self._http[key] = jira.CookielessClient(  # Jira's cookies are never used
                 transport=GuardedTransport(
                     self.services.outbound,
                     self.transport,
@@ -199,7 +199,6 @@ class JiraPool:
                 event_hooks={"request": [self._guard], "response": [self._count]},
                 follow_redirects=False,
                 headers={"User-Agent": "jirabridge"},
-                cookies=jira.NoCookieJar(),  # Jira's cookies are never used
             )
             telemetry.instrument_http(http, self.tracer_provider)
         self._users += 1

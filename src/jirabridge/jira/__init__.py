@@ -73,7 +73,7 @@ from jirabridge.jira._models import (
     WorklogChanges,
 )
 from jirabridge.jira._pacing import SitePacer
-from jirabridge.jira._transport import NoCookieJar
+from jirabridge.jira._transport import CookielessClient
 from jirabridge.jira._webhooks import AdminWebhookSpec, WebhookSpec
 from jirabridge.jira._worklogs import jira_datetime
 
@@ -96,6 +96,7 @@ __all__ = [
     "Comment",
     "Conflict",
     "ConnectionFailed",
+    "CookielessClient",
     "CreateMetaField",
     "CreatedIssue",
     "FieldDefinition",
@@ -108,7 +109,6 @@ __all__ = [
     "JiraClient",
     "JiraError",
     "JiraTimeout",
-    "NoCookieJar",
     "NotFound",
     "OAuthApp",
     "OAuthAuth",

@@ -27,7 +27,7 @@ from jirabridge.jira._models import ServerInfo, User
 from jirabridge.jira._pacing import SitePacer
 from jirabridge.jira._properties import PropertiesAPI
 from jirabridge.jira._search import SearchAPI
-from jirabridge.jira._transport import NoCookieJar, Requester
+from jirabridge.jira._transport import CookielessClient, Requester
 from jirabridge.jira._webhooks import AdminWebhooksAPI, WebhooksAPI
 from jirabridge.jira._worklogs import WorklogsAPI
 
@@ -55,8 +55,8 @@ class JiraClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
     ) -> None:
         self._owns_http = http is None
-        self.http = http or httpx.AsyncClient(
-            transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT}, cookies=NoCookieJar()
+        self.http = http or CookielessClient(
+            transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT}
         )
         self._r = Requester(self.http, base_url, auth, pacer)
         self.base_url = self._r.base_url

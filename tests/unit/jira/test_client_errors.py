@@ -13,6 +13,7 @@ from jirabridge.jira import (
     BasicTokenAuth,
     Conflict,
     ConnectionFailed,
+    CookielessClient,
     Forbidden,
     HTTPStatusError,
     InvalidResponse,
@@ -210,3 +211,13 @@ async def test_cookies_jira_sets_are_never_sent_back() -> None:
         await jira.myself()
         assert not jira.http.cookies
     assert seen == [None, None]
+
+
+def test_the_cookieless_client_refuses_cookies_it_would_not_send() -> None:
+    """A cookie given to the client would be silently dropped; it is refused instead."""
+    with pytest.raises(TypeError, match="no cookies"):
+        CookielessClient(cookies={"JSESSIONID": "0123"})
+    client = CookielessClient()
+    with pytest.raises(TypeError, match="no cookies"):
+        client.cookies = {"JSESSIONID": "0123"}
+    assert not client.cookies

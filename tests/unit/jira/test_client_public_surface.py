@@ -7,7 +7,7 @@ import jirabridge.jira
 EXPECTED = {
     # client and auth
     "JiraClient",
-    "NoCookieJar",
+    "CookielessClient",
     "BasicTokenAuth",
     "OAuthAuth",
     "OAuthApp",
