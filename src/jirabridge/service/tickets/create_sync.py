@@ -25,6 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from jirabridge.domain import mappings
 from jirabridge.domain import operations as ops
@@ -132,7 +133,9 @@ def _created(uow: UnitOfWork, job: Job, op: ops.CreateIssue, issue: IssueCreated
         issue_key=issue.key,
         data={"issue_key": issue.key, "issue_url": url},
     )
-    status_on_create(uow, now, link)
+    # The project's settings, read once for the item's on-create status and the first status push.
+    settings = project_settings(uow, job.workspace_id, op.site_id, project_of(issue.key))
+    item_status = status_on_create(uow, now, link, settings)
     remote = op.remote_link
     if remote is not None and remote.url:
         backlink = ops.AddRemoteLink(
@@ -144,22 +147,16 @@ def _created(uow: UnitOfWork, job: Job, op: ops.CreateIssue, issue: IssueCreated
             item=item_ref,
         )
         outbox.enqueue(uow.session, backlink, workspace_id=job.workspace_id, now=now)
-    if _pushes_status(uow, job.workspace_id, op.site_id, issue, item_ref):
+    if _pushes_status(settings, item_status, issue):
         sync = ops.SyncStatus(op.site_id, issue.key, item=item_ref)
         outbox.enqueue(uow.session, sync, workspace_id=job.workspace_id, now=now)
 
 
-def _pushes_status(
-    uow: UnitOfWork, workspace_id: str, site_id: str, issue: IssueCreated, item: tuple[str, str]
-) -> bool:
-    """The new issue may need a transition at once: the item may be in a status that maps to another
-    Jira status than the one the issue starts in."""
-    settings = project_settings(uow, workspace_id, site_id, project_of(issue.key))
+def _pushes_status(settings: dict[str, Any], item_status: str | None, issue: IssueCreated) -> bool:
+    """The new issue may need a transition at once: the item's status (after its on-create status)
+    may map to another Jira status than the one the issue starts in."""
     sync = project_sync(settings)
-    if not settings or sync.status_sync not in STATUS_MODES_THAT_PUSH:
+    if not settings or sync.status_sync not in STATUS_MODES_THAT_PUSH or not item_status:
         return False
-    found = uow.items.loose(workspace_id, *item)
-    if found is None or not found.status:
-        return False
-    target = mappings.outbound_status(sync.mapping, found.status)
+    target = mappings.outbound_status(sync.mapping, item_status)
     return target is not None and not mappings.same_name(target, issue.status)

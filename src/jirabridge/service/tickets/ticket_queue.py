@@ -60,19 +60,25 @@ def queue_create(
     return link
 
 
-def status_on_create(uow: UnitOfWork, now: datetime, link: Link) -> None:
+def status_on_create(
+    uow: UnitOfWork, now: datetime, link: Link, settings: dict[str, Any] | None = None
+) -> str | None:
     """The ticket created for `link`'s item exists: the item takes the project's `on_create_status`
     (when its status is one it applies from), with an `item.status_changed` event (reason `created`).
-    Called before the new issue's first status push, which then follows the new status."""
+    Called before the new issue's first status push, which then follows the new status. `settings`:
+    the issue's project's, when the caller read them. Answers the item's status after it (None: the
+    item is gone)."""
     if link.issue_key is None:
-        return
+        return None
     read = uow.items.loose(link.workspace_id, link.item_type, link.item_id)
     if read is None:
-        return
-    settings = project_settings(uow, link.workspace_id, link.site_id, project_of(link.issue_key))
+        return None
+    if settings is None:
+        settings = project_settings(uow, link.workspace_id, link.site_id, project_of(link.issue_key))
     target = ticket_status.on_create(settings, read.status)
     if target is None:
-        return
+        return read.status
     item = uow.items.get(link.workspace_id, link.item_type, link.item_id)  # the one to change
     assert item is not None
     items_service.take_status(uow, now, item, target, issue_key=link.issue_key, reason="created")
+    return item.status
