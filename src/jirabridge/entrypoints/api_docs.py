@@ -84,6 +84,9 @@ def render(app: FastAPI) -> str:
                 tag = (operation.get("tags") or ["service"])[0]
                 who = NO_KEY.get(path) or access.get((method, path)) or "no credentials"
                 sections.setdefault(tag, []).append(_operation(spec, method, path, operation, who))
+    # In the order of the description's `tags` (the sections' reading order), not of its paths.
+    order = {tag["name"]: n for n, tag in enumerate(spec.get("tags", []))}
+    sections = dict(sorted(sections.items(), key=lambda section: order.get(section[0], len(order))))
     lines = [INTRO, "## Contents", ""]
     for tag, _ in sections.items():
         lines.append(f"- [{tag.capitalize()}](#{tag.replace(' ', '-')})")

@@ -32,6 +32,28 @@ from jirabridge.entrypoints.http import (
 from jirabridge.entrypoints.http import projects as project_settings
 from jirabridge.entrypoints.http import settings as workspace_settings
 
+# The API's sections in reading order (the OpenAPI description's `tags`, docs/api.md), which is not the
+# order requests are matched in (below).
+SECTIONS = [
+    {"name": name}
+    for name in (
+        "workspaces",
+        "sites",
+        "projects",
+        "users",
+        "items",
+        "events",
+        "settings",
+        "sync",
+        "time entries",
+        "rules",
+        "webhooks",
+        "jira lookups",
+        "pages",
+        "health",
+    )
+]
+
 
 def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
@@ -39,7 +61,7 @@ def create_app(container: Container) -> FastAPI:
         yield
         await container.link_watch.aclose()  # its listening connection, on PostgreSQL
 
-    app = FastAPI(title="jirabridge", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="jirabridge", version=__version__, lifespan=lifespan, openapi_tags=SECTIONS)
     app.state.container = container
     problems.install(app)
     limits.install(app, by_prefix={webhooks.PATH_PREFIX: webhooks.MAX_BODY})

@@ -66,6 +66,7 @@ def install(app: FastAPI) -> None:
                     openapi_version=app.openapi_version,
                     description=app.description,
                     routes=app.routes,
+                    tags=app.openapi_tags,
                 )
             )
         return app.openapi_schema
