@@ -12,15 +12,23 @@ Within one process, write transactions on SQLite also take a lock of the engine'
 the database locked sleep and look again (1, 2, 5 … up to 100 ms), so a busy worker's threads spent
 more time asleep than the lock was held; the lock hands the database to the next thread the moment
 it is free. (Between processes, SQLite's own waiting still applies.)
+
+On PostgreSQL a pooled connection is checked with a round trip before it is used again only when it
+sat in the pool longer than `IDLE_PING_S` (`_ping_when_idle`): what breaks a connection between uses
+(a server restart, an idle timeout of a proxy or a firewall) happens while it is idle, and a busy
+process takes its connections back within milliseconds, where a ping on every checkout
+(`pool_pre_ping`) was one more round trip per transaction. A connection that broke anyway fails its
+transaction, and SQLAlchemy then replaces every connection of the pool.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Engine", "Sessions", "keeping_rows", "make_engine", "ping", "session_factory"]
@@ -36,6 +44,8 @@ BUSY_TIMEOUT_S = 30
 # many as the threads that may use them at once (the service answers requests on up to 40 threads).
 SQLITE_POOL = {"pool_size": 40, "max_overflow": 20}
 _HOLDS_WRITE_LOCK = "jirabridge_write_lock"
+IDLE_PING_S = 5.0  # PostgreSQL: a connection idle in the pool longer than this is pinged before use
+_IDLE_SINCE = "jirabridge_idle_since"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -48,7 +58,31 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args=connect_args, **(pool | kwargs))
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """See the module docstring. A failed ping makes the pool open a new connection instead
+    (SQLAlchemy's `DisconnectionError` from a checkout listener)."""
+
+    @event.listens_for(engine, "checkin")
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return  # just opened, or back from a use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError(f"a pooled connection was closed: {error}") from error
+            raise
 
 
 def _sqlite_setup(engine: Engine) -> None:
