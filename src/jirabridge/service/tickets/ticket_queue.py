@@ -14,7 +14,6 @@ from jirabridge.domain.items import LinkState
 from jirabridge.domain.operations import CreateIssue, RemoteLinkTarget
 from jirabridge.ids import new_id
 from jirabridge.service.core.unit_of_work import UnitOfWork
-from jirabridge.service.sites.project_rows import project_of, project_settings
 from jirabridge.service.tickets import items as items_service
 from jirabridge.service.tickets.ticket_fields import new_marker
 from jirabridge.storage import outbox
@@ -60,21 +59,16 @@ def queue_create(
     return link
 
 
-def status_on_create(
-    uow: UnitOfWork, now: datetime, link: Link, settings: dict[str, Any] | None = None
-) -> str | None:
+def status_on_create(uow: UnitOfWork, now: datetime, link: Link, settings: dict[str, Any]) -> str | None:
     """The ticket created for `link`'s item exists: the item takes the project's `on_create_status`
-    (when its status is one it applies from), with an `item.status_changed` event (reason `created`).
-    Called before the new issue's first status push, which then follows the new status. `settings`:
-    the issue's project's, when the caller read them. Answers the item's status after it (None: the
-    item is gone)."""
+    (`settings`: the issue's project's), when its status is one it applies from, with an
+    `item.status_changed` event (reason `created`). Called before the new issue's first status push,
+    which then follows the new status. Answers the item's status after it (None: the item is gone)."""
     if link.issue_key is None:
         return None
     read = uow.items.loose(link.workspace_id, link.item_type, link.item_id)
     if read is None:
         return None
-    if settings is None:
-        settings = project_settings(uow, link.workspace_id, link.site_id, project_of(link.issue_key))
     target = ticket_status.on_create(settings, read.status)
     if target is None:
         return read.status
