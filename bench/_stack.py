@@ -618,6 +618,30 @@ def seeded_issues(state: dict[str, Any], site: str) -> list[tuple[str, str | Non
     return sorted(pairs, key=lambda pair: int(pair[0].rsplit("-", 1)[1]))
 
 
+def _cpu_ticks() -> tuple[int, int] | None:
+    """The machine's CPU time so far, all of it and the part other guests of the host took from this
+    one (`steal`), in ticks (/proc/stat); None where there is no /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(value) for value in fields]
+    return sum(ticks[:8]), ticks[7] if len(ticks) > 7 else 0
+
+
+_TICKS_AT_START = _cpu_ticks()
+
+
+def _steal_since_start() -> str:
+    """ ", steal N % since the bench started": on a virtual machine, CPU time other guests took, which
+    makes every CPU figure of the run less steady (empty when too little time has passed to tell)."""
+    now = _cpu_ticks()
+    if now is None or _TICKS_AT_START is None or now[0] - _TICKS_AT_START[0] < 200:
+        return ""
+    share = (now[1] - _TICKS_AT_START[1]) / (now[0] - _TICKS_AT_START[0])
+    return f", steal {share:.0%} since the bench started"
+
+
 def machine() -> str:
     """A line about where a run happened, for the report."""
     cores = os.cpu_count() or 0
@@ -632,4 +656,5 @@ def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return (
         f"{cores} cores ({model or 'unknown CPU'}), Python {sys.version.split()[0]}, load {load:.2f} at start"
+        + _steal_since_start()
     )
