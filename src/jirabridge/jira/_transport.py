@@ -23,13 +23,8 @@ T = TypeVar("T")
 Params = Mapping[str, str | int | bool | list[str] | None]
 
 
-class NoCookieJar(CookieJar):
-    """A cookie jar that keeps nothing. Every call carries its own credentials, so Jira's cookies (a
-    session, an XSRF token) are never needed; kept, they would be parsed from every answer and sent
-    back, copied, with every request (the jar is the client's, shared by every site it calls)."""
-
-    def extract_cookies(self, response: object, request: object) -> None:
-        return None
+class _NoCookieJar(CookieJar):
+    """A cookie jar that keeps nothing set on it (`client.cookies.set(...)`)."""
 
     def set_cookie(self, cookie: Cookie) -> None:
         return None
@@ -38,10 +33,12 @@ class NoCookieJar(CookieJar):
 class _NoCookies(httpx.Cookies):
     """Cookies that stay empty, and an answer's are not even looked at: httpx's own `extract_cookies`
     builds a `urllib` request and response around every answer before it asks the jar (about 1.5 %
-    of the worker's CPU, for nothing)."""
+    of the worker's CPU, for nothing). Every call carries its own credentials, so Jira's cookies (a
+    session, an XSRF token) are never needed; kept, they would be sent back with every request, to
+    every site the shared client calls."""
 
     def __init__(self) -> None:
-        super().__init__(NoCookieJar())
+        super().__init__(_NoCookieJar())
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None

@@ -220,4 +220,5 @@ def test_the_cookieless_client_refuses_cookies_it_would_not_send() -> None:
     client = CookielessClient()
     with pytest.raises(TypeError, match="no cookies"):
         client.cookies = {"JSESSIONID": "0123"}
+    client.cookies.set("JSESSIONID", "0123")  # set on its cookies: kept nowhere
     assert not client.cookies
