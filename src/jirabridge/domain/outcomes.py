@@ -157,6 +157,7 @@ class IssueCreated:
     id: str
     status: str | None
     category: str | None
+    backlinked: bool = False  # the web link back to the item is made (or none was asked for)
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,14 @@ transaction (`service/tickets/create_sync.py`, `service/tickets/remote_link_sync
 here talk to Jira and touch no storage, and the service applies their outcome in the transaction that
 completes the operation. On success the create returns the issue (`IssueCreated`) and, in that transaction,
 the link gets the key, id and status (`synced`), a `ticket.created` event is recorded, and
-`issue.remote_link` (when the item has a URL) and `issue.sync_status` (when the project pushes
-statuses and the item's status maps to another Jira status than the new issue's) are queued behind
-it. The moment a create is sent is the one write made while the handler runs, through the service
-(`create_sync.sent_notes`), because a worker killed mid-call must leave it.
+`issue.sync_status` (when the project pushes statuses and the item's status maps to another Jira
+status than the new issue's) is queued behind it. The web link from the issue back to the item
+(when the item has a URL) is upserted in the create's own attempt, right after the issue is made or
+adopted: one operation fewer per ticket to claim, run and record. When that call fails, the create
+still succeeds and `issue.remote_link` is queued behind it instead, to retry on its own; upserted by
+`globalId`, a link made twice is one link. The moment a create is sent is the one write made while
+the handler runs, through the service (`create_sync.sent_notes`), because a worker killed mid-call
+must leave it.
 
 Jira's create answer carries no status, and a new issue starts in its workflow's initial status, the
 same for every issue of a project and issue type. So the first create of each (site, project, issue
@@ -28,6 +32,7 @@ one call instead of two (bench/outbound.py counts them).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +97,7 @@ class CreateIssue:
                 else:
                     log.info("jira.create.adopted op=%s issue=%s", job.id, found.key)
                     found = await self._read(client, found.key)
+                backlinked = await self._backlink(client, job, plan, found.key)
         except common.CALL_ERRORS as error:
             outcome = common.classify(error)
             if sending and not jira.maybe_applied(error):
@@ -99,7 +105,24 @@ class CreateIssue:
                 await self.note_sent([job.id], None)
             return outcome
         log.info("jira.create.done op=%s issue=%s", job.id, found.key)
-        return Done({"issue_key": found.key, "issue_id": found.id}, value=found)
+        made = replace(found, backlinked=backlinked)
+        return Done({"issue_key": made.key, "issue_id": made.id}, value=made)
+
+    @staticmethod
+    async def _backlink(client: jira.JiraClient, job: Job, plan: CreatePlan, key: str) -> bool:
+        """The web link from the issue back to its item, in the create's own attempt. False when it
+        could not be made now: the create still succeeded, and its apply queues the link as
+        `issue.remote_link`, which retries on its own."""
+        op = job.operation_as(ops.CreateIssue)
+        link = create_sync.backlink(job, op, plan.item, key) if plan.item is not None else None
+        if link is None:
+            return True
+        try:
+            await client.remote_links.upsert(key, global_id=link.global_id, url=link.url, title=link.title)
+        except common.CALL_ERRORS as error:
+            log.info("jira.create.backlink_queued op=%s issue=%s error=%s", job.id, key, type(error).__name__)
+            return False
+        return True
 
     async def _send(self, client: jira.JiraClient, job: Job, site_id: str) -> Answer:
         """A first attempt joins the creates due with it in one bulk call; a retry (which has just

@@ -31,7 +31,9 @@ from support.rows import (
 )
 from support.service import make_tenant
 
+# The handler could not make the web link back to the item in its own attempt: apply queues it.
 TO_DO = IssueCreated("WEB-7", "10007", "To Do", "new")
+BACKLINKED = replace(TO_DO, backlinked=True)
 
 
 class World:
@@ -102,6 +104,14 @@ async def world(api: httpx.AsyncClient, container: Container) -> World:
     site = a_site(tenant.workspace_id, url="https://acme.atlassian.net/")
     store(container, site, item, a_pending_link(item, id="lk_1"))
     return World(container, tenant.workspace_id)
+
+
+def test_an_issue_made_with_its_web_link_is_the_links_and_queues_nothing(world: World) -> None:
+    world.apply(Done({"issue_key": "WEB-7", "issue_id": "10007"}, value=BACKLINKED))
+
+    assert (world.link().issue_key, world.link().sync_state) == ("WEB-7", "synced")
+    assert [kind for kind, _, _ in world.events()] == ["ticket.created"]
+    assert world.queued() == []
 
 
 def test_the_issue_made_is_the_links_with_its_event_and_the_remote_link_queued(world: World) -> None:
@@ -242,8 +252,13 @@ def test_load_reads_the_link_and_on_a_retry_when_the_create_was_last_sent(world:
     with world.container.uow() as uow:
         create_sync.note_sent(uow, [op_id], sent)
 
-    assert world.load(first) == create_sync.CreatePlan(linked=True, issue_key=None, create_sent_at=None)
-    assert world.load(retry) == create_sync.CreatePlan(linked=True, issue_key=None, create_sent_at=sent)
+    item = ("error", "e-1")  # what the issue's web link points back to
+    assert world.load(first) == create_sync.CreatePlan(
+        linked=True, issue_key=None, create_sent_at=None, item=item
+    )
+    assert world.load(retry) == create_sync.CreatePlan(
+        linked=True, issue_key=None, create_sent_at=sent, item=item
+    )
     with world.container.uow() as uow:
         create_sync.note_sent(uow, [op_id], None)  # Jira said that create was not applied
     assert world.load(retry).create_sent_at is None

@@ -309,6 +309,44 @@ async def test_create_makes_one_marked_issue_links_it_and_points_back(world: Wor
     ]
 
 
+async def test_a_tickets_web_link_back_to_its_item_costs_no_operation_of_its_own(world: World) -> None:
+    world.add(world.item("an-42", None), world.settings())
+    world.add(world.link("lk_1", "an-42", None))
+    await world.drain()  # what connecting the site queued
+    enqueue_create(world, "lk_1")
+
+    queue = await counted_drain(world)
+
+    [issue] = marked(world)
+    assert [remote.object["url"] for remote in issue.remote_links] == ["https://host.example/anomalies/42"]
+    # Made in the create's own attempt: one operation claimed and recorded for the whole ticket.
+    assert (queue.claimed, queue.recorded) == (["issue.create"], ["issue.create"])
+
+
+async def test_a_web_link_jira_refuses_in_the_creates_attempt_is_queued_and_made_later(world: World) -> None:
+    world.add(world.item("an-42", None), world.settings())
+    world.add(world.link("lk_1", "an-42", None))
+    # Refused in the create's attempt and in the first attempt of the operation queued for it.
+    refuse = {"kind": "error", "status": 503, "method": "POST", "path": "/remotelink$", "count": 2}
+    await world.control("POST", "/faults", {"rules": [refuse]})
+    op = enqueue_create(world, "lk_1")
+
+    await world.drain()
+
+    [issue] = marked(world)
+    assert world.operation(op).status == "done"  # the ticket is made: only its web link waits
+    assert world.links()["lk_1"].issue_key == issue.key and issue.remote_links == []
+    with world.container.uow() as uow:
+        [backlink] = uow.session.scalars(select(Operation).where(Operation.kind == "issue.remote_link"))
+    assert (backlink.status, backlink.reason) == ("pending", "jira_unavailable")
+
+    world.clock.advance(60)
+    await world.drain()
+
+    assert [remote.object["url"] for remote in issue.remote_links] == ["https://host.example/anomalies/42"]
+    assert world.operation(backlink.id).status == "done"
+
+
 async def test_a_create_whose_answer_was_lost_makes_exactly_one_issue(world: World) -> None:
     world.add(world.item("an-42", None), world.settings())
     world.add(world.link("lk_1", "an-42", None))
@@ -461,13 +499,14 @@ async def test_a_retry_adopts_the_issue_an_earlier_attempt_made(world: World) ->
         },
     )
     await count_calls(world)
-    plan = CreatePlan(linked=True, issue_key=None, create_sent_at=None)
+    plan = CreatePlan(linked=True, issue_key=None, create_sent_at=None, item=("anomaly", "an-42"))
 
     outcome = await step_of(world, "issue.create").run(create_job(world, attempts=2), plan)
 
     assert isinstance(outcome, Done)
-    assert outcome.value == IssueCreated(made["key"], made["id"], "To Do", "new")
-    assert await posts(world) == ["/rest/api/3/search/jql"]
+    assert outcome.value == IssueCreated(made["key"], made["id"], "To Do", "new", backlinked=True)
+    # Found by its marker, not made again; the adopted issue gets its web link back to the item.
+    assert await posts(world) == ["/rest/api/3/search/jql", f"/rest/api/3/issue/{made['key']}/remotelink"]
     assert len(marked(world)) == 1
 
 

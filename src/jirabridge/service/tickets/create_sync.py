@@ -7,9 +7,11 @@ records, in the transaction that completes the operation:
 
 - the issue (`IssueCreated`): the link takes its key, id, issue type, status and the assignee it was
   created with, and is `synced`; a `ticket.created` event; the item's `on_create_status`
-  (`ticket_queue.status_on_create`); and, queued behind it, `issue.remote_link` (when the item has
-  a URL) and `issue.sync_status` (when the project pushes statuses and the item's status maps to
-  another Jira status than the one the issue starts in);
+  (`ticket_queue.status_on_create`); and, queued behind it, `issue.sync_status` (when the project
+  pushes statuses and the item's status maps to another Jira status than the one the issue starts
+  in) and `issue.remote_link` when the handler could not make the web link back to the item's URL
+  in its own attempt (`backlink`: it tries once, right after the create, which spares a ticket one
+  operation to claim, run and record);
 - a failure for good: the link, still without an issue, is `failed` with the reason (the outbox
   records the `sync.failed` event).
 
@@ -55,6 +57,7 @@ class CreatePlan:
     linked: bool  # the link exists (in the operation's workspace); False: it was removed
     issue_key: str | None  # the link's issue, when an earlier attempt already finished
     create_sent_at: datetime | None  # a retry: when an earlier attempt last sent the create
+    item: ops.ItemRef | None = None  # the link's item (what the issue's web link points back to)
 
 
 def load(uow: UnitOfWork, job: Job) -> CreatePlan:
@@ -63,7 +66,24 @@ def load(uow: UnitOfWork, job: Job) -> CreatePlan:
     if link is None:
         return CreatePlan(linked=False, issue_key=None, create_sent_at=None)
     sent = uow.operations.create_sent_at(job.id) if job.attempts > 1 else None
-    return CreatePlan(linked=True, issue_key=link.issue_key, create_sent_at=sent)
+    item = (link.item_type, link.item_id)
+    return CreatePlan(linked=True, issue_key=link.issue_key, create_sent_at=sent, item=item)
+
+
+def backlink(job: Job, op: ops.CreateIssue, item: ops.ItemRef, issue_key: str) -> ops.AddRemoteLink | None:
+    """The web link from the issue back to the item, when the item has a URL: what the handler
+    upserts right after the create, and what `apply` queues when that failed."""
+    remote = op.remote_link
+    if remote is None or not remote.url:
+        return None
+    return ops.AddRemoteLink(
+        op.site_id,
+        issue_key,
+        global_id=ops.remote_link_global_id(job.workspace_id, *item),
+        url=remote.url,
+        title=str(remote.title or f"{item[0]} {item[1]}")[:255],
+        item=item,
+    )
 
 
 def apply(uow: UnitOfWork, job: Job, outcome: Outcome, now: datetime) -> None:
@@ -136,17 +156,9 @@ def _created(uow: UnitOfWork, job: Job, op: ops.CreateIssue, issue: IssueCreated
     # The project's settings, read once for the item's on-create status and the first status push.
     settings = project_settings(uow, job.workspace_id, op.site_id, project_of(issue.key))
     item_status = status_on_create(uow, now, link, settings)
-    remote = op.remote_link
-    if remote is not None and remote.url:
-        backlink = ops.AddRemoteLink(
-            op.site_id,
-            issue.key,
-            global_id=ops.remote_link_global_id(job.workspace_id, *item_ref),
-            url=remote.url,
-            title=str(remote.title or f"{item_ref[0]} {item_ref[1]}")[:255],
-            item=item_ref,
-        )
-        outbox.enqueue(uow.session, backlink, workspace_id=job.workspace_id, now=now)
+    backlink_later = None if issue.backlinked else backlink(job, op, item_ref, issue.key)
+    if backlink_later is not None:
+        outbox.enqueue(uow.session, backlink_later, workspace_id=job.workspace_id, now=now)
     if _pushes_status(settings, item_status, issue):
         sync = ops.SyncStatus(op.site_id, issue.key, item=item_ref)
         outbox.enqueue(uow.session, sync, workspace_id=job.workspace_id, now=now)
