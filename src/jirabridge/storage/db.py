@@ -13,6 +13,11 @@ the database locked sleep and look again (1, 2, 5 … up to 100 ms), so a busy w
 more time asleep than the lock was held; the lock hands the database to the next thread the moment
 it is free. (Between processes, SQLite's own waiting still applies.)
 
+A write transaction on a connection with the execution option `NO_WAIT` waits for neither: when
+this process's lock or SQLite's is taken, its `BEGIN` raises `WouldWait` at once, before anything
+ran in it (service/core/db.py runs a unit of work on the event loop's own thread this way, and
+hands it to a thread only when it would wait).
+
 On PostgreSQL a pooled connection is checked with a round trip before it is used again only when it
 sat in the pool longer than `IDLE_PING_S` (`_ping_when_idle`): what breaks a connection between uses
 (a server restart, an idle timeout of a proxy or a firewall) happens while it is idle, and a busy
@@ -31,12 +36,17 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Engine", "Sessions", "keeping_rows", "make_engine", "ping", "session_factory"]
+__all__ = ["Engine", "Sessions", "WouldWait", "keeping_rows", "make_engine", "ping", "session_factory"]
 
 # What code outside storage types its database handles with, so that only storage imports SQLAlchemy.
 Sessions = sessionmaker[Session]
 
 READ_ONLY = "jirabridge_read_only"  # execution option: this transaction never writes
+NO_WAIT = "jirabridge_no_wait"  # execution option: raise `WouldWait` rather than wait for the write lock
+
+
+class WouldWait(Exception):
+    """A `NO_WAIT` transaction found the database's write lock taken; nothing ran in it."""
 
 
 BUSY_TIMEOUT_S = 30
@@ -93,7 +103,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -101,14 +111,21 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY, False):
+        options = connection.get_execution_options()
+        if options.get(READ_ONLY, False):
             connection.exec_driver_sql("BEGIN")
             return
+        no_wait = options.get(NO_WAIT, False)
         held = connection.connection.info
         if not held.get(_HOLDS_WRITE_LOCK):
-            if not write_lock.acquire(timeout=BUSY_TIMEOUT_S):
+            if not write_lock.acquire(timeout=-1 if no_wait else BUSY_TIMEOUT_S, blocking=not no_wait):
+                if no_wait:
+                    raise WouldWait("another thread of this process holds the write lock")
                 raise sqlite3.OperationalError("database is locked (by another thread of this process)")
-            held[_HOLDS_WRITE_LOCK] = True
+            held[_HOLDS_WRITE_LOCK] = True  # released when the connection goes back to the pool
+        if no_wait:
+            _begin_immediate_now(connection.connection.dbapi_connection)
+            return
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     def release(_dbapi_connection: Any, record: Any, *_: Any) -> None:
@@ -117,6 +134,19 @@ def _sqlite_setup(engine: Engine) -> None:
 
     event.listen(engine, "checkin", release)
     event.listen(engine, "invalidate", release)
+
+
+def _begin_immediate_now(dbapi_connection: Any) -> None:
+    """`BEGIN IMMEDIATE` that does not wait for another process's write lock."""
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):  # any extended code
+            raise WouldWait("another process holds the database's write lock") from error
+        raise
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
 
 
 def ping(engine: Engine) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from jirabridge.storage.core_writes import ConstraintViolated
-from jirabridge.storage.db import READ_ONLY
+from jirabridge.storage.db import NO_WAIT, READ_ONLY
 from jirabridge.storage.repositories.comments import ItemComments, JiraCommentRefs
 from jirabridge.storage.repositories.idempotency import IdempotencyKeys
 from jirabridge.storage.repositories.items import Items
@@ -37,10 +37,14 @@ __all__ = ["ConstraintViolated", "JoinedUnitOfWork", "UnitOfWork"]
 
 
 class UnitOfWork:
-    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, read_only: bool = False, no_wait: bool = False
+    ) -> None:
         self._sessions = sessions
         self._session: Session | None = None
         self.read_only = read_only  # a transaction that never writes (on SQLite: no write lock)
+        # On SQLite: begin at `with`, and raise `WouldWait` there rather than wait for the write lock.
+        self.no_wait = no_wait
 
     @property
     def session(self) -> Session:
@@ -50,8 +54,13 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self._session = self._sessions()
-        if self.read_only:
-            self._session.connection(execution_options={READ_ONLY: True})
+        if self.read_only or self.no_wait:
+            try:
+                self._session.connection(execution_options={READ_ONLY: self.read_only, NO_WAIT: self.no_wait})
+            except BaseException:
+                self._session.close()
+                self._session = None
+                raise
         return self
 
     def __exit__(
