@@ -36,7 +36,16 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Engine", "Sessions", "WouldWait", "keeping_rows", "make_engine", "ping", "session_factory"]
+__all__ = [
+    "Engine",
+    "Sessions",
+    "WouldWait",
+    "keeping_rows",
+    "make_engine",
+    "not_waiting",
+    "ping",
+    "session_factory",
+]
 
 # What code outside storage types its database handles with, so that only storage imports SQLAlchemy.
 Sessions = sessionmaker[Session]
@@ -157,6 +166,16 @@ def ping(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def not_waiting(sessions: sessionmaker[Session]) -> sessionmaker[Session] | None:
+    """Sessions like `sessions`' whose write transactions raise `WouldWait` rather than wait for the
+    write lock (`NO_WAIT`), on SQLite; None on PostgreSQL, where every statement is a round trip."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
+        return None
+    at_once = engine.execution_options(**{NO_WAIT: True})
+    return sessionmaker(class_=sessions.class_, **(sessions.kw | {"bind": at_once}))
 
 
 _KEPT_ROWS = "jirabridge.kept_rows"

@@ -175,6 +175,7 @@ def claim(
         return []
     now = _utc(now)
     with sessions() as session, session.begin():
+        session.connection()  # begun here: a `NO_WAIT` session raises before anything ran (storage/db.py)
         _enqueue_scheduled(session, now)
         _give_up_on_lost_leases(session, now, max_attempts)
         candidates = _candidates(session, worker_id=worker_id, now=now, limit=limit, sites=sites)
@@ -507,6 +508,7 @@ def record(
     values = _outcome_values(job, outcome, now, max_attempts, backoff)
     # The workspace locked for an event is locked and read once (storage/workspace_locks.py).
     with sessions() as session, session.begin(), workspace_locks_kept(session):
+        session.connection()  # begun here: a `NO_WAIT` session raises before anything ran
         written = _write_outcome(session, job, outcome, values, now, worker_id, apply)
     return str(values["status"]) if written else None
 
@@ -551,6 +553,7 @@ def record_many(
     unaffected. An error outside any apply (the database) raises, and nothing of the batch is
     written: the caller records them one by one."""
     with sessions() as session, session.begin(), workspace_locks_kept(session):
+        session.connection()  # begun here: a `NO_WAIT` session raises before anything ran
         try:
             with session.begin_nested(), workspace_locks_savepoint(session):
                 return [

@@ -55,15 +55,15 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from jirabridge import __version__, logs, telemetry
 from jirabridge.clock import Clock
 from jirabridge.domain.backoff import DEFAULT_BACKOFF, Backoff
 from jirabridge.domain.outcomes import Done, Fail, Handler, Job, Outcome, Retry, UnreadableOperation
-from jirabridge.service.core.unit_of_work import JoinedUnitOfWork, UnitOfWork
+from jirabridge.service.core.unit_of_work import JoinedUnitOfWork, UnitOfWork, WouldWait
 from jirabridge.storage import outbox
-from jirabridge.storage.db import Sessions, keeping_rows
+from jirabridge.storage.db import Sessions, keeping_rows, not_waiting
 from jirabridge.storage.leases import LeaseTimes, SqlLeases
 from jirabridge.storage.outbox_nudges import Announced, outbox_nudges_for
 from jirabridge.workers.leasing import Leases, SiteGauges
@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from jirabridge.workers.registry import Registry
 
 log = logging.getLogger("jirabridge.worker")
+T = TypeVar("T")
 
 GC_YOUNG_THRESHOLD = 20_000  # see `calm_garbage_collector`
 # Operations in flight for `jirabridge worker`: at 250 ms per Jira call a site paced at 50/s keeps
@@ -162,6 +163,14 @@ class SqlQueue:
     max_attempts: int = outbox.MAX_ATTEMPTS
     backoff: Backoff = DEFAULT_BACKOFF
     keep_done: timedelta = outbox.DONE_KEPT
+
+    @functools.cached_property
+    def at_once(self) -> SqlQueue | None:
+        """This queue with transactions that raise `WouldWait` rather than wait for the write lock
+        (storage/db.py `NO_WAIT`), for the worker to run on its event loop's own thread, on SQLite;
+        None on PostgreSQL (`Worker._in_db`)."""
+        sessions = not_waiting(self.sessions)
+        return None if sessions is None else replace(self, sessions=sessions)
 
     @functools.cached_property
     def _batch_sessions(self) -> Sessions:
@@ -404,7 +413,7 @@ class Worker:
     async def _claim(self, limit: int) -> list[Job]:
         async with self._db_turn:
             try:
-                jobs = await asyncio.to_thread(self._claim_now, limit)
+                jobs = await self._in_db(functools.partial(self._claim_now, limit=limit))
             except Exception as error:  # the database is away: log, and try again at the next poll
                 log.warning("outbox.claim.failed worker=%s error=%s", self.worker_id, type(error).__name__)
                 return []
@@ -415,8 +424,19 @@ class Worker:
             self.metrics.claimed.inc(len(jobs))
         return jobs
 
-    def _claim_now(self, limit: int) -> list[Job]:
-        return self.queue.claim(
+    async def _in_db(self, work: Callable[[Queue], T]) -> T:
+        """The worker's claims and records: on SQLite on the event loop's own thread when the
+        database can be had at once, else on a thread (service/core/db.py says why)."""
+        at_once: Queue | None = getattr(self.queue, "at_once", None)
+        if at_once is not None:
+            try:
+                return work(at_once)
+            except WouldWait:
+                pass  # another thread or process is writing: wait for it on a thread
+        return await asyncio.to_thread(work, self.queue)
+
+    def _claim_now(self, queue: Queue, limit: int) -> list[Job]:
+        return queue.claim(
             worker_id=self.worker_id,
             now=self.clock.now(),
             limit=limit,
@@ -482,7 +502,8 @@ class Worker:
             if isinstance(self.queue, BatchQueue):
                 recorded = await self._record_with_others(Finished(job, outcome, now, apply))
             else:
-                recorded = await asyncio.to_thread(self._record_alone, Finished(job, outcome, now, apply))
+                finished = Finished(job, outcome, now, apply)
+                recorded = await self._in_db(functools.partial(self._record_alone, finished=finished))
         except Exception as error:  # its lease expires and another attempt runs it again
             log.error(
                 "outbox.job.record_failed op=%s kind=%s error=%s", job.id, job.kind, type(error).__name__
@@ -519,18 +540,20 @@ class Worker:
             self.metrics.operations.labels(job.kind, "done").inc()
             log.info("outbox.job.done op=%s kind=%s attempt=%d", job.id, job.kind, job.attempts)
 
-    def _record_alone(self, finished: Finished) -> outbox.Recorded:
+    def _record_alone(self, queue: Queue, finished: Finished) -> outbox.Recorded:
         """One outcome in a transaction of its own."""
         job, outcome, now = finished.job, finished.outcome, finished.now
         try:
-            status = self.queue.record(job, outcome, now, worker_id=self.worker_id, apply=finished.apply)
+            status = queue.record(job, outcome, now, worker_id=self.worker_id, apply=finished.apply)
+        except WouldWait:
+            raise  # nothing ran: `_in_db` runs it again on a thread
         except Exception as error:
             if finished.apply is None:
                 raise
             # Applying the outcome failed (a bug, or the database): its writes rolled back with the
             # record. A retry is recorded instead; the next attempt runs the step again.
             retry = Retry("apply_error", type(error).__name__)
-            status = self.queue.record(job, retry, now, worker_id=self.worker_id)
+            status = queue.record(job, retry, now, worker_id=self.worker_id)
             return outbox.Recorded(status, retry, type(error).__name__)
         return outbox.Recorded(status, outcome)
 
@@ -556,15 +579,12 @@ class Worker:
                 # applies share) serves several outcomes (docs/performance.md).
                 await asyncio.sleep(self.options.record_wait_s)
             batch, self._to_record = self._to_record[:RECORD_BATCH], self._to_record[RECORD_BATCH:]
+            finished = [f for f, _ in batch]
             try:
                 if len(batch) == 1:
-                    results = [await asyncio.to_thread(self._record_alone, batch[0][0])]
+                    results = [await self._in_db(functools.partial(self._record_alone, finished=finished[0]))]
                 else:
-                    queue = self.queue
-                    assert isinstance(queue, BatchQueue)
-                    results = await asyncio.to_thread(
-                        queue.record_many, [f for f, _ in batch], worker_id=self.worker_id
-                    )
+                    results = await self._in_db(functools.partial(self._record_many, finished=finished))
             except Exception as error:
                 # The batch's transaction failed as a whole (the database, or a failure event that
                 # could not be written): each outcome on its own, so one cannot hold back the others.
@@ -574,15 +594,20 @@ class Worker:
                     len(batch),
                     type(error).__name__,
                 )
-                for finished, done in batch:
+                for one, done in batch:
                     try:
-                        done.set_result(await asyncio.to_thread(self._record_alone, finished))
+                        alone_recorded = functools.partial(self._record_alone, finished=one)
+                        done.set_result(await self._in_db(alone_recorded))
                     except Exception as alone:
                         done.set_exception(alone)
                 continue
             for (_, done), result in zip(batch, results, strict=True):
                 if not done.done():
                     done.set_result(result)
+
+    def _record_many(self, queue: Queue, finished: list[Finished]) -> list[outbox.Recorded]:
+        assert isinstance(queue, BatchQueue)
+        return queue.record_many(finished, worker_id=self.worker_id)
 
     def _busy_enough_to_wait(self) -> bool:
         if self.options.record_wait_s <= 0 or self._stopping or len(self._to_record) >= RECORD_BATCH:
