@@ -127,9 +127,9 @@ def _sqlite_setup(engine: Engine) -> None:
         no_wait = options.get(NO_WAIT, False)
         held = connection.connection.info
         if not held.get(_HOLDS_WRITE_LOCK):
-            if not write_lock.acquire(timeout=-1 if no_wait else BUSY_TIMEOUT_S, blocking=not no_wait):
-                if no_wait:
-                    raise WouldWait("another thread of this process holds the write lock")
+            if no_wait and not write_lock.acquire(blocking=False):
+                raise WouldWait("another thread of this process holds the write lock")
+            if not no_wait and not write_lock.acquire(timeout=BUSY_TIMEOUT_S):
                 raise sqlite3.OperationalError("database is locked (by another thread of this process)")
             held[_HOLDS_WRITE_LOCK] = True  # released when the connection goes back to the pool
         if no_wait:
