@@ -5,7 +5,10 @@
 
 Each route gets `--requests` requests, `--concurrency` at a time, after a warm-up of `--warm-up`
 requests; the service's CPU (user + system, /proc) is read around each route's batch, and with
-`--postgres` (a throwaway server, bench/_postgres.py) the database server's too. `--profile`
+`--postgres` (a throwaway server, bench/_postgres.py) the database server's too. The same is
+measured for `GET /healthz`, a route with no work of its own: the floor, what uvicorn, Starlette,
+FastAPI and the service's middlewares cost a request before any route does anything (printed apart,
+not in "all routes"). `--profile`
 runs the service under cProfile and prints its top functions (cumulative and own time) afterwards.
 
     python -m bench.serve_cpu                                   # SQLite
@@ -94,6 +97,13 @@ ROUTES: dict[str, Call] = {
 }
 
 
+async def _liveness(api: httpx.AsyncClient, tenant: Tenant, n: int) -> httpx.Response:
+    return await api.get("/healthz")
+
+
+FLOOR = "GET /healthz"  # no work of its own: what any request costs before its route's work
+
+
 @dataclass
 class Figure:
     route: str
@@ -165,7 +175,7 @@ def run(
         insert_linked_items(stack.database_url, tenant.workspace_id, tenant.sites[site], issues[:_BASE])
         total = args.warm_up + args.requests
         asyncio.run(_new_items(stack, tenant, total))
-        for route, call in ROUTES.items():
+        for route, call in [*ROUTES.items(), (FLOOR, _liveness)]:
             asyncio.run(_batch(stack, tenant, call, 0, args.warm_up, args.concurrency))
             before, started = proc.stats().cpu_s, time.monotonic()
             database_before = database_cpu() if database_cpu else 0.0
@@ -238,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     database_column = f" {'database ms/request':>20}" if database_cpu_known(figures) else ""
     print(f"{'route':<18} {'answers':<14} {'requests/s':>10} {'CPU ms/request':>15}{database_column}")
     total_cpu = total_requests = total_database = 0.0
+    floor = [f for f in figures if f.route == FLOOR]
+    figures = [f for f in figures if f.route != FLOOR]
     for f in figures:
         answers = " ".join(f"{code}×{n}" for code, n in sorted(f.answers.items()))
         database_figure = (
@@ -252,6 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         total_database += f.database_cpu_s or 0.0
     database_total = f" {1000 * total_database / total_requests:>20.2f}" if database_column else ""
     print(f"{'all routes':<18} {'':<14} {'':>10} {1000 * total_cpu / total_requests:>15.2f}{database_total}")
+    for f in floor:
+        per_request = 1000 * f.cpu_s / f.requests
+        print(
+            f"floor: {f.route}, a route with no work of its own: {per_request:.2f} ms per request"
+            f" (uvicorn, Starlette, FastAPI, the middlewares; {f.requests / f.seconds:.0f} requests/s)"
+        )
     if report:
         print(report)
     return 0

@@ -40,7 +40,7 @@ def _container(request: Request) -> Container:
 
 
 @router.get("/healthz", summary="Liveness")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """Answers 200 while the process runs. No credentials."""
     return {"status": "ok"}
 
